@@ -1,0 +1,214 @@
+// Package app adapts the ledger state machine to CometBFT's ABCI++ and keeps
+// its state in the on-disk store. All consensus logic lives in package
+// ledger; this package only translates requests, persists commits
+// atomically and serves reads of committed state.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/store"
+)
+
+// Version is reported through ABCI Info.
+const Version = "0.1.0"
+
+// App is the ABCI application.
+type App struct {
+	abci.BaseApplication
+
+	db *store.Disk
+
+	// mu guards m and the committed store against readers: consensus calls
+	// take it exclusively only around Commit's write, so API reads never
+	// see a half-written block.
+	mu sync.RWMutex
+	m  *ledger.Machine
+}
+
+var _ abci.Application = (*App)(nil)
+
+// New opens the application on a store.
+func New(db *store.Disk) (*App, error) {
+	m, err := ledger.New(db)
+	if err != nil {
+		return nil, err
+	}
+	return &App{db: db, m: m}, nil
+}
+
+// Info tells CometBFT where the application is, so it replays only the
+// blocks the app has not committed.
+func (a *App) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	last := a.m.Last()
+	return &abci.InfoResponse{
+		Data:             "medchain",
+		Version:          Version,
+		AppVersion:       1,
+		LastBlockHeight:  last.Height,
+		LastBlockAppHash: last.AppHash,
+	}, nil
+}
+
+// InitChain loads the genesis app_state.
+func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
+	g, err := ledger.ParseGenesis(req.AppStateBytes)
+	if err != nil {
+		return nil, fmt.Errorf("medchain genesis: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, err := a.m.InitChain(req.ChainId, g)
+	if err != nil {
+		return nil, fmt.Errorf("medchain genesis: %w", err)
+	}
+	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
+}
+
+// CheckTx is the mempool's gate: well-formed, signed for this chain, and
+// not a replay of a used nonce. It reads committed state only.
+func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	tx, err := ledger.DecodeAndVerify(req.Tx, a.m.ChainID())
+	if err == nil {
+		err = ledger.CheckNonce(a.db, tx)
+	}
+	if err != nil {
+		return &abci.CheckTxResponse{Code: uint32(ledger.CodeOf(err)), Log: err.Error(), Codespace: "medchain"}, nil
+	}
+	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
+}
+
+// PrepareProposal keeps the mempool's order and trims to the byte limit.
+// Transactions were checked by CheckTx; any that fail later get a result
+// code in FinalizeBlock, which is harmless.
+func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+	var total int64
+	txs := make([][]byte, 0, len(req.Txs))
+	for _, tx := range req.Txs {
+		if total+int64(len(tx)) > req.MaxTxBytes {
+			break
+		}
+		total += int64(len(tx))
+		txs = append(txs, tx)
+	}
+	return &abci.PrepareProposalResponse{Txs: txs}, nil
+}
+
+// ProcessProposal rejects a block that carries bytes no honest proposer
+// would include: oversize or undecodable transactions. Signature and state
+// checks happen in FinalizeBlock, where failures get result codes.
+func (*App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+	for _, tx := range req.Txs {
+		if _, err := ledger.DecodeTx(tx); err != nil {
+			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
+		}
+	}
+	return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_ACCEPT}, nil
+}
+
+// FinalizeBlock executes the block and stages its writes. An error here is
+// a store failure (the node's fault): CometBFT stops rather than diverge.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.m.BeginBlock(ledger.BlockInfo{Height: req.Height, Time: req.Time.Unix()}); err != nil {
+		return nil, err
+	}
+	results := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, tx := range req.Txs {
+		r, err := a.m.DeliverTx(tx)
+		if err != nil {
+			a.m.Abort()
+			return nil, fmt.Errorf("height %d tx %d: %w", req.Height, i, err)
+		}
+		results[i] = execResult(r)
+	}
+	c, err := a.m.EndBlock()
+	if err != nil {
+		a.m.Abort()
+		return nil, err
+	}
+	return &abci.FinalizeBlockResponse{TxResults: results, AppHash: c.AppHash}, nil
+}
+
+func execResult(r ledger.Result) *abci.ExecTxResult {
+	out := &abci.ExecTxResult{Code: uint32(r.Code), Log: r.Log}
+	if r.Code != ledger.CodeOK {
+		out.Codespace = "medchain"
+	}
+	for _, e := range r.Events {
+		ae := abci.Event{Type: e.Type}
+		for _, at := range e.Attrs {
+			ae.Attributes = append(ae.Attributes, abci.EventAttribute{Key: at.Key, Value: at.Value, Index: true})
+		}
+		out.Events = append(out.Events, ae)
+	}
+	return out
+}
+
+// Commit makes the block's writes durable in one synced batch.
+func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.db.NewBatch()
+	if err := a.m.Commit(b); err != nil {
+		b.Discard()
+		return nil, err
+	}
+	if err := b.WriteSync(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	a.m.Committed()
+	return &abci.CommitResponse{}, nil
+}
+
+// Query answers "/key" (data = a state key) with the value and a JSON state
+// proof against the latest commitment.
+func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
+	if req.Path != "/key" {
+		return &abci.QueryResponse{Code: uint32(ledger.CodeNotFound), Log: fmt.Sprintf("unknown query path %q (known: /key)", req.Path)}, nil
+	}
+	var p *ledger.StateProof
+	err := a.View(func(r store.ReadWriter, c ledger.Commitment) error {
+		var err error
+		p, err = ledger.ProveState(r, c, req.Data)
+		return err
+	})
+	if err != nil {
+		return &abci.QueryResponse{Code: uint32(ledger.CodeOf(err)), Log: err.Error()}, nil
+	}
+	pb, _ := json.Marshal(p)
+	return &abci.QueryResponse{Key: req.Data, Value: p.Value, Height: p.Commitment.Height, Info: string(pb)}, nil
+}
+
+// View runs fn over committed state and the latest commitment, excluding
+// concurrent commits. The ReadWriter's writes go to a throwaway overlay.
+func (a *App) View(fn func(r store.ReadWriter, c ledger.Commitment) error) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return fn(store.NewOverlay(a.db), a.m.Last())
+}
+
+// Iterate lists committed keys under a prefix (excluding concurrent commits).
+func (a *App) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.db.Iterate(prefix, fn)
+}
+
+// ChainID is the chain id from genesis.
+func (a *App) ChainID() string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.m.ChainID()
+}

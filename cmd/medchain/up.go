@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/node"
+)
+
+func upCmd(g *globals) *cobra.Command {
+	var (
+		api, rpc, p2p string
+		noDemo        bool
+		blockTime     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run medchain on its embedded default: a one-validator network in this process",
+		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
+demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
+Ctrl-C stops it cleanly; the next run resumes from disk.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home := g.home
+			if !node.Initialized(home) {
+				err := node.CreateNetwork([]string{home}, node.NetOptions{
+					ChainID: "medchain-dev", Validators: 1, Demo: !noDemo, BlockTime: blockTime,
+					API: api, RPC: rpc, P2P: p2p,
+				})
+				if err != nil {
+					return fmt.Errorf("create dev network in %s: %w", home, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
+			}
+			return runNode(cmd, home, api)
+		},
+	}
+	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
+	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
+	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
+	cmd.Flags().BoolVar(&noDemo, "no-demo", false, "do not seed demo organisations and accounts (first run only)")
+	cmd.Flags().DurationVar(&blockTime, "block-time", node.DefaultBlockTime, "target block interval (first run only)")
+	return cmd
+}
+
+func nodeCmd(g *globals) *cobra.Command {
+	var api string
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !node.Initialized(g.home) {
+				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
+			}
+			return runNode(cmd, g.home, api)
+		},
+	}
+	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
+	return cmd
+}
+
+// runNode starts the node and blocks until SIGINT/SIGTERM.
+func runNode(cmd *cobra.Command, home, api string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(home, node.Options{API: api})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "medchain node running: chain %s, API http://%s/v1/status, log %s\n", n.ChainID(), n.APIAddr(), node.LogPath(home))
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopping…")
+			if err := n.Stop(); err != nil {
+				return fmt.Errorf("stop: %w", err)
+			}
+			fmt.Fprintln(out, "stopped cleanly")
+			return nil
+		case <-t.C:
+			if st, err := n.Status(ctx); err == nil {
+				fmt.Fprintf(out, "height %d  app_hash %x  peers %d\n", st.Height, []byte(st.AppHash), st.Peers)
+			}
+		}
+	}
+}
+
+func testnetCmd(g *globals) *cobra.Command {
+	var (
+		n         int
+		out       string
+		chainID   string
+		portBase  int
+		demo      bool
+		blockTime time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Write the homes of an N-validator network on loopback ports",
+		Long: `testnet writes <out>/node0 … <out>/node{N-1}. Node i listens for p2p on port-base+10i,
+CometBFT RPC on +1 and the medchain API on +2, all on 127.0.0.1. Run each with
+  medchain node --home <out>/node<i>`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 1 {
+				return fail("--validators must be at least 1")
+			}
+			if out == "" {
+				return fail("--out is required")
+			}
+			var homes []string
+			for i := 0; i < n; i++ {
+				homes = append(homes, filepath.Join(out, fmt.Sprintf("node%d", i)))
+			}
+			err := node.CreateNetwork(homes, node.NetOptions{ChainID: chainID, Validators: n, Demo: demo, BlockTime: blockTime, PortBase: portBase})
+			if err != nil {
+				return err
+			}
+			for i, h := range homes {
+				s, _ := node.LoadSettings(h)
+				fmt.Fprintf(cmd.OutOrStdout(), "node%d: medchain node --home %s   (API %s)\n", i, h, s.API)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&n, "validators", 4, "number of validators")
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the node homes into")
+	cmd.Flags().StringVar(&chainID, "chain-id", "medchain-testnet", "chain id")
+	cmd.Flags().IntVar(&portBase, "port-base", 26600, "first port")
+	cmd.Flags().BoolVar(&demo, "demo", true, "seed demo organisations and accounts")
+	cmd.Flags().DurationVar(&blockTime, "block-time", node.DefaultBlockTime, "target block interval")
+	return cmd
+}

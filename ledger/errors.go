@@ -1,0 +1,102 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a transaction result code. Codes are part of the protocol: they
+// are stable, never reused, and 0 is success. Clients, the HTTP API and the
+// CLI all map from this one list.
+type Code uint32
+
+// Result codes. Append new ones at the end; never renumber.
+const (
+	CodeOK               Code = 0
+	CodeMalformed        Code = 1  // bytes are not a well-formed transaction
+	CodeOversize         Code = 2  // transaction larger than MaxTxBytes
+	CodeUnknownType      Code = 3  // type is not a known transaction type
+	CodeWrongChain       Code = 4  // signed for another chain
+	CodeBadSignature     Code = 5  // signature does not verify
+	CodeBadNonce         Code = 6  // nonce already used (replay) or out of order
+	CodeUnknownAccount   Code = 7  // signer or referenced account is not registered
+	CodeUnauthorized     Code = 8  // signer may not do this
+	CodeInvalidField     Code = 9  // a field is missing or out of range
+	CodeNotFound         Code = 10 // referenced object does not exist
+	CodeAlreadyExists    Code = 11 // object with that id exists
+	CodeInsufficientFund Code = 12 // balance too low
+	CodeInvalidState     Code = 13 // object is in a state that forbids this (revoked, decided, …)
+	CodeExpired          Code = 14 // object or policy expired at block time
+	CodeOverflow         Code = 15 // arithmetic would overflow
+	CodeInternal         Code = 16 // store failure; the node's fault, not the sender's
+)
+
+var codeNames = map[Code]string{
+	CodeOK:               "ok",
+	CodeMalformed:        "malformed",
+	CodeOversize:         "oversize",
+	CodeUnknownType:      "unknown_type",
+	CodeWrongChain:       "wrong_chain",
+	CodeBadSignature:     "bad_signature",
+	CodeBadNonce:         "bad_nonce",
+	CodeUnknownAccount:   "unknown_account",
+	CodeUnauthorized:     "unauthorized",
+	CodeInvalidField:     "invalid_field",
+	CodeNotFound:         "not_found",
+	CodeAlreadyExists:    "already_exists",
+	CodeInsufficientFund: "insufficient_funds",
+	CodeInvalidState:     "invalid_state",
+	CodeExpired:          "expired",
+	CodeOverflow:         "overflow",
+	CodeInternal:         "internal",
+}
+
+// String is the code's stable name.
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("code_%d", uint32(c))
+}
+
+// Codes lists every defined code in order (for documentation and tests).
+func Codes() []Code {
+	out := make([]Code, 0, len(codeNames))
+	for c := Code(0); int(c) < len(codeNames); c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is the one error type of the ledger: a code and a message that says
+// what is wrong and where (the field or object). Messages never carry
+// record-level data.
+type Error struct {
+	Code Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code.String() + ": " + e.Msg }
+
+// Is lets errors.Is match on the code alone: errors.Is(err, &Error{Code: CodeBadNonce}).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Msg == "" || t.Msg == e.Msg)
+}
+
+func errf(c Code, format string, args ...any) *Error {
+	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf extracts the result code of err: 0 for nil, CodeInternal for errors
+// that are not *Error (a store failure).
+func CodeOf(err error) Code {
+	if err == nil {
+		return CodeOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

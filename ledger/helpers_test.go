@@ -1,0 +1,193 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/medchain/medchain/store"
+)
+
+// Helpers shared by the script, property, fuzz and benchmark tests.
+
+const testChain = "medchain-test"
+
+var testKeys sync.Map // name → ed25519.PrivateKey
+
+// testKey derives a key from a name, so tests say "alice" instead of key
+// bytes: the same name always gives the same key, on every run.
+func testKey(name string) ed25519.PrivateKey {
+	if k, ok := testKeys.Load(name); ok {
+		return k.(ed25519.PrivateKey)
+	}
+	seed := sha256.Sum256([]byte("medchain/test-key/" + name))
+	k := ed25519.NewKeyFromSeed(seed[:])
+	testKeys.Store(name, k)
+	return k
+}
+
+func testPub(name string) []byte { return testKey(name).Public().(ed25519.PublicKey) }
+
+// testEncKey stands in for the name's X25519 key; the ledger only checks
+// that it is 32 bytes.
+func testEncKey(name string) []byte {
+	h := sha256.Sum256([]byte("medchain/test-enc-key/" + name))
+	return h[:]
+}
+
+func testAddr(name string) string { return Address(testPub(name)) }
+
+// signPayload signs any payload the way SignTx does. Tests use it to build
+// transactions SignTx cannot: unknown types, extra fields, or a payload that
+// names one signer and is signed by another key.
+func signPayload(key ed25519.PrivateKey, p Payload) []byte {
+	payload, err := json.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	sig := ed25519.Sign(key, SignBytes(p.ChainID, p.Type, payload))
+	env, err := json.Marshal(envelope{Payload: payload, Signature: sig})
+	if err != nil {
+		panic(err)
+	}
+	return env
+}
+
+// mustSign is SignTx for messages that always encode.
+func mustSign(name string, nonce uint64, msg Msg) []byte {
+	b, err := SignTx(testKey(name), testChain, nonce, msg)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// worldAccount is a genesis account of the standard test world.
+type worldAccount struct {
+	name    string
+	kind    AccountKind
+	org     string
+	balance uint64
+}
+
+// The standard world used by the property, determinism, fuzz and benchmark
+// tests: a consortium authority, a hospital with an admin and a plain
+// member, a lab with an admin and a researcher, and two patients.
+var worldOrgs = []GenesisOrg{
+	{ID: "consortium", Name: "Consortium", Kind: OrgRegulator, Admins: []string{testAddr("root")}},
+	{ID: "hosp-a", Name: "Hospital A", Kind: OrgHospital, Admins: []string{testAddr("alice")}},
+	{ID: "lab-b", Name: "Lab B", Kind: OrgLab, Admins: []string{testAddr("carol")}},
+}
+
+var worldAccounts = []worldAccount{
+	{"root", KindInstitution, "consortium", 1_000_000},
+	{"alice", KindInstitution, "hosp-a", 10_000},
+	{"bob", KindInstitution, "hosp-a", 1_000},
+	{"carol", KindInstitution, "lab-b", 5_000},
+	{"rita", KindResearcher, "lab-b", 2_000},
+	{"pat", KindPatient, "", 100},
+	{"paula", KindPatient, "", 0},
+}
+
+func genesisAccount(name string, kind AccountKind, org string, balance uint64) GenesisAccount {
+	return GenesisAccount{PubKey: testPub(name), EncKey: testEncKey(name), Kind: kind, Org: org, Balance: balance}
+}
+
+func worldGenesis() Genesis {
+	g := Genesis{Authorities: []string{testAddr("root")}, Orgs: slices.Clone(worldOrgs)}
+	for _, a := range worldAccounts {
+		g.Accounts = append(g.Accounts, genesisAccount(a.name, a.kind, a.org, a.balance))
+	}
+	return g
+}
+
+// newWorld starts a machine on a fresh store with the standard genesis.
+func newWorld(t testing.TB) (*Machine, *store.Mem) {
+	t.Helper()
+	db := store.NewMem()
+	m, err := New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InitChain(testChain, worldGenesis()); err != nil {
+		t.Fatal(err)
+	}
+	return m, db
+}
+
+// commitBlock seals and persists the current block into db.
+func commitBlock(t testing.TB, m *Machine, db store.Writer) Commitment {
+	t.Helper()
+	c, err := m.EndBlock()
+	if err != nil {
+		t.Fatalf("EndBlock: %v", err)
+	}
+	if err := m.Commit(db); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	m.Committed()
+	return c
+}
+
+// stateKeys lists the state keys under prefix that the machine currently
+// sees: committed ones in db and those staged in the current block.
+func stateKeys(m *Machine, db *store.Mem, prefix string) []string {
+	var out []string
+	for _, k := range db.Keys([]byte(prefix)) {
+		out = append(out, string(k))
+	}
+	for _, c := range m.block.ChangesWithPrefix([]byte(prefix)) {
+		out = append(out, string(c.Key))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// accounts reads every account the machine currently sees, by address.
+func accounts(t testing.TB, m *Machine, db *store.Mem) []Account {
+	t.Helper()
+	prefix := string(KeyAccount(""))
+	var out []Account
+	for _, k := range stateKeys(m, db, prefix) {
+		a, err := getAccount(m.block, strings.TrimPrefix(k, prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
+// balanceSum adds up every balance; it reports false if the sum overflows.
+func balanceSum(accts []Account) (uint64, bool) {
+	var sum uint64
+	for _, a := range accts {
+		if sum+a.Balance < sum {
+			return 0, false
+		}
+		sum += a.Balance
+	}
+	return sum, true
+}
+
+// stagedState copies every state key/value the machine currently sees.
+func stagedState(t testing.TB, m *Machine, db *store.Mem) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, k := range stateKeys(m, db, string(StatePrefix)) {
+		v, err := m.block.Get([]byte(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			out[k] = string(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,389 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/medchain/medchain/audit"
+	"github.com/medchain/medchain/smt"
+	"github.com/medchain/medchain/store"
+)
+
+// Machine is medchain's deterministic state machine. It reads committed
+// state from a store.Reader and stages every write of a block in memory;
+// the caller persists the staged writes atomically after EndBlock (Commit).
+// It has no clock (block time comes in BlockInfo), no randomness, no
+// goroutines, no floating point, and never iterates a map unsorted.
+//
+// A Machine is not safe for concurrent use; the ABCI adapter serialises calls.
+type Machine struct {
+	chainID string
+	db      store.Reader
+	block   *store.Overlay // writes staged since the last Commit
+	info    BlockInfo
+	log     *audit.Log
+	txIndex int
+	last    Commitment
+	pending *Commitment // sealed but not yet committed
+}
+
+// BlockInfo is what a block tells the state machine about itself.
+type BlockInfo struct {
+	Height int64
+	Time   int64 // unix seconds, from the block header
+}
+
+// Commitment is what the app hash at a height is made of. Anyone holding it
+// can recompute the app hash and compare it with a signed block header.
+type Commitment struct {
+	Height    int64    `json:"height"`
+	StateRoot smt.Hash `json:"state_root"`
+	AuditSize uint64   `json:"audit_size"`
+	AuditRoot HexBytes `json:"audit_root"`
+	AppHash   HexBytes `json:"app_hash"`
+}
+
+// HexBytes marshals as lowercase hex.
+type HexBytes []byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (h HexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *HexBytes) UnmarshalText(b []byte) error {
+	d, err := hex.DecodeString(string(b))
+	if err != nil {
+		return err
+	}
+	*h = d
+	return nil
+}
+
+const appHashDomain = "medchain/apphash/v1"
+
+// AppHash binds the state root and the audit log (size and root) into the
+// 32 bytes CometBFT puts in the next block header.
+func AppHash(stateRoot smt.Hash, auditSize uint64, auditRoot []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(appHashDomain))
+	h.Write(stateRoot[:])
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], auditSize)
+	h.Write(n[:])
+	h.Write(auditRoot)
+	return h.Sum(nil)
+}
+
+// Verify recomputes the app hash from the commitment's parts.
+func (c Commitment) Verify() error {
+	if got := AppHash(c.StateRoot, c.AuditSize, c.AuditRoot); !equalBytes(got, c.AppHash) {
+		return fmt.Errorf("commitment at height %d: parts hash to %x, not app hash %x", c.Height, got, []byte(c.AppHash))
+	}
+	return nil
+}
+
+func equalBytes(a, b []byte) bool { return string(a) == string(b) }
+
+// New opens the state machine on a committed store.
+func New(db store.Reader) (*Machine, error) {
+	m := &Machine{db: db, block: store.NewOverlay(db)}
+	found, err := getJSON(db, KeyLast(), &m.last)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read last commitment: %w", err)
+	}
+	if found {
+		var p Params
+		if _, err := getJSON(db, KeyParams(), &p); err != nil {
+			return nil, fmt.Errorf("ledger: read params: %w", err)
+		}
+		m.chainID = p.ChainID
+	}
+	return m, nil
+}
+
+// ChainID is the chain this machine belongs to ("" before InitChain).
+func (m *Machine) ChainID() string { return m.chainID }
+
+// Last is the latest commitment (zero before genesis).
+func (m *Machine) Last() Commitment { return m.last }
+
+// InitChain stages the genesis state and returns the genesis commitment.
+// Its writes are persisted with the first block's Commit, as ABCI requires.
+func (m *Machine) InitChain(chainID string, g Genesis) (Commitment, error) {
+	if m.last.Height != 0 || len(m.last.AppHash) != 0 {
+		return Commitment{}, errors.New("ledger: InitChain on a store that already has a chain")
+	}
+	if err := g.apply(m.block, chainID); err != nil {
+		return Commitment{}, err
+	}
+	m.chainID = chainID
+	return m.seal(0)
+}
+
+// BeginBlock starts staging a block.
+func (m *Machine) BeginBlock(info BlockInfo) error {
+	log, err := audit.Open(m.block, AuditPrefix)
+	if err != nil {
+		return fmt.Errorf("ledger: open audit log: %w", err)
+	}
+	m.info, m.log, m.txIndex = info, log, 0
+	return nil
+}
+
+// Result is a transaction's outcome as reported to CometBFT and clients.
+type Result struct {
+	Code       Code    `json:"code"`
+	Log        string  `json:"log"`
+	Events     []Event `json:"events,omitempty"`
+	AuditIndex uint64  `json:"audit_index"`
+}
+
+// Event is an indexed attribute set (CometBFT's event model).
+type Event struct {
+	Type  string      `json:"type"`
+	Attrs []Attribute `json:"attributes"`
+}
+
+// Attribute is one key/value of an Event.
+type Attribute struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// AuditEntry is what the audit log records for every transaction in a block:
+// who did what, its outcome, and the hash of every state value it changed.
+// It carries no record-level data: state values are referred to by hash.
+type AuditEntry struct {
+	Height  int64         `json:"height"`
+	Index   int           `json:"index"`
+	TxHash  string        `json:"tx_hash"`
+	Type    TxType        `json:"type,omitempty"`
+	Signer  string        `json:"signer,omitempty"`
+	Nonce   uint64        `json:"nonce"`
+	Code    Code          `json:"code"`
+	Log     string        `json:"log,omitempty"`
+	Changes []StateChange `json:"changes,omitempty"`
+}
+
+// StateChange names a state key and the SHA-256 of its new value (empty when deleted).
+type StateChange struct {
+	Key       string `json:"key"`
+	ValueHash string `json:"value_hash,omitempty"`
+}
+
+// TxRecord is kept per transaction hash so clients can find its result and
+// audit entry.
+type TxRecord struct {
+	Height     int64  `json:"height"`
+	Index      int    `json:"index"`
+	Code       Code   `json:"code"`
+	Log        string `json:"log"`
+	AuditIndex uint64 `json:"audit_index"`
+}
+
+// DeliverTx applies one transaction of the current block. A failing
+// transaction changes nothing but (when its signature and nonce were good)
+// the signer's nonce, so it cannot be replayed; it never returns an error
+// for the sender's mistakes, only a result code.
+func (m *Machine) DeliverTx(raw []byte) (Result, error) {
+	idx := m.txIndex
+	m.txIndex++
+	entry := AuditEntry{Height: m.info.Height, Index: idx, TxHash: TxHash(raw)}
+	res, changes, err := m.apply(raw, &entry)
+	if err != nil {
+		return Result{}, err // store failure: the node's fault
+	}
+	entry.Code, entry.Log, entry.Changes = res.Code, res.Log, changes
+	eb, err := json.Marshal(entry)
+	if err != nil {
+		return Result{}, fmt.Errorf("ledger: encode audit entry: %w", err)
+	}
+	ai, err := m.log.Append(eb)
+	if err != nil {
+		return Result{}, fmt.Errorf("ledger: append audit entry: %w", err)
+	}
+	res.AuditIndex = ai
+	res.Events = append(res.Events, Event{Type: "medchain", Attrs: []Attribute{
+		{"type", string(entry.Type)}, {"signer", entry.Signer}, {"audit_index", fmt.Sprint(ai)},
+	}})
+	rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai}
+	if err := putJSON(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// apply runs the transaction in its own overlay; only a success merges it.
+func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, error) {
+	tx, err := DecodeAndVerify(raw, m.chainID)
+	if err != nil {
+		return failed(err), nil, nil
+	}
+	entry.Type, entry.Signer, entry.Nonce = tx.Payload.Type, tx.Signer(), tx.Payload.Nonce
+
+	signer, err := m.checkNonce(tx)
+	if err != nil {
+		if CodeOf(err) == CodeInternal {
+			return Result{}, nil, err
+		}
+		return failed(err), nil, nil
+	}
+	txs := store.NewOverlay(m.block)
+	c := &txCtx{s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
+	if signer != nil {
+		// The nonce is consumed whatever the outcome, so a signed
+		// transaction takes effect (or fails) at most once.
+		signer.Nonce++
+		if err := putJSON(txs, KeyAccount(signer.Address), signer); err != nil {
+			return Result{}, nil, err
+		}
+	}
+	events, herr := handle(c)
+	if herr != nil {
+		if CodeOf(herr) == CodeInternal {
+			return Result{}, nil, herr
+		}
+		// Discard everything but the nonce bump.
+		txs = store.NewOverlay(m.block)
+		if signer != nil {
+			if err := putJSON(txs, KeyAccount(signer.Address), signer); err != nil {
+				return Result{}, nil, err
+			}
+		}
+	}
+	changes := stateChanges(txs)
+	if err := txs.WriteTo(m.block); err != nil {
+		return Result{}, nil, err
+	}
+	if herr != nil {
+		return failed(herr), changes, nil
+	}
+	return Result{Code: CodeOK, Log: "ok", Events: events}, changes, nil
+}
+
+func failed(err error) Result {
+	var e *Error
+	if errors.As(err, &e) {
+		return Result{Code: e.Code, Log: e.Msg}
+	}
+	return Result{Code: CodeInternal, Log: err.Error()}
+}
+
+func stateChanges(o *store.Overlay) []StateChange {
+	var out []StateChange
+	for _, ch := range o.ChangesWithPrefix(StatePrefix) {
+		sc := StateChange{Key: string(ch.Key)}
+		if ch.Value != nil {
+			h := sha256.Sum256(ch.Value)
+			sc.ValueHash = hex.EncodeToString(h[:])
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// checkNonce returns the signer's account (nil for a self-registering
+// patient, whose nonce must be 0) after checking the nonce is the next one.
+func (m *Machine) checkNonce(tx *Tx) (*Account, error) {
+	acct, err := getAccount(m.block, tx.Signer())
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		if reg, ok := tx.Msg.(*RegisterAccount); ok && equalBytes(reg.PubKey, tx.Payload.Signer) {
+			if tx.Payload.Nonce != 0 {
+				return nil, errf(CodeBadNonce, "payload.nonce: a new account signs with nonce 0, got %d", tx.Payload.Nonce)
+			}
+			return nil, nil
+		}
+		return nil, errf(CodeUnknownAccount, "payload.signer: no account %s", tx.Signer())
+	}
+	if tx.Payload.Nonce != acct.Nonce {
+		if tx.Payload.Nonce < acct.Nonce {
+			return nil, errf(CodeBadNonce, "payload.nonce: %d already used by %s (next is %d)", tx.Payload.Nonce, acct.Address, acct.Nonce)
+		}
+		return nil, errf(CodeBadNonce, "payload.nonce: %d is ahead of %s's next nonce %d", tx.Payload.Nonce, acct.Address, acct.Nonce)
+	}
+	return acct, nil
+}
+
+// CheckNonce is the mempool's cheap check against committed state: it
+// rejects replays (nonces already used) but lets through nonces ahead of the
+// account, which later transactions in the same block may make current.
+func CheckNonce(r store.Reader, tx *Tx) error {
+	acct, err := getAccount(r, tx.Signer())
+	if err != nil {
+		return err
+	}
+	if acct == nil {
+		if reg, ok := tx.Msg.(*RegisterAccount); ok && equalBytes(reg.PubKey, tx.Payload.Signer) {
+			return nil
+		}
+		return errf(CodeUnknownAccount, "payload.signer: no account %s", tx.Signer())
+	}
+	if tx.Payload.Nonce < acct.Nonce {
+		return errf(CodeBadNonce, "payload.nonce: %d already used by %s (next is %d)", tx.Payload.Nonce, acct.Address, acct.Nonce)
+	}
+	return nil
+}
+
+// EndBlock folds the block's state changes into the state tree and returns
+// the commitment whose app hash goes into the next header.
+func (m *Machine) EndBlock() (Commitment, error) {
+	return m.seal(m.info.Height)
+}
+
+func (m *Machine) seal(height int64) (Commitment, error) {
+	tree := smt.New(m.block, NodePrefix)
+	root, err := tree.Update(m.last.StateRoot, m.block.ChangesWithPrefix(StatePrefix))
+	if err != nil {
+		return Commitment{}, fmt.Errorf("ledger: update state tree: %w", err)
+	}
+	log, err := audit.Open(m.block, AuditPrefix)
+	if err != nil {
+		return Commitment{}, fmt.Errorf("ledger: open audit log: %w", err)
+	}
+	aroot, err := log.Root()
+	if err != nil {
+		return Commitment{}, fmt.Errorf("ledger: audit root: %w", err)
+	}
+	c := Commitment{Height: height, StateRoot: root, AuditSize: log.Size(), AuditRoot: aroot}
+	c.AppHash = AppHash(root, c.AuditSize, aroot)
+	if err := putJSON(m.block, KeyCommitment(height), c); err != nil {
+		return Commitment{}, err
+	}
+	if err := putJSON(m.block, KeyLast(), c); err != nil {
+		return Commitment{}, err
+	}
+	m.pending = &c
+	return c, nil
+}
+
+// Commit hands the staged writes to w (the caller's atomic batch) and starts
+// a fresh stage. The caller must make the batch durable before answering
+// CometBFT's Commit, and must call Committed afterwards.
+func (m *Machine) Commit(w store.Writer) error {
+	if m.pending == nil {
+		return errors.New("ledger: Commit without EndBlock")
+	}
+	return m.block.WriteTo(w)
+}
+
+// Committed records that the batch given to Commit is durable.
+func (m *Machine) Committed() {
+	if m.pending != nil {
+		m.last = *m.pending
+		m.pending = nil
+	}
+	m.block = store.NewOverlay(m.db)
+}
+
+// Abort drops the staged block (the consensus engine will replay it).
+func (m *Machine) Abort() {
+	m.pending = nil
+	m.block = store.NewOverlay(m.db)
+}

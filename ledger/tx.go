@@ -1,0 +1,322 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxTxBytes bounds a transaction's encoded size.
+const MaxTxBytes = 64 << 10
+
+// TxType names a transaction type. The name is bound into the signature.
+type TxType string
+
+// Transaction types.
+const (
+	TxCreateOrg       TxType = "create_org"
+	TxSetOrgAdmin     TxType = "set_org_admin"
+	TxRegisterAccount TxType = "register_account"
+	TxTransfer        TxType = "transfer"
+	TxRegisterDataset TxType = "register_dataset"
+	TxSetPolicy       TxType = "set_policy"
+	TxGiveConsent     TxType = "give_consent"
+	TxNarrowConsent   TxType = "narrow_consent"
+	TxRevokeConsent   TxType = "revoke_consent"
+	TxRequestAccess   TxType = "request_access"
+	TxDecideAccess    TxType = "decide_access"
+)
+
+// newMsg returns a pointer to the message struct of a type, or nil if the
+// type is unknown. This table is the list of transaction types.
+func newMsg(t TxType) Msg {
+	switch t {
+	case TxCreateOrg:
+		return &CreateOrg{}
+	case TxSetOrgAdmin:
+		return &SetOrgAdmin{}
+	case TxRegisterAccount:
+		return &RegisterAccount{}
+	case TxTransfer:
+		return &Transfer{}
+	case TxRegisterDataset:
+		return &RegisterDataset{}
+	case TxSetPolicy:
+		return &SetPolicy{}
+	case TxGiveConsent:
+		return &GiveConsent{}
+	case TxNarrowConsent:
+		return &NarrowConsent{}
+	case TxRevokeConsent:
+		return &RevokeConsent{}
+	case TxRequestAccess:
+		return &RequestAccess{}
+	case TxDecideAccess:
+		return &DecideAccess{}
+	}
+	return nil
+}
+
+// TxTypes lists every transaction type.
+var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
+	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess}
+
+// Msg is a transaction body.
+type Msg interface {
+	Type() TxType
+}
+
+// Messages. Field names are the JSON wire names.
+
+// CreateOrg admits an organisation and registers its first admin (an
+// institution account). Signed by a consortium authority.
+type CreateOrg struct {
+	ID     string  `json:"id"`
+	Name   string  `json:"name"`
+	Kind   OrgKind `json:"kind"`
+	Admin  []byte  `json:"admin_pub_key"`
+	EncKey []byte  `json:"admin_enc_key"`
+}
+
+// SetOrgAdmin adds or removes an admin. Signed by an admin of the org.
+type SetOrgAdmin struct {
+	Org     string `json:"org"`
+	Address string `json:"address"`
+	Admin   bool   `json:"admin"`
+}
+
+// RegisterAccount registers a key. A patient registers their own wallet key
+// (PubKey equals the signer); every other kind is registered by an admin of
+// the organisation it belongs to.
+type RegisterAccount struct {
+	PubKey []byte      `json:"pub_key"`
+	EncKey []byte      `json:"enc_key"`
+	Kind   AccountKind `json:"kind"`
+	Org    string      `json:"org,omitempty"`
+}
+
+// Transfer moves tokens between accounts.
+type Transfer struct {
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+}
+
+// RegisterDataset publishes a dataset version (version 1 creates the dataset).
+type RegisterDataset struct {
+	ID          string  `json:"id"`
+	Version     uint64  `json:"version"`
+	Title       string  `json:"title"`
+	Description string  `json:"description,omitempty"`
+	Schema      []Field `json:"schema"`
+	RecordBand  string  `json:"record_band"`
+	ContentRoot string  `json:"content_root"`
+	Locator     string  `json:"locator"`
+	DeidProfile string  `json:"deid_profile,omitempty"`
+}
+
+// SetPolicy sets a dataset's terms of use.
+type SetPolicy struct {
+	Dataset string `json:"dataset"`
+	Policy  Policy `json:"policy"`
+}
+
+// GiveConsent records a new patient decision.
+type GiveConsent struct {
+	Scope     Scope    `json:"scope"`
+	Provision string   `json:"provision"`
+	Purposes  []string `json:"purposes"`
+	Expiry    int64    `json:"expiry,omitempty"`
+}
+
+// NarrowConsent removes purposes from, or brings forward the expiry of, an
+// active consent. It can never widen one.
+type NarrowConsent struct {
+	Seq      uint64   `json:"seq"`
+	Purposes []string `json:"purposes"`
+	Expiry   int64    `json:"expiry,omitempty"`
+}
+
+// RevokeConsent ends a consent for every job admitted afterwards.
+type RevokeConsent struct {
+	Seq uint64 `json:"seq"`
+}
+
+// RequestAccess asks a dataset's owner for access for one purpose.
+type RequestAccess struct {
+	Dataset string `json:"dataset"`
+	Purpose string `json:"purpose"`
+}
+
+// DecideAccess grants or denies a pending request.
+type DecideAccess struct {
+	Request uint64 `json:"request"`
+	Grant   bool   `json:"grant"`
+	Expiry  int64  `json:"expiry,omitempty"`
+}
+
+func (*CreateOrg) Type() TxType       { return TxCreateOrg }
+func (*SetOrgAdmin) Type() TxType     { return TxSetOrgAdmin }
+func (*RegisterAccount) Type() TxType { return TxRegisterAccount }
+func (*Transfer) Type() TxType        { return TxTransfer }
+func (*RegisterDataset) Type() TxType { return TxRegisterDataset }
+func (*SetPolicy) Type() TxType       { return TxSetPolicy }
+func (*GiveConsent) Type() TxType     { return TxGiveConsent }
+func (*NarrowConsent) Type() TxType   { return TxNarrowConsent }
+func (*RevokeConsent) Type() TxType   { return TxRevokeConsent }
+func (*RequestAccess) Type() TxType   { return TxRequestAccess }
+func (*DecideAccess) Type() TxType    { return TxDecideAccess }
+
+// Payload is the signed part of a transaction.
+type Payload struct {
+	ChainID string          `json:"chain_id"`
+	Type    TxType          `json:"type"`
+	Signer  []byte          `json:"signer"` // ed25519 public key
+	Nonce   uint64          `json:"nonce"`
+	Msg     json.RawMessage `json:"msg"`
+}
+
+// envelope is the wire form: the payload exactly as signed, and the signature.
+type envelope struct {
+	Payload   json.RawMessage `json:"payload"`
+	Signature []byte          `json:"signature"`
+}
+
+// Tx is a decoded, not yet verified transaction.
+type Tx struct {
+	Payload   Payload
+	Msg       Msg
+	Signature []byte
+	raw       []byte // payload bytes exactly as on the wire
+	Hash      [32]byte
+}
+
+// Address is the account address of a signing key: hex of the first 20
+// bytes of its SHA-256.
+func Address(pub []byte) string {
+	h := sha256.Sum256(pub)
+	return hex.EncodeToString(h[:20])
+}
+
+// Signer returns the signer's address.
+func (t *Tx) Signer() string { return Address(t.Payload.Signer) }
+
+// signDomain separates medchain transaction signatures from any other use
+// of the same key.
+const signDomain = "medchain/tx/v1"
+
+// SignBytes is what a transaction's signature covers: a domain tag, the
+// chain id and the type (so a signature cannot be replayed on another chain
+// or reinterpreted as another type), then the payload bytes exactly as sent.
+func SignBytes(chainID string, t TxType, payload []byte) []byte {
+	b := make([]byte, 0, len(signDomain)+len(chainID)+len(t)+len(payload)+3)
+	b = append(b, signDomain...)
+	b = append(b, 0)
+	b = append(b, chainID...)
+	b = append(b, 0)
+	b = append(b, t...)
+	b = append(b, 0)
+	return append(b, payload...)
+}
+
+// strictUnmarshal decodes JSON rejecting unknown fields and trailing data.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}
+
+func isJSONObject(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// DecodeTx parses a wire transaction strictly. It does not check the
+// signature or the chain; Verify does.
+func DecodeTx(data []byte) (*Tx, error) {
+	if len(data) > MaxTxBytes {
+		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
+	}
+	var env envelope
+	if err := strictUnmarshal(data, &env); err != nil {
+		return nil, errf(CodeMalformed, "envelope: %v", err)
+	}
+	if !isJSONObject(env.Payload) {
+		return nil, errf(CodeMalformed, "payload: must be a JSON object")
+	}
+	var p Payload
+	if err := strictUnmarshal(env.Payload, &p); err != nil {
+		return nil, errf(CodeMalformed, "payload: %v", err)
+	}
+	msg := newMsg(p.Type)
+	if msg == nil {
+		return nil, errf(CodeUnknownType, "payload.type: unknown transaction type %q", p.Type)
+	}
+	if !isJSONObject(p.Msg) {
+		return nil, errf(CodeMalformed, "payload.msg: must be a JSON object")
+	}
+	if err := strictUnmarshal(p.Msg, msg); err != nil {
+		return nil, errf(CodeMalformed, "payload.msg (%s): %v", p.Type, err)
+	}
+	if len(p.Signer) != ed25519.PublicKeySize {
+		return nil, errf(CodeMalformed, "payload.signer: want a %d-byte ed25519 key, got %d bytes", ed25519.PublicKeySize, len(p.Signer))
+	}
+	if len(env.Signature) != ed25519.SignatureSize {
+		return nil, errf(CodeMalformed, "signature: want %d bytes, got %d", ed25519.SignatureSize, len(env.Signature))
+	}
+	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
+}
+
+// Verify checks the chain id and the signature.
+func (t *Tx) Verify(chainID string) error {
+	if t.Payload.ChainID != chainID {
+		return errf(CodeWrongChain, "payload.chain_id: signed for chain %q, this is %q", t.Payload.ChainID, chainID)
+	}
+	if !ed25519.Verify(t.Payload.Signer, SignBytes(chainID, t.Payload.Type, t.raw), t.Signature) {
+		return errf(CodeBadSignature, "signature: does not verify for signer %s", t.Signer())
+	}
+	return nil
+}
+
+// DecodeAndVerify is DecodeTx followed by Verify: what CheckTx does.
+func DecodeAndVerify(data []byte, chainID string) (*Tx, error) {
+	t, err := DecodeTx(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Verify(chainID); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// SignTx builds and signs a wire transaction.
+func SignTx(key ed25519.PrivateKey, chainID string, nonce uint64, msg Msg) ([]byte, error) {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("encode msg: %w", err)
+	}
+	p := Payload{ChainID: chainID, Type: msg.Type(), Signer: key.Public().(ed25519.PublicKey), Nonce: nonce, Msg: body}
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	sig := ed25519.Sign(key, SignBytes(chainID, msg.Type(), payload))
+	return json.Marshal(envelope{Payload: payload, Signature: sig})
+}
+
+// TxHash is the hash CometBFT and medchain use to name a transaction.
+func TxHash(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,124 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/medchain/medchain/store"
+)
+
+// getJSON reads and decodes a value; found is false when the key is absent.
+func getJSON(r store.Reader, key []byte, v any) (found bool, err error) {
+	b, err := r.Get(key)
+	if err != nil {
+		return false, &Error{Code: CodeInternal, Msg: fmt.Sprintf("read %s: %v", key, err)}
+	}
+	if b == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, &Error{Code: CodeInternal, Msg: fmt.Sprintf("decode %s: %v", key, err)}
+	}
+	return true, nil
+}
+
+// putJSON encodes and stages a value. Encoding Go structs is deterministic:
+// fields in declaration order, no maps.
+func putJSON(w store.Writer, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &Error{Code: CodeInternal, Msg: fmt.Sprintf("encode %s: %v", key, err)}
+	}
+	if err := w.Set(key, b); err != nil {
+		return &Error{Code: CodeInternal, Msg: fmt.Sprintf("write %s: %v", key, err)}
+	}
+	return nil
+}
+
+func getAccount(r store.Reader, addr string) (*Account, error) {
+	var a Account
+	found, err := getJSON(r, KeyAccount(addr), &a)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &a, nil
+}
+
+var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
+
+// validID checks an organisation or dataset id: lower-case, no '/', so it
+// can be embedded in a key without ambiguity.
+func validID(field, id string) error {
+	if !idRE.MatchString(id) {
+		return errf(CodeInvalidField, "%s: %q is not a valid id (2-64 chars of a-z 0-9 . _ -, starting with a letter or digit)", field, id)
+	}
+	return nil
+}
+
+var addrRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+func validAddress(field, a string) error {
+	if !addrRE.MatchString(a) {
+		return errf(CodeInvalidField, "%s: %q is not an address (40 lower-case hex digits)", field, a)
+	}
+	return nil
+}
+
+func validHash(field, h string, required bool) error {
+	if h == "" && !required {
+		return nil
+	}
+	if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
+		return errf(CodeInvalidField, "%s: want 64 hex digits (a SHA-256), got %q", field, h)
+	}
+	return nil
+}
+
+// validText bounds free text. Metadata text is institution-authored and
+// public; the length bound keeps it metadata, not data.
+func validText(field, s string, max int, required bool) error {
+	if required && s == "" {
+		return errf(CodeInvalidField, "%s: required", field)
+	}
+	if len(s) > max {
+		return errf(CodeInvalidField, "%s: %d bytes, limit %d", field, len(s), max)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' {
+			return errf(CodeInvalidField, "%s: control characters are not allowed", field)
+		}
+	}
+	return nil
+}
+
+func validPurposes(field string, ps []string) error {
+	if len(ps) == 0 {
+		return errf(CodeInvalidField, "%s: at least one purpose is required", field)
+	}
+	for i, p := range ps {
+		if !slices.Contains(Purposes, p) {
+			return errf(CodeInvalidField, "%s[%d]: unknown purpose %q (known: %v)", field, i, p, Purposes)
+		}
+		if slices.Contains(ps[:i], p) {
+			return errf(CodeInvalidField, "%s[%d]: duplicate purpose %q", field, i, p)
+		}
+	}
+	return nil
+}
+
+func oneOf[T comparable](field string, v T, allowed []T) error {
+	if !slices.Contains(allowed, v) {
+		return errf(CodeInvalidField, "%s: %v is not one of %v", field, v, allowed)
+	}
+	return nil
+}
+
+func validKeyBytes(field string, b []byte) error {
+	if len(b) != 32 {
+		return errf(CodeInvalidField, "%s: want a 32-byte key, got %d bytes", field, len(b))
+	}
+	return nil
+}

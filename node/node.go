@@ -1,0 +1,242 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	cfg "github.com/cometbft/cometbft/config"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
+	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
+	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/spf13/viper"
+
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/store"
+)
+
+// Node is a running medchain node.
+type Node struct {
+	home     string
+	settings Settings
+	db       *store.Disk
+	app      *app.App
+	cmt      *nm.Node
+	rpc      *local.Local
+	api      *http.Server
+	apiLn    net.Listener
+	logFile  *os.File
+}
+
+var _ api.Backend = (*Node)(nil)
+
+// Options adjust a node at start.
+type Options struct {
+	API string    // override the API listen address ("" = from settings)
+	Log io.Writer // CometBFT's log; default <home>/node.log
+}
+
+// LoadCometConfig reads <home>/config/config.toml.
+func LoadCometConfig(home string) (*cfg.Config, error) {
+	v := viper.New()
+	v.SetConfigFile(filepath.Join(home, "config", "config.toml"))
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read CometBFT config: %w", err)
+	}
+	c := cfg.DefaultConfig()
+	if err := v.Unmarshal(c); err != nil {
+		return nil, fmt.Errorf("parse CometBFT config: %w", err)
+	}
+	c.SetRoot(home)
+	if err := c.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("CometBFT config: %w", err)
+	}
+	return c, nil
+}
+
+// Start opens the stores and starts CometBFT and the API. The node keeps
+// running until Stop.
+func Start(home string, o Options) (*Node, error) {
+	s, err := LoadSettings(home)
+	if err != nil {
+		return nil, err
+	}
+	if o.API != "" {
+		s.API = o.API
+	}
+	c, err := LoadCometConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{home: home, settings: s}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Stop()
+		}
+	}()
+	w := o.Log
+	if w == nil {
+		f, err := os.OpenFile(LogPath(home), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		n.logFile, w = f, f
+	}
+	logger, err := cmtflags.ParseLogLevel(c.LogLevel, cmtlog.NewTMLogger(cmtlog.NewSyncWriter(w)), cfg.DefaultLogLevel)
+	if err != nil {
+		return nil, err
+	}
+	if n.db, err = store.OpenDisk("medchain", c.DBDir()); err != nil {
+		return nil, err
+	}
+	if n.app, err = app.New(n.db); err != nil {
+		return nil, err
+	}
+	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	pv := privval.LoadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	n.cmt, err = nm.NewNode(context.Background(), c, pv, nk, proxy.NewLocalClientCreator(n.app),
+		nm.DefaultGenesisDocProviderFunc(c), cfg.DefaultDBProvider, nm.DefaultMetricsProvider(c.Instrumentation), logger)
+	if err != nil {
+		return nil, fmt.Errorf("create CometBFT node: %w", err)
+	}
+	if err := n.cmt.Start(); err != nil {
+		return nil, fmt.Errorf("start CometBFT node: %w", err)
+	}
+	n.rpc = local.New(n.cmt)
+	n.apiLn, err = net.Listen("tcp", s.API)
+	if err != nil {
+		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
+	}
+	n.api = &http.Server{Handler: api.NewServer(n).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go n.api.Serve(n.apiLn)
+	ok = true
+	return n, nil
+}
+
+// APIAddr is the address the API listens on.
+func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+
+// Stop shuts the node down; it is safe to call on a half-started node.
+func (n *Node) Stop() error {
+	var errs []error
+	if n.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, n.api.Shutdown(ctx))
+		cancel()
+	}
+	if n.cmt != nil && n.cmt.IsRunning() {
+		errs = append(errs, n.cmt.Stop())
+		n.cmt.Wait()
+	}
+	if n.db != nil {
+		errs = append(errs, n.db.Close())
+	}
+	if n.logFile != nil {
+		errs = append(errs, n.logFile.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// App is the ledger application (for in-process tests and tools).
+func (n *Node) App() *app.App { return n.app }
+
+// ChainID implements api.Backend.
+func (n *Node) ChainID() string { return n.app.ChainID() }
+
+// View implements api.Backend.
+func (n *Node) View(fn func(r store.ReadWriter, c ledger.Commitment) error) error { return n.app.View(fn) }
+
+// Iterate implements api.Backend.
+func (n *Node) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
+	return n.app.Iterate(prefix, fn)
+}
+
+// Broadcast implements api.Backend.
+func (n *Node) Broadcast(ctx context.Context, tx []byte) (ledger.Result, error) {
+	r, err := n.rpc.BroadcastTxSync(ctx, tx)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	return ledger.Result{Code: ledger.Code(r.Code), Log: r.Log}, nil
+}
+
+// Status implements api.Backend.
+func (n *Node) Status(ctx context.Context) (*api.NodeStatus, error) {
+	st, err := n.rpc.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ni, err := n.rpc.NetInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.NodeStatus{
+		ChainID:    st.NodeInfo.Network,
+		NodeID:     string(st.NodeInfo.DefaultNodeID),
+		Moniker:    st.NodeInfo.Moniker,
+		CatchingUp: st.SyncInfo.CatchingUp,
+		BlockTime:  st.SyncInfo.LatestBlockTime,
+		Peers:      ni.NPeers,
+		Version:    app.Version,
+	}
+	err = n.app.View(func(r store.ReadWriter, c ledger.Commitment) error {
+		out.Height, out.AppHash, out.Commitment = c.Height, c.AppHash, c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vals, err := n.rpc.Validators(ctx, nil, nil, nil)
+	if err == nil {
+		out.Validators = vals.Total
+	}
+	return out, nil
+}
+
+// SignedHeader implements api.Backend.
+func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeader, error) {
+	c, err := n.rpc.Commit(ctx, &height)
+	if err != nil {
+		return nil, err
+	}
+	var vals []*cmttypes.Validator
+	for page := 1; ; page++ {
+		p, per := page, 100
+		r, err := n.rpc.Validators(ctx, &height, &p, &per)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, r.Validators...)
+		if len(vals) >= r.Total {
+			break
+		}
+	}
+	set := cmttypes.NewValidatorSet(vals)
+	sh, err := cmtjson.Marshal(c.SignedHeader)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := cmtjson.Marshal(set)
+	if err != nil {
+		return nil, err
+	}
+	return &api.SignedHeader{Height: height, SignedHeader: sh, Validators: vs}, nil
+}

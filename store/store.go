@@ -1,0 +1,152 @@
+// Package store defines the small key-value interfaces the ledger is written
+// against, an in-memory overlay used to stage a block's writes, and the
+// on-disk implementation (Pebble, through cometbft-db).
+//
+// Reads of an absent key return (nil, nil): absence is not an error.
+package store
+
+import (
+	"bytes"
+	"sort"
+)
+
+// Reader reads committed or staged values. A missing key yields nil, nil.
+type Reader interface {
+	Get(key []byte) ([]byte, error)
+}
+
+// Writer stages writes. Set must copy neither key nor value afterwards being
+// modified by the caller; implementations take ownership.
+type Writer interface {
+	Set(key, value []byte) error
+	Delete(key []byte) error
+}
+
+// ReadWriter is what state transitions need.
+type ReadWriter interface {
+	Reader
+	Writer
+}
+
+// Overlay stages writes in memory on top of a Reader. Reads see the staged
+// writes first. Nothing reaches the base until Flush; discarding the overlay
+// discards the writes, which is how a failed transaction leaves no trace.
+type Overlay struct {
+	base   Reader
+	writes map[string][]byte // nil value = deleted
+}
+
+// NewOverlay returns an empty overlay over base.
+func NewOverlay(base Reader) *Overlay {
+	return &Overlay{base: base, writes: make(map[string][]byte)}
+}
+
+// Get implements Reader.
+func (o *Overlay) Get(key []byte) ([]byte, error) {
+	if v, ok := o.writes[string(key)]; ok {
+		if v == nil {
+			return nil, nil
+		}
+		return v, nil
+	}
+	return o.base.Get(key)
+}
+
+// Set implements Writer. A nil value is stored as empty, never as a delete.
+func (o *Overlay) Set(key, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	o.writes[string(key)] = value
+	return nil
+}
+
+// Delete implements Writer.
+func (o *Overlay) Delete(key []byte) error {
+	o.writes[string(key)] = nil
+	return nil
+}
+
+// Len is the number of staged keys.
+func (o *Overlay) Len() int { return len(o.writes) }
+
+// Change is one staged write; Value nil means delete.
+type Change struct {
+	Key   []byte
+	Value []byte
+}
+
+// Changes returns the staged writes sorted by key, so that whatever consumes
+// them (a batch, a Merkle tree update) sees a deterministic order.
+func (o *Overlay) Changes() []Change {
+	out := make([]Change, 0, len(o.writes))
+	for k, v := range o.writes {
+		out = append(out, Change{Key: []byte(k), Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out
+}
+
+// ChangesWithPrefix is Changes restricted to keys starting with prefix.
+func (o *Overlay) ChangesWithPrefix(prefix []byte) []Change {
+	all := o.Changes()
+	out := all[:0]
+	for _, c := range all {
+		if bytes.HasPrefix(c.Key, prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WriteTo applies the staged writes, in key order, to w.
+func (o *Overlay) WriteTo(w Writer) error {
+	for _, c := range o.Changes() {
+		var err error
+		if c.Value == nil {
+			err = w.Delete(c.Key)
+		} else {
+			err = w.Set(c.Key, c.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reset drops every staged write.
+func (o *Overlay) Reset() { o.writes = make(map[string][]byte) }
+
+// Mem is an in-memory Reader/Writer, the base for pure state-machine tests.
+type Mem struct{ m map[string][]byte }
+
+// NewMem returns an empty in-memory store.
+func NewMem() *Mem { return &Mem{m: make(map[string][]byte)} }
+
+// Get implements Reader.
+func (m *Mem) Get(key []byte) ([]byte, error) { return m.m[string(key)], nil }
+
+// Set implements Writer.
+func (m *Mem) Set(key, value []byte) error {
+	m.m[string(key)] = append([]byte{}, value...)
+	return nil
+}
+
+// Delete implements Writer.
+func (m *Mem) Delete(key []byte) error {
+	delete(m.m, string(key))
+	return nil
+}
+
+// Keys returns all keys with the given prefix, sorted.
+func (m *Mem) Keys(prefix []byte) [][]byte {
+	var out [][]byte
+	for k := range m.m {
+		if bytes.HasPrefix([]byte(k), prefix) {
+			out = append(out, []byte(k))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i], out[j]) < 0 })
+	return out
+}
