@@ -2,16 +2,18 @@ package api
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/medchain/medchain/store"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/mempool"
+
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/store"
 )
 
 // Server routes /v1/ requests to a Backend.
@@ -23,7 +25,12 @@ type Server struct {
 // NewServer builds the API over a backend.
 func NewServer(b Backend) *Server {
 	s := &Server{b: b, mux: http.NewServeMux()}
-	s.routes()
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.method+" "+rt.path, handler(rt.fn))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, apiError(ledger.CodeNotFound, "no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+	})
 	return s
 }
 
@@ -31,15 +38,17 @@ func NewServer(b Backend) *Server {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Error is the API's error body: {"error": {"code": ..., "name": ..., "message": ...}}.
-// Code is the ledger result code where one applies.
+// Code is the ledger result code (CodeInvalidField for a bad parameter,
+// CodeNotFound for a missing object or endpoint); the HTTP status follows
+// from it in httpStatus. Param names the offending path or query parameter.
 type Error struct {
-	Status  int         `json:"-"`
 	Code    ledger.Code `json:"code"`
 	Name    string      `json:"name"`
 	Message string      `json:"message"`
+	Param   string      `json:"param,omitempty"`
 }
 
-func (e *Error) Error() string { return e.Message }
+func (e *Error) Error() string { return e.Name + ": " + e.Message }
 
 // httpStatus is the one place ledger codes become HTTP statuses.
 func httpStatus(c ledger.Code) int {
@@ -61,7 +70,18 @@ func httpStatus(c ledger.Code) int {
 }
 
 func apiError(c ledger.Code, format string, args ...any) *Error {
-	return &Error{Status: httpStatus(c), Code: c, Name: c.String(), Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: c, Name: c.String(), Message: fmt.Sprintf(format, args...)}
+}
+
+// badParam reports a malformed path or query parameter.
+func badParam(name, format string, args ...any) *Error {
+	e := apiError(ledger.CodeInvalidField, "%s: %s", name, fmt.Sprintf(format, args...))
+	e.Param = name
+	return e
+}
+
+func notFound(format string, args ...any) *Error {
+	return apiError(ledger.CodeNotFound, format, args...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -69,6 +89,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
 
@@ -82,8 +103,11 @@ func writeErr(w http.ResponseWriter, err error) {
 			e = apiError(ledger.CodeInternal, "%v", err)
 		}
 	}
-	writeJSON(w, e.Status, map[string]*Error{"error": e})
+	writeJSON(w, httpStatus(e.Code), map[string]*Error{"error": e})
 }
+
+// statuser lets a response choose a success status other than 200.
+type statuser interface{ httpStatus() int }
 
 // handler adapts a function returning (value, error) to http.HandlerFunc.
 func handler(fn func(r *http.Request) (any, error)) http.HandlerFunc {
@@ -93,59 +117,126 @@ func handler(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, v)
+		status := http.StatusOK
+		if s, ok := v.(statuser); ok {
+			status = s.httpStatus()
+		}
+		writeJSON(w, status, v)
 	}
 }
 
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /v1/status", handler(s.status))
-	s.mux.HandleFunc("POST /v1/txs", handler(s.submitTx))
-	s.mux.HandleFunc("GET /v1/txs/{hash}", handler(s.getTx))
-	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, &Error{Status: http.StatusNotFound, Code: ledger.CodeNotFound, Name: "not_found",
-			Message: fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path)})
-	})
+type route struct {
+	method, path string
+	fn           func(r *http.Request) (any, error)
 }
+
+// routes is the API. openapi.json describes exactly these (a test checks).
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/v1/openapi.json", s.openAPI},
+		{"GET", "/v1/status", s.status},
+		{"POST", "/v1/txs", s.submitTx},
+		{"GET", "/v1/txs/{hash}", s.getTx},
+		{"GET", "/v1/accounts/{address}", s.getAccount},
+		{"GET", "/v1/orgs", s.listOrgs},
+		{"GET", "/v1/orgs/{id}", s.getOrg},
+		{"GET", "/v1/datasets", s.listDatasets},
+		{"GET", "/v1/datasets/{id}", s.getDataset},
+		{"GET", "/v1/datasets/{id}/versions/{version}", s.getDatasetVersion},
+		{"GET", "/v1/datasets/{id}/policy", s.getPolicy},
+		{"GET", "/v1/patients/{address}/consents", s.listConsents},
+		{"GET", "/v1/access-requests", s.listAccessRequests},
+		{"GET", "/v1/access-requests/{id}", s.getAccessRequest},
+		{"GET", "/v1/state/proof", s.stateProof},
+		{"GET", "/v1/commitments/{height}", s.getCommitment},
+		{"GET", "/v1/headers/{height}", s.getHeader},
+		{"GET", "/v1/audit/entries/{index}", s.auditEntry},
+		{"GET", "/v1/audit/inclusion", s.auditInclusion},
+		{"GET", "/v1/audit/consistency", s.auditConsistency},
+	}
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+func (s *Server) openAPI(*http.Request) (any, error) { return json.RawMessage(openAPIDoc), nil }
 
 func (s *Server) status(r *http.Request) (any, error) { return s.b.Status(r.Context()) }
 
-// TxSubmitted is the answer to POST /v1/txs.
+// TxSubmitted is the answer to POST /v1/txs. Result is set once the
+// transaction is committed (with ?wait=commit); until then the status is
+// 202 Accepted.
 type TxSubmitted struct {
 	Hash   string           `json:"hash"`
-	Result *ledger.TxRecord `json:"result,omitempty"` // set once committed (with ?wait=commit)
+	Result *ledger.TxRecord `json:"result,omitempty"`
+}
+
+func (t *TxSubmitted) httpStatus() int {
+	if t.Result == nil {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
 }
 
 // maxBody bounds request bodies: a transaction plus JSON framing.
 const maxBody = ledger.MaxTxBytes + 1024
 
+// commitWait bounds how long ?wait=commit waits.
+const commitWait = 30 * time.Second
+
 // submitTx accepts a signed transaction as the request body (its wire JSON).
-// The mempool check runs first; ?wait=commit then waits (up to 30 s) for
-// the transaction to be committed and returns its result.
+// It runs the checks the mempool would, against committed state, so the
+// sender learns the precise reason for a rejection; then it broadcasts.
+// ?wait=commit waits (up to 30 s) for the transaction to be committed and
+// returns its result.
 func (s *Server) submitTx(r *http.Request) (any, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, apiError(ledger.CodeMalformed, "read body: %v", err)
 	}
 	if len(body) > maxBody {
-		return nil, apiError(ledger.CodeOversize, "request body exceeds %d bytes", maxBody)
+		return nil, apiError(ledger.CodeOversize, "request body exceeds %d bytes (transactions are limited to %d)", maxBody, ledger.MaxTxBytes)
 	}
-	// Decode here too, so a client gets the precise reason even before the mempool.
-	if _, err := ledger.DecodeAndVerify(body, s.b.ChainID()); err != nil {
+	switch wait := r.URL.Query().Get("wait"); wait {
+	case "", "commit":
+	default:
+		return nil, badParam("wait", "%q is not a wait mode (use wait=commit, or leave it out)", wait)
+	}
+	tx, err := ledger.DecodeAndVerify(body, s.b.ChainID())
+	if err != nil {
+		return nil, err
+	}
+	out := &TxSubmitted{Hash: ledger.TxHash(body)}
+	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
+		err := ledger.CheckNonce(rd, tx)
+		var le *ledger.Error
+		if errors.As(err, &le) && le.Code == ledger.CodeBadNonce {
+			if rec, _ := ledger.GetTxRecord(rd, out.Hash); rec != nil {
+				return apiError(ledger.CodeBadNonce, "%s (this exact transaction was committed at height %d)", le.Msg, rec.Height)
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	res, err := s.b.Broadcast(r.Context(), body)
-	if err != nil {
+	switch {
+	case errors.Is(err, mempool.ErrTxInCache):
+		// The mempool already holds these exact bytes: submitting is
+		// idempotent, so answer as for the first submission.
+	case err != nil:
 		return nil, apiError(ledger.CodeInternal, "broadcast: %v", err)
+	case res.Code != ledger.CodeOK:
+		return nil, apiError(res.Code, "rejected by the mempool: %s", res.Log)
 	}
-	if res.Code != ledger.CodeOK {
-		return nil, apiError(res.Code, "rejected by mempool: %s", res.Log)
-	}
-	out := &TxSubmitted{Hash: ledger.TxHash(body)}
 	if r.URL.Query().Get("wait") != "commit" {
 		return out, nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), commitWait)
 	defer cancel()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
 	for {
 		rec, err := s.txRecord(out.Hash)
 		if err != nil {
@@ -157,31 +248,8 @@ func (s *Server) submitTx(r *http.Request) (any, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &Error{Status: http.StatusAccepted, Code: ledger.CodeOK, Name: "pending",
-				Message: fmt.Sprintf("transaction %s accepted but not committed within 30 s", out.Hash)}
-		case <-time.After(50 * time.Millisecond):
+			return out, nil // 202: accepted, not yet committed
+		case <-t.C:
 		}
 	}
-}
-
-func (s *Server) txRecord(hash string) (*ledger.TxRecord, error) {
-	var rec *ledger.TxRecord
-	err := s.b.View(func(r store.ReadWriter, _ ledger.Commitment) error {
-		var err error
-		rec, err = ledger.GetTxRecord(r, hash)
-		return err
-	})
-	return rec, err
-}
-
-func (s *Server) getTx(r *http.Request) (any, error) {
-	hash := strings.ToLower(r.PathValue("hash"))
-	rec, err := s.txRecord(hash)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, apiError(ledger.CodeNotFound, "no committed transaction %s", hash)
-	}
-	return rec, nil
 }

@@ -25,11 +25,15 @@ type App struct {
 
 	db *store.Disk
 
-	// mu guards m and the committed store against readers: consensus calls
-	// take it exclusively only around Commit's write, so API reads never
-	// see a half-written block.
-	mu sync.RWMutex
-	m  *ledger.Machine
+	// CometBFT calls the app on separate connections concurrently
+	// (consensus, mempool, query; see NewConnSyncLocalClientCreator). The
+	// consensus connection alone drives m's block staging; mu guards what
+	// the others read — the committed store and m's last commitment — and
+	// is held exclusively only while Commit writes, so no reader ever sees
+	// half a block.
+	mu   sync.RWMutex
+	m    *ledger.Machine
+	txs  *ledger.TxCache
 }
 
 var _ abci.Application = (*App)(nil)
@@ -40,7 +44,20 @@ func New(db *store.Disk) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{db: db, m: m}, nil
+	a := &App{db: db, m: m}
+	a.setTxCache(m.ChainID())
+	return a, nil
+}
+
+// txCacheSize covers a full mempool (node config mempool.size) with room.
+const txCacheSize = 100_000
+
+func (a *App) setTxCache(chainID string) {
+	if chainID == "" {
+		return
+	}
+	a.txs = ledger.NewTxCache(chainID, txCacheSize)
+	a.m.UseTxCache(a.txs)
 }
 
 // Info tells CometBFT where the application is, so it replays only the
@@ -70,22 +87,32 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	if err != nil {
 		return nil, fmt.Errorf("medchain genesis: %w", err)
 	}
+	a.setTxCache(req.ChainId)
 	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
 }
 
 // CheckTx is the mempool's gate: well-formed, signed for this chain, and
 // not a replay of a used nonce. It reads committed state only.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	tx, err := ledger.DecodeAndVerify(req.Tx, a.m.ChainID())
-	if err == nil {
-		err = ledger.CheckNonce(a.db, tx)
-	}
-	if err != nil {
+	if err := a.Precheck(req.Tx); err != nil {
 		return &abci.CheckTxResponse{Code: uint32(ledger.CodeOf(err)), Log: err.Error(), Codespace: "medchain"}, nil
 	}
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
+}
+
+// Precheck is CheckTx's test, callable from any goroutine. The API runs it
+// on the submitting request's goroutine before handing the transaction to
+// the mempool, so decoding and signature verification happen in parallel
+// across requests and the mempool's own (sequential) CheckTx finds the
+// transaction already in the cache.
+func (a *App) Precheck(tx []byte) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t, err := ledger.DecodeAndVerifyCached(tx, a.m.ChainID(), a.txs)
+	if err != nil {
+		return err
+	}
+	return ledger.CheckNonce(a.db, t)
 }
 
 // PrepareProposal keeps the mempool's order and trims to the byte limit.
@@ -107,9 +134,12 @@ func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest)
 // ProcessProposal rejects a block that carries bytes no honest proposer
 // would include: oversize or undecodable transactions. Signature and state
 // checks happen in FinalizeBlock, where failures get result codes.
-func (*App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+	a.mu.RLock()
+	chainID := a.m.ChainID()
+	a.mu.RUnlock()
 	for _, tx := range req.Txs {
-		if _, err := ledger.DecodeTx(tx); err != nil {
+		if _, err := ledger.DecodeCached(tx, chainID, a.txs); err != nil {
 			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
 		}
 	}
@@ -119,8 +149,6 @@ func (*App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest)
 // FinalizeBlock executes the block and stages its writes. An error here is
 // a store failure (the node's fault): CometBFT stops rather than diverge.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if err := a.m.BeginBlock(ledger.BlockInfo{Height: req.Height, Time: req.Time.Unix()}); err != nil {
 		return nil, err
 	}

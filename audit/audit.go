@@ -77,7 +77,8 @@ const (
 	tagNode  = 'n'
 
 	metaVersion    = 1
-	metaHeaderSize = 1 + 8 // version, size
+	metaHeaderSize = 1 + 8     // version, size
+	nodeKeySuffix  = 1 + 1 + 8 // tag, level, index
 )
 
 var (
@@ -277,9 +278,9 @@ func (l *Log) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 // LeafHash returns the RFC 6962 leaf hash of entry: SHA-256(0x00 || entry).
 func LeafHash(entry []byte) []byte { return hasher.HashLeaf(entry) }
 
-// VerifyInclusion checks that proof shows entry at index in the tree of the
-// given size whose root hash is root. It needs no store. Every failure wraps
-// ErrInvalidProof.
+// VerifyInclusion checks that proofHashes shows entry at index in the tree
+// of the given size whose root hash is root. It needs no store. Every failure
+// wraps ErrInvalidProof.
 //
 // The check binds entry and index to root; it is only meaningful if root is
 // known (for example from a signed checkpoint) to be the root of a tree of
@@ -294,9 +295,9 @@ func VerifyInclusion(entry []byte, index, size uint64, proofHashes [][]byte, roo
 	return nil
 }
 
-// VerifyConsistency checks that proof shows the tree of size1 with root hash
-// root1 to be a prefix of the tree of size2 with root hash root2. It needs no
-// store. Every failure wraps ErrInvalidProof.
+// VerifyConsistency checks that proofHashes shows the tree of size1 with root
+// hash root1 to be a prefix of the tree of size2 with root hash root2. It
+// needs no store. Every failure wraps ErrInvalidProof.
 //
 // When size1 is 0 the proof must be empty and root1 must be the empty-tree
 // root; root2 cannot be checked against an empty prefix. When size1 equals
@@ -331,12 +332,17 @@ func (l *Log) buildProof(nodes proof.Nodes) ([][]byte, error) {
 	return p, nil
 }
 
-// nodeHashes reads the stored hashes of complete subtrees, in order.
+// nodeHashes reads the stored hashes of complete subtrees, in order, as
+// copies the caller may modify. Keys and copies each share one allocation.
 func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
+	keySize := len(l.prefix) + nodeKeySuffix
+	keys := make([]byte, 0, keySize*len(ids))
+	copies := make([]byte, HashSize*len(ids))
 	hashes := make([][]byte, len(ids))
 	for i, id := range ids {
-		h, err := l.nodeHash(id)
-		if err != nil {
+		keys = l.appendNodeKey(keys, id)
+		h := copies[i*HashSize : (i+1)*HashSize : (i+1)*HashSize]
+		if err := l.readNode(keys[i*keySize:(i+1)*keySize:(i+1)*keySize], id, h); err != nil {
 			return nil, err
 		}
 		hashes[i] = h
@@ -347,14 +353,24 @@ func (l *Log) nodeHashes(ids []compact.NodeID) ([][]byte, error) {
 // nodeHash reads the stored hash of one complete subtree and returns a copy
 // the caller may modify.
 func (l *Log) nodeHash(id compact.NodeID) ([]byte, error) {
-	raw, err := l.rw.Get(l.nodeKey(id))
+	h := make([]byte, HashSize)
+	if err := l.readNode(l.nodeKey(id), id, h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// readNode copies the hash stored at key, the key of node id, into dst.
+func (l *Log) readNode(key []byte, id compact.NodeID, dst []byte) error {
+	raw, err := l.rw.Get(key)
 	if err != nil {
-		return nil, fmt.Errorf("read node %d/%d: %w", id.Level, id.Index, err)
+		return fmt.Errorf("read node %d/%d: %w", id.Level, id.Index, err)
 	}
 	if len(raw) != HashSize {
-		return nil, fmt.Errorf("node %d/%d: %d bytes stored, want %d: %w", id.Level, id.Index, len(raw), HashSize, ErrCorrupt)
+		return fmt.Errorf("node %d/%d: %d bytes stored, want %d: %w", id.Level, id.Index, len(raw), HashSize, ErrCorrupt)
 	}
-	return bytes.Clone(raw), nil
+	copy(dst, raw)
+	return nil
 }
 
 // checkNotStale compares the stored size with the cached one.
@@ -399,9 +415,14 @@ func (l *Log) entryKey(index uint64) []byte {
 }
 
 func (l *Log) nodeKey(id compact.NodeID) []byte {
-	k := append(make([]byte, 0, len(l.prefix)+1+1+8), l.prefix...)
-	k = append(k, tagNode, byte(id.Level)) // levels are < 64
-	return binary.BigEndian.AppendUint64(k, id.Index)
+	return l.appendNodeKey(make([]byte, 0, len(l.prefix)+nodeKeySuffix), id)
+}
+
+// appendNodeKey appends the key of node id to b.
+func (l *Log) appendNodeKey(b []byte, id compact.NodeID) []byte {
+	b = append(b, l.prefix...)
+	b = append(b, tagNode, byte(id.Level)) // levels are < 64
+	return binary.BigEndian.AppendUint64(b, id.Index)
 }
 
 // encodeMeta serializes the log size and the compact range [0, size).

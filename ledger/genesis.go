@@ -110,6 +110,9 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 			return errf(CodeInvalidField, "%s.admins: an organisation needs at least one admin", at)
 		}
 		for j, ad := range o.Admins {
+			if slices.Contains(o.Admins[:j], ad) {
+				return errf(CodeInvalidField, "%s.admins[%d]: duplicate admin %s", at, j, ad)
+			}
 			a, ok := accts[ad]
 			if !ok || a.Org != o.ID || a.Kind != KindInstitution {
 				return errf(CodeInvalidField, "%s.admins[%d]: %s must be an institution account of %q in genesis", at, j, ad, o.ID)

@@ -543,6 +543,7 @@ func (c *txCtx) narrowConsent(m *NarrowConsent) ([]Event, error) {
 			return nil, errf(CodeInvalidField, "msg.purposes[%d]: %q is not in consent %d; narrowing cannot add purposes", i, p, m.Seq)
 		}
 	}
+	before := con.Expiry
 	if m.Expiry != 0 {
 		if m.Expiry <= c.now {
 			return nil, errf(CodeExpired, "msg.expiry: %d is not after the block time %d (revoke instead)", m.Expiry, c.now)
@@ -552,7 +553,7 @@ func (c *txCtx) narrowConsent(m *NarrowConsent) ([]Event, error) {
 		}
 		con.Expiry = m.Expiry
 	}
-	if len(m.Purposes) == len(con.Purposes) && m.Expiry == 0 {
+	if len(m.Purposes) == len(con.Purposes) && con.Expiry == before {
 		return nil, errf(CodeInvalidField, "msg: narrows nothing (same purposes, no new expiry)")
 	}
 	con.Purposes = m.Purposes

@@ -7,12 +7,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/medchain/medchain/store"
 )
 
 // Helpers shared by the script, property, fuzz and benchmark tests.
+
+// tb is what the helpers need of a *testing.T, *testing.B or *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
 
 const testChain = "medchain-test"
 
@@ -106,7 +112,7 @@ func worldGenesis() Genesis {
 }
 
 // newWorld starts a machine on a fresh store with the standard genesis.
-func newWorld(t testing.TB) (*Machine, *store.Mem) {
+func newWorld(t tb) (*Machine, *store.Mem) {
 	t.Helper()
 	db := store.NewMem()
 	m, err := New(db)
@@ -120,7 +126,7 @@ func newWorld(t testing.TB) (*Machine, *store.Mem) {
 }
 
 // commitBlock seals and persists the current block into db.
-func commitBlock(t testing.TB, m *Machine, db store.Writer) Commitment {
+func commitBlock(t tb, m *Machine, db store.Writer) Commitment {
 	t.Helper()
 	c, err := m.EndBlock()
 	if err != nil {
@@ -148,7 +154,7 @@ func stateKeys(m *Machine, db *store.Mem, prefix string) []string {
 }
 
 // accounts reads every account the machine currently sees, by address.
-func accounts(t testing.TB, m *Machine, db *store.Mem) []Account {
+func accounts(t tb, m *Machine, db *store.Mem) []Account {
 	t.Helper()
 	prefix := string(KeyAccount(""))
 	var out []Account
@@ -177,7 +183,7 @@ func balanceSum(accts []Account) (uint64, bool) {
 }
 
 // stagedState copies every state key/value the machine currently sees.
-func stagedState(t testing.TB, m *Machine, db *store.Mem) map[string]string {
+func stagedState(t tb, m *Machine, db *store.Mem) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, k := range stateKeys(m, db, string(StatePrefix)) {
@@ -190,4 +196,56 @@ func stagedState(t testing.TB, m *Machine, db *store.Mem) map[string]string {
 		}
 	}
 	return out
+}
+
+func mustMarshal(t tb, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustUnmarshal(t tb, s string, v any) {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+}
+
+// worldSetup is a first block for the standard world that gives every
+// kind of object one instance: two datasets with policies (one opt-in, one
+// opt-out), a permit and a deny, and two pending access requests (0 and 1).
+func worldSetup() [][]byte {
+	ds := func(id string) *RegisterDataset {
+		return &RegisterDataset{ID: id, Version: 1, Title: id, Schema: []Field{{Name: "age", Type: "integer"}},
+			RecordBand: "1k-10k", ContentRoot: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Locator: "vault://" + id}
+	}
+	policy := func(model string, who Requesters) Policy {
+		return Policy{Purposes: []string{"research", "public_health"}, Requesters: who,
+			Analyses: Analyses{Builtins: []string{"cohort_count"}}, MinCohort: MinCohortFloor,
+			EpsilonPerJobMill: 100, EpsilonTotalMill: 1000, Price: 10,
+			Split:       RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
+			Attestation: AttestSoftware, ConsentModel: model}
+	}
+	return [][]byte{
+		mustSign("alice", 0, ds("cardio")),
+		mustSign("carol", 0, ds("sleep")),
+		mustSign("alice", 1, &SetPolicy{Dataset: "cardio", Policy: policy(ConsentOptIn, Requesters{Kinds: []AccountKind{KindResearcher}})}),
+		mustSign("carol", 1, &SetPolicy{Dataset: "sleep", Policy: policy(ConsentOptOut, Requesters{Anyone: true})}),
+		mustSign("pat", 0, &GiveConsent{Scope: Scope{Kind: ScopeDataset, ID: "cardio"}, Provision: Permit, Purposes: []string{"research", "public_health"}}),
+		mustSign("paula", 0, &GiveConsent{Scope: Scope{Kind: ScopeAll}, Provision: Deny, Purposes: []string{"commercial_research"}}),
+		mustSign("rita", 0, &RequestAccess{Dataset: "cardio", Purpose: "research"}),
+		mustSign("rita", 1, &RequestAccess{Dataset: "sleep", Purpose: "research"}),
+	}
+}
+
+// deliverSetup delivers worldSetup into the current block; all must succeed.
+func deliverSetup(t tb, m *Machine) {
+	t.Helper()
+	for i, raw := range worldSetup() {
+		res, err := m.DeliverTx(raw)
+		if err != nil || res.Code != CodeOK {
+			t.Fatalf("setup tx %d: %s %s %v", i, res.Code, res.Log, err)
+		}
+	}
 }

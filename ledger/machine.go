@@ -29,6 +29,7 @@ type Machine struct {
 	txIndex int
 	last    Commitment
 	pending *Commitment // sealed but not yet committed
+	txs     *TxCache    // optional; see TxCache
 }
 
 // BlockInfo is what a block tells the state machine about itself.
@@ -104,6 +105,9 @@ func New(db store.Reader) (*Machine, error) {
 	}
 	return m, nil
 }
+
+// UseTxCache shares a decoded-transaction cache with the mempool check.
+func (m *Machine) UseTxCache(c *TxCache) { m.txs = c }
 
 // ChainID is the chain this machine belongs to ("" before InitChain).
 func (m *Machine) ChainID() string { return m.chainID }
@@ -210,16 +214,24 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 	res.Events = append(res.Events, Event{Type: "medchain", Attrs: []Attribute{
 		{"type", string(entry.Type)}, {"signer", entry.Signer}, {"audit_index", fmt.Sprint(ai)},
 	}})
-	rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai}
-	if err := putJSON(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
+	// Anyone can deliver the same bytes again; the replay fails and must not
+	// hide the result of the delivery that took effect.
+	prev, err := GetTxRecord(m.block, entry.TxHash)
+	if err != nil {
 		return Result{}, err
+	}
+	if prev == nil || prev.Code != CodeOK {
+		rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai}
+		if err := putJSON(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
+			return Result{}, err
+		}
 	}
 	return res, nil
 }
 
 // apply runs the transaction in its own overlay; only a success merges it.
 func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, error) {
-	tx, err := DecodeAndVerify(raw, m.chainID)
+	tx, err := DecodeAndVerifyCached(raw, m.chainID, m.txs)
 	if err != nil {
 		return failed(err), nil, nil
 	}

@@ -26,7 +26,9 @@ func getOne[T any](r store.Reader, key []byte) (*T, error) {
 func GetOrg(r store.Reader, id string) (*Org, error) { return getOne[Org](r, KeyOrg(id)) }
 
 // GetDataset reads a dataset's head record.
-func GetDataset(r store.Reader, id string) (*Dataset, error) { return getOne[Dataset](r, KeyDataset(id)) }
+func GetDataset(r store.Reader, id string) (*Dataset, error) {
+	return getOne[Dataset](r, KeyDataset(id))
+}
 
 // GetDatasetVersion reads one published version.
 func GetDatasetVersion(r store.Reader, id string, v uint64) (*DatasetVersion, error) {

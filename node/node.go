@@ -112,7 +112,7 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, err
 	}
 	pv := privval.LoadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
-	n.cmt, err = nm.NewNode(context.Background(), c, pv, nk, proxy.NewLocalClientCreator(n.app),
+	n.cmt, err = nm.NewNode(context.Background(), c, pv, nk, proxy.NewConnSyncLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(c), cfg.DefaultDBProvider, nm.DefaultMetricsProvider(c.Instrumentation), logger)
 	if err != nil {
 		return nil, fmt.Errorf("create CometBFT node: %w", err)
@@ -171,6 +171,9 @@ func (n *Node) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
 
 // Broadcast implements api.Backend.
 func (n *Node) Broadcast(ctx context.Context, tx []byte) (ledger.Result, error) {
+	if err := n.app.Precheck(tx); err != nil {
+		return ledger.Result{Code: ledger.CodeOf(err), Log: err.Error()}, nil
+	}
 	r, err := n.rpc.BroadcastTxSync(ctx, tx)
 	if err != nil {
 		return ledger.Result{}, err

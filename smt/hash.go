@@ -77,7 +77,7 @@ func (h Hash) MarshalText() ([]byte, error) {
 	return out, nil
 }
 
-// UnmarshalText decodes exactly 64 hex digits.
+// UnmarshalText decodes exactly 64 hex digits (either case).
 func (h *Hash) UnmarshalText(text []byte) error {
 	if len(text) != hex.EncodedLen(len(h)) {
 		return fmt.Errorf("smt: hash must be %d hex digits, got %d characters", hex.EncodedLen(len(h)), len(text))

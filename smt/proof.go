@@ -109,6 +109,9 @@ func invalid(format string, args ...any) error {
 // reject forgeries (short of breaking SHA-256); these checks make sure no
 // second encoding of a valid proof is accepted either, and give clear errors.
 func (p *Proof) checkShape() error {
+	if p == nil {
+		return invalid("nil proof")
+	}
 	if p.Depth < 0 || p.Depth > maxDepth {
 		return invalid("depth %d outside 0..%d", p.Depth, maxDepth)
 	}
@@ -143,9 +146,6 @@ func (p *Proof) checkShape() error {
 // (value != nil; an empty non-nil value is a value like any other) or that
 // key is absent (value == nil). Any failure wraps ErrInvalidProof.
 func (p *Proof) Verify(root Hash, key, value []byte) error {
-	if p == nil {
-		return invalid("nil proof")
-	}
 	if err := p.checkShape(); err != nil {
 		return err
 	}
@@ -196,17 +196,14 @@ func (p *Proof) Verify(root Hash, key, value []byte) error {
 	return nil
 }
 
-// Binary encoding, used for Size and for compact transport:
-//
-//	flags   1 byte   0: terminal is Empty, 1: terminal is a leaf
-//	depth   2 bytes  big-endian, 0..256
-//	bitmap  ceil(depth/8) bytes
-//	siblings 32 bytes each, as many as bits set in bitmap
-//	leaf    64 bytes (path, value hash), only if flags == 1
+// binaryHeader is the flags byte and the two depth bytes.
 const binaryHeader = 3
 
 // Size is the length in bytes of the proof's binary encoding.
 func (p *Proof) Size() int {
+	if p == nil {
+		return 0
+	}
 	n := binaryHeader + len(p.Bitmap) + len(Hash{})*len(p.Siblings)
 	if p.Leaf != nil {
 		n += 2 * len(Hash{})
@@ -214,8 +211,15 @@ func (p *Proof) Size() int {
 	return n
 }
 
-// MarshalBinary encodes the proof in the binary form described above. It
-// fails for proofs that are not well formed.
+// MarshalBinary encodes the proof compactly (this is what Size measures):
+//
+//	flags     1 byte   0: terminal is Empty, 1: terminal is a leaf
+//	depth     2 bytes  big-endian, 0..256
+//	bitmap    ceil(depth/8) bytes
+//	siblings  32 bytes each, as many as bits set in the bitmap
+//	leaf      64 bytes (path, value hash), only if flags == 1
+//
+// It fails for proofs that are not well formed.
 func (p *Proof) MarshalBinary() ([]byte, error) {
 	if err := p.checkShape(); err != nil {
 		return nil, err

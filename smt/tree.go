@@ -35,8 +35,9 @@ var (
 )
 
 // Tree reads and writes tree nodes in a key-value store. It holds no state of
-// its own beyond the store, so roots are passed explicitly and any number of
-// versions can be read side by side.
+// its own beyond the store, so roots are passed explicitly, any number of
+// versions can be read side by side, and a Tree is as safe for concurrent use
+// as its store is.
 type Tree struct {
 	rw     store.ReadWriter
 	prefix []byte
@@ -112,6 +113,7 @@ func (t *Tree) put(tag byte, a, b Hash) (Hash, error) {
 type op struct {
 	path      Hash
 	valueHash Hash
+	seq       int // position in the caller's batch
 	delete    bool
 	// stored marks an existing leaf merged into the batch because new leaves
 	// land in its subtree; its node is already in the store.
@@ -129,6 +131,10 @@ func cmpPath(a, b Hash) int { return bytes.Compare(a[:], b[:]) }
 // The changes are sorted by path and applied in one recursive descent, which
 // splits the batch at each internal node and touches only the nodes on the
 // changed paths: O(k log n) hashing and reads for k changes in n keys.
+//
+// If it fails (a store error, or ErrMissingNode / ErrCorruptNode for a
+// damaged tree), nodes written so far are unreachable from any root and
+// harmless.
 func (t *Tree) Update(root Hash, changes []store.Change) (Hash, error) {
 	if len(changes) == 0 {
 		return root, nil
@@ -136,15 +142,22 @@ func (t *Tree) Update(root Hash, changes []store.Change) (Hash, error) {
 	ops := make([]op, len(changes))
 	for i, c := range changes {
 		ops[i].path = KeyPath(c.Key)
+		ops[i].seq = i
 		if c.Value == nil {
 			ops[i].delete = true
 		} else {
 			ops[i].valueHash = ValueHash(c.Value)
 		}
 	}
-	// A stable sort keeps duplicates in input order, so keeping the last of
-	// each run of equal paths implements "last one wins".
-	slices.SortStableFunc(ops, func(x, y op) int { return cmpPath(x.path, y.path) })
+	// Ties are broken by input position, so duplicates stay in input order
+	// and keeping the last of each run of equal paths implements "last one
+	// wins". (This is faster than slices.SortStableFunc on big batches.)
+	slices.SortFunc(ops, func(x, y op) int {
+		if c := cmpPath(x.path, y.path); c != 0 {
+			return c
+		}
+		return x.seq - y.seq
+	})
 	uniq := ops[:0]
 	for i := range ops {
 		if i+1 < len(ops) && ops[i+1].path == ops[i].path {

@@ -1,0 +1,148 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/ledger"
+)
+
+// One method per endpoint, in the order of the API's route table.
+
+// OpenAPI fetches the API's OpenAPI document.
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	v, err := get[json.RawMessage](ctx, c, "/v1/openapi.json", nil)
+	if err != nil {
+		return nil, err
+	}
+	return *v, nil
+}
+
+// Status is GET /v1/status.
+func (c *Client) Status(ctx context.Context) (*api.NodeStatus, error) {
+	return get[api.NodeStatus](ctx, c, "/v1/status", nil)
+}
+
+// Tx is GET /v1/txs/{hash}: a committed transaction's result.
+func (c *Client) Tx(ctx context.Context, hash string) (*ledger.TxRecord, error) {
+	return get[ledger.TxRecord](ctx, c, "/v1/txs/"+url.PathEscape(hash), nil)
+}
+
+// Account is GET /v1/accounts/{address}.
+func (c *Client) Account(ctx context.Context, addr string) (*ledger.Account, error) {
+	return get[ledger.Account](ctx, c, "/v1/accounts/"+url.PathEscape(addr), nil)
+}
+
+// Orgs is GET /v1/orgs.
+func (c *Client) Orgs(ctx context.Context) ([]ledger.Org, error) {
+	v, err := get[api.OrgList](ctx, c, "/v1/orgs", nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.Orgs, nil
+}
+
+// Org is GET /v1/orgs/{id}.
+func (c *Client) Org(ctx context.Context, id string) (*ledger.Org, error) {
+	return get[ledger.Org](ctx, c, "/v1/orgs/"+url.PathEscape(id), nil)
+}
+
+// Datasets is GET /v1/datasets: the catalogue.
+func (c *Client) Datasets(ctx context.Context) ([]api.DatasetInfo, error) {
+	v, err := get[api.DatasetList](ctx, c, "/v1/datasets", nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.Datasets, nil
+}
+
+// Dataset is GET /v1/datasets/{id}, with every version.
+func (c *Client) Dataset(ctx context.Context, id string) (*api.DatasetInfo, error) {
+	return get[api.DatasetInfo](ctx, c, "/v1/datasets/"+url.PathEscape(id), nil)
+}
+
+// DatasetVersion is GET /v1/datasets/{id}/versions/{version}.
+func (c *Client) DatasetVersion(ctx context.Context, id string, version uint64) (*ledger.DatasetVersion, error) {
+	return get[ledger.DatasetVersion](ctx, c, fmt.Sprintf("/v1/datasets/%s/versions/%d", url.PathEscape(id), version), nil)
+}
+
+// Policy is GET /v1/datasets/{id}/policy.
+func (c *Client) Policy(ctx context.Context, id string) (*ledger.Policy, error) {
+	return get[ledger.Policy](ctx, c, "/v1/datasets/"+url.PathEscape(id)+"/policy", nil)
+}
+
+// Consents is GET /v1/patients/{address}/consents, oldest first.
+func (c *Client) Consents(ctx context.Context, patient string) ([]ledger.Consent, error) {
+	v, err := get[api.ConsentList](ctx, c, "/v1/patients/"+url.PathEscape(patient)+"/consents", nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.Consents, nil
+}
+
+// AccessFilter selects access requests; empty fields match everything.
+type AccessFilter struct {
+	Dataset   string
+	Requester string
+	Status    string
+}
+
+// AccessRequests is GET /v1/access-requests, in id order.
+func (c *Client) AccessRequests(ctx context.Context, f AccessFilter) ([]ledger.AccessRequest, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"dataset": f.Dataset, "requester": f.Requester, "status": f.Status} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	v, err := get[api.AccessRequestList](ctx, c, "/v1/access-requests", q)
+	if err != nil {
+		return nil, err
+	}
+	return v.AccessRequests, nil
+}
+
+// AccessRequest is GET /v1/access-requests/{id}.
+func (c *Client) AccessRequest(ctx context.Context, id uint64) (*ledger.AccessRequest, error) {
+	return get[ledger.AccessRequest](ctx, c, fmt.Sprintf("/v1/access-requests/%d", id), nil)
+}
+
+// StateProof is GET /v1/state/proof, unverified; VerifyStateProof checks it.
+func (c *Client) StateProof(ctx context.Context, key string) (*ledger.StateProof, error) {
+	return get[ledger.StateProof](ctx, c, "/v1/state/proof", url.Values{"key": {key}})
+}
+
+// Commitment is GET /v1/commitments/{height}.
+func (c *Client) Commitment(ctx context.Context, height int64) (*ledger.Commitment, error) {
+	return get[ledger.Commitment](ctx, c, fmt.Sprintf("/v1/commitments/%d", height), nil)
+}
+
+// Header is GET /v1/headers/{height}, unverified; VerifyHeader checks it.
+func (c *Client) Header(ctx context.Context, height int64) (*api.SignedHeader, error) {
+	return get[api.SignedHeader](ctx, c, fmt.Sprintf("/v1/headers/%d", height), nil)
+}
+
+// AuditEntry is GET /v1/audit/entries/{index}.
+func (c *Client) AuditEntry(ctx context.Context, index uint64) (*api.AuditEntry, error) {
+	return get[api.AuditEntry](ctx, c, fmt.Sprintf("/v1/audit/entries/%d", index), nil)
+}
+
+// AuditInclusion is GET /v1/audit/inclusion, unverified: the proof of entry
+// index in the log as committed at height (height <= 0: the latest).
+func (c *Client) AuditInclusion(ctx context.Context, index uint64, height int64) (*api.AuditInclusion, error) {
+	q := url.Values{"index": {strconv.FormatUint(index, 10)}}
+	if height > 0 {
+		q.Set("height", strconv.FormatInt(height, 10))
+	}
+	return get[api.AuditInclusion](ctx, c, "/v1/audit/inclusion", q)
+}
+
+// AuditConsistency is GET /v1/audit/consistency, unverified.
+func (c *Client) AuditConsistency(ctx context.Context, from, to int64) (*api.AuditConsistency, error) {
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}}
+	return get[api.AuditConsistency](ctx, c, "/v1/audit/consistency", q)
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/keys"
+)
+
+// keyInfo is the public half of a key, as printed.
+type keyInfo struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	PubKey  string `json:"pub_key"` // hex ed25519
+	EncKey  string `json:"enc_key"` // hex X25519
+}
+
+func info(k *keys.Key) keyInfo {
+	return keyInfo{Name: k.Name, Address: k.Address(), PubKey: hex.EncodeToString(k.PubKey()), EncKey: hex.EncodeToString(k.EncPub())}
+}
+
+func showKey(w io.Writer, k keyInfo) {
+	fmt.Fprintf(w, "name:\t%s\naddress:\t%s\npub key:\t%s\nenc key:\t%s\n", k.Name, k.Address, k.PubKey, k.EncKey)
+}
+
+func keysCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage account keys in <home>/keys (never sent anywhere)"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "new NAME",
+		Short: "Generate a key pair (ed25519 signing, X25519 encryption) and save it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := keys.Generate(args[0])
+			if err != nil {
+				return err
+			}
+			if err := k.Save(e.keysDir()); err != nil {
+				return err
+			}
+			ki := info(k)
+			return e.show(cmd, ki, func(w io.Writer) {
+				fmt.Fprintf(w, "created key %s in %s\n", k.Name, e.keysDir())
+				showKey(w, ki)
+			})
+		},
+	}, &cobra.Command{
+		Use:   "list",
+		Short: "List the keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			names, err := keys.List(e.keysDir())
+			if err != nil {
+				return err
+			}
+			out := []keyInfo{}
+			for _, n := range names {
+				k, err := keys.Load(e.keysDir(), n)
+				if err != nil {
+					return err
+				}
+				out = append(out, info(k))
+			}
+			return e.show(cmd, out, func(w io.Writer) {
+				if len(out) == 0 {
+					fmt.Fprintf(w, "no keys in %s (create one with `medchain keys new NAME`)\n", e.keysDir())
+					return
+				}
+				fmt.Fprintln(w, "NAME\tADDRESS")
+				for _, k := range out {
+					fmt.Fprintf(w, "%s\t%s\n", k.Name, k.Address)
+				}
+			})
+		},
+	}, &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a key's address and public keys",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := keys.Load(e.keysDir(), args[0])
+			if err != nil {
+				return err
+			}
+			ki := info(k)
+			return e.show(cmd, ki, func(w io.Writer) { showKey(w, ki) })
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,201 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+
+	"pgregory.net/rapid"
+)
+
+// txGen draws random transactions against a machine's current state, for
+// the property and determinism tests. Most are plausible (right nonce,
+// known names) so that they get past the first checks and exercise the
+// handlers; the rest are wrong in every way a sender can be wrong.
+type txGen struct {
+	m     *Machine
+	now   int64
+	sent  [][]byte // everything drawn so far, for replays
+	kinds []string // the kinds to draw from; repeat a kind to weight it
+}
+
+// Kinds of transaction txGen can draw: one per transaction type, plus
+// garbage bytes, replays of earlier transactions and signed transactions
+// with a byte flipped.
+var allTxKinds = []string{
+	"create_org", "set_org_admin", "register_account", "self_register", "transfer", "register_dataset",
+	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
+	"garbage", "replay", "flip",
+}
+
+var (
+	genActors   = []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "newpat", "newres", "dave", "ghost"}
+	genOrgs     = []string{"consortium", "hosp-a", "lab-b", "newlab"}
+	genDatasets = []string{"cardio", "sleep"}
+)
+
+func (g *txGen) draw(t *rapid.T) []byte {
+	raw := g.drawKind(t, rapid.SampledFrom(g.kinds).Draw(t, "kind"))
+	g.sent = append(g.sent, raw)
+	return raw
+}
+
+// plausibleSigners are those who may sign a kind, at least sometimes:
+// drawing them most of the time gets transactions past the permission
+// checks so that datasets, policies, consents and requests come to exist.
+var plausibleSigners = map[string][]string{
+	"create_org":       {"root"},
+	"set_org_admin":    {"alice", "carol", "root"},
+	"register_account": {"alice", "carol"},
+	"transfer":         {"root", "alice", "bob", "carol", "rita", "pat"},
+	"register_dataset": {"alice", "bob", "carol"},
+	"set_policy":       {"alice", "bob", "carol"},
+	"give_consent":     {"pat", "paula", "newpat"},
+	"narrow_consent":   {"pat", "paula", "newpat"},
+	"revoke_consent":   {"pat", "paula", "newpat"},
+	"request_access":   {"rita", "carol", "newres"},
+	"decide_access":    {"alice", "bob", "carol"},
+}
+
+func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
+	switch kind {
+	case "garbage":
+		return rapid.SliceOfN(rapid.Byte(), 0, 80).Draw(t, "garbage")
+	case "replay":
+		if len(g.sent) > 0 {
+			return rapid.SampledFrom(g.sent).Draw(t, "replay")
+		}
+		return []byte("{}")
+	case "flip":
+		raw := g.drawKind(t, "transfer")
+		i := rapid.IntRange(0, len(raw)-1).Draw(t, "flip at")
+		raw[i] ^= 1 << rapid.IntRange(0, 7).Draw(t, "flip bit")
+		return raw
+	case "self_register":
+		who := rapid.SampledFrom(genActors).Draw(t, "who")
+		return g.sign(t, who, &RegisterAccount{PubKey: testPub(who), EncKey: testEncKey(who), Kind: g.kind(t)})
+	}
+	signer := rapid.SampledFrom(genActors).Draw(t, "signer")
+	if likely := plausibleSigners[kind]; likely != nil && rapid.IntRange(0, 3).Draw(t, "plausible signer") > 0 {
+		signer = rapid.SampledFrom(likely).Draw(t, "signer")
+	}
+	var msg Msg
+	switch kind {
+	case "create_org":
+		admin := rapid.SampledFrom(genActors).Draw(t, "admin")
+		msg = &CreateOrg{ID: g.org(t), Name: "Org", Kind: rapid.SampledFrom(OrgKinds).Draw(t, "org kind"),
+			Admin: testPub(admin), EncKey: testEncKey(admin)}
+	case "set_org_admin":
+		msg = &SetOrgAdmin{Org: g.org(t), Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "address")), Admin: rapid.Bool().Draw(t, "admin")}
+	case "register_account":
+		who := rapid.SampledFrom(genActors).Draw(t, "who")
+		msg = &RegisterAccount{PubKey: testPub(who), EncKey: testEncKey(who), Kind: g.kind(t), Org: g.org(t)}
+	case "transfer":
+		msg = &Transfer{To: g.to(t), Amount: g.amount(t, signer)}
+	case "register_dataset":
+		id := rapid.SampledFrom(genDatasets).Draw(t, "dataset")
+		v := rapid.Uint64Range(0, 2).Draw(t, "version")
+		root := sha256.Sum256(fmt.Appendf(nil, "%s/%d", id, v))
+		msg = &RegisterDataset{ID: id, Version: v, Title: "T", Schema: []Field{{Name: "age", Type: "integer"}},
+			RecordBand: "1k-10k", ContentRoot: hex.EncodeToString(root[:]), Locator: "vault://x"}
+	case "set_policy":
+		p := Policy{
+			Purposes:          g.purposes(t, 1),
+			Analyses:          Analyses{Builtins: []string{"cohort_count"}},
+			MinCohort:         MinCohortFloor,
+			EpsilonPerJobMill: 100,
+			EpsilonTotalMill:  1000,
+			Price:             10,
+			Split:             RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
+			Attestation:       AttestSoftware,
+			ConsentModel:      rapid.SampledFrom([]string{ConsentOptIn, ConsentOptOut}).Draw(t, "model"),
+			Expiry:            g.expiry(t),
+		}
+		if !slices.Contains(p.Purposes, "research") {
+			p.Purposes = append(p.Purposes, "research")
+		}
+		if rapid.Bool().Draw(t, "anyone") {
+			p.Requesters.Anyone = true
+		} else {
+			p.Requesters.Kinds = []AccountKind{KindResearcher}
+		}
+		msg = &SetPolicy{Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset"), Policy: p}
+	case "give_consent":
+		msg = &GiveConsent{Scope: g.scope(t), Provision: rapid.SampledFrom([]string{Permit, Deny}).Draw(t, "provision"),
+			Purposes: g.purposes(t, 1), Expiry: g.expiry(t)}
+	case "narrow_consent":
+		msg = &NarrowConsent{Seq: rapid.Uint64Range(0, 2).Draw(t, "seq"), Purposes: g.purposes(t, 0), Expiry: g.expiry(t)}
+	case "revoke_consent":
+		msg = &RevokeConsent{Seq: rapid.Uint64Range(0, 2).Draw(t, "seq")}
+	case "request_access":
+		purpose := "research" // which every policy drawn here allows
+		if rapid.Bool().Draw(t, "other purpose") {
+			purpose = rapid.SampledFrom(Purposes).Draw(t, "purpose")
+		}
+		msg = &RequestAccess{Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset"), Purpose: purpose}
+	case "decide_access":
+		msg = &DecideAccess{Request: rapid.Uint64Range(0, 2).Draw(t, "request"), Grant: rapid.Bool().Draw(t, "grant"), Expiry: g.expiry(t)}
+	default:
+		t.Fatalf("txGen: unknown kind %q", kind)
+	}
+	return g.sign(t, signer, msg)
+}
+
+// sign signs with the signer's next nonce, or now and then a wrong one.
+func (g *txGen) sign(t *rapid.T, signer string, msg Msg) []byte {
+	nonce := uint64(0)
+	acct, err := getAccount(g.m.block, testAddr(signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct != nil {
+		nonce = acct.Nonce
+	}
+	if rapid.IntRange(0, 9).Draw(t, "wrong nonce") == 0 {
+		nonce = rapid.Uint64Range(0, nonce+2).Draw(t, "nonce")
+	}
+	return mustSign(signer, nonce, msg)
+}
+
+func (g *txGen) org(t *rapid.T) string { return rapid.SampledFrom(genOrgs).Draw(t, "org") }
+
+func (g *txGen) kind(t *rapid.T) AccountKind {
+	return rapid.SampledFrom(AccountKinds).Draw(t, "account kind")
+}
+
+func (g *txGen) to(t *rapid.T) string {
+	if rapid.IntRange(0, 19).Draw(t, "bad address") == 0 {
+		return "not-an-address"
+	}
+	return testAddr(rapid.SampledFrom(genActors).Draw(t, "to"))
+}
+
+// amount is often exactly the signer's balance or one more, sometimes
+// anything at all.
+func (g *txGen) amount(t *rapid.T, signer string) uint64 {
+	var bal uint64
+	if acct, _ := getAccount(g.m.block, testAddr(signer)); acct != nil {
+		bal = acct.Balance
+	}
+	return rapid.OneOf(rapid.Uint64Range(0, 100), rapid.Just(bal), rapid.Just(bal+1), rapid.Just(uint64(math.MaxUint64)), rapid.Uint64()).Draw(t, "amount")
+}
+
+func (g *txGen) purposes(t *rapid.T, min int) []string {
+	return rapid.SliceOfNDistinct(rapid.SampledFrom(Purposes), min, 3, rapid.ID[string]).Draw(t, "purposes")
+}
+
+func (g *txGen) expiry(t *rapid.T) int64 {
+	if rapid.Bool().Draw(t, "has expiry") {
+		return g.now + rapid.Int64Range(-20, 2000).Draw(t, "expiry")
+	}
+	return 0
+}
+
+func (g *txGen) scope(t *rapid.T) Scope {
+	return rapid.SampledFrom([]Scope{
+		{Kind: ScopeDataset, ID: "cardio"}, {Kind: ScopeDataset, ID: "sleep"}, {Kind: ScopeInstitution, ID: "hosp-a"},
+		{Kind: ScopeInstitution, ID: "lab-b"}, {Kind: ScopeAll}, {Kind: ScopeDataset, ID: "missing"},
+	}).Draw(t, "scope")
+}
