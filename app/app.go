@@ -31,9 +31,9 @@ type App struct {
 	// the others read — the committed store and m's last commitment — and
 	// is held exclusively only while Commit writes, so no reader ever sees
 	// half a block.
-	mu   sync.RWMutex
-	m    *ledger.Machine
-	txs  *ledger.TxCache
+	mu  sync.RWMutex
+	m   *ledger.Machine
+	txs *ledger.TxCache
 }
 
 var _ abci.Application = (*App)(nil)

@@ -304,4 +304,3 @@ func CreateNetwork(homes []string, o NetOptions) error {
 	}
 	return nil
 }
-

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
-	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
@@ -162,7 +162,9 @@ func (n *Node) App() *app.App { return n.app }
 func (n *Node) ChainID() string { return n.app.ChainID() }
 
 // View implements api.Backend.
-func (n *Node) View(fn func(r store.ReadWriter, c ledger.Commitment) error) error { return n.app.View(fn) }
+func (n *Node) View(fn func(r store.ReadWriter, c ledger.Commitment) error) error {
+	return n.app.View(fn)
+}
 
 // Iterate implements api.Backend.
 func (n *Node) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
