@@ -27,6 +27,7 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/web"
 )
 
 // Node is a running medchain node.
@@ -125,7 +126,10 @@ func Start(home string, o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
 	}
-	n.api = &http.Server{Handler: api.NewServer(n).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.NewServer(n).Handler())
+	mux.Handle("/", web.Handler())
+	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go n.api.Serve(n.apiLn)
 	ok = true
 	return n, nil
