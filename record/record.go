@@ -133,3 +133,24 @@ type Row struct {
 
 // Schema is a dataset's column list, as published on the ledger.
 type Schema = []ledger.Field
+
+// InputError is the one error type of the ingest pipeline: what is wrong
+// with the input and exactly where — file, row or JSON path, field — and
+// never the offending value itself, which may identify a patient.
+type InputError struct {
+	Source string // file name
+	Where  string // "row 17", "Bundle.entry[3].resource.component[0].valueQuantity"
+	Field  string // column or feature name, if any
+	Reason string // what is wrong, without the value
+}
+
+func (e *InputError) Error() string {
+	s := e.Source
+	if e.Where != "" {
+		s += ": " + e.Where
+	}
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Reason
+}
