@@ -533,7 +533,7 @@ func TestNotFound(t *testing.T) {
 		fmt.Sprintf("/v1/audit/inclusion?index=0&height=%d", far),
 		fmt.Sprintf("/v1/audit/consistency?from=0&to=%d", far),
 		"/v1/nothing",
-		"/nothing",
+		"/v1/",
 		"/v1/status/extra",
 	} {
 		apiErr(t, "GET", path, nil, 404, "not_found")
