@@ -74,7 +74,7 @@ func TestCrashSafety(t *testing.T) {
 				return
 			}
 			code, _, err := post("http://"+api+"/v1/txs", tx)
-			if err != nil || code != 200 {
+			if err != nil || (code != 200 && code != 202) {
 				return // the node is gone
 			}
 			mu.Lock()
