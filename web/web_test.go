@@ -1,0 +1,105 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/api/apitest"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/ledger"
+)
+
+// chromium finds a headless browser. CI installs Debian's chromium
+// (.ci/run); a developer machine without one skips this test and says so.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on a CI machine: .ci/run must install it")
+	}
+	t.Skip("no chromium installed (apt-get install chromium)")
+	return ""
+}
+
+// TestDashboard loads the dashboard from a real node in headless Chromium
+// and checks that what a person sees comes from the ledger: the network
+// status, the member organisations, a published dataset with its policy,
+// the audit log, and a patient's consents.
+func TestDashboard(t *testing.T) {
+	browser := chromium(t)
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := client.New(n.URL)
+	must := func(msg ledger.Msg, signer string) {
+		k, err := n.Key(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.SignAndSubmit(ctx, k, msg, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Result == nil || r.Result.Code != ledger.CodeOK {
+			t.Fatalf("%T: %+v", msg, r.Result)
+		}
+	}
+	must(&ledger.RegisterDataset{ID: "cvd-cohort", Version: 1, Title: "CVD risk cohort",
+		Schema:     []ledger.Field{{Name: "sbp", Type: "number", System: "loinc", Code: "8480-6", Unit: "mm[Hg]"}},
+		RecordBand: "1k-10k", ContentRoot: strings.Repeat("ab", 32), Locator: "vault://cvd-cohort/1"}, "st-mary-admin")
+	must(&ledger.SetPolicy{Dataset: "cvd-cohort", Policy: ledger.Policy{
+		Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
+		Analyses: ledger.Analyses{Builtins: []string{"logistic_regression"}}, MinCohort: 11,
+		EpsilonPerJobMill: 1000, EpsilonTotalMill: 10000, Price: 250,
+		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+		Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptIn}}, "st-mary-admin")
+	must(&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: "cvd-cohort"}, Provision: ledger.Permit,
+		Purposes: []string{"research"}}, "patient-1")
+
+	dom := dumpDOM(t, browser, n.URL+"/")
+	for _, want := range []string{
+		"medchain-test",         // chain id in the status panel
+		"St Mary's Hospital",    // an organisation
+		"Acme Pharma Research",  // another
+		"CVD risk cohort",       // the dataset's title
+		"1k-10k",                // its record band, never an exact count
+		"<td>250</td>",          // its price
+		"<td>give_consent</td>", // the audit log
+		"<td>set_policy</td>",   // …
+		"s/pol/cvd-cohort",      // the state key it changed
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("dashboard does not show %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("DOM:\n%s", dom)
+	}
+}
+
+func dumpDOM(t *testing.T, browser, url string) string {
+	t.Helper()
+	profile := filepath.Join(t.TempDir(), "profile")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+profile, "--virtual-time-budget=8000", "--dump-dom", url)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	return string(out)
+}
