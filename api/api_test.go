@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -262,7 +263,7 @@ func TestEndpoints(t *testing.T) {
 	t.Run("txs", func(t *testing.T) {
 		res := do(t, "lakeview-admin", &ledger.Transfer{To: rita.Address(), Amount: 3})
 		rec := getOK[ledger.TxRecord](t, "/v1/txs/"+strings.ToUpper(res.Hash))
-		if *res.Result != rec {
+		if !reflect.DeepEqual(*res.Result, rec) {
 			t.Fatalf("tx record %+v, submit said %+v", rec, *res.Result)
 		}
 		// Without wait the answer is 202 with the hash only.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -96,7 +97,7 @@ func TestQueriesAndTransactions(t *testing.T) {
 	if err != nil || a.Kind != ledger.KindPatient || a.Nonce != 1 {
 		t.Fatalf("account: %+v %v", a, err)
 	}
-	if rec, err := c.Tx(ctx, res.Hash); err != nil || *rec != *res.Result {
+	if rec, err := c.Tx(ctx, res.Hash); err != nil || !reflect.DeepEqual(*rec, *res.Result) {
 		t.Fatalf("tx: %+v %v", rec, err)
 	}
 

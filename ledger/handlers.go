@@ -535,6 +535,14 @@ func (c *txCtx) narrowConsent(m *NarrowConsent) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Consents are stored as they are now, so narrowing rewrites how jobs
+	// admitted earlier read them. For a permit that only ever takes use
+	// away; for a deny it would hand use back retroactively. A deny is
+	// therefore ended by revocation (which keeps its effect on earlier
+	// jobs) and replaced by a new consent.
+	if con.Provision == Deny {
+		return nil, errf(CodeInvalidState, "msg.seq: consent %d is a deny; narrowing it would widen use for jobs already admitted — revoke it and give a new consent", m.Seq)
+	}
 	if err := validPurposes("msg.purposes", m.Purposes); err != nil {
 		return nil, err
 	}

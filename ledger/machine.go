@@ -182,11 +182,12 @@ type StateChange struct {
 // TxRecord is kept per transaction hash so clients can find its result and
 // audit entry.
 type TxRecord struct {
-	Height     int64  `json:"height"`
-	Index      int    `json:"index"`
-	Code       Code   `json:"code"`
-	Log        string `json:"log"`
-	AuditIndex uint64 `json:"audit_index"`
+	Height     int64   `json:"height"`
+	Index      int     `json:"index"`
+	Code       Code    `json:"code"`
+	Log        string  `json:"log"`
+	AuditIndex uint64  `json:"audit_index"`
+	Events     []Event `json:"events,omitempty"` // what the transaction created (ids, sequence numbers)
 }
 
 // DeliverTx applies one transaction of the current block. A failing
@@ -221,7 +222,7 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 		return Result{}, err
 	}
 	if prev == nil || prev.Code != CodeOK {
-		rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai}
+		rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai, Events: res.Events}
 		if err := putJSON(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
 			return Result{}, err
 		}
