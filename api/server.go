@@ -59,7 +59,7 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusNotFound
 	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain:
 		return http.StatusForbidden
-	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState:
+	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted:
 		return http.StatusConflict
 	case ledger.CodeOversize:
 		return http.StatusRequestEntityTooLarge

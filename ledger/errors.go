@@ -29,6 +29,8 @@ const (
 	CodeExpired          Code = 14 // object or policy expired at block time
 	CodeOverflow         Code = 15 // arithmetic would overflow
 	CodeInternal         Code = 16 // store failure; the node's fault, not the sender's
+	CodeBudgetExhausted  Code = 17 // a dataset's privacy budget cannot cover the job
+	CodePriceExceeded    Code = 18 // the job costs more than the requester's ceiling
 )
 
 var codeNames = map[Code]string{
@@ -49,6 +51,8 @@ var codeNames = map[Code]string{
 	CodeExpired:          "expired",
 	CodeOverflow:         "overflow",
 	CodeInternal:         "internal",
+	CodeBudgetExhausted:  "budget_exhausted",
+	CodePriceExceeded:    "price_exceeded",
 }
 
 // String is the code's stable name.

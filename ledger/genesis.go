@@ -14,9 +14,11 @@ import (
 type Genesis struct {
 	// Authorities are addresses of accounts (listed below) that may admit
 	// new organisations.
-	Authorities []string         `json:"authorities"`
-	Orgs        []GenesisOrg     `json:"orgs"`
-	Accounts    []GenesisAccount `json:"accounts"`
+	Authorities []string `json:"authorities"`
+	// JobTimeoutBlocks: see Params (0 = DefaultJobTimeoutBlocks).
+	JobTimeoutBlocks int64            `json:"job_timeout_blocks,omitempty"`
+	Orgs             []GenesisOrg     `json:"orgs"`
+	Accounts         []GenesisAccount `json:"accounts"`
 }
 
 // GenesisOrg is an organisation present from the start.
@@ -132,7 +134,10 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 	if err := putJSON(w, KeySupply(), supply); err != nil {
 		return err
 	}
-	return putJSON(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities})
+	if g.JobTimeoutBlocks < 0 {
+		return errf(CodeInvalidField, "genesis.job_timeout_blocks: negative")
+	}
+	return putJSON(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities, JobTimeoutBlocks: g.JobTimeoutBlocks})
 }
 
 // MarshalGenesis encodes a genesis for a CometBFT genesis document.

@@ -43,6 +43,16 @@ func handle(c *txCtx) ([]Event, error) {
 		return c.requestAccess(m)
 	case *DecideAccess:
 		return c.decideAccess(m)
+	case *RegisterWorker:
+		return c.registerWorker(m)
+	case *SubmitJob:
+		return c.submitJob(m)
+	case *PostResult:
+		return c.postResult(m)
+	case *FailJob:
+		return c.failJob(m)
+	case *ExpireJob:
+		return c.expireJob(m)
 	}
 	return nil, errf(CodeUnknownType, "no handler for %s", c.tx.Payload.Type)
 }
@@ -602,9 +612,9 @@ func (c *txCtx) requestAccess(m *RequestAccess) ([]Event, error) {
 	if !slices.Contains(p.Purposes, m.Purpose) {
 		return nil, errf(CodeUnauthorized, "msg.purpose: dataset %q does not allow purpose %q", ds.ID, m.Purpose)
 	}
-	if !RequesterAllowed(p.Requesters, c.signer) {
-		return nil, errf(CodeUnauthorized, "dataset %q's policy does not admit %s accounts of %q", ds.ID, c.signer.Kind, c.signer.Org)
-	}
+	// Anyone the policy does not already admit may ask; the dataset's
+	// institution decides. A grant admits its holder's jobs for that
+	// dataset and purpose (see admitSite).
 	var id uint64
 	if _, err := getJSON(c.s, KeyAccessCount(), &id); err != nil {
 		return nil, err
@@ -646,6 +656,9 @@ func (c *txCtx) decideAccess(m *DecideAccess) ([]Event, error) {
 	r.Status, r.Expiry, r.DecidedBy, r.Decided = AccessDenied, m.Expiry, c.addr, c.height
 	if m.Grant {
 		r.Status = AccessGranted
+		if err := putJSON(c.s, KeyAccessGrant(r.Dataset, r.Requester, r.Purpose), r.ID); err != nil {
+			return nil, err
+		}
 	}
 	return ev("decide_access", "request", fmt.Sprint(r.ID), "status", r.Status), putJSON(c.s, KeyAccess(r.ID), r)
 }

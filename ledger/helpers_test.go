@@ -249,3 +249,25 @@ func deliverSetup(t tb, m *Machine) {
 		}
 	}
 }
+
+// heldSum adds up the tokens not in accounts: job escrows and patient
+// pools. With balances it must equal the supply.
+func heldSum(t tb, m *Machine, db *store.Mem) uint64 {
+	t.Helper()
+	var sum uint64
+	for _, k := range stateKeys(m, db, string(KeyJob(0))[:len("s/job/")]) {
+		var j Job
+		if _, err := getJSON(m.block, []byte(k), &j); err != nil {
+			t.Fatal(err)
+		}
+		sum += j.Escrow
+	}
+	for _, k := range stateKeys(m, db, "s/pool/") {
+		var p uint64
+		if _, err := getJSON(m.block, []byte(k), &p); err != nil {
+			t.Fatal(err)
+		}
+		sum += p
+	}
+	return sum
+}

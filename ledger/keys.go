@@ -62,3 +62,24 @@ func KeyCommitment(h int64) []byte { return []byte("m/h/" + num(uint64(h))) }
 
 // KeyTxResult indexes a transaction's result by its hash (hex).
 func KeyTxResult(hash string) []byte { return []byte("m/tx/" + hash) }
+
+// KeyWorker is a registered compute worker by account address.
+func KeyWorker(addr string) []byte { return []byte("s/worker/" + addr) }
+
+// KeyJobCount counts jobs (the next job id).
+func KeyJobCount() []byte { return []byte("s/jcount") }
+
+// KeyJob is a job by id.
+func KeyJob(id uint64) []byte { return []byte("s/job/" + num(id)) }
+
+// KeyBudget is the privacy budget a dataset has spent (milli-epsilon).
+func KeyBudget(dataset string) []byte { return []byte("s/budget/" + dataset) }
+
+// KeyPool is a dataset's patient reward pool.
+func KeyPool(dataset string) []byte { return []byte("s/pool/" + dataset) }
+
+// KeyAccessGrant indexes the request that granted an account access to a
+// dataset for a purpose (purposes are vocabulary words, without '/').
+func KeyAccessGrant(dataset, requester, purpose string) []byte {
+	return []byte("s/agrant/" + dataset + "/" + requester + "/" + purpose)
+}

@@ -23,6 +23,7 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeAlreadyExists, 11, "already_exists"}, {CodeInsufficientFund, 12, "insufficient_funds"},
 		{CodeInvalidState, 13, "invalid_state"}, {CodeExpired, 14, "expired"},
 		{CodeOverflow, 15, "overflow"}, {CodeInternal, 16, "internal"},
+		{CodeBudgetExhausted, 17, "budget_exhausted"}, {CodePriceExceeded, 18, "price_exceeded"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -294,6 +294,7 @@ func (r *scriptRunner) genesis(t *testing.T, d *datadriven.TestData) string {
 	r.chainID = testChain
 	d.MaybeScanArgs(t, "chain", &r.chainID)
 	g := Genesis{}
+	d.MaybeScanArgs(t, "job_timeout", &g.JobTimeoutBlocks)
 	var supply uint64
 	for _, line := range inputLines(d) {
 		cmd, _, err := datadriven.ParseLine(line)
@@ -576,6 +577,24 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return &RequestAccess{Dataset: a.str("dataset", ""), Purpose: a.str("purpose", "research")}
 	case TxDecideAccess:
 		return &DecideAccess{Request: a.u64("request", 0), Grant: a.boolean("grant", true), Expiry: a.time("expiry", r.now)}
+	case TxRegisterWorker:
+		return &RegisterWorker{Address: r.addr(a.str("worker", "")), Attestation: a.str("attestation", AttestTypeSoftware),
+			Measurement: a.str("measurement", scriptHash("worker v1")), Evidence: []byte(a.str("evidence", ""))}
+	case TxSubmitJob:
+		return &SubmitJob{Datasets: a.list("datasets"), Analysis: a.str("analysis", "cohort_count"),
+			Params: json.RawMessage(a.str("params", "{}")), Purpose: a.str("purpose", "research"),
+			MaxPrice: a.u64("max_price", 1000), ResultKey: r.key(t, a.str("result_key", signer), true),
+			EpsilonMill: a.u64("eps", 0)}
+	case TxPostResult:
+		ds := a.str("dataset", "")
+		root := sha256.Sum256(fmt.Appendf(nil, "content of %s v%d", ds, a.u64("version", 1)))
+		return &PostResult{Job: a.u64("job", 0), Dataset: ds, ContentRoot: a.str("root", hex.EncodeToString(root[:])),
+			Measurement: a.str("measurement", scriptHash("worker v1")), ResultHash: a.str("result", scriptHash("result")),
+			Locator: a.str("locator", "vault://results/job")}
+	case TxFailJob:
+		return &FailJob{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Reason: a.str("reason", "data_unavailable")}
+	case TxExpireJob:
+		return &ExpireJob{Job: a.u64("job", 0)}
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -660,11 +679,56 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			}
 			accts := accounts(t, r.m, r.db)
 			sum, ok := balanceSum(accts)
+			held := heldSum(t, r.m, r.db)
 			rel := "="
-			if !ok || sum != supply {
+			if !ok || sum+held != supply {
 				rel = "!="
 			}
-			fmt.Fprintf(&out, "supply %d %s sum of %d balances (%d)\n", supply, rel, len(accts), sum)
+			if held == 0 {
+				fmt.Fprintf(&out, "supply %d %s sum of %d balances (%d)\n", supply, rel, len(accts), sum)
+			} else {
+				fmt.Fprintf(&out, "supply %d %s sum of %d balances (%d) + escrows and pools (%d)\n", supply, rel, len(accts), sum, held)
+			}
+		case "job":
+			for _, n := range words {
+				id, err := strconv.ParseUint(n, 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				j, err := GetJob(st, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if j == nil {
+					fmt.Fprintf(&out, "job %d: none\n", id)
+					continue
+				}
+				fmt.Fprintf(&out, "job %d: %s by %s analysis=%s purpose=%s escrow=%d admitted=%d deadline=%d", j.ID, j.Status,
+					r.readable(j.Requester), j.Analysis, j.Purpose, j.Escrow, j.Admitted, j.Deadline)
+				if j.Reason != "" {
+					fmt.Fprintf(&out, " reason=(%s)", j.Reason)
+				}
+				fmt.Fprintln(&out)
+				for _, s := range j.Sites {
+					fmt.Fprintf(&out, "  site %s v%d org=%s price=%d eps=%d", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMill)
+					if s.Result != nil {
+						fmt.Fprintf(&out, " result by %s at %d", r.readable(s.Result.Worker), s.Result.Posted)
+					}
+					fmt.Fprintln(&out)
+				}
+			}
+		case "budget":
+			for _, id := range words {
+				b, err := GetBudget(st, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := GetPool(st, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&out, "budget %s: spent %d milli-epsilon; patient pool %d\n", id, b.SpentMill, p)
+			}
 		case "audit":
 			r.printAudit(t, &out, st, int(a.u64("last", 1<<20)))
 		case "allows":
@@ -845,4 +909,10 @@ func (r *scriptRunner) printAudit(t *testing.T, out *strings.Builder, st *store.
 		}
 		fmt.Fprintf(out, "  #%d height=%d tx=%d %s -> %s changed=(%s)\n", i, e.Height, e.Index, what, e.Code, strings.Join(changed, ", "))
 	}
+}
+
+// scriptHash is a readable stand-in for a SHA-256 in scripts.
+func scriptHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

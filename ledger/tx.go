@@ -60,13 +60,24 @@ func newMsg(t TxType) Msg {
 		return &RequestAccess{}
 	case TxDecideAccess:
 		return &DecideAccess{}
+	case TxRegisterWorker:
+		return &RegisterWorker{}
+	case TxSubmitJob:
+		return &SubmitJob{}
+	case TxPostResult:
+		return &PostResult{}
+	case TxFailJob:
+		return &FailJob{}
+	case TxExpireJob:
+		return &ExpireJob{}
 	}
 	return nil
 }
 
 // TxTypes lists every transaction type.
 var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
-	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess}
+	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess,
+	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob}
 
 // Msg is a transaction body.
 type Msg interface {

@@ -215,4 +215,10 @@ type AccessRequest struct {
 type Params struct {
 	ChainID     string   `json:"chain_id"`
 	Authorities []string `json:"authorities"` // addresses allowed to admit organisations
+	// JobTimeoutBlocks is how long an admitted job may wait for its results
+	// before anyone may expire it (refunding the requester); 0 = default.
+	JobTimeoutBlocks int64 `json:"job_timeout_blocks,omitempty"`
 }
+
+// DefaultJobTimeoutBlocks applies when genesis sets no job timeout.
+const DefaultJobTimeoutBlocks = 600

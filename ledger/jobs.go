@@ -1,0 +1,614 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"github.com/medchain/medchain/store"
+	"math/bits"
+	"slices"
+	"strings"
+)
+
+// Compute: workers and jobs.
+//
+// A job names datasets, an analysis and its parameters, a purpose, a price
+// ceiling and the requester's X25519 result key. Admission checks each
+// dataset's policy (purpose, requester or an access grant, analysis,
+// expiry), the privacy budget and the requester's funds, then escrows the
+// price and charges the budget. Each dataset's institution runs a worker
+// that posts a signed result (binding job, dataset root, code measurement
+// and result hash); when every site has posted, the job settles by each
+// policy's split. A site's worker may fail the job, and after the deadline
+// anyone may expire it; either way the requester is refunded in full and the
+// budget of every site that released nothing is refunded.
+
+// Attestation types a worker can register with.
+const (
+	AttestTypeSoftware = "software"
+	AttestTypeSGX      = "sgx"
+	AttestTypeSEVSNP   = "sev-snp"
+	AttestTypeTDX      = "tdx"
+)
+
+// AttestationTypes lists them.
+var AttestationTypes = []string{AttestTypeSoftware, AttestTypeSGX, AttestTypeSEVSNP, AttestTypeTDX}
+
+// AttestationVerifier checks a worker's attestation evidence for its
+// measurement and key. It must be deterministic: every validator runs it.
+type AttestationVerifier interface {
+	Verify(evidence []byte, measurement string, workerKey []byte) error
+}
+
+// softwareAttestation is the honest attestation of a machine without a
+// TEE: it proves nothing about the machine, so it carries no evidence; the
+// measurement is what the institution declares it runs.
+type softwareAttestation struct{}
+
+func (softwareAttestation) Verify(evidence []byte, _ string, _ []byte) error {
+	if len(evidence) != 0 {
+		return errf(CodeInvalidField, "msg.evidence: software attestation carries no evidence")
+	}
+	return nil
+}
+
+// attestationVerifiers are the attestation types this network can check.
+// Hardware types (SGX, SEV-SNP, TDX) plug in here once a deterministic
+// verifier of their evidence (quote signature chains to the vendor roots,
+// pinned collateral) is available; until then they are refused rather than
+// accepted unchecked.
+var attestationVerifiers = map[string]AttestationVerifier{
+	AttestTypeSoftware: softwareAttestation{},
+}
+
+// isHardware says whether an attestation type is a hardware TEE.
+func isHardware(t string) bool { return t != AttestTypeSoftware }
+
+// Worker is a registered compute worker.
+type Worker struct {
+	Address      string `json:"address"`
+	Org          string `json:"org"`
+	Attestation  string `json:"attestation"`
+	Measurement  string `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
+	EvidenceHash string `json:"evidence_hash,omitempty"`
+	Registered   int64  `json:"registered_height"`
+}
+
+// Job states.
+const (
+	JobAdmitted  = "admitted"
+	JobCompleted = "completed"
+	JobFailed    = "failed"
+	JobExpired   = "expired"
+)
+
+// JobSite is one dataset of a job, as admitted: what the worker must
+// compute on and what its institution is paid.
+type JobSite struct {
+	Dataset     string      `json:"dataset"`
+	Version     uint64      `json:"version"`
+	ContentRoot string      `json:"content_root"`
+	Org         string      `json:"org"`
+	Payee       string      `json:"payee"` // the institution account that published the version
+	Price       uint64      `json:"price"`
+	EpsilonMill uint64      `json:"epsilon_milli"`
+	Split       RewardSplit `json:"reward_split"`
+	Attestation string      `json:"attestation"` // what the policy demands
+	MinCohort   uint64      `json:"min_cohort"`
+	Model       string      `json:"consent_model"`
+	Result      *JobResult  `json:"result,omitempty"`
+}
+
+// JobResult is a site's posted result.
+type JobResult struct {
+	Worker      string `json:"worker"`
+	ResultHash  string `json:"result_hash"` // hex SHA-256 of the encrypted result
+	Locator     string `json:"locator"`
+	Measurement string `json:"measurement"`
+	Posted      int64  `json:"posted_height"`
+}
+
+// Job is a submitted, admitted job.
+type Job struct {
+	ID           uint64          `json:"id"`
+	Requester    string          `json:"requester"`
+	Purpose      string          `json:"purpose"`
+	Analysis     string          `json:"analysis"`
+	Params       json.RawMessage `json:"params"`
+	ResultKey    []byte          `json:"result_key"`
+	Escrow       uint64          `json:"escrow"`
+	Sites        []JobSite       `json:"sites"`
+	Status       string          `json:"status"`
+	Admitted     int64           `json:"admitted_height"`
+	AdmittedTime int64           `json:"admitted_time"`
+	Deadline     int64           `json:"deadline_height"`
+	Closed       int64           `json:"closed_height,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
+}
+
+// Budget is what a dataset has spent of its privacy budget.
+type Budget struct {
+	SpentMill uint64 `json:"spent_milli"`
+}
+
+// MaxJobParams bounds a job's analysis parameters.
+const MaxJobParams = 8 << 10
+
+// Messages.
+
+// RegisterWorker registers (or re-registers, e.g. after an upgrade changes
+// its measurement) a worker account of the signer's organisation.
+type RegisterWorker struct {
+	Address     string `json:"address"`
+	Attestation string `json:"attestation"`
+	Measurement string `json:"measurement"`
+	Evidence    []byte `json:"evidence,omitempty"`
+}
+
+// SubmitJob asks for an analysis over datasets.
+type SubmitJob struct {
+	Datasets    []string        `json:"datasets"`
+	Analysis    string          `json:"analysis"` // a built-in name, or "code:<hex sha256>"
+	Params      json.RawMessage `json:"params"`
+	Purpose     string          `json:"purpose"`
+	MaxPrice    uint64          `json:"max_price"`
+	ResultKey   []byte          `json:"result_key"`              // requester's X25519 key for the result
+	EpsilonMill uint64          `json:"epsilon_milli,omitempty"` // per dataset; 0 = each policy's per-job epsilon
+}
+
+// PostResult is a worker's signed result for one site of a job. It repeats
+// the dataset root and the worker's measurement so the signature binds them.
+type PostResult struct {
+	Job         uint64 `json:"job"`
+	Dataset     string `json:"dataset"`
+	ContentRoot string `json:"content_root"`
+	Measurement string `json:"measurement"`
+	ResultHash  string `json:"result_hash"`
+	Locator     string `json:"locator"`
+}
+
+// FailJob is a worker's report that its site cannot produce a result.
+type FailJob struct {
+	Job     uint64 `json:"job"`
+	Dataset string `json:"dataset"`
+	Reason  string `json:"reason"`
+}
+
+// ExpireJob closes a job whose deadline passed without all results.
+type ExpireJob struct {
+	Job uint64 `json:"job"`
+}
+
+// Transaction types of compute.
+const (
+	TxRegisterWorker TxType = "register_worker"
+	TxSubmitJob      TxType = "submit_job"
+	TxPostResult     TxType = "post_result"
+	TxFailJob        TxType = "fail_job"
+	TxExpireJob      TxType = "expire_job"
+)
+
+func (*RegisterWorker) Type() TxType { return TxRegisterWorker }
+func (*SubmitJob) Type() TxType      { return TxSubmitJob }
+func (*PostResult) Type() TxType     { return TxPostResult }
+func (*FailJob) Type() TxType        { return TxFailJob }
+func (*ExpireJob) Type() TxType      { return TxExpireJob }
+
+// FailReasons are the reasons a worker may give (no free text: it could
+// carry record-level data).
+var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "analysis_error", "policy_changed", "resource_exhausted"}
+
+func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
+	if err := validAddress("msg.address", m.Address); err != nil {
+		return nil, err
+	}
+	target, err := getAccount(c.s, m.Address)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil {
+		return nil, errf(CodeUnknownAccount, "msg.address: no account %s", m.Address)
+	}
+	if target.Kind != KindWorker {
+		return nil, errf(CodeInvalidField, "msg.address: %s is a %s account, not a worker", m.Address, target.Kind)
+	}
+	o, err := c.org(target.Org)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireAdmin(o); err != nil {
+		return nil, err
+	}
+	if err := oneOf("msg.attestation", m.Attestation, AttestationTypes); err != nil {
+		return nil, err
+	}
+	if err := validHash("msg.measurement", m.Measurement, true); err != nil {
+		return nil, err
+	}
+	if len(m.Evidence) > 16<<10 {
+		return nil, errf(CodeInvalidField, "msg.evidence: %d bytes, limit %d", len(m.Evidence), 16<<10)
+	}
+	v, ok := attestationVerifiers[m.Attestation]
+	if !ok {
+		return nil, errf(CodeUnauthorized, "msg.attestation: this network has no verifier for %s evidence yet; register as software", m.Attestation)
+	}
+	if err := v.Verify(m.Evidence, m.Measurement, target.PubKey); err != nil {
+		return nil, err
+	}
+	w := Worker{Address: m.Address, Org: target.Org, Attestation: m.Attestation, Measurement: m.Measurement, Registered: c.height}
+	if len(m.Evidence) > 0 {
+		h := sha256.Sum256(m.Evidence)
+		w.EvidenceHash = hex.EncodeToString(h[:])
+	}
+	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putJSON(c.s, KeyWorker(m.Address), w)
+}
+
+// analysisAllowed checks a job's analysis against a policy.
+func analysisAllowed(a Analyses, analysis string) bool {
+	if h, ok := strings.CutPrefix(analysis, "code:"); ok {
+		return slices.Contains(a.CodeHashes, h)
+	}
+	return slices.Contains(a.Builtins, analysis)
+}
+
+func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
+	if err := c.requireKind(KindResearcher, KindInstitution); err != nil {
+		return nil, err
+	}
+	if len(m.Datasets) == 0 || len(m.Datasets) > 32 {
+		return nil, errf(CodeInvalidField, "msg.datasets: name 1 to 32 datasets, got %d", len(m.Datasets))
+	}
+	if err := oneOf("msg.purpose", m.Purpose, Purposes); err != nil {
+		return nil, err
+	}
+	if h, ok := strings.CutPrefix(m.Analysis, "code:"); ok {
+		if err := validHash("msg.analysis", h, true); err != nil {
+			return nil, err
+		}
+	} else if err := oneOf("msg.analysis", m.Analysis, BuiltinAnalyses); err != nil {
+		return nil, err
+	}
+	if len(m.Params) > MaxJobParams {
+		return nil, errf(CodeInvalidField, "msg.params: %d bytes, limit %d", len(m.Params), MaxJobParams)
+	}
+	if len(m.Params) == 0 || !isJSONObject(m.Params) {
+		return nil, errf(CodeInvalidField, "msg.params: must be a JSON object")
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, m.Params); err != nil {
+		return nil, errf(CodeInvalidField, "msg.params: %v", err)
+	}
+	if err := validKeyBytes("msg.result_key", m.ResultKey); err != nil {
+		return nil, err
+	}
+	p, err := c.params()
+	if err != nil {
+		return nil, err
+	}
+	timeout := p.JobTimeoutBlocks
+	if timeout == 0 {
+		timeout = DefaultJobTimeoutBlocks
+	}
+	job := Job{Requester: c.addr, Purpose: m.Purpose, Analysis: m.Analysis, Params: compact.Bytes(), ResultKey: m.ResultKey,
+		Status: JobAdmitted, Admitted: c.height, AdmittedTime: c.now, Deadline: c.height + timeout}
+	for i, id := range m.Datasets {
+		at := fmt.Sprintf("msg.datasets[%d]", i)
+		if slices.Contains(m.Datasets[:i], id) {
+			return nil, errf(CodeInvalidField, "%s: dataset %q named twice", at, id)
+		}
+		site, err := c.admitSite(at, id, m)
+		if err != nil {
+			return nil, err
+		}
+		var carry uint64
+		if job.Escrow, carry = bits.Add64(job.Escrow, site.Price, 0); carry != 0 {
+			return nil, errf(CodeOverflow, "%s: total price overflows", at)
+		}
+		job.Sites = append(job.Sites, *site)
+	}
+	if job.Escrow > m.MaxPrice {
+		return nil, errf(CodePriceExceeded, "the job costs %d, more than msg.max_price %d", job.Escrow, m.MaxPrice)
+	}
+	if c.signer.Balance < job.Escrow {
+		return nil, errf(CodeInsufficientFund, "balance of %s is %d, the job costs %d", c.addr, c.signer.Balance, job.Escrow)
+	}
+	c.signer.Balance -= job.Escrow
+	if err := putJSON(c.s, KeyAccount(c.addr), c.signer); err != nil {
+		return nil, err
+	}
+	for _, s := range job.Sites {
+		b, err := c.budget(s.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		b.SpentMill += s.EpsilonMill
+		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := getJSON(c.s, KeyJobCount(), &job.ID); err != nil {
+		return nil, err
+	}
+	if err := putJSON(c.s, KeyJobCount(), job.ID+1); err != nil {
+		return nil, err
+	}
+	return ev("submit_job", "job", fmt.Sprint(job.ID), "escrow", fmt.Sprint(job.Escrow), "deadline", fmt.Sprint(job.Deadline)),
+		putJSON(c.s, KeyJob(job.ID), job)
+}
+
+// admitSite checks one dataset of a job against its policy and budget.
+func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
+	ds, err := c.dataset(id)
+	if err != nil {
+		return nil, err
+	}
+	if !ds.HasPolicy {
+		return nil, errf(CodeInvalidState, "%s: dataset %q has no policy", at, id)
+	}
+	var pol Policy
+	if _, err := getJSON(c.s, KeyPolicy(id), &pol); err != nil {
+		return nil, err
+	}
+	if pol.Expiry != 0 && pol.Expiry <= c.now {
+		return nil, errf(CodeExpired, "%s: the policy of dataset %q expired at %d", at, id, pol.Expiry)
+	}
+	if !slices.Contains(pol.Purposes, m.Purpose) {
+		return nil, errf(CodeUnauthorized, "%s: dataset %q does not allow purpose %q", at, id, m.Purpose)
+	}
+	if !RequesterAllowed(pol.Requesters, c.signer) {
+		granted, err := c.hasGrant(id, m.Purpose)
+		if err != nil {
+			return nil, err
+		}
+		if !granted {
+			return nil, errf(CodeUnauthorized, "%s: dataset %q's policy does not admit %s accounts of %q and no access grant covers %s", at, id, c.signer.Kind, c.signer.Org, m.Purpose)
+		}
+	}
+	if !analysisAllowed(pol.Analyses, m.Analysis) {
+		return nil, errf(CodeUnauthorized, "%s: dataset %q does not allow analysis %q", at, id, m.Analysis)
+	}
+	eps := pol.EpsilonPerJobMill
+	if m.EpsilonMill != 0 {
+		if m.EpsilonMill > pol.EpsilonPerJobMill {
+			return nil, errf(CodeInvalidField, "msg.epsilon_milli: %d exceeds dataset %q's per-job epsilon %d", m.EpsilonMill, id, pol.EpsilonPerJobMill)
+		}
+		eps = m.EpsilonMill
+	}
+	b, err := c.budget(id)
+	if err != nil {
+		return nil, err
+	}
+	if b.SpentMill+eps > pol.EpsilonTotalMill || b.SpentMill+eps < b.SpentMill {
+		return nil, errf(CodeBudgetExhausted, "%s: dataset %q has spent %d of its %d milli-epsilon; this job needs %d", at, id, b.SpentMill, pol.EpsilonTotalMill, eps)
+	}
+	v, err := GetDatasetVersion(c.s, id, ds.LatestVersion)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, errf(CodeInternal, "dataset %q version %d missing", id, ds.LatestVersion)
+	}
+	return &JobSite{Dataset: id, Version: v.Version, ContentRoot: v.ContentRoot, Org: ds.Org, Payee: v.PublishedBy,
+		Price: pol.Price, EpsilonMill: eps, Split: pol.Split, Attestation: pol.Attestation, MinCohort: pol.MinCohort,
+		Model: pol.ConsentModel}, nil
+}
+
+func (c *txCtx) hasGrant(dataset, purpose string) (bool, error) {
+	var id uint64
+	found, err := getJSON(c.s, KeyAccessGrant(dataset, c.addr, purpose), &id)
+	if err != nil || !found {
+		return false, err
+	}
+	r, err := GetAccessRequest(c.s, id)
+	if err != nil || r == nil {
+		return false, err
+	}
+	return r.Status == AccessGranted && (r.Expiry == 0 || r.Expiry > c.now), nil
+}
+
+func (c *txCtx) budget(dataset string) (Budget, error) {
+	var b Budget
+	_, err := getJSON(c.s, KeyBudget(dataset), &b)
+	return b, err
+}
+
+func (c *txCtx) job(id uint64) (*Job, error) {
+	var j Job
+	found, err := getJSON(c.s, KeyJob(id), &j)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errf(CodeNotFound, "msg.job: no job %d", id)
+	}
+	return &j, nil
+}
+
+// siteWorker finds the job's site for a dataset and checks the signer is a
+// worker of that site's institution.
+func (c *txCtx) siteWorker(j *Job, dataset string) (*JobSite, *Worker, error) {
+	if j.Status != JobAdmitted {
+		return nil, nil, errf(CodeInvalidState, "msg.job: job %d is %s", j.ID, j.Status)
+	}
+	i := slices.IndexFunc(j.Sites, func(s JobSite) bool { return s.Dataset == dataset })
+	if i < 0 {
+		return nil, nil, errf(CodeInvalidField, "msg.dataset: job %d does not use dataset %q", j.ID, dataset)
+	}
+	var w Worker
+	found, err := getJSON(c.s, KeyWorker(c.addr), &w)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !found || w.Org != j.Sites[i].Org {
+		return nil, nil, errf(CodeUnauthorized, "%s is not a registered worker of %q, which holds dataset %q", c.addr, j.Sites[i].Org, dataset)
+	}
+	return &j.Sites[i], &w, nil
+}
+
+func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
+	j, err := c.job(m.Job)
+	if err != nil {
+		return nil, err
+	}
+	site, w, err := c.siteWorker(j, m.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if site.Result != nil {
+		return nil, errf(CodeInvalidState, "msg.dataset: job %d already has a result for %q", j.ID, m.Dataset)
+	}
+	if c.height > j.Deadline {
+		return nil, errf(CodeExpired, "msg.job: job %d's deadline was height %d", j.ID, j.Deadline)
+	}
+	if m.ContentRoot != site.ContentRoot {
+		return nil, errf(CodeInvalidField, "msg.content_root: job %d was admitted on %q version %d with root %s", j.ID, m.Dataset, site.Version, site.ContentRoot)
+	}
+	if m.Measurement != w.Measurement {
+		return nil, errf(CodeUnauthorized, "msg.measurement: worker %s is registered with measurement %s", c.addr, w.Measurement)
+	}
+	if site.Attestation == AttestHardware && !isHardware(w.Attestation) {
+		return nil, errf(CodeUnauthorized, "dataset %q's policy demands hardware attestation; worker %s is %s", m.Dataset, c.addr, w.Attestation)
+	}
+	if err := validHash("msg.result_hash", m.ResultHash, true); err != nil {
+		return nil, err
+	}
+	if err := validText("msg.locator", m.Locator, 512, true); err != nil {
+		return nil, err
+	}
+	site.Result = &JobResult{Worker: c.addr, ResultHash: m.ResultHash, Locator: m.Locator, Measurement: w.Measurement, Posted: c.height}
+	events := ev("post_result", "job", fmt.Sprint(j.ID), "dataset", m.Dataset)
+	if !slices.ContainsFunc(j.Sites, func(s JobSite) bool { return s.Result == nil }) {
+		if err := c.settle(j); err != nil {
+			return nil, err
+		}
+		events = append(events, ev("job_settled", "job", fmt.Sprint(j.ID))...)
+	}
+	return events, putJSON(c.s, KeyJob(j.ID), j)
+}
+
+// settle pays every site by its policy's split. Shares are rounded down;
+// the worker's share takes the remainder, so exactly the escrow is paid.
+func (c *txCtx) settle(j *Job) error {
+	for _, s := range j.Sites {
+		inst := mulBps(s.Price, s.Split.InstitutionBps)
+		pool := mulBps(s.Price, s.Split.PatientPoolBps)
+		worker := s.Price - inst - pool
+		if err := c.credit(s.Payee, inst); err != nil {
+			return err
+		}
+		var p uint64
+		if _, err := getJSON(c.s, KeyPool(s.Dataset), &p); err != nil {
+			return err
+		}
+		if err := putJSON(c.s, KeyPool(s.Dataset), p+pool); err != nil {
+			return err
+		}
+		if err := c.credit(s.Result.Worker, worker); err != nil {
+			return err
+		}
+	}
+	j.Status, j.Closed = JobCompleted, c.height
+	j.Escrow = 0
+	return nil
+}
+
+// mulBps is floor(amount × bps / 10000) without overflow.
+func mulBps(amount uint64, bps uint32) uint64 {
+	hi, lo := bits.Mul64(amount, uint64(bps))
+	q, _ := bits.Div64(hi, lo, 10000)
+	return q
+}
+
+func (c *txCtx) credit(addr string, amount uint64) error {
+	if amount == 0 {
+		return nil
+	}
+	a, err := getAccount(c.s, addr)
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return errf(CodeInternal, "payee %s missing", addr)
+	}
+	a.Balance += amount // cannot overflow: the sum of all balances is the supply
+	if addr == c.addr {
+		c.signer.Balance = a.Balance
+	}
+	return putJSON(c.s, KeyAccount(addr), a)
+}
+
+// refund closes a job without settling: the requester gets the escrow back
+// and each site that released nothing gets its epsilon back.
+func (c *txCtx) refund(j *Job, status, reason string) error {
+	if err := c.credit(j.Requester, j.Escrow); err != nil {
+		return err
+	}
+	for _, s := range j.Sites {
+		if s.Result != nil {
+			continue
+		}
+		b, err := c.budget(s.Dataset)
+		if err != nil {
+			return err
+		}
+		b.SpentMill -= min(b.SpentMill, s.EpsilonMill)
+		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
+			return err
+		}
+	}
+	j.Status, j.Closed, j.Reason, j.Escrow = status, c.height, reason, 0
+	return putJSON(c.s, KeyJob(j.ID), j)
+}
+
+func (c *txCtx) failJob(m *FailJob) ([]Event, error) {
+	j, err := c.job(m.Job)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := c.siteWorker(j, m.Dataset); err != nil {
+		return nil, err
+	}
+	if err := oneOf("msg.reason", m.Reason, FailReasons); err != nil {
+		return nil, err
+	}
+	return ev("fail_job", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "reason", m.Reason),
+		c.refund(j, JobFailed, m.Dataset+": "+m.Reason)
+}
+
+func (c *txCtx) expireJob(m *ExpireJob) ([]Event, error) {
+	j, err := c.job(m.Job)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != JobAdmitted {
+		return nil, errf(CodeInvalidState, "msg.job: job %d is %s", j.ID, j.Status)
+	}
+	if c.height <= j.Deadline {
+		return nil, errf(CodeInvalidState, "msg.job: job %d runs until height %d", j.ID, j.Deadline)
+	}
+	return ev("expire_job", "job", fmt.Sprint(j.ID)), c.refund(j, JobExpired, "deadline passed")
+}
+
+// GetWorker reads a registered worker.
+func GetWorker(r store.Reader, addr string) (*Worker, error) {
+	return getOne[Worker](r, KeyWorker(addr))
+}
+
+// GetJob reads a job.
+func GetJob(r store.Reader, id uint64) (*Job, error) { return getOne[Job](r, KeyJob(id)) }
+
+// GetBudget reads a dataset's spent privacy budget.
+func GetBudget(r store.Reader, dataset string) (Budget, error) {
+	var b Budget
+	_, err := getJSON(r, KeyBudget(dataset), &b)
+	return b, err
+}
+
+// GetPool reads a dataset's patient reward pool.
+func GetPool(r store.Reader, dataset string) (uint64, error) {
+	var p uint64
+	_, err := getJSON(r, KeyPool(dataset), &p)
+	return p, err
+}
