@@ -27,11 +27,12 @@ type txGen struct {
 var allTxKinds = []string{
 	"create_org", "set_org_admin", "register_account", "self_register", "transfer", "register_dataset",
 	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
+	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
 	"garbage", "replay", "flip",
 }
 
 var (
-	genActors   = []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "newpat", "newres", "dave", "ghost"}
+	genActors   = []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "newpat", "newres", "dave", "ghost", "wanda", "walt"}
 	genOrgs     = []string{"consortium", "hosp-a", "lab-b", "newlab"}
 	genDatasets = []string{"cardio", "sleep"}
 )
@@ -57,7 +58,15 @@ var plausibleSigners = map[string][]string{
 	"revoke_consent":   {"pat", "paula", "newpat"},
 	"request_access":   {"rita", "carol", "newres"},
 	"decide_access":    {"alice", "bob", "carol"},
+	"register_worker":  {"alice", "carol"},
+	"submit_job":       {"rita", "carol", "alice"},
+	"post_result":      {"wanda", "walt"},
+	"fail_job":         {"wanda", "walt"},
+	"expire_job":       {"rita", "pat"},
 }
+
+// genMeasurement is the code measurement generated workers register.
+var genMeasurement = func() string { h := sha256.Sum256([]byte("worker")); return hex.EncodeToString(h[:]) }()
 
 func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 	switch kind {
@@ -137,6 +146,24 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		msg = &RequestAccess{Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset"), Purpose: purpose}
 	case "decide_access":
 		msg = &DecideAccess{Request: rapid.Uint64Range(0, 2).Draw(t, "request"), Grant: rapid.Bool().Draw(t, "grant"), Expiry: g.expiry(t)}
+	case "register_worker":
+		msg = &RegisterWorker{Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "worker")),
+			Attestation: rapid.SampledFrom(AttestationTypes).Draw(t, "attestation"), Measurement: genMeasurement}
+	case "submit_job":
+		ds := rapid.SliceOfNDistinct(rapid.SampledFrom(genDatasets), 1, 2, rapid.ID[string]).Draw(t, "datasets")
+		msg = &SubmitJob{Datasets: ds, Analysis: "cohort_count", Params: []byte(`{}`), Purpose: "research",
+			MaxPrice: rapid.Uint64Range(0, 40).Draw(t, "max price"), ResultKey: testEncKey(signer),
+			EpsilonMill: rapid.Uint64Range(0, 150).Draw(t, "epsilon")}
+	case "post_result":
+		id := rapid.SampledFrom(genDatasets).Draw(t, "dataset")
+		root := sha256.Sum256(fmt.Appendf(nil, "%s/%d", id, rapid.Uint64Range(1, 2).Draw(t, "version")))
+		msg = &PostResult{Job: rapid.Uint64Range(0, 3).Draw(t, "job"), Dataset: id, ContentRoot: hex.EncodeToString(root[:]),
+			Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://result"}
+	case "fail_job":
+		msg = &FailJob{Job: rapid.Uint64Range(0, 3).Draw(t, "job"), Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset"),
+			Reason: rapid.SampledFrom(FailReasons).Draw(t, "reason")}
+	case "expire_job":
+		msg = &ExpireJob{Job: rapid.Uint64Range(0, 3).Draw(t, "job")}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

@@ -97,6 +97,8 @@ var worldAccounts = []worldAccount{
 	{"rita", KindResearcher, "lab-b", 2_000},
 	{"pat", KindPatient, "", 100},
 	{"paula", KindPatient, "", 0},
+	{"wanda", KindWorker, "hosp-a", 0},
+	{"walt", KindWorker, "lab-b", 0},
 }
 
 func genesisAccount(name string, kind AccountKind, org string, balance uint64) GenesisAccount {
@@ -104,7 +106,7 @@ func genesisAccount(name string, kind AccountKind, org string, balance uint64) G
 }
 
 func worldGenesis() Genesis {
-	g := Genesis{Authorities: []string{testAddr("root")}, Orgs: slices.Clone(worldOrgs)}
+	g := Genesis{Authorities: []string{testAddr("root")}, Orgs: slices.Clone(worldOrgs), JobTimeoutBlocks: 3}
 	for _, a := range worldAccounts {
 		g.Accounts = append(g.Accounts, genesisAccount(a.name, a.kind, a.org, a.balance))
 	}

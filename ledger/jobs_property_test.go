@@ -1,0 +1,165 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func jobRoot(id string) string {
+	h := sha256.Sum256([]byte("root of " + id))
+	return hex.EncodeToString(h[:])
+}
+
+func jobPolicy(price uint64, split RewardSplit, perJob, total uint64) Policy {
+	return Policy{Purposes: []string{"research"}, Requesters: Requesters{Anyone: true},
+		Analyses: Analyses{Builtins: []string{"cohort_count"}}, MinCohort: MinCohortFloor,
+		EpsilonPerJobMill: perJob, EpsilonTotalMill: total, Price: price, Split: split,
+		Attestation: AttestSoftware, ConsentModel: ConsentOptIn}
+}
+
+// TestPropertyJobs drives random job traffic — submissions with random
+// datasets, epsilons and ceilings; results from the right and wrong
+// workers with the right and wrong roots; failures; expiries — and checks
+// after every block: tokens are conserved (balances + escrows + pools =
+// supply); each dataset's spent budget equals the epsilon of its admitted
+// sites plus its released ones, and never exceeds its total; a closed job
+// holds no escrow; a completed job paid exactly its price.
+func TestPropertyJobs(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		m, db := newWorld(rt)
+		h, now := int64(0), int64(1_700_000_000)
+		nonces := map[string]uint64{}
+		sign := func(who string, msg Msg) []byte {
+			raw := mustSign(who, nonces[who], msg)
+			nonces[who]++
+			return raw
+		}
+		run := func(txs ...[]byte) {
+			h++
+			now += 10
+			if err := m.BeginBlock(BlockInfo{Height: h, Time: now}); err != nil {
+				rt.Fatal(err)
+			}
+			for _, raw := range txs {
+				if _, err := m.DeliverTx(raw); err != nil {
+					rt.Fatal(err)
+				}
+			}
+			commitBlock(rt, m, db)
+		}
+		run(
+			sign("alice", &RegisterWorker{Address: testAddr("wanda"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
+			sign("carol", &RegisterWorker{Address: testAddr("walt"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
+			sign("alice", &RegisterDataset{ID: "cardio", Version: 1, Title: "C", Schema: []Field{{Name: "age", Type: "integer"}},
+				RecordBand: "1k-10k", ContentRoot: jobRoot("cardio"), Locator: "vault://c"}),
+			sign("carol", &RegisterDataset{ID: "sleep", Version: 1, Title: "S", Schema: []Field{{Name: "age", Type: "integer"}},
+				RecordBand: "1k-10k", ContentRoot: jobRoot("sleep"), Locator: "vault://s"}),
+			sign("alice", &SetPolicy{Dataset: "cardio", Policy: jobPolicy(37, RewardSplit{6000, 3000, 1000}, 300, 1000)}),
+			sign("carol", &SetPolicy{Dataset: "sleep", Policy: jobPolicy(11, RewardSplit{3333, 3333, 3334}, 250, 900)}),
+		)
+		supply, err := GetSupply(m.block)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		workerOf := map[string]string{"cardio": "wanda", "sleep": "walt"}
+		blocks := rapid.IntRange(1, 12).Draw(rt, "blocks")
+		for range blocks {
+			var txs [][]byte
+			for range rapid.IntRange(0, 6).Draw(rt, "txs") {
+				ds := rapid.SampledFrom([]string{"cardio", "sleep"}).Draw(rt, "dataset")
+				job := rapid.Uint64Range(0, 5).Draw(rt, "job")
+				switch rapid.SampledFrom([]string{"submit", "submit", "post", "post", "post_wrong", "fail", "expire"}).Draw(rt, "action") {
+				case "submit":
+					who := rapid.SampledFrom([]string{"rita", "bob"}).Draw(rt, "requester")
+					sites := rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"cardio", "sleep"}), 1, 2, rapid.ID[string]).Draw(rt, "sites")
+					txs = append(txs, sign(who, &SubmitJob{Datasets: sites, Analysis: "cohort_count", Params: []byte(`{}`),
+						Purpose: "research", MaxPrice: rapid.Uint64Range(0, 60).Draw(rt, "ceiling"), ResultKey: testEncKey(who),
+						EpsilonMill: rapid.Uint64Range(0, 300).Draw(rt, "epsilon")}))
+				case "post":
+					txs = append(txs, sign(workerOf[ds], &PostResult{Job: job, Dataset: ds, ContentRoot: jobRoot(ds),
+						Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://r"}))
+				case "post_wrong":
+					other := map[string]string{"wanda": "walt", "walt": "wanda"}[workerOf[ds]]
+					txs = append(txs, sign(other, &PostResult{Job: job, Dataset: ds, ContentRoot: jobRoot(ds),
+						Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://r"}))
+				case "fail":
+					txs = append(txs, sign(workerOf[ds], &FailJob{Job: job, Dataset: ds, Reason: "analysis_error"}))
+				case "expire":
+					txs = append(txs, sign("pat", &ExpireJob{Job: job}))
+				}
+			}
+			run(txs...)
+			checkJobInvariants(rt, m, supply)
+		}
+	})
+}
+
+func checkJobInvariants(t *rapid.T, m *Machine, supply uint64) {
+	t.Helper()
+	st := m.block
+	var jobs []Job
+	for id := uint64(0); ; id++ {
+		j, err := GetJob(st, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			break
+		}
+		jobs = append(jobs, *j)
+	}
+	want := map[string]uint64{}
+	for _, j := range jobs {
+		var price uint64
+		for _, s := range j.Sites {
+			price += s.Price
+			if j.Status == JobAdmitted || s.Result != nil {
+				want[s.Dataset] += s.EpsilonMill
+			}
+		}
+		switch j.Status {
+		case JobAdmitted:
+			if j.Escrow != price {
+				t.Fatalf("job %d admitted with escrow %d, price %d", j.ID, j.Escrow, price)
+			}
+		default:
+			if j.Escrow != 0 {
+				t.Fatalf("job %d is %s but holds escrow %d", j.ID, j.Status, j.Escrow)
+			}
+		}
+	}
+	for _, ds := range []string{"cardio", "sleep"} {
+		b, err := GetBudget(st, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol, _ := GetPolicy(st, ds)
+		if b.SpentMill != want[ds] {
+			t.Fatalf("%s: budget spent %d, admitted and released sites account for %d", ds, b.SpentMill, want[ds])
+		}
+		if b.SpentMill > pol.EpsilonTotalMill {
+			t.Fatalf("%s: spent %d of %d", ds, b.SpentMill, pol.EpsilonTotalMill)
+		}
+	}
+	var sum, held uint64
+	for _, name := range []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "wanda", "walt"} {
+		a, err := GetAccount(st, testAddr(name))
+		if err != nil || a == nil {
+			t.Fatalf("account %s: %v", name, err)
+		}
+		sum += a.Balance
+	}
+	for _, j := range jobs {
+		held += j.Escrow
+	}
+	for _, ds := range []string{"cardio", "sleep"} {
+		p, _ := GetPool(st, ds)
+		held += p
+	}
+	if sum+held != supply {
+		t.Fatalf("balances %d + escrows and pools %d != supply %d", sum, held, supply)
+	}
+}
