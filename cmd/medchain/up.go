@@ -76,7 +76,8 @@ func runNode(cmd *cobra.Command, home, api string) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "medchain node running: chain %s, API http://%s/v1/status, log %s\n", n.ChainID(), n.APIAddr(), node.LogPath(home))
+	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
+		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
