@@ -116,7 +116,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SmtProof": smt.Proof{}, "SmtProofLeaf": smt.ProofLeaf{}, "StateProof": ledger.StateProof{},
 		"SignedHeader": api.SignedHeader{}, "StateChange": ledger.StateChange{}, "LedgerAuditEntry": ledger.AuditEntry{},
 		"AuditEntry": api.AuditEntry{}, "AuditInclusion": api.AuditInclusion{}, "AuditConsistency": api.AuditConsistency{},
-		"Payload": ledger.Payload{},
+		"Payload": ledger.Payload{}, "Event": ledger.Event{}, "Attribute": ledger.Attribute{},
+		"Worker": ledger.Worker{}, "WorkerList": api.WorkerList{}, "JobResult": ledger.JobResult{}, "JobSite": ledger.JobSite{},
+		"Job": ledger.Job{}, "JobList": api.JobList{}, "DatasetBudget": api.DatasetBudget{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]
@@ -143,5 +145,24 @@ func TestOpenAPISchemas(t *testing.T) {
 				t.Errorf("schema %s requires unknown property %s", name, r)
 			}
 		}
+	}
+}
+
+// TestOpenAPITxTypes checks that the envelope's type enum lists exactly the
+// ledger's transaction types.
+func TestOpenAPITxTypes(t *testing.T) {
+	d := loadDoc(t)
+	payload := d.Comps.Schemas["TxEnvelope"].Properties["payload"].(map[string]any)["properties"].(map[string]any)
+	var got, want []string
+	for _, v := range payload["type"].(map[string]any)["enum"].([]any) {
+		got = append(got, v.(string))
+	}
+	for _, tt := range ledger.TxTypes {
+		want = append(want, string(tt))
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("TxEnvelope payload.type enum %v, ledger.TxTypes %v", got, want)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,39 @@ func ResultError(s *api.TxSubmitted) error {
 	}
 	c := s.Result.Code
 	return &Error{Code: uint32(c), Name: c.String(), Message: fmt.Sprintf("transaction %s failed at height %d: %s", s.Hash, s.Result.Height, s.Result.Log)}
+}
+
+// EventAttr is the value of attribute key of the first event of type typ
+// in a committed transaction's record: the ids a transaction creates (a
+// job's id is EventAttr(rec, "submit_job", "job")).
+func EventAttr(rec *ledger.TxRecord, typ, key string) (string, bool) {
+	if rec == nil {
+		return "", false
+	}
+	for _, e := range rec.Events {
+		if e.Type != typ {
+			continue
+		}
+		for _, a := range e.Attrs {
+			if a.Key == key {
+				return a.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// JobID is the id of the job a committed submit_job transaction admitted.
+func JobID(rec *ledger.TxRecord) (uint64, error) {
+	v, ok := EventAttr(rec, "submit_job", "job")
+	if !ok {
+		return 0, fmt.Errorf("the transaction record has no submit_job event with a job id")
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("submit_job event: job id %q: %w", v, err)
+	}
+	return id, nil
 }
 
 // Client talks to one node's HTTP API.

@@ -75,6 +75,12 @@ func (c *Client) Policy(ctx context.Context, id string) (*ledger.Policy, error) 
 	return get[ledger.Policy](ctx, c, "/v1/datasets/"+url.PathEscape(id)+"/policy", nil)
 }
 
+// DatasetBudget is GET /v1/datasets/{id}/budget: the privacy budget spent,
+// the policy's total and what remains, and the patient pool.
+func (c *Client) DatasetBudget(ctx context.Context, id string) (*api.DatasetBudget, error) {
+	return get[api.DatasetBudget](ctx, c, "/v1/datasets/"+url.PathEscape(id)+"/budget", nil)
+}
+
 // Consents is GET /v1/patients/{address}/consents, oldest first.
 func (c *Client) Consents(ctx context.Context, patient string) ([]ledger.Consent, error) {
 	v, err := get[api.ConsentList](ctx, c, "/v1/patients/"+url.PathEscape(patient)+"/consents", nil)
@@ -109,6 +115,53 @@ func (c *Client) AccessRequests(ctx context.Context, f AccessFilter) ([]ledger.A
 // AccessRequest is GET /v1/access-requests/{id}.
 func (c *Client) AccessRequest(ctx context.Context, id uint64) (*ledger.AccessRequest, error) {
 	return get[ledger.AccessRequest](ctx, c, fmt.Sprintf("/v1/access-requests/%d", id), nil)
+}
+
+// Workers is GET /v1/workers, in address order; org "" lists every
+// organisation's.
+func (c *Client) Workers(ctx context.Context, org string) ([]ledger.Worker, error) {
+	var q url.Values
+	if org != "" {
+		q = url.Values{"org": {org}}
+	}
+	v, err := get[api.WorkerList](ctx, c, "/v1/workers", q)
+	if err != nil {
+		return nil, err
+	}
+	return v.Workers, nil
+}
+
+// Worker is GET /v1/workers/{address}.
+func (c *Client) Worker(ctx context.Context, addr string) (*ledger.Worker, error) {
+	return get[ledger.Worker](ctx, c, "/v1/workers/"+url.PathEscape(addr), nil)
+}
+
+// JobFilter selects jobs; empty fields match everything. Dataset matches a
+// job that uses the dataset among others.
+type JobFilter struct {
+	Requester string
+	Status    string
+	Dataset   string
+}
+
+// Jobs is GET /v1/jobs, in id order.
+func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]ledger.Job, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"requester": f.Requester, "status": f.Status, "dataset": f.Dataset} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	v, err := get[api.JobList](ctx, c, "/v1/jobs", q)
+	if err != nil {
+		return nil, err
+	}
+	return v.Jobs, nil
+}
+
+// Job is GET /v1/jobs/{id}.
+func (c *Client) Job(ctx context.Context, id uint64) (*ledger.Job, error) {
+	return get[ledger.Job](ctx, c, fmt.Sprintf("/v1/jobs/%d", id), nil)
 }
 
 // StateProof is GET /v1/state/proof, unverified; VerifyStateProof checks it.

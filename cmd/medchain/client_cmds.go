@@ -42,6 +42,7 @@ func addClientCommands(root *cobra.Command, g *globals) {
 		keysCmd(e), statusCmd(e), accountCmd(e), orgCmd(e), transferCmd(e), datasetCmd(e),
 		consentCmd(e), accessCmd(e), txCmd(e), stateCmd(e), auditCmd(e),
 	)
+	addJobCommands(root, e)
 }
 
 // env is what client commands share: the global flags and helpers over them.

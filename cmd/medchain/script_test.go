@@ -9,7 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -24,7 +27,7 @@ import (
 // against one real node started in TestMain. Every script gets its own home
 // holding copies of the node's settings, genesis and demo keys, so scripts
 // run in parallel; each signs with demo keys no other script uses, so their
-// nonces never race.
+// nonces never race, or first takes `lock` on the ones it shares.
 
 var tn *apitest.Node
 
@@ -77,6 +80,8 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonvar": jsonvar,
+			"lock":    lock,
+			"add":     add,
 		},
 	})
 }
@@ -122,6 +127,38 @@ func jsonvar(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		b, _ := json.Marshal(x)
 		ts.Setenv(args[0], string(b))
+	}
+}
+
+// add NAME A B sets $NAME to A+B (integers, either may be negative): to
+// check a balance moved by an amount.
+func add(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: add NAME A B")
+	}
+	a, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	b, err := strconv.ParseInt(args[2], 10, 64)
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.FormatInt(a+b, 10))
+}
+
+// keyLocks holds a mutex per locked name.
+var keyLocks sync.Map
+
+// lock NAME... holds the named locks until the script ends. Scripts that sign
+// with the same demo key lock its name, so they take turns instead of racing
+// for its nonces. Call it once, first: the names are taken in sorted order,
+// so two scripts can never wait for each other.
+func lock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: lock NAME...")
+	}
+	for _, name := range slices.Compact(slices.Sorted(slices.Values(args))) {
+		v, _ := keyLocks.LoadOrStore(name, new(sync.Mutex))
+		mu := v.(*sync.Mutex)
+		mu.Lock()
+		ts.Defer(mu.Unlock)
 	}
 }
 
