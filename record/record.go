@@ -9,7 +9,12 @@
 // value). A Row is what the vault stores, encrypted.
 package record
 
-import "github.com/medchain/medchain/ledger"
+import (
+	"errors"
+	"time"
+
+	"github.com/medchain/medchain/ledger"
+)
 
 // Patient is one patient as read from a source, identifiers included.
 type Patient struct {
@@ -154,3 +159,31 @@ func (e *InputError) Error() string {
 	}
 	return s + ": " + e.Reason
 }
+
+// dateTimeLayouts are the date-time forms sources write: FHIR's dateTime
+// (RFC 3339, with a zone) and the zone-less forms spreadsheets export.
+var dateTimeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04"}
+
+// ParseDate parses a date or date-time as the sources write them: YYYY,
+// YYYY-MM, YYYY-MM-DD, or a date-time (RFC 3339, or without a zone, with a
+// "T" or a space). A partial date stands for the first day of its period.
+// The error never repeats the input, which may be a birth date.
+func ParseDate(s string) (time.Time, error) {
+	layouts := dateTimeLayouts
+	switch len(s) {
+	case len("2006"):
+		layouts = []string{"2006"}
+	case len("2006-01"):
+		layouts = []string{"2006-01"}
+	case len("2006-01-02"):
+		layouts = []string{"2006-01-02"}
+	}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errBadDate
+}
+
+var errBadDate = errors.New("not a date (want YYYY-MM-DD, YYYY-MM, YYYY or an RFC 3339 date-time)")
