@@ -237,6 +237,16 @@ func readRow(name string, row int, rec []string, plans []plan, nObs int) (*recor
 				o.Value, o.HasValue = v, true
 			}
 			p.Observations = append(p.Observations, o)
+		case RoleOutcome:
+			yes, ok := lookupFold(booleans, cell)
+			if !ok {
+				return nil, fail("not a boolean (want 1/0, true/false, yes/no, y/n, t/f)")
+			}
+			code := pl.col.Code
+			if code == "" {
+				code = pl.name
+			}
+			p.Outcomes = append(p.Outcomes, record.Outcome{Where: where + ", column " + pl.name, Name: code, Value: yes})
 		case RoleCondition, RoleMedication:
 			yes, ok := lookupFold(booleans, cell)
 			if !ok {

@@ -35,12 +35,15 @@ const (
 	RoleCondition   Role = "condition"
 	RoleMedication  Role = "medication"
 	RoleIgnore      Role = "ignore"
+	// RoleOutcome is a boolean study outcome; the column's code names it
+	// (e.g. "cvd_10y"; normalize knows which outcomes exist).
+	RoleOutcome Role = "outcome"
 )
 
 // Roles lists every role.
 var Roles = []Role{
 	RolePatientID, RoleName, RoleBirthDate, RoleSex, RoleZIP, RoleAddress, RolePhone, RoleSSN, RoleMRN,
-	RoleDeathDate, RoleFreeText, RoleObservation, RoleCondition, RoleMedication, RoleIgnore,
+	RoleDeathDate, RoleFreeText, RoleObservation, RoleCondition, RoleMedication, RoleOutcome, RoleIgnore,
 }
 
 // single are the roles at most one column may have: a second birth date

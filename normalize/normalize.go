@@ -106,8 +106,17 @@ var schema = func() []ledger.Field {
 		f.System, f.Code, f.Type = "snomed", d.snomed[0], "boolean"
 		s = append(s, f)
 	}
-	return append(s, ledger.Field{Name: "bp_treated", System: "local", Type: "boolean"})
+	s = append(s, ledger.Field{Name: "bp_treated", System: "local", Type: "boolean"})
+	for _, o := range Outcomes {
+		s = append(s, ledger.Field{Name: o, System: "local", Code: o, Type: "boolean"})
+	}
+	return s
 }()
+
+// Outcomes are the study outcomes a source may carry (CSV role "outcome");
+// null where a source has none. cvd_10y: a cardiovascular event within 10
+// years of the reference date (the Framingham general CVD end point).
+var Outcomes = []string{"cvd_10y"}
 
 var fields = func() []string {
 	f := slices.Clone(identifying)
@@ -166,6 +175,7 @@ func NormalizeAll(p *record.Patient, c Config) (*record.Record, []*record.InputE
 	n.observations()
 	n.diagnoses()
 	n.vals = append(n.vals, n.treated())
+	n.outcomes()
 	if len(n.errs) > 0 {
 		return nil, n.errs
 	}
@@ -540,4 +550,23 @@ func text(s string) record.Value {
 func joinNonEmpty(sep string, parts ...string) string {
 	parts = slices.DeleteFunc(parts, func(s string) bool { return s == "" })
 	return strings.Join(parts, sep)
+}
+
+// outcomes appends one value per known outcome: the source's, or null.
+func (n *run) outcomes() {
+	for _, o := range n.p.Outcomes {
+		if !slices.Contains(Outcomes, o.Name) {
+			n.errs = append(n.errs, &record.InputError{Source: n.p.Source, Where: o.Where, Field: o.Name,
+				Reason: fmt.Sprintf("unknown outcome (known: %s)", strings.Join(Outcomes, ", "))})
+		}
+	}
+	for _, name := range Outcomes {
+		v := record.Null()
+		for _, o := range n.p.Outcomes {
+			if o.Name == name {
+				v = record.Bool(o.Value)
+			}
+		}
+		n.vals = append(n.vals, v)
+	}
 }

@@ -376,7 +376,7 @@ func TestSchemaAndFields(t *testing.T) {
 	want := []string{
 		"patient_id", "name", "birth_date", "death_date", "zip", "address", "phone", "ssn", "mrn", "identifiers", "free_text",
 		"age", "sex", "sbp", "dbp", "total_chol", "hdl", "ldl", "bmi", "hba1c", "glucose", "heart_rate", "smoker",
-		"hypertension", "diabetes", "mi", "stroke", "heart_failure", "bp_treated",
+		"hypertension", "diabetes", "mi", "stroke", "heart_failure", "bp_treated", "cvd_10y",
 	}
 	if got := Fields(); !slices.Equal(got, want) {
 		t.Errorf("Fields() = %q", got)
@@ -401,5 +401,34 @@ func TestSchemaAndFields(t *testing.T) {
 	r, err := Normalize(patient(), config("2020-01-01"))
 	if err != nil || !slices.Equal(r.Fields, want) || len(r.Values) != len(want) || r.Source != "test" || r.Where != "row 2" {
 		t.Errorf("record %+v, %v", r, err)
+	}
+}
+
+// A CSV source may carry study outcomes; they pass through as booleans,
+// null where absent, and an unknown outcome name is an input error.
+func TestOutcomes(t *testing.T) {
+	c := DefaultConfig()
+	c.RefDate = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := record.Patient{Source: "x.csv", ID: "p1", BirthDate: "1960-01-01", Sex: "male"}
+	get := func(p record.Patient) (record.Value, []*record.InputError) {
+		r, errs := NormalizeAll(&p, c)
+		if r == nil {
+			return record.Value{}, errs
+		}
+		v, _ := r.Get("cvd_10y")
+		return v, nil
+	}
+	if v, errs := get(base); errs != nil || v.Kind != record.KindNull {
+		t.Errorf("no outcome: %+v %v", v, errs)
+	}
+	with := base
+	with.Outcomes = []record.Outcome{{Where: "row 2, column cvd", Name: "cvd_10y", Value: true}}
+	if v, errs := get(with); errs != nil || v.Kind != record.KindBool || !v.B {
+		t.Errorf("outcome true: %+v %v", v, errs)
+	}
+	bad := base
+	bad.Outcomes = []record.Outcome{{Where: "row 2, column x", Name: "death_5y", Value: true}}
+	if _, errs := get(bad); len(errs) != 1 || errs[0].Field != "death_5y" || errs[0].Where != "row 2, column x" {
+		t.Errorf("unknown outcome: %v", errs)
 	}
 }

@@ -35,6 +35,7 @@ type Patient struct {
 	Observations []Observation
 	Conditions   []Condition
 	Medications  []Medication
+	Outcomes     []Outcome // study outcomes the institution holds (e.g. a 10-year CVD event)
 }
 
 // Identifier is an institutional identifier (SSN, MRN, driver's licence, passport…).
@@ -82,6 +83,13 @@ type Medication struct {
 	Code   string
 	Date   string
 	Status string
+}
+
+// Outcome is a study outcome recorded for a patient.
+type Outcome struct {
+	Where string
+	Name  string // e.g. "cvd_10y"
+	Value bool
 }
 
 // Kind is the type of a Value.
