@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/medchain/medchain/csvsrc"
 	"github.com/medchain/medchain/fhir"
@@ -148,5 +149,39 @@ func TestNDJSONReadsBack(t *testing.T) {
 	}
 	if i != len(people) {
 		t.Errorf("read %d of %d", i, len(people))
+	}
+}
+
+// With WithOutcome the CSV carries cvd_10y, and it reads back through
+// csvsrc as the person's sampled outcome.
+func TestCSVOutcomeReadsBack(t *testing.T) {
+	people, err := Generate(Config{N: 200, Seed: 7, RefDate: time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data, mapping bytes.Buffer
+	if err := WriteCSV(&data, people, WithOutcome()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCSVMapping(&mapping, WithOutcome()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := csvsrc.ParseMapping("cohort.mapping.json", &mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, events := 0, 0
+	err = csvsrc.Read("cohort.csv", &data, m, func(p *record.Patient) error {
+		if len(p.Outcomes) != 1 || p.Outcomes[0].Name != "cvd_10y" || p.Outcomes[0].Value != people[i].CVD10y {
+			return fmt.Errorf("%s: outcomes %+v, want cvd_10y=%v", p.ID, p.Outcomes, people[i].CVD10y)
+		}
+		if p.Outcomes[0].Value {
+			events++
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(people) || events == 0 {
+		t.Fatalf("read %d of %d, %d events: %v", i, len(people), events, err)
 	}
 }
