@@ -20,6 +20,26 @@ func TestQuickStart(t *testing.T) {
 	if st.ChainID != "medchain-dev" || len(st.AppHash) != 64 {
 		t.Fatalf("status = %+v", st)
 	}
+	// The first run seeds demo data: three institutions' synthetic cohorts,
+	// ingested into the vault and published with their policies.
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.out.String(), "demo data ready") {
+		if time.Now().After(deadline) || strings.Contains(p.out.String(), "demo data incomplete") {
+			t.Fatalf("demo data not seeded:\n%s", p.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var catalogue struct {
+		Datasets []struct {
+			ID string `json:"id"`
+		} `json:"datasets"`
+	}
+	if err := getJSON("http://"+api+"/v1/datasets", &catalogue); err != nil {
+		t.Fatal(err)
+	}
+	if len(catalogue.Datasets) != 3 {
+		t.Fatalf("catalogue after the demo seeding: %+v", catalogue)
+	}
 	hdr, err := headerAppHash(rpc, st.Height)
 	if err != nil {
 		t.Fatal(err)

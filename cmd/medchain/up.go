@@ -29,6 +29,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
+			var seed func(context.Context, *node.Node) error
 			if !node.Initialized(home) {
 				err := node.CreateNetwork([]string{home}, node.NetOptions{
 					ChainID: "medchain-dev", Validators: 1, Demo: !noDemo, BlockTime: blockTime,
@@ -38,8 +39,13 @@ Ctrl-C stops it cleanly; the next run resumes from disk.`,
 					return fmt.Errorf("create dev network in %s: %w", home, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
+				if !noDemo {
+					seed = func(ctx context.Context, n *node.Node) error {
+						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
+					}
+				}
 			}
-			return runNode(cmd, home, api)
+			return runNode(cmd, home, api, seed)
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
@@ -60,15 +66,16 @@ func nodeCmd(g *globals) *cobra.Command {
 			if !node.Initialized(g.home) {
 				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
 			}
-			return runNode(cmd, g.home, api)
+			return runNode(cmd, g.home, api, nil)
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	return cmd
 }
 
-// runNode starts the node and blocks until SIGINT/SIGTERM.
-func runNode(cmd *cobra.Command, home, api string) error {
+// runNode starts the node and blocks until SIGINT/SIGTERM. If seed is set
+// it runs once the genesis state is committed (a new demo network).
+func runNode(cmd *cobra.Command, home, api string, seed func(context.Context, *node.Node) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(home, node.Options{API: api})
@@ -78,6 +85,19 @@ func runNode(cmd *cobra.Command, home, api string) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
 		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
+	seeded := make(chan error, 1)
+	if seed != nil {
+		go func() {
+			for ctx.Err() == nil {
+				if st, err := n.Status(ctx); err == nil && st.Height >= 2 {
+					fmt.Fprintln(out, "seeding demo data…")
+					seeded <- seed(ctx, n)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -89,6 +109,12 @@ func runNode(cmd *cobra.Command, home, api string) error {
 			}
 			fmt.Fprintln(out, "stopped cleanly")
 			return nil
+		case err := <-seeded:
+			if err != nil {
+				fmt.Fprintf(out, "demo data incomplete: %v\n", err)
+			} else {
+				fmt.Fprintln(out, "demo data ready: see the dashboard, or `medchain dataset list`")
+			}
 		case <-t.C:
 			if st, err := n.Status(ctx); err == nil {
 				fmt.Fprintf(out, "height %d  app_hash %x  peers %d\n", st.Height, []byte(st.AppHash), st.Peers)
