@@ -1,0 +1,85 @@
+package outputctl
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/medchain/medchain/analysis"
+)
+
+// ErrNoPrivateRegression: the policy asks for differential privacy and does
+// not allow exact regression results; fit with RegressPrivate instead.
+var ErrNoPrivateRegression = errors.New("the policy requires a differentially private regression (RegressPrivate) or exact_regression")
+
+// RegressionRelease is a released regression.
+type RegressionRelease struct {
+	Regression        analysis.Regression `json:"regression"`
+	Noisy             bool                `json:"noisy"`
+	EpsilonSpentMilli uint64              `json:"epsilon_spent_milli"`
+}
+
+// ReleaseRegression releases a fitted regression when:
+//
+//   - N reaches the minimum cohort;
+//   - the residual degrees of freedom N − p are at least MinCell;
+//   - for a binary outcome, events and non-events are each at least MinCell
+//     (so no released count — N, events, or N − events — is small, and the
+//     fit is not driven by a handful of outcomes);
+//   - every 0/1 feature has at least MinCell rows at each level, so no
+//     coefficient describes a small group.
+//
+// Model coefficients, standard errors, AUC, calibration and the
+// Hosmer–Lemeshow statistic are then released exactly, as "safe
+// statistics" — which the policy must allow with ExactRegression when it
+// asks for differential privacy (otherwise use RegressPrivate); no epsilon
+// is spent. The Hosmer–Lemeshow group table is never released, only its
+// statistic.
+func (r *Releaser) ReleaseRegression(reg analysis.Regression) (RegressionRelease, error) {
+	if err := r.Policy.Validate(); err != nil {
+		return RegressionRelease{}, err
+	}
+	if r.private() && !r.Policy.ExactRegression {
+		return RegressionRelease{}, ErrNoPrivateRegression
+	}
+	minCell := r.Policy.minCell()
+	if reg.N < r.Policy.MinCohort {
+		return RegressionRelease{}, fmt.Errorf("%w of %d rows", ErrBelowMinCohort, r.Policy.MinCohort)
+	}
+	if df := reg.N - int64(len(reg.Coefficients)); df < minCell {
+		return RegressionRelease{}, fmt.Errorf("%w: fewer than %d residual degrees of freedom", ErrBelowMinCohort, minCell)
+	}
+	if reg.Link != analysis.Identity && (reg.Events < minCell || reg.N-reg.Events < minCell) {
+		return RegressionRelease{}, fmt.Errorf("%w: events and non-events must each be at least %d", ErrTooFewEvents, minCell)
+	}
+	for _, c := range reg.Coefficients {
+		if c.Levels != nil && (c.Levels.Zeros < minCell || c.Levels.Ones < minCell) {
+			return RegressionRelease{}, fmt.Errorf("%w: %q needs at least %d rows at 0 and at 1", ErrSmallGroup, c.Name, minCell)
+		}
+	}
+	return RegressionRelease{Regression: reg}, nil
+}
+
+// EvaluationRelease is a released model evaluation.
+type EvaluationRelease struct {
+	Evaluation        analysis.Evaluation `json:"evaluation"`
+	EpsilonSpentMilli uint64              `json:"epsilon_spent_milli"`
+}
+
+// ReleaseEvaluation releases a saved model's evaluation on a cohort under
+// the regression rules: N ≥ MinCohort, events and non-events ≥ MinCell,
+// and, under a differentially private policy, only with ExactRegression.
+func (r *Releaser) ReleaseEvaluation(e analysis.Evaluation) (EvaluationRelease, error) {
+	if err := r.Policy.Validate(); err != nil {
+		return EvaluationRelease{}, err
+	}
+	if r.private() && !r.Policy.ExactRegression {
+		return EvaluationRelease{}, ErrNoPrivateRegression
+	}
+	if e.N < r.Policy.MinCohort {
+		return EvaluationRelease{}, fmt.Errorf("%w of %d rows", ErrBelowMinCohort, r.Policy.MinCohort)
+	}
+	if minCell := r.Policy.minCell(); e.Events < minCell || e.N-e.Events < minCell {
+		return EvaluationRelease{}, fmt.Errorf("%w: events and non-events must each be at least %d", ErrTooFewEvents, minCell)
+	}
+	return EvaluationRelease{Evaluation: e}, nil
+}
