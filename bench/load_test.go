@@ -15,7 +15,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"testing"
@@ -56,6 +58,11 @@ func startComet(b *testing.B, home string, cc proxy.ClientCreator, waitHeight bo
 	c, err := node.LoadCometConfig(home)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if c.P2P.PersistentPeers == "" {
+		// A one-node network has no peers; refuse strays (other test
+		// networks on this machine) that would feed it transactions.
+		c.P2P.MaxNumInboundPeers, c.P2P.MaxNumOutboundPeers = 0, 0
 	}
 	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {
@@ -130,10 +137,12 @@ func startMedchain(b *testing.B, validators int) (*network, string) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Registered before the node's own cleanup, so it runs after the
+		// node has stopped (cleanups run last-in, first-out).
+		b.Cleanup(func() { db.Close() })
 		t := newTimed(a)
 		net.timings = append(net.timings, t)
 		rpc := startComet(b, home, proxy.NewConnSyncLocalClientCreator(t), false)
-		b.Cleanup(func() { db.Close() })
 		rpcs = append(rpcs, rpc)
 		if i == 0 {
 			net.rpc, net.precheck = rpc, a.Precheck
@@ -211,6 +220,16 @@ func drive(b *testing.B, net *network, streams [][][]byte, rate float64) {
 	}
 	defer net.rpc.UnsubscribeAll(ctx, "bench")
 
+	if path := os.Getenv("MEDCHAIN_BENCH_CPUPROFILE"); path != "" {
+		// The test binary's -cpuprofile is lost when CometBFT's shutdown
+		// races; profile just the measured stretch instead.
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -282,6 +301,12 @@ func drive(b *testing.B, net *network, streams [][][]byte, rate float64) {
 	}
 	for i, t := range net.timings {
 		b.Logf("node%d ABCI time: %s", i, t)
+	}
+	if ni, err := net.rpc.NetInfo(ctx); err == nil {
+		b.Logf("node0 peers: %d", ni.NPeers)
+		for _, p := range ni.Peers {
+			b.Logf("  peer %s %s", p.NodeInfo.Moniker, p.RemoteIP)
+		}
 	}
 }
 

@@ -104,7 +104,11 @@ func cometConfig(home, moniker string, o NetOptions) *cfg.Config {
 	c.P2P.ExternalAddress = o.P2P
 	c.P2P.PexReactor = false
 	c.Instrumentation.Prometheus = false
-	c.TxIndex.Indexer = "kv"
+	// medchain indexes transactions itself (GET /v1/txs/{hash}, in the app
+	// store); CometBFT's own indexer would do the work twice. Set
+	// tx_index.indexer = "kv" or "psql" in config.toml to have it (e.g. to
+	// feed PostgreSQL).
+	c.TxIndex.Indexer = "null"
 	c.Mempool.Size = 50000
 	c.Mempool.MaxTxsBytes = 1 << 30
 	c.Mempool.CacheSize = 100000

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -25,8 +26,11 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/web"
 )
 
@@ -41,14 +45,27 @@ type Node struct {
 	api      *http.Server
 	apiLn    net.Listener
 	logFile  *os.File
+	results  *compute.ResultStore
+	stopWork context.CancelFunc
+	workDone chan struct{}
 }
 
-var _ api.Backend = (*Node)(nil)
+var (
+	_ api.Backend      = (*Node)(nil)
+	_ api.ResultSource = (*Node)(nil)
+)
 
 // Options adjust a node at start.
 type Options struct {
 	API string    // override the API listen address ("" = from settings)
 	Log io.Writer // CometBFT's log; default <home>/node.log
+	// Workers runs a compute worker for every `<org>-worker` key in
+	// <home>/keys that is a registered worker of <org> with
+	// WorkerMeasurement (dev and demo networks; production runs one worker
+	// per institution node). Logs go to <home>/worker.log.
+	Workers           bool
+	WorkerMeasurement string        // "" = SHA-256 of this executable
+	WorkerEvery       time.Duration // default 1 s
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -122,6 +139,9 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, fmt.Errorf("start CometBFT node: %w", err)
 	}
 	n.rpc = local.New(n.cmt)
+	if n.results, err = compute.OpenResultStore(compute.ResultsDir(home)); err != nil {
+		return nil, err
+	}
 	n.apiLn, err = net.Listen("tcp", s.API)
 	if err != nil {
 		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
@@ -131,9 +151,48 @@ func Start(home string, o Options) (*Node, error) {
 	mux.Handle("/", web.Handler())
 	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go n.api.Serve(n.apiLn)
+	if o.Workers {
+		if err := n.startWorkers(o); err != nil {
+			return nil, err
+		}
+	}
 	ok = true
 	return n, nil
 }
+
+// startWorkers runs compute.RunNodeWorkers against the node's own API.
+func (n *Node) startWorkers(o Options) error {
+	m := o.WorkerMeasurement
+	if m == "" {
+		var err error
+		if m, err = compute.ExecutableMeasurement(); err != nil {
+			return err
+		}
+	}
+	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	if err != nil {
+		return err
+	}
+	lf, err := os.OpenFile(filepath.Join(n.home, "worker.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopWork, n.workDone = cancel, make(chan struct{})
+	go func() {
+		defer close(n.workDone)
+		defer lf.Close()
+		compute.RunNodeWorkers(ctx, compute.NodeWorkers{
+			KeysDir: KeysDir(n.home), Vault: v, Results: n.results, Ledger: client.New("http://" + n.APIAddr()),
+			Measurement: m, Every: o.WorkerEvery, Log: slog.New(slog.NewTextHandler(lf, nil)),
+		})
+	}()
+	return nil
+}
+
+// ResultBlob implements api.ResultSource: an encrypted result from the
+// node's results store (<home>/results).
+func (n *Node) ResultBlob(hash string) ([]byte, error) { return n.results.Get(hash) }
 
 // APIAddr is the address the API listens on.
 func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
@@ -141,6 +200,10 @@ func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
 // Stop shuts the node down; it is safe to call on a half-started node.
 func (n *Node) Stop() error {
 	var errs []error
+	if n.stopWork != nil {
+		n.stopWork()
+		<-n.workDone
+	}
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.api.Shutdown(ctx))
