@@ -119,6 +119,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Payload": ledger.Payload{}, "Event": ledger.Event{}, "Attribute": ledger.Attribute{},
 		"Worker": ledger.Worker{}, "WorkerList": api.WorkerList{}, "JobResult": ledger.JobResult{}, "JobSite": ledger.JobSite{},
 		"Job": ledger.Job{}, "JobList": api.JobList{}, "DatasetBudget": api.DatasetBudget{},
+		"ModelFeature": ledger.ModelFeature{}, "Model": ledger.Model{}, "ModelList": api.ModelList{},
+		"Prediction": ledger.Prediction{}, "PredictionList": api.PredictionList{},
+		"VerifyRequest": api.VerifyRequest{}, "VerifyResult": api.VerifyResult{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]

@@ -587,8 +587,10 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 		switch name {
 		case "hash":
 			return txHashes
-		case "address", "requester":
+		case "address", "requester", "owner":
 			return addrs
+		case "job":
+			return []string{"0", "1", "2"}
 		case "org":
 			return orgIDs
 		case "id":

@@ -31,6 +31,7 @@ const (
 	CodeInternal         Code = 16 // store failure; the node's fault, not the sender's
 	CodeBudgetExhausted  Code = 17 // a dataset's privacy budget cannot cover the job
 	CodePriceExceeded    Code = 18 // the job costs more than the requester's ceiling
+	CodeInvalidProof     Code = 19 // a zero-knowledge proof does not verify
 )
 
 var codeNames = map[Code]string{
@@ -53,6 +54,7 @@ var codeNames = map[Code]string{
 	CodeInternal:         "internal",
 	CodeBudgetExhausted:  "budget_exhausted",
 	CodePriceExceeded:    "price_exceeded",
+	CodeInvalidProof:     "invalid_proof",
 }
 
 // String is the code's stable name.

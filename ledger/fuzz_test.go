@@ -41,7 +41,7 @@ type fuzzSeed struct {
 }
 
 // fuzzSeeds are one valid transaction of every type against the fuzz base
-// state (the standard world after worldSetup), and one of every common way
+// state (the standard world after fuzzSetup), and one of every common way
 // to be wrong.
 func fuzzSeeds() []fuzzSeed {
 	transfer := &Transfer{To: testAddr("bob"), Amount: 5}
@@ -52,6 +52,7 @@ func fuzzSeeds() []fuzzSeed {
 	}
 	env.Signature[0] ^= 0x80
 	flipped, _ = json.Marshal(env)
+	predX, predBucket, predProof := testPrediction("cvd", testChain, fuzzModel, "fuzz-1", []float64{58, 135, 1})
 	policy := Policy{Purposes: []string{"education"}, Requesters: Requesters{Orgs: []string{"hosp-a"}},
 		Analyses: Analyses{Builtins: []string{"crosstab"}}, MinCohort: 50, EpsilonPerJobMill: 10, EpsilonTotalMill: 10,
 		Price: 1, Split: RewardSplit{InstitutionBps: 10000}, Attestation: AttestHardware, ConsentModel: ConsentOptIn, Expiry: fuzzTime + 3600}
@@ -87,7 +88,21 @@ func fuzzSeeds() []fuzzSeed {
 		{"invalid_state", mustSign("alice", 2, &SetOrgAdmin{Org: "hosp-a", Address: testAddr("alice"), Admin: true}), CodeInvalidState},
 		{"invalid_field", mustSign("alice", 2, &Transfer{To: testAddr("bob")}), CodeInvalidField},
 		{"expired", mustSign("pat", 1, &GiveConsent{Scope: Scope{Kind: ScopeAll}, Provision: Permit, Purposes: []string{"research"}, Expiry: fuzzTime}), CodeExpired},
+
+		// Models: the base state has fuzzModel registered (fuzzSetup).
+		{"register_model", mustSign("rita", 2, testRegisterModel("cvd-risk", "other")), CodeOK},
+		{"record_prediction", mustSign("pat", 1, &RecordPrediction{Model: fuzzModel, X: predX, Bucket: predBucket, Request: "fuzz-1", Proof: predProof}), CodeOK},
+		{"attest_prediction", mustSign("carol", 2, &AttestPrediction{Model: fuzzModel, XHash: InputsHash([]byte("salt"), predX), Bucket: predBucket, ProofHash: ProofHash(predProof)}), CodeOK},
+		{"invalid_proof", mustSign("pat", 1, &RecordPrediction{Model: fuzzModel, X: predX, Bucket: (predBucket + 1) % 4, Request: "fuzz-1", Proof: predProof}), CodeInvalidProof},
 	}
+}
+
+// fuzzModel is the model the fuzz base state registers, signed by bob.
+const fuzzModel = "fuzz-cvd"
+
+// fuzzSetup is worldSetup plus a registered model.
+func fuzzSetup() [][]byte {
+	return append(worldSetup(), mustSign("bob", 0, testRegisterModel(fuzzModel, "cvd")))
 }
 
 var fuzzBase = sync.OnceValue(func() *store.Mem {
@@ -102,7 +117,7 @@ var fuzzBase = sync.OnceValue(func() *store.Mem {
 	if err := m.BeginBlock(BlockInfo{Height: 1, Time: fuzzTime - 10}); err != nil {
 		panic(err)
 	}
-	for _, raw := range worldSetup() {
+	for _, raw := range fuzzSetup() {
 		if res, err := m.DeliverTx(raw); err != nil || res.Code != CodeOK {
 			panic(fmt.Sprintf("setup: %+v %v", res, err))
 		}

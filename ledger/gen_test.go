@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"pgregory.net/rapid"
 )
@@ -28,6 +29,7 @@ var allTxKinds = []string{
 	"create_org", "set_org_admin", "register_account", "self_register", "transfer", "register_dataset",
 	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
 	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
+	"register_model", "record_prediction", "attest_prediction",
 	"garbage", "replay", "flip",
 }
 
@@ -35,7 +37,33 @@ var (
 	genActors   = []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "newpat", "newres", "dave", "ghost", "wanda", "walt"}
 	genOrgs     = []string{"consortium", "hosp-a", "lab-b", "newlab"}
 	genDatasets = []string{"cardio", "sleep"}
+	genModels   = []string{"m1", "m2"}
 )
+
+// genPrediction is a prediction proof txGen can send.
+type genPrediction struct {
+	model, request string
+	x              []int64
+	bucket         uint32
+	proof          []byte
+}
+
+// genPredictions are real proofs for the generated models, made with both
+// test models' openings: which of them verify depends on which test model
+// the id was registered with.
+var genPredictions = sync.OnceValue(func() []genPrediction {
+	var out []genPrediction
+	for _, id := range genModels {
+		for _, name := range []string{"cvd", "other"} {
+			for i, values := range [][]float64{{30, 110, 0}, {60, 150, 1}} {
+				req := fmt.Sprintf("req-%d", i)
+				x, b, proof := testPrediction(name, testChain, id, req, values)
+				out = append(out, genPrediction{model: id, request: req, x: x, bucket: b, proof: proof})
+			}
+		}
+	}
+	return out
+})
 
 func (g *txGen) draw(t *rapid.T) []byte {
 	raw := g.drawKind(t, rapid.SampledFrom(g.kinds).Draw(t, "kind"))
@@ -47,22 +75,24 @@ func (g *txGen) draw(t *rapid.T) []byte {
 // drawing them most of the time gets transactions past the permission
 // checks so that datasets, policies, consents and requests come to exist.
 var plausibleSigners = map[string][]string{
-	"create_org":       {"root"},
-	"set_org_admin":    {"alice", "carol", "root"},
-	"register_account": {"alice", "carol"},
-	"transfer":         {"root", "alice", "bob", "carol", "rita", "pat"},
-	"register_dataset": {"alice", "bob", "carol"},
-	"set_policy":       {"alice", "bob", "carol"},
-	"give_consent":     {"pat", "paula", "newpat"},
-	"narrow_consent":   {"pat", "paula", "newpat"},
-	"revoke_consent":   {"pat", "paula", "newpat"},
-	"request_access":   {"rita", "carol", "newres"},
-	"decide_access":    {"alice", "bob", "carol"},
-	"register_worker":  {"alice", "carol"},
-	"submit_job":       {"rita", "carol", "alice"},
-	"post_result":      {"wanda", "walt"},
-	"fail_job":         {"wanda", "walt"},
-	"expire_job":       {"rita", "pat"},
+	"create_org":        {"root"},
+	"set_org_admin":     {"alice", "carol", "root"},
+	"register_account":  {"alice", "carol"},
+	"transfer":          {"root", "alice", "bob", "carol", "rita", "pat"},
+	"register_dataset":  {"alice", "bob", "carol"},
+	"set_policy":        {"alice", "bob", "carol"},
+	"give_consent":      {"pat", "paula", "newpat"},
+	"narrow_consent":    {"pat", "paula", "newpat"},
+	"revoke_consent":    {"pat", "paula", "newpat"},
+	"request_access":    {"rita", "carol", "newres"},
+	"decide_access":     {"alice", "bob", "carol"},
+	"register_worker":   {"alice", "carol"},
+	"submit_job":        {"rita", "carol", "alice"},
+	"post_result":       {"wanda", "walt"},
+	"fail_job":          {"wanda", "walt"},
+	"expire_job":        {"rita", "pat"},
+	"register_model":    {"rita", "carol", "alice"},
+	"attest_prediction": {"carol", "alice", "rita"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -164,6 +194,30 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 			Reason: rapid.SampledFrom(FailReasons).Draw(t, "reason")}
 	case "expire_job":
 		msg = &ExpireJob{Job: rapid.Uint64Range(0, 3).Draw(t, "job")}
+	case "register_model":
+		m := testRegisterModel(rapid.SampledFrom(genModels).Draw(t, "model"), rapid.SampledFrom([]string{"cvd", "other"}).Draw(t, "test model"))
+		if rapid.IntRange(0, 4).Draw(t, "bad edges") == 0 {
+			m.BucketEdges = []int64{5, 5, 6}
+		}
+		if rapid.Bool().Draw(t, "has job") {
+			j := rapid.Uint64Range(0, 3).Draw(t, "job")
+			m.Job = &j
+		}
+		msg = m
+	case "record_prediction", "attest_prediction":
+		p := rapid.SampledFrom(genPredictions()).Draw(t, "prediction")
+		proof, bucket := slices.Clone(p.proof), p.bucket
+		if rapid.IntRange(0, 3).Draw(t, "tamper") == 0 {
+			proof[rapid.IntRange(0, len(proof)-1).Draw(t, "tamper at")] ^= 1 << rapid.IntRange(0, 7).Draw(t, "tamper bit")
+		}
+		if rapid.IntRange(0, 3).Draw(t, "other bucket") == 0 {
+			bucket = rapid.Uint32Range(0, 4).Draw(t, "bucket")
+		}
+		if kind == "record_prediction" {
+			msg = &RecordPrediction{Model: p.model, X: p.x, Bucket: bucket, Request: p.request, Proof: proof}
+		} else {
+			msg = &AttestPrediction{Model: p.model, XHash: InputsHash([]byte("salt"), p.x), Bucket: bucket, ProofHash: ProofHash(proof)}
+		}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

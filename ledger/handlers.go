@@ -53,6 +53,12 @@ func handle(c *txCtx) ([]Event, error) {
 		return c.failJob(m)
 	case *ExpireJob:
 		return c.expireJob(m)
+	case *RegisterModel:
+		return c.registerModel(m)
+	case *RecordPrediction:
+		return c.recordPrediction(m)
+	case *AttestPrediction:
+		return c.attestPrediction(m)
 	}
 	return nil, errf(CodeUnknownType, "no handler for %s", c.tx.Payload.Type)
 }

@@ -83,3 +83,17 @@ func KeyPool(dataset string) []byte { return []byte("s/pool/" + dataset) }
 func KeyAccessGrant(dataset, requester, purpose string) []byte {
 	return []byte("s/agrant/" + dataset + "/" + requester + "/" + purpose)
 }
+
+// KeyModel is a registered model by id.
+func KeyModel(id string) []byte { return []byte("s/model/" + id) }
+
+// KeyPrediction is one of a model's recorded predictions.
+func KeyPrediction(model string, seq uint64) []byte {
+	return []byte("s/pred/" + model + "/" + num(seq))
+}
+
+// KeyPredictionProof indexes a model's recorded predictions by the
+// SHA-256 of their proof (lower-case hex), so a proof is recorded once.
+func KeyPredictionProof(model, proofHash string) []byte {
+	return []byte("s/predproof/" + model + "/" + proofHash)
+}

@@ -49,6 +49,10 @@ import (
 //	  account NAME …  |  org ID …  |  dataset ID  |  policy ID  |  consents NAME
 //	  access [ID]  |  supply  |  audit [last=N]
 //	  allows NAME dataset=ID purpose=P [height=H] [time=T] [model=opt_in|opt_out]
+//	  job ID …  |  budget ID …  |  model ID …  |  predictions ID …
+//
+// Model transactions get real commitments and proofs from the test models
+// in models_helpers_test.go (see buildModelMsg for their arguments).
 //
 // Names stand for keys derived from the name (testKey), and addresses in the
 // output are printed back as names. A value "raw:X" is used literally (an
@@ -110,6 +114,7 @@ type scriptRunner struct {
 	repl    *strings.Replacer
 	last    []byte // the previous transaction, for "again"
 	lastDsc string
+	models  map[string]string // model id → the test model whose opening proves for it
 }
 
 func (r *scriptRunner) run(t *testing.T, d *datadriven.TestData) string {
@@ -595,6 +600,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return &FailJob{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Reason: a.str("reason", "data_unavailable")}
 	case TxExpireJob:
 		return &ExpireJob{Job: a.u64("job", 0)}
+	case TxRegisterModel, TxRecordPrediction, TxAttestPrediction:
+		return r.buildModelMsg(t, typ, a)
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -731,6 +738,8 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			}
 		case "audit":
 			r.printAudit(t, &out, st, int(a.u64("last", 1<<20)))
+		case "model", "predictions":
+			r.printModels(t, &out, st, cmd, words)
 		case "allows":
 			if len(words) != 1 {
 				t.Fatalf("allows: want one patient")

@@ -70,6 +70,12 @@ func newMsg(t TxType) Msg {
 		return &FailJob{}
 	case TxExpireJob:
 		return &ExpireJob{}
+	case TxRegisterModel:
+		return &RegisterModel{}
+	case TxRecordPrediction:
+		return &RecordPrediction{}
+	case TxAttestPrediction:
+		return &AttestPrediction{}
 	}
 	return nil
 }
@@ -77,7 +83,8 @@ func newMsg(t TxType) Msg {
 // TxTypes lists every transaction type.
 var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
 	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess,
-	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob}
+	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob,
+	TxRegisterModel, TxRecordPrediction, TxAttestPrediction}
 
 // Msg is a transaction body.
 type Msg interface {

@@ -43,6 +43,8 @@ func addClientCommands(root *cobra.Command, g *globals) {
 		consentCmd(e), accessCmd(e), txCmd(e), stateCmd(e), auditCmd(e),
 	)
 	addJobCommands(root, e)
+	addResultCommands(root, e)
+	root.AddCommand(modelCmd(e))
 }
 
 // env is what client commands share: the global flags and helpers over them.

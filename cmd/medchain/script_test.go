@@ -79,9 +79,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"jsonvar": jsonvar,
-			"lock":    lock,
-			"add":     add,
+			"jsonvar":     jsonvar,
+			"lock":        lock,
+			"add":         add,
+			"tamperproof": tamperproof,
+			"perm":        perm,
 		},
 	})
 }

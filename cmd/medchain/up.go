@@ -78,7 +78,7 @@ func nodeCmd(g *globals) *cobra.Command {
 func runNode(cmd *cobra.Command, home, api string, seed func(context.Context, *node.Node) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(home, node.Options{API: api})
+	n, err := node.Start(home, node.Options{API: api, Workers: true})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/vault"
+)
+
+// Results of compute jobs (download, verify, report) and the patient link
+// table the workers use to find consents.
+
+// addResultCommands adds `patient link` and `job result|verify|report`
+// (under the job command, which must have been added already).
+func addResultCommands(root *cobra.Command, e *env) {
+	root.AddCommand(patientCmd(e))
+	for _, c := range root.Commands() {
+		if c.Name() == "job" {
+			c.AddCommand(jobResultCmd(e), jobVerifyCmd(e), jobReportCmd(e))
+		}
+	}
+}
+
+func patientCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
+	var from, dataset, patientID, wallet, rules, dir string
+	link := &cobra.Command{
+		Use:   "link",
+		Short: "Record that a source patient id belongs to a wallet, so the worker applies that wallet's consents",
+		Long: `link computes the patient's pseudonym from the source patient id with the vault's secret
+and the dataset's de-identification rules (the same function ingest used; Safe Harbor
+unless --deid names the profile, which must match the version's profile hash), and
+records pseudonym → wallet in the organisation's link table
+(<vault>/links/<org>.links, AES-256-GCM under a key derived from the vault secret, 0600).
+The patient id and the pseudonym are never printed or sent anywhere.
+
+  medchain patient link --from st-mary-admin --dataset st-mary-cvd --patient-id 0b6f… --wallet 3fa1…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataset == "" || patientID == "" || wallet == "" {
+				return fail("--dataset, --patient-id and --wallet are required")
+			}
+			addr, err := e.address(wallet)
+			if err != nil {
+				return fmt.Errorf("--wallet: %w", err)
+			}
+			k, err := e.key(from)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := e.ctx(cmd)
+			defer cancel()
+			ds, err := c.Dataset(ctx, dataset)
+			if err != nil {
+				return err
+			}
+			acct, err := c.Account(ctx, k.Address())
+			if err != nil {
+				return err
+			}
+			if acct.Org != ds.Org {
+				return fail("--from %s is an account of %q; dataset %s is held by %q", k.Name, acct.Org, dataset, ds.Org)
+			}
+			dv, err := c.DatasetVersion(ctx, dataset, ds.LatestVersion)
+			if err != nil {
+				return err
+			}
+			r := deid.SafeHarbor()
+			if rules != "" {
+				if r, err = deid.Load(rules); err != nil {
+					return err
+				}
+			}
+			h, err := r.Hash()
+			if err != nil {
+				return err
+			}
+			if dv.DeidProfile != "" && h != dv.DeidProfile {
+				return fail("the de-identification profile %s is not the one %s version %d was ingested with (%s): give it with --deid", short(h), dataset, dv.Version, short(dv.DeidProfile))
+			}
+			if dir == "" {
+				dir = filepath.Join(e.g.home, "vault")
+			}
+			v, err := vault.Open(dir)
+			if err != nil {
+				return err
+			}
+			secret, err := v.Secret()
+			if err != nil {
+				return err
+			}
+			d, err := deid.New(r, secret)
+			if err != nil {
+				return err
+			}
+			prev, err := v.LinkPatient(ds.Org, d.PatientPseudonym(patientID), addr)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"org": ds.Org, "wallet": addr, "replaced": prev}
+			return e.show(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "linked a patient of %s to wallet %s", ds.Org, addr)
+				if prev != "" && prev != addr {
+					fmt.Fprintf(w, " (was linked to %s)", prev)
+				}
+				fmt.Fprintln(w)
+			})
+		},
+	}
+	f := link.Flags()
+	f.StringVar(&from, "from", "", "an institution key of the dataset's organisation")
+	f.StringVar(&dataset, "dataset", "", "a dataset of the organisation (for its org and de-identification profile)")
+	f.StringVar(&patientID, "patient-id", "", "the patient's id in the source system")
+	f.StringVar(&wallet, "wallet", "", "the patient's wallet: address or local key name")
+	f.StringVar(&rules, "deid", "", "de-identification rules the dataset was ingested with (default Safe Harbor)")
+	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
+	cmd.AddCommand(link)
+	return cmd
+}
+
+// sitesOf is the datasets of a job to act on: --dataset, else every site.
+func sitesOf(j *ledger.Job, dataset string) ([]string, error) {
+	var out []string
+	for _, s := range j.Sites {
+		if dataset == "" || s.Dataset == dataset {
+			out = append(out, s.Dataset)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fail("--dataset: job %d does not use dataset %q (it uses %s)", j.ID, dataset, jobDatasets(j))
+	}
+	return out, nil
+}
+
+// fetchResults downloads, hash-checks and decrypts the results of a job.
+func (e *env) fetchResults(cmd *cobra.Command, id uint64, dataset, from string) ([]*compute.Result, error) {
+	k, err := e.key(from)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := e.ctx(cmd)
+	defer cancel()
+	j, err := c.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := sitesOf(j, dataset)
+	if err != nil {
+		return nil, err
+	}
+	var out []*compute.Result
+	for _, d := range ds {
+		r, _, err := compute.FetchResult(ctx, c, j, d, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func jobResultCmd(e *env) *cobra.Command {
+	var from, dataset, outFile string
+	cmd := &cobra.Command{
+		Use:   "result ID",
+		Short: "Download a job's results, check them against the ledger's result hash, and decrypt them",
+		Long: `result downloads each site's encrypted result (GET /v1/results/{job}/{dataset}), refuses
+it unless its SHA-256 equals the result hash the worker posted on the ledger, decrypts it
+with the X25519 key of --from (the job's result key) and prints the results as JSON (or
+writes them to --out, 0600).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := uintArg("ID", args[0])
+			if err != nil {
+				return err
+			}
+			rs, err := e.fetchResults(cmd, id, dataset, from)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(rs, "", "  ")
+			if err != nil {
+				return err
+			}
+			b = append(b, '\n')
+			if outFile != "" {
+				if err := os.WriteFile(outFile, b, 0o600); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %d result(s) of job %d to %s (hash checked against the ledger, decrypted)\n", len(rs), id, outFile)
+				return nil
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "the requester's key (holds the result key)")
+	cmd.Flags().StringVar(&dataset, "dataset", "", "only this site's result (default: every site)")
+	cmd.Flags().StringVar(&outFile, "out", "", "write the decrypted results to this file")
+	return cmd
+}
+
+func jobVerifyCmd(e *env) *cobra.Command {
+	var from string
+	cmd := &cobra.Command{
+		Use:   "verify ID",
+		Short: "Check a job's results against the ledger: result hash, worker registration and measurement, content root",
+		Long: `verify checks, for every site of the job: the stored ciphertext hashes to the result hash
+posted on the ledger; the posting worker is a registered worker of the dataset's
+organisation with the measurement the result records; the content root the result binds
+is the root the ledger publishes for the dataset version. With --from (the requester's
+key) it also decrypts each result and checks that it names the same job, dataset, root,
+worker and measurement. It prints each check and fails if any does.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := uintArg("ID", args[0])
+			if err != nil {
+				return err
+			}
+			var k *keys.Key
+			if from != "" {
+				if k, err = e.key(from); err != nil {
+					return err
+				}
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := e.ctx(cmd)
+			defer cancel()
+			j, err := c.Job(ctx, id)
+			if err != nil {
+				return err
+			}
+			checks, ok, err := compute.VerifyJob(ctx, c, j, k)
+			if err != nil {
+				return err
+			}
+			err = e.show(cmd, map[string]any{"job": id, "ok": ok, "checks": checks}, func(w io.Writer) {
+				for _, ch := range checks {
+					mark := "ok  "
+					if !ch.OK {
+						mark = "FAIL"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, ch.Dataset, ch.What, ch.Detail)
+				}
+			})
+			if err == nil && !ok {
+				return fail("job %d: verification failed", id)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "the requester's key: also decrypt and check each result's bindings")
+	return cmd
+}
+
+func jobReportCmd(e *env) *cobra.Command {
+	var from, dataset, outFile string
+	cmd := &cobra.Command{
+		Use:   "report ID",
+		Short: "Render a job's results as SVG: tables, and a forest plot of odds/hazard ratios for regressions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := uintArg("ID", args[0])
+			if err != nil {
+				return err
+			}
+			if outFile == "" || !strings.HasSuffix(outFile, ".svg") {
+				return fail("--out FILE.svg is required")
+			}
+			rs, err := e.fetchResults(cmd, id, dataset, from)
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(outFile, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			if err := compute.RenderSVG(f, rs); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote the report of job %d (%d result(s)) to %s\n", id, len(rs), outFile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "the requester's key (holds the result key)")
+	cmd.Flags().StringVar(&dataset, "dataset", "", "only this site's result (default: every site)")
+	cmd.Flags().StringVar(&outFile, "out", "", "SVG file to write")
+	return cmd
+}

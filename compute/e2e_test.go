@@ -1,0 +1,413 @@
+package compute_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/api/apitest"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/csvsrc"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/ingest"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/normalize"
+	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vault"
+)
+
+var refDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const measurement = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+
+// recorder wraps the client to keep every message the worker submits.
+type recorder struct {
+	*client.Client
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func (r *recorder) SignAndSubmit(ctx context.Context, k *keys.Key, m ledger.Msg, wait bool) (*api.TxSubmitted, error) {
+	b, _ := json.Marshal(m)
+	r.mu.Lock()
+	r.msgs = append(r.msgs, b)
+	r.mu.Unlock()
+	return r.Client.SignAndSubmit(ctx, k, m, wait)
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	n      *apitest.Node
+	c      *client.Client
+	v      *vault.Vault
+	secret []byte
+	pseudo *deid.Deidentifier
+}
+
+func (e *env) key(name string) *keys.Key {
+	k, err := e.n.Key(name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k
+}
+
+func (e *env) submit(k *keys.Key, m ledger.Msg) *ledger.TxRecord {
+	e.t.Helper()
+	r, err := e.c.SignAndSubmit(e.ctx, k, m, true)
+	if err != nil {
+		e.t.Fatalf("%s by %s: %v", m.Type(), k.Name, err)
+	}
+	if err := client.ResultError(r); err != nil {
+		e.t.Fatalf("%s by %s: %v", m.Type(), k.Name, err)
+	}
+	return r.Result
+}
+
+// site registers a worker for org, ingests a synthetic cohort wrapped to it
+// and sets a policy.
+func (e *env) site(org, admin, dataset string, n int, seed int64, model string) (*keys.Key, []synth.Person, int) {
+	t := e.t
+	ak := e.key(admin)
+	wk, err := keys.Generate(org + "-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.submit(ak, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: org})
+	e.submit(ak, &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
+	people, err := synth.Generate(synth.Config{N: n, Seed: seed, RefDate: refDate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), dataset+".csv")
+	if err := synth.WriteFile(src, func(w io.Writer) error { return synth.WriteCSV(w, people, synth.WithOutcome()) }); err != nil {
+		t.Fatal(err)
+	}
+	var mb bytes.Buffer
+	if err := synth.WriteCSVMapping(&mb, synth.WithOutcome()); err != nil {
+		t.Fatal(err)
+	}
+	mapping, err := csvsrc.ParseMapping("mapping", &mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeID, err := vault.NodeIdentity(ak.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := vault.NewRecipient(wk.EncPub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := normalize.DefaultConfig()
+	cfg.RefDate = refDate
+	rep, err := ingest.Run(e.ctx, e.v, nodeID, e.secret, ingest.ClientLedger{Client: e.c, Key: ak}, ingest.Options{
+		Source: src, Format: ingest.CSV, Mapping: &mapping, Normalize: cfg, Dataset: dataset, Title: dataset,
+		Recipients: []vault.Recipient{wr},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.submit(ak, &ledger.SetPolicy{Dataset: dataset, Policy: ledger.Policy{
+		Purposes:          []string{"research", "public_health"},
+		Requesters:        ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+		Analyses:          ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
+		MinCohort:         ledger.MinCohortFloor,
+		EpsilonPerJobMill: 500, EpsilonTotalMill: 50000, Price: 100,
+		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+		Attestation: ledger.AttestSoftware, ConsentModel: model,
+	}})
+	return wk, people, int(rep.RowsKept)
+}
+
+// patient makes a self-registered patient wallet, links it to a person of
+// org's dataset in the vault's link table, and gives it consents.
+func (e *env) patient(org string, p synth.Person, consents ...ledger.Msg) *keys.Key {
+	k, err := keys.Generate("p")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.submit(k, &ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient})
+	if _, err := e.v.LinkPatient(org, e.pseudo.PatientPseudonym(p.ID), k.Address()); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range consents {
+		e.submit(k, m)
+	}
+	return k
+}
+
+func permit(kind, id string, purposes ...string) *ledger.GiveConsent {
+	return &ledger.GiveConsent{Scope: ledger.Scope{Kind: kind, ID: id}, Provision: ledger.Permit, Purposes: purposes}
+}
+
+func deny(kind, id string, purposes ...string) *ledger.GiveConsent {
+	return &ledger.GiveConsent{Scope: ledger.Scope{Kind: kind, ID: id}, Provision: ledger.Deny, Purposes: purposes}
+}
+
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(i) }()
+	}
+	wg.Wait()
+}
+
+func balance(e *env, addr string) uint64 {
+	a, err := e.c.Account(e.ctx, addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a.Balance
+}
+
+// TestWorkerEndToEnd runs the whole compute path on a real node: two
+// institutions ingest synthetic cohorts wrapped to their workers, patients
+// are linked and consent (or refuse, or revoke), a researcher submits
+// counts and a logistic regression, the workers run once, and the
+// researcher downloads, verifies and decrypts results whose n is exactly
+// what the consents allow.
+func TestWorkerEndToEnd(t *testing.T) {
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
+	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
+		t.Fatal(err)
+	}
+	if e.secret, err = e.v.Secret(); err != nil {
+		t.Fatal(err)
+	}
+	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
+		t.Fatal(err)
+	}
+
+	// Opt-out at st-mary, opt-in at northside.
+	soWorker, soPeople, soRows := e.site("st-mary", "st-mary-admin", "so-cvd", 300, 11, ledger.ConsentOptOut)
+	niWorker, niPeople, niRows := e.site("northside", "northside-admin", "ni-cvd", 120, 12, ledger.ConsentOptIn)
+	if soRows != 300 || niRows != 120 {
+		t.Fatalf("ingested %d and %d rows", soRows, niRows)
+	}
+
+	// Consents before admission.
+	var late []func()
+	// opt-out: a research deny excludes; a revoked deny, a deny of another
+	// purpose, a permit, and a deny given after admission do not.
+	e.patient("st-mary", soPeople[0], permit(ledger.ScopeAll, "", "research"))
+	e.patient("st-mary", soPeople[1], deny(ledger.ScopeInstitution, "st-mary", "research"))
+	e.patient("st-mary", soPeople[2], deny(ledger.ScopeDataset, "so-cvd", "research"), &ledger.RevokeConsent{Seq: 0})
+	e.patient("st-mary", soPeople[3], deny(ledger.ScopeAll, "", "commercial_research"))
+	so4 := e.patient("st-mary", soPeople[4])
+	late = append(late, func() { e.submit(so4, deny(ledger.ScopeDataset, "so-cvd", "research")) })
+	wantSO := soRows - 1
+
+	// opt-in: 30 linked permits are in; unlinked rows, a revoked permit, a
+	// permit of another purpose, a permit overruled by a deny, a permit of
+	// another dataset and a permit given after admission are out.
+	const permits = 30
+	parallel(permits, func(i int) {
+		scopes := []*ledger.GiveConsent{permit(ledger.ScopeAll, "", "research"), permit(ledger.ScopeInstitution, "northside", "research", "education"), permit(ledger.ScopeDataset, "ni-cvd", "research")}
+		e.patient("northside", niPeople[i], scopes[i%3])
+	})
+	e.patient("northside", niPeople[30], permit(ledger.ScopeDataset, "ni-cvd", "research"), &ledger.RevokeConsent{Seq: 0})
+	e.patient("northside", niPeople[31], permit(ledger.ScopeDataset, "ni-cvd", "public_health"))
+	e.patient("northside", niPeople[32], permit(ledger.ScopeAll, "", "research"), deny(ledger.ScopeInstitution, "northside", "research"))
+	e.patient("northside", niPeople[33], permit(ledger.ScopeDataset, "so-cvd", "research"))
+	ni34 := e.patient("northside", niPeople[34])
+	late = append(late, func() { e.submit(ni34, permit(ledger.ScopeAll, "", "research")) })
+	wantNI := permits
+
+	// Jobs.
+	rita := e.key("rita-researcher")
+	before := balance(e, rita.Address())
+	submitJob := func(dataset, analysisName, params string) uint64 {
+		rec := e.submit(rita, &ledger.SubmitJob{Datasets: []string{dataset}, Analysis: analysisName, Params: json.RawMessage(params),
+			Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()})
+		id, err := client.JobID(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	jNICount := submitJob("ni-cvd", "cohort_count", `{}`)
+	jSOCount := submitJob("so-cvd", "cohort_count", `{}`)
+	jSOLogit := submitJob("so-cvd", "logistic_regression", `{"outcome":"cvd_10y","features":["age","sbp","total_chol","hdl","smoker"]}`)
+	jSmall := submitJob("so-cvd", "cohort_count", `{"filter":[{"column":"age","op":">","value":200}]}`)
+	for _, f := range late {
+		f()
+	}
+
+	// Run each institution's worker once.
+	var logs bytes.Buffer
+	store, err := compute.OpenResultStore(compute.ResultsDir(n.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed = 42
+	rec := &recorder{Client: e.c}
+	run := func(org string, k *keys.Key) []compute.Outcome {
+		w := &compute.Worker{Key: k, Org: org, Measurement: measurement, Vault: e.v, Ledger: rec, Results: store,
+			Noise: rand.NewChaCha8([32]byte{seed}), Log: slog.New(slog.NewTextHandler(&logs, nil))}
+		out, err := w.RunOnce(ctx)
+		if err != nil {
+			t.Fatalf("%s worker: %v", org, err)
+		}
+		return out
+	}
+	niOut := run("northside", niWorker)
+	soOut := run("st-mary", soWorker)
+	t.Logf("northside: %+v\nst-mary: %+v", niOut, soOut)
+
+	job := func(id uint64) *ledger.Job {
+		j, err := e.c.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	for _, id := range []uint64{jNICount, jSOCount, jSOLogit} {
+		if j := job(id); j.Status != ledger.JobCompleted {
+			t.Fatalf("job %d is %s (%s)", id, j.Status, j.Reason)
+		}
+	}
+	if j := job(jSmall); j.Status != ledger.JobFailed || j.Reason != "so-cvd: cohort_too_small" {
+		t.Fatalf("small job: %s %q", j.Status, j.Reason)
+	}
+
+	// Tokens: three jobs paid, the refused one refunded.
+	if got := balance(e, rita.Address()); got != before-300 {
+		t.Errorf("requester balance %d, want %d", got, before-300)
+	}
+	if got := balance(e, soWorker.Address()); got != 20 {
+		t.Errorf("st-mary worker balance %d, want 20", got)
+	}
+	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.PatientPool != 60 || b.SpentMill != 1000 {
+		t.Errorf("so-cvd budget %+v %v: want pool 60, spent 1000 (the refused job's epsilon refunded)", b, err)
+	}
+
+	// Expected noisy counts: the same seeded source, one draw per count.
+	expectCount := func(n int) int64 {
+		z, err := outputctl.DiscreteLaplace(rand.NewChaCha8([32]byte{seed}), 500, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return max(int64(n)+z, 0)
+	}
+	count := func(id uint64, dataset string) outputctl.CountRelease {
+		r, _, err := compute.FetchResult(ctx, e.c, job(id), dataset, rita)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cr outputctl.CountRelease
+		if err := json.Unmarshal(r.Release, &cr); err != nil {
+			t.Fatal(err)
+		}
+		if r.ConsentAsOf != job(id).Admitted || r.ReleaseKind != "count" {
+			t.Errorf("result envelope %+v", r)
+		}
+		return cr
+	}
+	if cr := count(jNICount, "ni-cvd"); cr.N.Count == nil || *cr.N.Count != expectCount(wantNI) || !cr.Noisy {
+		t.Errorf("opt-in count %+v, want noisy %d (exact %d)", cr, expectCount(wantNI), wantNI)
+	}
+	if cr := count(jSOCount, "so-cvd"); cr.N.Count == nil || *cr.N.Count != expectCount(wantSO) {
+		t.Errorf("opt-out count %+v, want noisy %d (exact %d)", cr, expectCount(wantSO), wantSO)
+	}
+
+	// The regression is released exactly: n is the consented rows.
+	r, _, err := compute.FetchResult(ctx, e.c, job(jSOLogit), "so-cvd", rita)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rr outputctl.RegressionRelease
+	if err := json.Unmarshal(r.Release, &rr); err != nil {
+		t.Fatal(err)
+	}
+	if rr.Regression.N != int64(wantSO) || len(rr.Regression.Coefficients) != 6 || rr.Regression.Link != analysis.Logit {
+		t.Errorf("regression n=%d coefficients=%d link=%s, want n=%d", rr.Regression.N, len(rr.Regression.Coefficients), rr.Regression.Link, wantSO)
+	}
+
+	// Only the requester's key opens a result.
+	if _, _, err := compute.FetchResult(ctx, e.c, job(jSOLogit), "so-cvd", e.key("st-mary-admin")); err == nil {
+		t.Error("another key decrypted the result")
+	}
+
+	// verify checks hash, worker registration and measurement, content root.
+	checks, ok, err := compute.VerifyJob(ctx, e.c, job(jSOLogit), rita)
+	if err != nil || !ok || len(checks) != 4 {
+		t.Fatalf("verify: ok=%v %v %+v", ok, err, checks)
+	}
+
+	// The report renders.
+	var svg bytes.Buffer
+	if err := compute.RenderSVG(&svg, []*compute.Result{r}); err != nil || !strings.Contains(svg.String(), "<svg") || !strings.Contains(svg.String(), "odds ratio") {
+		t.Errorf("report: %v\n%s", err, svg.String())
+	}
+
+	// No identifier or pseudonym in what the worker posted, the store's
+	// file names or the logs.
+	var names []string
+	filepath.WalkDir(compute.ResultsDir(n.Home), func(p string, d fs.DirEntry, err error) error {
+		names = append(names, p)
+		return nil
+	})
+	public := string(bytes.Join(rec.msgs, nil)) + strings.Join(names, "\n") + logs.String()
+	for _, people := range [][]synth.Person{soPeople, niPeople} {
+		for _, p := range people {
+			for _, s := range []string{p.ID, p.MRN, p.SSN, p.Family, e.pseudo.PatientPseudonym(p.ID)} {
+				if len(s) >= 4 && strings.Contains(public, s) {
+					t.Fatalf("record-level value %q leaked into posted messages, result paths or logs", s)
+				}
+			}
+		}
+	}
+	if len(rec.msgs) != 4 {
+		t.Errorf("worker submitted %d messages, want 3 post_result + 1 fail_job", len(rec.msgs))
+	}
+
+	// A tampered blob fails the requester's hash check.
+	site := job(jSOCount).Sites[0]
+	path := store.Path(site.Result.ResultHash)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := compute.FetchResult(ctx, e.c, job(jSOCount), "so-cvd", rita); err == nil || !strings.Contains(err.Error(), "refusing it") {
+		t.Fatalf("tampered result: %v", err)
+	}
+	if _, ok, _ := compute.VerifyJob(ctx, e.c, job(jSOCount), nil); ok {
+		t.Fatal("verify passed a tampered result")
+	}
+
+	// A second run finds nothing to do.
+	if out := run("st-mary", soWorker); len(out) != 0 {
+		t.Errorf("second run: %+v", out)
+	}
+	fmt.Fprint(io.Discard, niOut)
+}

@@ -1,0 +1,439 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/column"
+)
+
+// Backend is what a worker needs from the ledger: the reads it re-checks
+// jobs against, and transaction submission. *client.Client implements it.
+type Backend interface {
+	Status(ctx context.Context) (*api.NodeStatus, error)
+	Jobs(ctx context.Context, f client.JobFilter) ([]ledger.Job, error)
+	Job(ctx context.Context, id uint64) (*ledger.Job, error)
+	Worker(ctx context.Context, addr string) (*ledger.Worker, error)
+	DatasetVersion(ctx context.Context, id string, version uint64) (*ledger.DatasetVersion, error)
+	Consents(ctx context.Context, patient string) ([]ledger.Consent, error)
+	SignAndSubmit(ctx context.Context, key *keys.Key, msg ledger.Msg, wait bool) (*api.TxSubmitted, error)
+}
+
+var _ Backend = (*client.Client)(nil)
+
+// Worker is one institution's compute worker.
+type Worker struct {
+	Key         *keys.Key    // the worker account's key (signs results; its X25519 key opens data keys)
+	Org         string       // the organisation it works for
+	Measurement string       // what it runs: must equal its registered measurement
+	Vault       *vault.Vault // the institution's vault
+	Ledger      Backend
+	Results     *ResultStore
+	Noise       outputctl.Source // randomness for DP noise; nil = crypto/rand
+	Log         *slog.Logger     // nil = discard; never given record-level values
+}
+
+// Outcome is what the worker did with one site of a job.
+type Outcome struct {
+	Job     uint64 `json:"job"`
+	Dataset string `json:"dataset"`
+	Action  string `json:"action"`           // posted, failed, skipped
+	Reason  string `json:"reason,omitempty"` // a fail reason, or why it was skipped
+	Hash    string `json:"result_hash,omitempty"`
+}
+
+// Errors RunOnce stops on: the worker must not run.
+var (
+	ErrNotRegistered = errors.New("the worker key is not a registered worker")
+	ErrMeasurement   = errors.New("the worker's measurement differs from its registration")
+)
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Log
+}
+
+// checkRegistration re-reads the worker's registration.
+func (w *Worker) checkRegistration(ctx context.Context) (*ledger.Worker, error) {
+	reg, err := w.Ledger.Worker(ctx, w.Key.Address())
+	if client.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: %s", ErrNotRegistered, w.Key.Address())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if reg.Org != w.Org {
+		return nil, fmt.Errorf("%w: %s is registered for %q, not %q", ErrNotRegistered, w.Key.Address(), reg.Org, w.Org)
+	}
+	if reg.Measurement != w.Measurement {
+		return nil, fmt.Errorf("%w: registered %s, running %s", ErrMeasurement, reg.Measurement, w.Measurement)
+	}
+	return reg, nil
+}
+
+// RunOnce handles every admitted job with a site of the worker's
+// organisation that has no result yet. A site whose analysis is refused
+// fails the job (fail_job); a transient error (ledger unreachable, disk)
+// leaves the job for the next run and is returned.
+func (w *Worker) RunOnce(ctx context.Context) ([]Outcome, error) {
+	reg, err := w.checkRegistration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := w.Ledger.Jobs(ctx, client.JobFilter{Status: ledger.JobAdmitted})
+	if err != nil {
+		return nil, err
+	}
+	var out []Outcome
+	var errs []error
+	consents := map[string][]ledger.Consent{} // per run: consents change between runs
+	for _, j := range jobs {
+		for _, s := range j.Sites {
+			if s.Org != w.Org || s.Result != nil {
+				continue
+			}
+			o, err := w.runSite(ctx, reg, j.ID, s.Dataset, consents)
+			if err != nil {
+				w.log().Warn("job site not done; will retry", "job", j.ID, "dataset", s.Dataset, "err", err)
+				errs = append(errs, fmt.Errorf("job %d %s: %w", j.ID, s.Dataset, err))
+				continue
+			}
+			w.log().Info("job site", "job", o.Job, "dataset", o.Dataset, "action", o.Action, "reason", o.Reason, "result_hash", o.Hash)
+			out = append(out, o)
+			if o.Action == "failed" {
+				break // the job is closed
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// refusal is an analysis or data refusal that fails the job with a reason.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.reason + ": " + r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(reason string, err error) error { return &refusal{reason, err} }
+
+// failReason maps an error of the data or analysis path to a fail_job
+// reason, or "" for an error that may go away (retry).
+func failReason(err error) string {
+	var r *refusal
+	var pe *analysis.ParamError
+	switch {
+	case errors.As(err, &r):
+		return r.reason
+	case errors.Is(err, outputctl.ErrBelowMinCohort), errors.Is(err, outputctl.ErrTooFewEvents), errors.Is(err, outputctl.ErrSmallGroup):
+		return "cohort_too_small"
+	case errors.Is(err, outputctl.ErrBudgetExhausted):
+		return "resource_exhausted"
+	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotRecipient):
+		return "data_unavailable"
+	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrRootMismatch):
+		return "integrity_error"
+	case errors.As(err, &pe), errors.Is(err, analysis.ErrSeparation), errors.Is(err, analysis.ErrSingular),
+		errors.Is(err, analysis.ErrNotConverged), errors.Is(err, analysis.ErrTooFewRows),
+		errors.Is(err, outputctl.ErrNoPrivateRegression), errors.Is(err, outputctl.ErrNoiseTooLarge), errors.Is(err, outputctl.ErrNeedsBounds):
+		return "analysis_error"
+	}
+	return ""
+}
+
+func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dataset string, consents map[string][]ledger.Consent) (Outcome, error) {
+	o := Outcome{Job: id, Dataset: dataset}
+	// Re-check against the ledger: still admitted, still without a result,
+	// before its deadline, on the version the ledger published.
+	j, err := w.Ledger.Job(ctx, id)
+	if err != nil {
+		return o, err
+	}
+	i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == dataset })
+	if j.Status != ledger.JobAdmitted || i < 0 || j.Sites[i].Result != nil {
+		o.Action, o.Reason = "skipped", "no longer pending"
+		return o, nil
+	}
+	site := j.Sites[i]
+	st, err := w.Ledger.Status(ctx)
+	if err != nil {
+		return o, err
+	}
+	if st.Height >= j.Deadline {
+		o.Action, o.Reason = "skipped", "deadline passed"
+		return o, nil
+	}
+	if site.Attestation == ledger.AttestHardware && reg.Attestation == ledger.AttestTypeSoftware {
+		o.Action, o.Reason = "skipped", "the policy demands hardware attestation"
+		return o, nil
+	}
+	ct, err := w.compute(ctx, reg, j, site, consents)
+	if reason := failReason(err); reason != "" {
+		w.log().Info("job refused", "job", id, "dataset", dataset, "reason", reason, "err", err)
+		return w.fail(ctx, o, reason)
+	} else if err != nil {
+		return o, err
+	}
+	hash, err := w.Results.Put(ct)
+	if err != nil {
+		return o, err
+	}
+	msg := &ledger.PostResult{Job: id, Dataset: dataset, ContentRoot: site.ContentRoot, Measurement: reg.Measurement,
+		ResultHash: hash, Locator: Locator(hash)}
+	if err := w.submit(ctx, msg); err != nil {
+		return o, err
+	}
+	o.Action, o.Hash = "posted", hash
+	return o, nil
+}
+
+func (w *Worker) fail(ctx context.Context, o Outcome, reason string) (Outcome, error) {
+	if err := w.submit(ctx, &ledger.FailJob{Job: o.Job, Dataset: o.Dataset, Reason: reason}); err != nil {
+		return o, err
+	}
+	o.Action, o.Reason = "failed", reason
+	return o, nil
+}
+
+func (w *Worker) submit(ctx context.Context, msg ledger.Msg) error {
+	r, err := w.Ledger.SignAndSubmit(ctx, w.Key, msg, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	if err := client.ResultError(r); err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	return nil
+}
+
+// compute opens the data, filters by consent, runs the analysis, releases
+// and encrypts. Everything decrypted stays in this function's memory.
+func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]byte, error) {
+	dv, err := w.Ledger.DatasetVersion(ctx, site.Dataset, site.Version)
+	if client.IsNotFound(err) {
+		return nil, refuse("data_unavailable", fmt.Errorf("dataset %s version %d is not on the ledger", site.Dataset, site.Version))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if dv.ContentRoot != site.ContentRoot {
+		return nil, refuse("integrity_error", fmt.Errorf("dataset %s version %d: the ledger's root differs from the job's", site.Dataset, site.Version))
+	}
+	id, err := vault.NewIdentity(w.Key.Enc)
+	if err != nil {
+		return nil, err
+	}
+	v, err := w.Vault.Open(site.Dataset, site.Version, site.ContentRoot, id)
+	if err != nil {
+		return nil, err
+	}
+	keep, err := w.consentMask(ctx, v, j, site, consents)
+	if err != nil {
+		return nil, err
+	}
+	t, err := loadTable(v)
+	if err != nil {
+		return nil, err
+	}
+	if t, err = t.Where(keep); err != nil {
+		return nil, err
+	}
+	noise := w.Noise
+	if noise == nil {
+		noise = outputctl.CryptoSource()
+	}
+	rel := &outputctl.Releaser{
+		Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMill, ExactRegression: true},
+		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMill},
+		Noise:  noise,
+	}
+	kind, release, err := runAnalysis(t, j.Analysis, j.Params, rel)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(release)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Format: ResultFormat, Job: j.ID, Dataset: site.Dataset, Version: site.Version, ContentRoot: site.ContentRoot,
+		Analysis: j.Analysis, Purpose: j.Purpose, ConsentModel: site.Model, ConsentAsOf: j.Admitted,
+		Worker: w.Key.Address(), Measurement: reg.Measurement, MinCohort: site.MinCohort, EpsilonMilli: site.EpsilonMill,
+		Release: body, ReleaseKind: kind}
+	return EncryptResult(res, j.ResultKey)
+}
+
+// consentMask decides, row by row, whether the row's patient's consent
+// allows the job (ledger.ConsentAllows as of the admission height).
+func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]bool, error) {
+	links, err := w.Vault.Links(site.Org)
+	if err != nil {
+		return nil, err
+	}
+	q := ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+	keep := make([]bool, 0, v.NumRows())
+	for c, err := range v.Pseudonyms() {
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < c.Rows; r++ {
+			wallet, ok := links.Wallet(c.Strs[r])
+			if !ok {
+				keep = append(keep, ledger.ConsentAllows(nil, q))
+				continue
+			}
+			cs, seen := consents[wallet]
+			if !seen {
+				cs, err = w.Ledger.Consents(ctx, wallet)
+				if client.IsNotFound(err) {
+					cs, err = nil, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				consents[wallet] = cs
+			}
+			keep = append(keep, ledger.ConsentAllows(cs, q))
+		}
+	}
+	return keep, nil
+}
+
+// loadTable reads every numeric and boolean column of the version into an
+// analysis table (booleans as 0/1; code and string columns are not
+// analysable and are left out).
+func loadTable(v *vault.Version) (*analysis.Table, error) {
+	n := int(v.NumRows())
+	var cols []analysis.Column
+	for _, f := range v.Schema() {
+		if f.Type == "code" || f.Type == "string" {
+			continue
+		}
+		col := analysis.Column{Name: f.Name, Values: make([]float64, 0, n), Valid: make([]bool, 0, n)}
+		for c, err := range v.Column(f.Name) {
+			if err != nil {
+				return nil, err
+			}
+			for r := 0; r < c.Rows; r++ {
+				ok := c.Valid(r)
+				x := 0.0
+				switch c.Encoding {
+				case column.Float64:
+					x = c.Nums[r]
+				case column.Bool:
+					if c.Bools[r] {
+						x = 1
+					}
+				}
+				col.Values = append(col.Values, x)
+				col.Valid = append(col.Valid, ok)
+			}
+		}
+		cols = append(cols, col)
+	}
+	if len(cols) == 0 {
+		return nil, refuse("analysis_error", errors.New("the dataset has no numeric columns"))
+	}
+	return analysis.NewTable(cols...)
+}
+
+// decodeParams decodes a job's params strictly.
+func decodeParams(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &analysis.ParamError{Param: "params", Reason: err.Error()}
+	}
+	return nil
+}
+
+// regressionParams are the params of a regression job.
+type regressionParams struct {
+	analysis.RegressionParams
+	Private *outputctl.PrivateRegression `json:"private,omitempty"`
+}
+
+// runAnalysis runs a built-in analysis and releases its result.
+func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outputctl.Releaser) (string, any, error) {
+	switch name {
+	case "cohort_count":
+		var p analysis.CountParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		res, err := analysis.Count(t, p)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := r.ReleaseCount(res)
+		return "count", rel, err
+	case "crosstab":
+		var p analysis.CrossTabParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		res, err := analysis.CrossTabulate(t, p)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := r.ReleaseCrossTab(res)
+		return "crosstab", rel, err
+	case "descriptive":
+		var p analysis.DescribeParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		res, err := analysis.Describe(t, p)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := r.ReleaseDescription(res)
+		return "description", rel, err
+	case "logistic_regression", "linear_regression":
+		var p regressionParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		if name == "linear_regression" {
+			if p.Link != "" && p.Link != analysis.Identity {
+				return "", nil, &analysis.ParamError{Param: "link", Reason: "a linear regression has the identity link"}
+			}
+			p.Link = analysis.Identity
+		} else if p.Link == analysis.Identity {
+			return "", nil, &analysis.ParamError{Param: "link", Reason: "use linear_regression for the identity link"}
+		}
+		if p.Link == "" {
+			p.Link = analysis.Logit
+		}
+		if p.Private != nil {
+			d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+			if err != nil {
+				return "", nil, err
+			}
+			rel, err := r.RegressPrivate(d, p.Link, *p.Private)
+			return "private_regression", rel, err
+		}
+		res, err := analysis.Regress(t, p.RegressionParams)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := r.ReleaseRegression(res)
+		return "regression", rel, err
+	}
+	return "", nil, refuse("analysis_error", fmt.Errorf("analysis %q is not supported by this worker", name))
+}
