@@ -1,11 +1,13 @@
 package compute
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/medchain/medchain/outputctl"
@@ -60,6 +62,7 @@ func RenderSVG(w io.Writer, results []*Result) error {
 			}
 			y += 14
 			y = forest(&body, y, rr, ratio)
+			y = rocPanel(&body, y, r.Release, reg.AUC)
 		default:
 			b, _ := json.MarshalIndent(json.RawMessage(r.Release), "", "  ")
 			for _, line := range strings.Split(string(b), "\n") {
@@ -130,4 +133,93 @@ func short(s string) string {
 		return s[:12] + "…"
 	}
 	return s
+}
+
+// ROCPoint is one point of a released ROC curve.
+type ROCPoint struct {
+	FPR float64 `json:"fpr"`
+	TPR float64 `json:"tpr"`
+}
+
+// releasedROC reads the ROC curve a regression release may carry at
+// regression.roc (points at fixed false-positive rates, released by the
+// worker under the output controls). Releases without one return nil.
+func releasedROC(release json.RawMessage) []ROCPoint {
+	var v struct {
+		Regression struct {
+			ROC []ROCPoint `json:"roc"`
+		} `json:"regression"`
+	}
+	if json.Unmarshal(release, &v) != nil {
+		return nil
+	}
+	var pts []ROCPoint
+	for _, p := range v.Regression.ROC {
+		if p.FPR >= 0 && p.FPR <= 1 && p.TPR >= 0 && p.TPR <= 1 {
+			pts = append(pts, p)
+		}
+	}
+	return pts
+}
+
+// BinormalROC is the ROC curve of the equal-variance binormal model with
+// the given AUC, at n+1 evenly spaced false-positive rates: TPR =
+// Φ(d′ + Φ⁻¹(FPR)) with d′ = √2·Φ⁻¹(AUC). It uses nothing but the released
+// AUC, so it reveals nothing more; it is a model of the curve, not the
+// empirical one.
+func BinormalROC(auc float64, n int) []ROCPoint {
+	if !(auc > 0 && auc < 1) || n < 1 {
+		return nil
+	}
+	probit := func(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
+	phi := func(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+	d := math.Sqrt2 * probit(auc)
+	pts := make([]ROCPoint, 0, n+1)
+	for i := 0; i <= n; i++ {
+		f := float64(i) / float64(n)
+		t := f
+		if i > 0 && i < n {
+			t = phi(d + probit(f))
+		}
+		pts = append(pts, ROCPoint{FPR: f, TPR: t})
+	}
+	return pts
+}
+
+// rocPanel draws the ROC curve: the released one if the result carries it,
+// otherwise the binormal curve implied by the AUC, labelled as such.
+func rocPanel(b *strings.Builder, y float64, release json.RawMessage, auc float64) float64 {
+	pts := releasedROC(release)
+	title := fmt.Sprintf("ROC curve (AUC = %.3f)", auc)
+	if len(pts) < 2 {
+		pts = BinormalROC(auc, 50)
+		title = fmt.Sprintf("ROC curve implied by AUC = %.3f (equal-variance binormal model; the result carries no empirical curve)", auc)
+	}
+	if len(pts) < 2 {
+		return y
+	}
+	slices.SortStableFunc(pts, func(a, b ROCPoint) int { return cmp.Compare(a.FPR, b.FPR) })
+	const x0, size = 60.0, 220.0
+	fmt.Fprintf(b, `<text x="20" y="%.0f" font-size="12" font-weight="bold">%s</text>`+"\n", y, html.EscapeString(title))
+	top := y + 14
+	px := func(f float64) float64 { return x0 + f*size }
+	py := func(t float64) float64 { return top + (1-t)*size }
+	fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="black"/>`+"\n", x0, top, size, size)
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="grey" stroke-dasharray="3,3"/>`+"\n", px(0), py(0), px(1), py(1))
+	var path strings.Builder
+	for i, p := range pts {
+		cmd := "L"
+		if i == 0 {
+			cmd = "M"
+		}
+		fmt.Fprintf(&path, "%s%.1f,%.1f ", cmd, px(p.FPR), py(p.TPR))
+	}
+	fmt.Fprintf(b, `<path d="%s" fill="none" stroke="steelblue" stroke-width="2"/>`+"\n", strings.TrimSpace(path.String()))
+	for _, v := range []float64{0, 0.5, 1} {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.0f" font-size="10" text-anchor="middle">%.1f</text>`+"\n", px(v), top+size+12, v)
+		fmt.Fprintf(b, `<text x="%.0f" y="%.1f" font-size="10" text-anchor="end">%.1f</text>`+"\n", x0-4, py(v)+3, v)
+	}
+	fmt.Fprintf(b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle">1 − specificity (false-positive rate)</text>`+"\n", px(0.5), top+size+26)
+	fmt.Fprintf(b, `<text x="20" y="%.1f" font-size="11" transform="rotate(-90 20 %.1f)" text-anchor="middle">sensitivity</text>`+"\n", py(0.5), py(0.5))
+	return top + size + 40
 }
