@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/medchain/medchain/analysis"
 	"io"
 	"os"
 	"path/filepath"
@@ -214,6 +215,7 @@ func modelCommitCmd(e *env) *cobra.Command {
 		thresholds                  []float64
 		job                         int64
 		description                 string
+		jobResult                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "commit",
@@ -233,6 +235,10 @@ repeats, in the order of the weights. --risk-thresholds are probabilities; they 
 integer score edges through the logit (zk.EdgesFromProbabilities), which is all the
 ledger stores. --job names the completed compute job that trained the model.
 
+--job-result FILE commits the logistic model a compute job released, from the result
+decrypted with ` + "`medchain job result ID --out FILE`" + `: its coefficients, intercept and
+feature names, and the job id (instead of --model and --job).
+
 Keep the opening safe: it reveals the weights, and without it no prediction of this
 model can ever be proven.`,
 		Args: cobra.NoArgs,
@@ -240,12 +246,21 @@ model can ever be proven.`,
 			if err := ledger.ValidModelID(id); err != nil {
 				return fail("--id: %v", err)
 			}
-			if modelPath == "" {
-				return fail("--model is required: a JSON file {weights, intercept, scale}")
-			}
 			var mf modelFile
-			if err := readJSONFile("model", modelPath, &mf); err != nil {
-				return err
+			switch {
+			case jobResult != "" && (modelPath != "" || job >= 0):
+				return fail("--job-result names the model and its job: give it without --model and --job")
+			case jobResult != "":
+				var err error
+				if mf, job, err = modelFromJobResult(jobResult); err != nil {
+					return err
+				}
+			case modelPath == "":
+				return fail("--model (a JSON file {weights, intercept, scale}) or --job-result is required")
+			default:
+				if err := readJSONFile("model", modelPath, &mf); err != nil {
+					return err
+				}
 			}
 			scale := uint(zk.DefaultScale)
 			if mf.Scale != nil {
@@ -345,7 +360,42 @@ model can ever be proven.`,
 	fl.StringSliceVar(&labels, "labels", nil, "bucket labels, one more than thresholds (default <5%,5-10%,…)")
 	fl.Int64Var(&job, "job", -1, "the completed compute job that trained the model")
 	fl.StringVar(&description, "description", "", "what the model predicts, for the catalogue")
+	fl.StringVar(&jobResult, "job-result", "", "a decrypted compute job result (medchain job result --out) whose logistic model to commit")
 	return cmd
+}
+
+// modelFromJobResult reads the logistic model a compute job released: the
+// decrypted result file of `medchain job result --out`.
+func modelFromJobResult(path string) (modelFile, int64, error) {
+	var r struct {
+		Job         uint64 `json:"job"`
+		ReleaseKind string `json:"release_kind"`
+		Release     struct {
+			Regression struct {
+				Model analysis.Model `json:"model"`
+			} `json:"regression"`
+		} `json:"release"`
+	}
+	if err := readJSONFile("job-result", path, &r); err != nil {
+		return modelFile{}, 0, err
+	}
+	if r.ReleaseKind != "regression" && r.ReleaseKind != "private_regression" {
+		return modelFile{}, 0, fail("--job-result %s: job %d released a %q, not a regression", path, r.Job, r.ReleaseKind)
+	}
+	m := r.Release.Regression.Model
+	if err := m.Validate(); err != nil {
+		return modelFile{}, 0, fail("--job-result %s: %v", path, err)
+	}
+	if m.Link != analysis.Logit {
+		// Risk buckets are thresholds on the logit; another link's score
+		// does not map to risk through them.
+		return modelFile{}, 0, fail("--job-result %s: the model's link is %s; only logistic (logit) models can be committed for risk buckets", path, m.Link)
+	}
+	mf := modelFile{Weights: m.Coefficients, Intercept: m.Intercept}
+	for _, f := range m.Features {
+		mf.Features = append(mf.Features, ledger.ModelFeature{Name: f})
+	}
+	return mf, int64(r.Job), nil
 }
 
 // saveOpening writes a new opening file, 0600, refusing to overwrite one.
