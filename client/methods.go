@@ -199,3 +199,13 @@ func (c *Client) AuditConsistency(ctx context.Context, from, to int64) (*api.Aud
 	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}}
 	return get[api.AuditConsistency](ctx, c, "/v1/audit/consistency", q)
 }
+
+// JobSteps is GET /v1/jobs/{id}/steps: the Newton steps posted for a
+// pooled fit.
+func (c *Client) JobSteps(ctx context.Context, id uint64) ([]ledger.JobStep, error) {
+	l, err := get[api.JobStepList](ctx, c, fmt.Sprintf("/v1/jobs/%d/steps", id), nil)
+	if err != nil {
+		return nil, err
+	}
+	return l.Steps, nil
+}

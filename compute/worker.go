@@ -184,6 +184,14 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 		return o, nil
 	}
 	ct, err := w.compute(ctx, reg, j, site, consents)
+	switch {
+	case errors.Is(err, errStepPosted):
+		o.Action, o.Reason = "step", "posted its step of the pooled fit"
+		return o, nil
+	case errors.Is(err, errWaiting):
+		o.Action, o.Reason = "skipped", "waiting for the other sites' steps"
+		return o, nil
+	}
 	if reason := failReason(err); reason != "" {
 		w.log().Info("job refused", "job", id, "dataset", dataset, "reason", reason, "err", err)
 		return w.fail(ctx, o, reason)
@@ -263,7 +271,13 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMill},
 		Noise:  noise,
 	}
-	kind, release, err := runAnalysis(t, j.Analysis, j.Params, rel)
+	var kind string
+	var release any
+	if pooled(j) {
+		kind, release, err = w.computePooled(ctx, reg, j, site, t, rel)
+	} else {
+		kind, release, err = runAnalysis(t, j.Analysis, j.Params, rel)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,8 @@ func handle(c *txCtx) ([]Event, error) {
 		return c.failJob(m)
 	case *ExpireJob:
 		return c.expireJob(m)
+	case *PostStep:
+		return c.postStep(m)
 	case *RegisterModel:
 		return c.registerModel(m)
 	case *RecordPrediction:

@@ -97,3 +97,9 @@ func KeyPrediction(model string, seq uint64) []byte {
 func KeyPredictionProof(model, proofHash string) []byte {
 	return []byte("s/predproof/" + model + "/" + proofHash)
 }
+
+// KeyJobStep is one site's posted Newton step of a pooled fit: job (16 hex),
+// iteration (8 hex), dataset.
+func KeyJobStep(job uint64, iteration uint32, dataset string) []byte {
+	return []byte(fmt.Sprintf("s/jstep/%016x/%08x/%s", job, iteration, dataset))
+}

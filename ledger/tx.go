@@ -70,6 +70,8 @@ func newMsg(t TxType) Msg {
 		return &FailJob{}
 	case TxExpireJob:
 		return &ExpireJob{}
+	case TxPostStep:
+		return &PostStep{}
 	case TxRegisterModel:
 		return &RegisterModel{}
 	case TxRecordPrediction:
@@ -83,7 +85,7 @@ func newMsg(t TxType) Msg {
 // TxTypes lists every transaction type.
 var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
 	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess,
-	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob,
+	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob, TxPostStep,
 	TxRegisterModel, TxRecordPrediction, TxAttestPrediction}
 
 // Msg is a transaction body.

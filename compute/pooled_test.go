@@ -1,0 +1,215 @@
+package compute_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/api/apitest"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/vault"
+)
+
+// TestPooledEqualsCentral runs a three-site logistic regression on a real
+// node, coordinated through post_step, and checks every pooled coefficient
+// against a plain fit of the pooled consented rows.
+func TestPooledEqualsCentral(t *testing.T) {
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
+	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
+		t.Fatal(err)
+	}
+	if e.secret, err = e.v.Secret(); err != nil {
+		t.Fatal(err)
+	}
+	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
+		t.Fatal(err)
+	}
+	type site struct {
+		org, dataset string
+		worker       *keys.Key
+		denied       map[string]bool // pseudonyms whose patient refused
+	}
+	var sites []site
+	for i, s := range []struct {
+		org, admin, ds string
+		n              int
+	}{{"st-mary", "st-mary-admin", "so-cvd", 400}, {"northside", "northside-admin", "ni-cvd", 300}, {"lakeview", "lakeview-admin", "lv-cvd", 350}} {
+		wk, people, _ := e.site(s.org, s.admin, s.ds, s.n, int64(21+i), ledger.ConsentOptOut)
+		st := site{org: s.org, dataset: s.ds, worker: wk, denied: map[string]bool{}}
+		for k := range 3 + i {
+			e.patient(s.org, people[k], deny(ledger.ScopeAll, "", "research"))
+			st.denied[e.pseudo.PatientPseudonym(people[k].ID)] = true
+		}
+		sites = append(sites, st)
+	}
+	rita := e.key("rita-researcher")
+	features := []string{"age", "sbp", "total_chol", "hdl", "smoker"}
+	params, _ := json.Marshal(analysis.RegressionParams{Outcome: "cvd_10y", Features: features})
+	rec := e.submit(rita, &ledger.SubmitJob{Datasets: []string{"so-cvd", "ni-cvd", "lv-cvd"}, Analysis: "logistic_regression",
+		Params: params, Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()})
+	id, err := client.JobID(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := compute.OpenResultStore(compute.ResultsDir(n.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j *ledger.Job
+	for round := 0; ; round++ {
+		if round > 40 {
+			t.Fatalf("job %d not completed after %d rounds", id, round)
+		}
+		for _, s := range sites {
+			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+			if _, err := w.RunOnce(ctx); err != nil {
+				t.Fatalf("%s worker: %v", s.org, err)
+			}
+		}
+		if j, err = e.c.Job(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != ledger.JobAdmitted {
+			break
+		}
+	}
+	if j.Status != ledger.JobCompleted {
+		t.Fatalf("job %d is %s (%s)", id, j.Status, j.Reason)
+	}
+	steps, err := e.c.JobSteps(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The central fit: every site's consented rows in one table.
+	cols := map[string]*analysis.Column{}
+	var names []string
+	var keep []bool
+	for _, s := range sites {
+		site := j.Sites[slicesIndex(j.Sites, s.dataset)]
+		id, err := vault.NewIdentity(s.worker.Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.v.Open(site.Dataset, site.Version, site.ContentRoot, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := compute.LoadTable(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, err := range v.Pseudonyms() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := 0; r < c.Rows; r++ {
+				keep = append(keep, !s.denied[c.Strs[r]])
+			}
+		}
+		if names == nil {
+			names = tbl.Names()
+		}
+		for _, name := range names {
+			col, ok := tbl.Column(name)
+			if !ok {
+				t.Fatalf("%s has no column %s", s.dataset, name)
+			}
+			if cols[name] == nil {
+				cols[name] = &analysis.Column{Name: name}
+			}
+			cc := cols[name]
+			cc.Values = append(cc.Values, col.Values...)
+			valid := col.Valid
+			if valid == nil {
+				valid = make([]bool, len(col.Values))
+				for i := range valid {
+					valid[i] = true
+				}
+			}
+			cc.Valid = append(cc.Valid, valid...)
+		}
+	}
+	var all []analysis.Column
+	for _, name := range names {
+		all = append(all, *cols[name])
+	}
+	tbl, err := analysis.NewTable(all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err = tbl.Where(keep); err != nil {
+		t.Fatal(err)
+	}
+	central, err := analysis.Regress(tbl, analysis.RegressionParams{Outcome: "cvd_10y", Features: features})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var first []analysis.Coefficient
+	for _, s := range j.Sites {
+		res, _, err := compute.FetchResult(ctx, e.c, j, s.Dataset, rita)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rel outputctl.RegressionRelease
+		if err := json.Unmarshal(res.Release, &rel); err != nil {
+			t.Fatal(err)
+		}
+		if rel.Regression.N != central.N || rel.Regression.Events != central.Events {
+			t.Errorf("%s: pooled n=%d events=%d, central n=%d events=%d", s.Dataset, rel.Regression.N, rel.Regression.Events, central.N, central.Events)
+		}
+		if len(rel.Regression.Coefficients) != len(central.Coefficients) {
+			t.Fatalf("%s: %d coefficients, central %d", s.Dataset, len(rel.Regression.Coefficients), len(central.Coefficients))
+		}
+		for k, c := range rel.Regression.Coefficients {
+			want := central.Coefficients[k]
+			if d := math.Abs(c.Estimate-want.Estimate) / math.Abs(want.Estimate); d > 1e-6 {
+				t.Errorf("%s %s: pooled %.12g, central %.12g (relative difference %.2g)", s.Dataset, c.Name, c.Estimate, want.Estimate, d)
+			}
+			if d := math.Abs(c.SE-want.SE) / want.SE; d > 1e-6 {
+				t.Errorf("%s %s: pooled SE %.12g, central %.12g", s.Dataset, c.Name, c.SE, want.SE)
+			}
+		}
+		if first == nil {
+			first = rel.Regression.Coefficients
+		} else {
+			for k := range first {
+				if first[k].Estimate != rel.Regression.Coefficients[k].Estimate {
+					t.Errorf("%s: coefficient %s differs between sites", s.Dataset, first[k].Name)
+				}
+			}
+		}
+	}
+	t.Logf("pooled fit: n=%d events=%d, %d iterations, %d steps on the ledger", central.N, central.Events, len(steps)/len(j.Sites), len(steps))
+	for _, c := range central.Coefficients {
+		t.Logf("  %-10s %.6f", c.Name, c.Estimate)
+	}
+}
+
+func slicesIndex(s []ledger.JobSite, ds string) int {
+	for i := range s {
+		if s[i].Dataset == ds {
+			return i
+		}
+	}
+	return -1
+}
