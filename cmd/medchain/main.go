@@ -62,7 +62,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "node home directory (keys live in <home>/keys)")
 	root.PersistentFlags().StringVar(&g.api, "node", "", "API address of the node to talk to (default: the home's API address, else 127.0.0.1:8080)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
-	root.AddCommand(upCmd(g), nodeCmd(g), testnetCmd(g), synthCmd(g))
+	root.AddCommand(upCmd(g), nodeCmd(g), testnetCmd(g), synthCmd(g), demoCmd(g))
 	addClientCommands(root, g)
 	addVaultCommands(root, g)
 	return root

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/node"
+	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vault"
+)
+
+// demoEnrolled is how many of Northside's patients enrol a wallet and permit
+// research: Northside's dataset is opt-in, so only they can be used.
+const demoEnrolled = 200
+
+// demoFeatures are the risk factors of the demo study.
+var demoFeatures = []string{"age", "sbp", "total_chol", "hdl", "smoker", "diabetes"}
+
+func demoCmd(g *globals) *cobra.Command {
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "The whole story end to end on the embedded default, narrated",
+		Long: `demo starts a fresh one-validator network in a new directory (--home to choose it; it must
+not exist yet) with the compute workers on, and plays the story: three institutions
+ingest synthetic cohorts into their vaults and publish them with policies; patients
+consent — some refuse, one revokes; a researcher buys a cardiovascular risk-factor
+study across the three; each institution's worker runs it on consented rows only and
+the sites combine their Newton steps through the ledger into one pooled logistic fit;
+the researcher downloads, decrypts and verifies the result and renders a report; the
+tokens land. It prints what happens at each step and stops the network at the end
+(--keep leaves it running until Ctrl-C).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home := g.home
+			if !cmd.Flags().Changed("home") {
+				dir, err := os.MkdirTemp("", "medchain-demo-")
+				if err != nil {
+					return err
+				}
+				home = filepath.Join(dir, "home")
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, home, cmd.OutOrStdout(), keep)
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the network running after the story, until Ctrl-C")
+	return cmd
+}
+
+func loopbackAddrs(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Addr().String())
+		l.Close()
+	}
+	return out, nil
+}
+
+func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
+	step := func(format string, args ...any) { fmt.Fprintf(out, "\n== "+format+"\n", args...) }
+	say := func(format string, args ...any) { fmt.Fprintf(out, "   "+format+"\n", args...) }
+
+	step("1. A consortium network on this machine")
+	if node.Initialized(home) {
+		return fail("%s already holds a node: give --home a new directory", home)
+	}
+	addrs, err := loopbackAddrs(3)
+	if err != nil {
+		return err
+	}
+	err = node.CreateNetwork([]string{home}, node.NetOptions{ChainID: "medchain-demo", Validators: 1, Demo: true,
+		BlockTime: 300 * time.Millisecond, API: addrs[0], RPC: addrs[1], P2P: addrs[2]})
+	if err != nil {
+		return err
+	}
+	n, err := node.Start(home, node.Options{Workers: true})
+	if err != nil {
+		return err
+	}
+	defer n.Stop()
+	c := client.New("http://" + n.APIAddr())
+	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+		st, err := n.Status(ctx)
+		return err == nil && st.Height >= 2, nil
+	}); err != nil {
+		return err
+	}
+	say("one validator (CometBFT), home %s, API and dashboard http://%s/", home, n.APIAddr())
+
+	step("2. Three institutions publish de-identified cohorts, with policies and workers")
+	if err := seedDemo(ctx, home, n.APIAddr(), out); err != nil {
+		return err
+	}
+
+	step("3. Patients decide")
+	if err := demoConsents(ctx, c, home, say); err != nil {
+		return err
+	}
+
+	dir := node.KeysDir(home)
+	rita, err := keys.Load(dir, "rita-researcher")
+	if err != nil {
+		return err
+	}
+	watch := []string{"rita-researcher", "st-mary-admin", "northside-admin", "lakeview-admin", "st-mary-worker", "northside-worker", "lakeview-worker"}
+	before, err := demoBalances(ctx, c, dir, watch)
+	if err != nil {
+		return err
+	}
+
+	step("4. A researcher buys a cardiovascular risk-factor study across the three")
+	params, _ := json.Marshal(map[string]any{"outcome": "cvd_10y", "features": demoFeatures})
+	var datasets []string
+	for _, s := range demoSites {
+		datasets = append(datasets, s.dataset)
+	}
+	r, err := c.SignAndSubmit(ctx, rita, &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
+		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}, true)
+	if err != nil {
+		return err
+	}
+	if r.Result == nil || r.Result.Code != ledger.CodeOK {
+		return fmt.Errorf("submit_job: %+v", r.Result)
+	}
+	id, err := client.JobID(r.Result)
+	if err != nil {
+		return err
+	}
+	job, err := c.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	say("rita-researcher submitted job %d: logistic regression of cvd_10y on %v over %v", id, demoFeatures, datasets)
+	say("admitted at height %d: %d tokens escrowed; each dataset's privacy budget charged", job.Admitted, job.Escrow)
+
+	step("5. Each institution's worker computes on its own consented rows; the ledger coordinates the pooled fit")
+	seenSteps := 0
+	err = waitFor(ctx, 3*time.Minute, func() (bool, error) {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if steps, err := c.JobSteps(ctx, id); err == nil && len(steps) > seenSteps {
+			seenSteps = len(steps)
+			say("Newton steps posted on the ledger so far: %d (fixed-point gradient and Hessian per site, no rows)", seenSteps)
+		}
+		switch j.Status {
+		case ledger.JobCompleted:
+			job = j
+			return true, nil
+		case ledger.JobFailed, ledger.JobExpired:
+			return false, fmt.Errorf("job %d %s: %s", id, j.Status, j.Reason)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	say("every site posted its signed result: job %d completed at height %d", id, job.Closed)
+
+	step("6. The researcher downloads, decrypts and verifies the result")
+	var results []*compute.Result
+	for _, s := range job.Sites {
+		res, _, err := compute.FetchResult(ctx, c, job, s.Dataset, rita)
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+	checks, allOK, err := compute.VerifyJob(ctx, c, job, rita)
+	if err != nil {
+		return err
+	}
+	for _, ch := range checks {
+		mark := "ok  "
+		if !ch.OK {
+			mark = "FAIL"
+		}
+		say("%s %s %s: %s", mark, ch.Dataset, ch.What, ch.Detail)
+	}
+	if !allOK {
+		return errors.New("the result did not verify")
+	}
+	var rr outputctl.RegressionRelease
+	if err := json.Unmarshal(results[0].Release, &rr); err != nil {
+		return err
+	}
+	reg := rr.Regression
+	say("pooled fit on %d consented patients (%d events) across %d institutions:", reg.N, reg.Events, len(job.Sites))
+	for _, co := range reg.Coefficients {
+		line := fmt.Sprintf("  %-12s β=%9.5f  SE=%8.5f  p=%.2g", co.Name, co.Estimate, co.SE, co.P)
+		if co.Ratio != nil {
+			line += fmt.Sprintf("  OR=%.4f (95%% CI %.4f–%.4f)", co.Ratio.Estimate, co.Ratio.Lower, co.Ratio.Upper)
+		}
+		say("%s", line)
+	}
+	report := filepath.Join(home, fmt.Sprintf("job-%d-report.svg", id))
+	f, err := os.Create(report)
+	if err != nil {
+		return err
+	}
+	if err := compute.RenderSVG(f, results); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	say("report with the forest plot of odds ratios: %s", report)
+
+	step("7. The tokens land")
+	after, err := demoBalances(ctx, c, dir, watch)
+	if err != nil {
+		return err
+	}
+	for _, name := range watch {
+		say("%-18s %9d → %9d  (%+d)", name, before[name], after[name], int64(after[name])-int64(before[name]))
+	}
+	for _, s := range demoSites {
+		b, err := c.DatasetBudget(ctx, s.dataset)
+		if err != nil {
+			return err
+		}
+		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMill, b.TotalMill)
+	}
+	step("Done. Every step above is a transaction in the audit log: see http://%s/", n.APIAddr())
+	if keep {
+		say("the network keeps running; Ctrl-C stops it")
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// demoConsents has patients decide: at Northside (opt-in) 200 patients enrol
+// a wallet and permit research, and patient-3 — who had permitted — has
+// revoked; at St Mary's (opt-out) patient-2 refuses research. Institutions
+// link each wallet to its patient's pseudonymised row, so the workers can
+// apply the wallet's consents.
+func demoConsents(ctx context.Context, c *client.Client, home string, say func(string, ...any)) error {
+	dir := node.KeysDir(home)
+	v, err := vault.Open(filepath.Join(home, "vault"))
+	if err != nil {
+		return err
+	}
+	secret, err := v.Secret()
+	if err != nil {
+		return err
+	}
+	d, err := deid.New(deid.SafeHarbor(), secret)
+	if err != nil {
+		return err
+	}
+	cohort := func(s demoSite) ([]synth.Person, error) {
+		return synth.Generate(synth.Config{N: s.patients, Seed: s.seed, RefDate: demoRefDate})
+	}
+	stMary, northside := demoSites[0], demoSites[1]
+	smPeople, err := cohort(stMary)
+	if err != nil {
+		return err
+	}
+	nsPeople, err := cohort(northside)
+	if err != nil {
+		return err
+	}
+	p2, err := keys.Load(dir, "patient-2")
+	if err != nil {
+		return err
+	}
+	p3, err := keys.Load(dir, "patient-3")
+	if err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(stMary.org, d.PatientPseudonym(smPeople[0].ID), p2.Address()); err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(nsPeople[0].ID), p3.Address()); err != nil {
+		return err
+	}
+	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.org},
+		Provision: ledger.Deny, Purposes: []string{"research"}}, true)
+	if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
+		return fmt.Errorf("patient-2 deny: %v %+v", err, r)
+	}
+	say("patient-2 refuses research at %s (an opt-out dataset: everyone else there is used)", stMary.org)
+	say("patient-3 permitted research on %s and then revoked it: excluded from jobs admitted afterwards", northside.dataset)
+
+	// Enrolment: fresh wallets (kept in memory), each registered by its
+	// patient and permitting research at Northside.
+	var wg sync.WaitGroup
+	errs := make(chan error, demoEnrolled)
+	sem := make(chan struct{}, 32)
+	for i := 1; i <= demoEnrolled; i++ {
+		wg.Add(1)
+		go func(p synth.Person) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			k, err := keys.Generate("enrolled")
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, msg := range []ledger.Msg{
+				&ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient},
+				&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: northside.org}, Provision: ledger.Permit, Purposes: []string{"research"}},
+			} {
+				r, err := c.SignAndSubmit(ctx, k, msg, true)
+				if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
+					errs <- fmt.Errorf("enrolment %s: %v %+v", msg.Type(), err, r)
+					return
+				}
+			}
+			if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(p.ID), k.Address()); err != nil {
+				errs <- err
+			}
+		}(nsPeople[i])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	say("%d of %d Northside patients enrolled a wallet and permit research (opt-in: the other %d are never used)",
+		demoEnrolled, northside.patients, northside.patients-demoEnrolled-1)
+	return nil
+}
+
+func demoBalances(ctx context.Context, c *client.Client, dir string, names []string) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, name := range names {
+		k, err := keys.Load(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		a, err := c.Account(ctx, k.Address())
+		if err != nil {
+			return nil, err
+		}
+		out[name] = a.Balance
+	}
+	return out, nil
+}
+
+// waitFor polls cond until it holds, fails, or the time is up.
+func waitFor(ctx context.Context, within time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(within)
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
