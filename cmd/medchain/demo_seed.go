@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/csvsrc"
 	"github.com/medchain/medchain/ingest"
 	"github.com/medchain/medchain/keys"
@@ -58,7 +57,7 @@ func seedDemo(ctx context.Context, home, apiAddr string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	measurement, err := binaryMeasurement()
+	measurement, err := compute.ExecutableMeasurement()
 	if err != nil {
 		return err
 	}
@@ -209,23 +208,4 @@ func seedConsents(ctx context.Context, c *client.Client, dir string, submit func
 		say("%s", s.what)
 	}
 	return nil
-}
-
-// binaryMeasurement is the SHA-256 of the running medchain binary: what a
-// software-attested worker declares it runs.
-func binaryMeasurement() (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
