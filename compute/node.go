@@ -36,7 +36,9 @@ type NodeWorkers struct {
 func RunNodeWorkers(ctx context.Context, cfg NodeWorkers) {
 	every := cfg.Every
 	if every <= 0 {
-		every = time.Second
+		// Well under a block interval, so a job waits at most about one
+		// block for its worker (a poll is one cheap API call per worker).
+		every = 250 * time.Millisecond
 	}
 	log := cfg.Log
 	if log == nil {

@@ -65,7 +65,7 @@ type Options struct {
 	// per institution node). Logs go to <home>/worker.log.
 	Workers           bool
 	WorkerMeasurement string        // "" = SHA-256 of this executable
-	WorkerEvery       time.Duration // default 1 s
+	WorkerEvery       time.Duration // default 250 ms
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
