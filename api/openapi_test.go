@@ -111,7 +111,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Org": ledger.Org{}, "OrgList": api.OrgList{}, "Field": ledger.Field{}, "DatasetVersion": ledger.DatasetVersion{},
 		"Requesters": ledger.Requesters{}, "Analyses": ledger.Analyses{}, "RewardSplit": ledger.RewardSplit{},
 		"Policy": ledger.Policy{}, "DatasetInfo": api.DatasetInfo{}, "DatasetList": api.DatasetList{},
-		"Scope": ledger.Scope{}, "Consent": ledger.Consent{}, "ConsentList": api.ConsentList{},
+		"Scope": ledger.Scope{}, "Consent": ledger.Consent{}, "ConsentList": api.ConsentList{}, "ConsentPage": api.ConsentPage{},
 		"AccessRequest": ledger.AccessRequest{}, "AccessRequestList": api.AccessRequestList{},
 		"SmtProof": smt.Proof{}, "SmtProofLeaf": smt.ProofLeaf{}, "StateProof": ledger.StateProof{},
 		"SignedHeader": api.SignedHeader{}, "StateChange": ledger.StateChange{}, "LedgerAuditEntry": ledger.AuditEntry{},

@@ -274,6 +274,73 @@ func (s *Server) listConsents(r *http.Request) (any, error) {
 	return out, err
 }
 
+// ConsentPage is GET /v1/consents: every consent on the ledger, in state
+// key order (by patient address, then oldest first), a page at a time.
+// Consents are given by wallet address and are public on the ledger; the
+// worker reads them all once per run instead of asking per patient. Next,
+// when set, is the after= value of the following page.
+//
+// For a ledger with very many consents, an index per dataset or per
+// institution (consents naming it in their scope) would be the next step,
+// so a worker reads only the consents that can concern it.
+type ConsentPage struct {
+	Consents []ledger.Consent `json:"consents"`
+	Next     string           `json:"next,omitempty"`
+}
+
+// consentPrefix is the prefix of ledger.KeyConsent.
+var consentPrefix = []byte("s/consent/")
+
+// Page sizes of GET /v1/consents.
+const (
+	DefaultConsentPage = 10_000
+	MaxConsentPage     = 100_000
+)
+
+func (s *Server) listAllConsents(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	after := q.Get("after")
+	if after != "" && !strings.HasPrefix(after, string(consentPrefix)) {
+		return nil, badParam("after", "%q is not a consent key (the next value of the previous page)", after)
+	}
+	limit := uint64(DefaultConsentPage)
+	if v := q.Get("limit"); v != "" {
+		var err error
+		if limit, err = uintParam("limit", v); err != nil {
+			return nil, err
+		}
+		if limit == 0 || limit > MaxConsentPage {
+			return nil, badParam("limit", "%d is not between 1 and %d", limit, MaxConsentPage)
+		}
+	}
+	out := &ConsentPage{Consents: []ledger.Consent{}}
+	var last []byte
+	var derr error
+	// Backend.Iterate has no start key: a later page skips the keys before
+	// it (cheap: no decoding), O(consents) per page.
+	err := s.b.Iterate(consentPrefix, func(k, v []byte) bool {
+		if after != "" && string(k) <= after {
+			return true
+		}
+		if uint64(len(out.Consents)) == limit {
+			out.Next = string(last)
+			return false
+		}
+		var c ledger.Consent
+		if derr = json.Unmarshal(v, &c); derr != nil {
+			derr = apiError(ledger.CodeInternal, "decode %s: %v", k, derr)
+			return false
+		}
+		out.Consents = append(out.Consents, c)
+		last = append(last[:0], k...)
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	return out, err
+}
+
 // AccessRequestList is GET /v1/access-requests.
 type AccessRequestList struct {
 	AccessRequests []ledger.AccessRequest `json:"access_requests"`

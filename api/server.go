@@ -146,6 +146,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/datasets/{id}/policy", s.getPolicy},
 		{"GET", "/v1/datasets/{id}/budget", s.getBudget},
 		{"GET", "/v1/patients/{address}/consents", s.listConsents},
+		{"GET", "/v1/consents", s.listAllConsents},
 		{"GET", "/v1/access-requests", s.listAccessRequests},
 		{"GET", "/v1/access-requests/{id}", s.getAccessRequest},
 		{"GET", "/v1/workers", s.listWorkers},

@@ -2,14 +2,19 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/keys"
@@ -177,6 +182,41 @@ func TestQueriesAndTransactions(t *testing.T) {
 	mustOK(pat, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Deny, Purposes: []string{"commercial_research"}})
 	if cs, err := c.Consents(ctx, pat.Address()); err != nil || len(cs) != 1 || cs[0].Provision != ledger.Deny {
 		t.Fatalf("consents: %+v %v", cs, err)
+	}
+	mustOK(pat, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit, Purposes: []string{"research"}})
+	// Every consent on the ledger: each patient's are a run, equal to the
+	// per-patient read; paging with limit=1 gives the same list.
+	all, err := c.AllConsents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := c.Consents(ctx, pat.Address())
+	if err != nil || len(mine) != 2 {
+		t.Fatalf("consents: %+v %v", mine, err)
+	}
+	i := slices.IndexFunc(all, func(x ledger.Consent) bool { return x.Patient == pat.Address() })
+	if i < 0 || len(all) < i+2 || !reflect.DeepEqual(all[i:i+2], mine) || (len(all) > i+2 && all[i+2].Patient == pat.Address()) {
+		t.Fatalf("all consents %+v, patient's %+v", all, mine)
+	}
+	var paged []ledger.Consent
+	for after := ""; ; {
+		resp, err := http.Get(c.BaseURL() + "/v1/consents?limit=1&after=" + url.QueryEscape(after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pg api.ConsentPage
+		err = json.NewDecoder(resp.Body).Decode(&pg)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(pg.Consents) > 1 {
+			t.Fatalf("page after %q: %d %+v %v", after, resp.StatusCode, pg, err)
+		}
+		paged = append(paged, pg.Consents...)
+		if after = pg.Next; after == "" {
+			break
+		}
+	}
+	if !reflect.DeepEqual(paged, all) {
+		t.Fatalf("paged %+v, all %+v", paged, all)
 	}
 	rita := key(t, "rita-researcher")
 	rec := mustOK(rita, &ledger.RequestAccess{Dataset: "client-ds", Purpose: "research"})

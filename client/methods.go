@@ -90,6 +90,30 @@ func (c *Client) Consents(ctx context.Context, patient string) ([]ledger.Consent
 	return v.Consents, nil
 }
 
+// AllConsents reads every consent on the ledger (GET /v1/consents, page
+// by page), in state key order: by patient address, each patient's oldest
+// first, so each patient's consents are one run of the slice, equal to
+// what Consents returns for that address.
+func (c *Client) AllConsents(ctx context.Context) ([]ledger.Consent, error) {
+	var out []ledger.Consent
+	q := url.Values{"limit": {strconv.Itoa(api.MaxConsentPage)}}
+	for {
+		v, err := get[api.ConsentPage](ctx, c, "/v1/consents", q)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = v.Consents
+		} else {
+			out = append(out, v.Consents...)
+		}
+		if v.Next == "" {
+			return out, nil
+		}
+		q.Set("after", v.Next)
+	}
+}
+
 // AccessFilter selects access requests; empty fields match everything.
 type AccessFilter struct {
 	Dataset   string

@@ -40,10 +40,12 @@ import (
 
 // memLedger is an in-memory Backend for the local job path: the dataset
 // version's root, and one research permit per wallet (so every row is
-// kept, but each row's consents are looked up and evaluated).
+// kept, but each row's consents are looked up and evaluated). AllConsents
+// builds its list afresh on every call, as a client reading the ledger does.
 type memLedger struct {
-	root  string
-	calls int
+	root    string
+	wallets []string
+	calls   int
 }
 
 var errUnused = errors.New("not used by the local path")
@@ -60,10 +62,14 @@ func (m *memLedger) SignAndSubmit(context.Context, *keys.Key, ledger.Msg, bool) 
 func (m *memLedger) DatasetVersion(_ context.Context, id string, v uint64) (*ledger.DatasetVersion, error) {
 	return &ledger.DatasetVersion{Dataset: id, Version: v, ContentRoot: m.root}, nil
 }
-func (m *memLedger) Consents(_ context.Context, wallet string) ([]ledger.Consent, error) {
+func (m *memLedger) AllConsents(context.Context) ([]ledger.Consent, error) {
 	m.calls++
-	return []ledger.Consent{{Patient: wallet, Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit,
-		Purposes: []string{"research"}, Created: 2}}, nil
+	out := make([]ledger.Consent, len(m.wallets))
+	for i, w := range m.wallets {
+		out[i] = ledger.Consent{Patient: w, Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit,
+			Purposes: []string{"research"}, Created: 2}
+	}
+	return out, nil
 }
 
 // writeLinks writes org's patient link table directly (vault.LinkPatient
@@ -182,15 +188,20 @@ func BenchmarkJobPath1M20(b *testing.B) {
 	linksMs := msSince(t0)
 	b.Logf("setup %.1f s (%d chunks, %d MB sealed)", time.Since(setup).Seconds(), sum.Chunks, sum.Bytes>>20)
 
+	wallets := make([]string, n)
+	for i, l := range links.Links {
+		wallets[i] = l.Wallet
+	}
+	slices.Sort(wallets) // the ledger's order
 	links = nil
-	b.Run("all-linked", func(b *testing.B) { jobPath(b, v, wk, rita, sum.ContentRoot, features, org, linksMs) })
+	b.Run("all-linked", func(b *testing.B) { jobPath(b, v, wk, rita, sum.ContentRoot, features, org, wallets, linksMs) })
 	// The same rows with nobody linked (an organisation without a link
 	// table): the mask still decrypts the pseudonyms and asks the consent
 	// model for every row.
-	b.Run("unlinked", func(b *testing.B) { jobPath(b, v, wk, rita, sum.ContentRoot, features, "northside", 0) })
+	b.Run("unlinked", func(b *testing.B) { jobPath(b, v, wk, rita, sum.ContentRoot, features, "northside", wallets, 0) })
 }
 
-func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, features []string, org string, linksMs float64) {
+func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, features []string, org string, wallets []string, linksMs float64) {
 	const n, dataset = 1_000_000, "bench-1m"
 	ctx := context.Background()
 	params, _ := json.Marshal(analysis.RegressionParams{Outcome: "y", Features: features})
@@ -199,7 +210,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 	job := &ledger.Job{ID: 1, Purpose: "research", Analysis: "logistic_regression", Params: params, ResultKey: rita.EncPub(),
 		Sites: []ledger.JobSite{site}, Status: ledger.JobAdmitted, Admitted: 10, AdmittedTime: time.Now().Unix(), Deadline: 1000}
 	reg := &ledger.Worker{Address: wk.Address(), Org: org, Attestation: ledger.AttestTypeSoftware, Measurement: measurement}
-	be := &memLedger{root: root}
+	be := &memLedger{root: root, wallets: wallets}
 	worker := &compute.Worker{Key: wk, Org: org, Measurement: measurement, Vault: v, Ledger: be}
 
 	var st struct{ decrypt, mask, fit, release, encrypt, total, worker float64 }
@@ -224,7 +235,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 		st.decrypt += msSince(t)
 		// mask: link table, pseudonym column, consents, ConsentAllows; Where.
 		t = time.Now()
-		keep, err := worker.ConsentMask(ctx, ver, job, site, map[string][]ledger.Consent{})
+		keep, err := worker.ConsentMask(ctx, ver, job, site)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -279,7 +290,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 
 		// The worker's own compute(), end to end, for comparison.
 		t = time.Now()
-		if ct, err = worker.Compute(ctx, reg, job, site, map[string][]ledger.Consent{}); err != nil || len(ct) == 0 {
+		if ct, err = worker.Compute(ctx, reg, job, site); err != nil || len(ct) == 0 {
 			b.Fatal(err)
 		}
 		st.worker += msSince(t)

@@ -8,11 +8,13 @@ import (
 )
 
 // Compute exposes the worker's local job path (compute) to the benchmarks.
-func (w *Worker) Compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]byte, error) {
-	return w.compute(ctx, reg, j, site, consents)
+// Each call is a run of its own: it reads the ledger's consents afresh.
+func (w *Worker) Compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite) ([]byte, error) {
+	return w.compute(ctx, reg, j, site, &runConsents{})
 }
 
 // ConsentMask exposes consentMask to the benchmarks.
-func (w *Worker) ConsentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]bool, error) {
-	return w.consentMask(ctx, v, j, site, consents)
+// Each call is a run of its own: it reads the ledger's consents afresh.
+func (w *Worker) ConsentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite) ([]bool, error) {
+	return w.consentMask(ctx, v, j, site, &runConsents{})
 }

@@ -27,7 +27,10 @@ type Backend interface {
 	Job(ctx context.Context, id uint64) (*ledger.Job, error)
 	Worker(ctx context.Context, addr string) (*ledger.Worker, error)
 	DatasetVersion(ctx context.Context, id string, version uint64) (*ledger.DatasetVersion, error)
-	Consents(ctx context.Context, patient string) ([]ledger.Consent, error)
+	// AllConsents reads every consent on the ledger in state key order
+	// (by patient address, each patient's oldest first), as GET
+	// /v1/consents serves them.
+	AllConsents(ctx context.Context) ([]ledger.Consent, error)
 	SignAndSubmit(ctx context.Context, key *keys.Key, msg ledger.Msg, wait bool) (*api.TxSubmitted, error)
 }
 
@@ -100,7 +103,7 @@ func (w *Worker) RunOnce(ctx context.Context) ([]Outcome, error) {
 	}
 	var out []Outcome
 	var errs []error
-	consents := map[string][]ledger.Consent{} // per run: consents change between runs
+	consents := &runConsents{} // per run: consents change between runs
 	for _, j := range jobs {
 		for _, s := range j.Sites {
 			if s.Org != w.Org || s.Result != nil {
@@ -157,7 +160,7 @@ func failReason(err error) string {
 	return ""
 }
 
-func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dataset string, consents map[string][]ledger.Consent) (Outcome, error) {
+func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dataset string, consents *runConsents) (Outcome, error) {
 	o := Outcome{Job: id, Dataset: dataset}
 	// Re-check against the ledger: still admitted, still without a result,
 	// before its deadline, on the version the ledger published.
@@ -232,7 +235,7 @@ func (w *Worker) submit(ctx context.Context, msg ledger.Msg) error {
 
 // compute opens the data, filters by consent, runs the analysis, releases
 // and encrypts. Everything decrypted stays in this function's memory.
-func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]byte, error) {
+func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents *runConsents) ([]byte, error) {
 	dv, err := w.Ledger.DatasetVersion(ctx, site.Dataset, site.Version)
 	if client.IsNotFound(err) {
 		return nil, refuse("data_unavailable", fmt.Errorf("dataset %s version %d is not on the ledger", site.Dataset, site.Version))
@@ -292,37 +295,83 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	return EncryptResult(res, j.ResultKey)
 }
 
+// runConsents is the ledger's consents for one run of the worker, read
+// (GET /v1/consents) when a site first needs them: one bulk read instead
+// of one request per linked patient.
+type runConsents struct {
+	loaded bool
+	all    []ledger.Consent // by patient, each patient's oldest first
+}
+
+func (rc *runConsents) get(ctx context.Context, b Backend) ([]ledger.Consent, error) {
+	if !rc.loaded {
+		all, err := b.AllConsents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rc.all, rc.loaded = all, true
+	}
+	return rc.all, nil
+}
+
 // consentMask decides, row by row, whether the row's patient's consent
-// allows the job (ledger.ConsentAllows as of the admission height).
-func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite, consents map[string][]ledger.Consent) ([]bool, error) {
+// allows the job (ledger.ConsentAllows as of the admission height). A row
+// whose pseudonym is not linked, or whose wallet has no consents, is
+// decided by the consent model alone.
+func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite, consents *runConsents) ([]bool, error) {
 	links, err := w.Vault.Links(site.Org)
 	if err != nil {
 		return nil, err
 	}
 	q := ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+	// A patient without consents, or unlinked, gets the model's default;
+	// only patients whose consents decide otherwise need a per-row look-up.
+	// So decide once per wallet with consents, keep the wallets that differ
+	// from the default, and the pseudonyms linked to them: in the common
+	// case (consents agree with the model) the row loop looks up an
+	// (almost) empty set.
+	def := ledger.ConsentAllows(nil, q)
+	var flip map[string]struct{} // pseudonyms whose row is !def
+	if len(links.Links) > 0 {
+		all, err := consents.get(ctx, w.Ledger)
+		if err != nil {
+			return nil, err
+		}
+		differ := map[string]struct{}{}
+		for len(all) > 0 { // one patient's consents at a time
+			n := 1
+			for n < len(all) && all[n].Patient == all[0].Patient {
+				n++
+			}
+			if ledger.ConsentAllows(all[:n], q) != def {
+				differ[all[0].Patient] = struct{}{}
+			}
+			all = all[n:]
+		}
+		if len(differ) > 0 {
+			flip = map[string]struct{}{}
+			for _, l := range links.Links {
+				if _, ok := differ[l.Wallet]; ok {
+					flip[l.Pseudonym] = struct{}{}
+				}
+			}
+		}
+	}
+	links = nil
 	keep := make([]bool, 0, v.NumRows())
 	for c, err := range v.Pseudonyms() {
 		if err != nil {
 			return nil, err
 		}
-		for r := 0; r < c.Rows; r++ {
-			wallet, ok := links.Wallet(c.Strs[r])
-			if !ok {
-				keep = append(keep, ledger.ConsentAllows(nil, q))
-				continue
+		if len(flip) == 0 {
+			for range c.Rows {
+				keep = append(keep, def)
 			}
-			cs, seen := consents[wallet]
-			if !seen {
-				cs, err = w.Ledger.Consents(ctx, wallet)
-				if client.IsNotFound(err) {
-					cs, err = nil, nil
-				}
-				if err != nil {
-					return nil, err
-				}
-				consents[wallet] = cs
-			}
-			keep = append(keep, ledger.ConsentAllows(cs, q))
+			continue
+		}
+		for _, p := range c.Strs[:c.Rows] {
+			_, ok := flip[p]
+			keep = append(keep, def != ok)
 		}
 	}
 	return keep, nil

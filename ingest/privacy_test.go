@@ -617,6 +617,14 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 			return []string{strconv.FormatInt(st.Height, 10)}
 		case "wait":
 			return nil
+		case "limit":
+			return []string{"1", "100000"}
+		case "after":
+			var ks []string
+			for _, a := range addrs {
+				ks = append(ks, string(ledger.KeyConsent(a, 0)))
+			}
+			return ks
 		}
 		t.Errorf("the privacy test does not know how to fill parameter %q of %s: teach it, so the endpoint is searched", name, path)
 		return nil

@@ -1,9 +1,11 @@
 package vault_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,5 +60,45 @@ func TestPatientLinks(t *testing.T) {
 	}
 	if _, err := v.LinkPatient("st-mary", "p", "not-a-wallet"); err == nil {
 		t.Fatal("bad wallet accepted")
+	}
+}
+
+// TestLinksFastDecode: the fast path decodes what json.Marshal writes to
+// the same table as encoding/json, and anything unusual falls back to it.
+func TestLinksFastDecode(t *testing.T) {
+	for _, l := range []vault.Links{
+		{Org: "st-mary"},
+		{Org: "st-mary", Links: []vault.Link{}},
+		{Org: "st-mary", Links: []vault.Link{{Pseudonym: "a1", Wallet: strings.Repeat("0", 40)}, {Pseudonym: "b2", Wallet: strings.Repeat("f", 40)}}},
+		{Org: "st-mary", Links: []vault.Link{{Pseudonym: "a<b&\"c\\d\u00e9\x01", Wallet: "w"}}},
+	} {
+		plain, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := vault.DecodeLinks(plain)
+		if err != nil {
+			t.Fatalf("%s: %v", plain, err)
+		}
+		var want vault.Links
+		if err := json.Unmarshal(plain, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Links) == 0 && len(want.Links) == 0 {
+			got.Links, want.Links = nil, nil
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded %+v, encoding/json %+v", plain, got, want)
+		}
+	}
+	for _, bad := range []string{``, `{`, `{"org":"x","links":[{"pseudonym":"a","wallet":"b"}`, `{"org":"x","links":[]}x`, `[]`} {
+		if _, err := vault.DecodeLinks([]byte(bad)); err == nil {
+			t.Errorf("%q decoded", bad)
+		}
+	}
+	// Whitespace and key order differ from json.Marshal's: the fallback.
+	got, err := vault.DecodeLinks([]byte(` { "links" : [ { "wallet":"w", "pseudonym":"p" } ], "org":"o" } `))
+	if err != nil || got.Org != "o" || len(got.Links) != 1 || got.Links[0] != (vault.Link{Pseudonym: "p", Wallet: "w"}) {
+		t.Errorf("fallback: %+v %v", got, err)
 	}
 }

@@ -1,0 +1,4 @@
+package vault
+
+// DecodeLinks exposes decodeLinks to the tests.
+var DecodeLinks = decodeLinks
