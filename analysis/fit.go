@@ -125,7 +125,10 @@ type Regression struct {
 	Tol          float64       `json:"tol"`
 
 	// Binary outcomes: discrimination and calibration on the fitting data.
+	// ROC is the empirical ROC curve at the fixed grid FPR = 0, 0.05, …, 1
+	// (see ROC), computed from the same sort as the AUC.
 	AUC            float64         `json:"auc,omitempty"`
+	ROC            []ROCPoint      `json:"roc,omitempty"`
 	Calibration    *Calibration    `json:"calibration,omitempty"`
 	HosmerLemeshow *HosmerLemeshow `json:"hosmer_lemeshow,omitempty"`
 
@@ -144,8 +147,9 @@ var z975 = distuv.UnitNormal.Quantile(0.975)
 // Regress fits a regression of the outcome on the features over the
 // selected complete cases and reports coefficients, standard errors from
 // the inverse Fisher information, Wald tests and 95% intervals, odds or
-// hazard ratios, and for a binary outcome the AUC, calibration slope and
-// intercept and the Hosmer–Lemeshow test.
+// hazard ratios, and for a binary outcome the AUC with the ROC curve at a
+// fixed false-positive-rate grid, calibration slope and intercept and the
+// Hosmer–Lemeshow test.
 func Regress(t *Table, p RegressionParams) (Regression, error) {
 	if p.Link == "" {
 		p.Link = Logit
@@ -209,6 +213,7 @@ func (r *Regression) binary(d *Design, fit *Fit, names []string) error {
 		return err
 	}
 	r.AUC = rk.auc()
+	r.ROC = rk.roc()
 	r.HosmerLemeshow = rk.hosmerLemeshow(r.Link)
 	r.Calibration = calibrate(d, eta, r.Link, true)
 	return r.checkFinite()

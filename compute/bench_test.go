@@ -206,7 +206,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 	ctx := context.Background()
 	params, _ := json.Marshal(analysis.RegressionParams{Outcome: "y", Features: features})
 	site := ledger.JobSite{Dataset: dataset, Version: 1, ContentRoot: root, Org: org, EpsilonMill: 500,
-		MinCohort: ledger.MinCohortFloor, Model: ledger.ConsentOptOut, Attestation: ledger.AttestSoftware}
+		MinCohort: ledger.MinCohortFloor, Model: ledger.ConsentOptOut, Attestation: ledger.AttestSoftware, ExactRegression: true}
 	job := &ledger.Job{ID: 1, Purpose: "research", Analysis: "logistic_regression", Params: params, ResultKey: rita.EncPub(),
 		Sites: []ledger.JobSite{site}, Status: ledger.JobAdmitted, Admitted: 10, AdmittedTime: time.Now().Unix(), Deadline: 1000}
 	reg := &ledger.Worker{Address: wk.Address(), Org: org, Attestation: ledger.AttestTypeSoftware, Measurement: measurement}

@@ -133,6 +133,7 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 		EpsilonPerJobMill: 500, EpsilonTotalMill: 50000, Price: 100,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: model,
+		ExactRegression: true, // the regression jobs here are exact
 	}})
 	return wk, people, int(rep.RowsKept)
 }

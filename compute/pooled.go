@@ -116,6 +116,11 @@ func (w *Worker) computePooled(ctx context.Context, reg *ledger.Worker, j *ledge
 	if p.Private != nil {
 		return "", nil, &analysis.ParamError{Param: "private", Reason: "a pooled fit across sites is released exactly"}
 	}
+	// A pooled fit is exact: refuse it before posting any step if this
+	// site's policy does not allow exact regressions.
+	if err := exactAllowed(rel); err != nil {
+		return "", nil, err
+	}
 	if p.Link == "" {
 		p.Link = analysis.Logit
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/outputctl"
 )
 
@@ -135,31 +136,40 @@ func short(s string) string {
 	return s
 }
 
-// ROCPoint is one point of a released ROC curve.
-type ROCPoint struct {
-	FPR float64 `json:"fpr"`
-	TPR float64 `json:"tpr"`
-}
+// ROCPoint is one point of an ROC curve (analysis.ROCPoint: JSON
+// {"fpr", "tpr"}).
+type ROCPoint = analysis.ROCPoint
 
 // releasedROC reads the ROC curve a regression release may carry at
-// regression.roc (points at fixed false-positive rates, released by the
-// worker under the output controls). Releases without one return nil.
-func releasedROC(release json.RawMessage) []ROCPoint {
+// regression.roc (TPR at the fixed false-positive rates 0, 0.05, …, 1,
+// rounded, released by outputctl.ReleaseRegression), and whether the
+// release says a curve was withheld (roc_suppressed). Releases without a
+// curve return nil. The empirical curve always starts at the origin (a
+// threshold above every score), so (0, 0) is drawn first when the released
+// points start higher up the TPR axis.
+func releasedROC(release json.RawMessage) (pts []ROCPoint, suppressed bool) {
 	var v struct {
 		Regression struct {
 			ROC []ROCPoint `json:"roc"`
 		} `json:"regression"`
+		ROCSuppressed bool `json:"roc_suppressed"`
 	}
 	if json.Unmarshal(release, &v) != nil {
-		return nil
+		return nil, false
 	}
-	var pts []ROCPoint
 	for _, p := range v.Regression.ROC {
 		if p.FPR >= 0 && p.FPR <= 1 && p.TPR >= 0 && p.TPR <= 1 {
 			pts = append(pts, p)
 		}
 	}
-	return pts
+	if len(pts) < 2 {
+		return nil, v.ROCSuppressed
+	}
+	slices.SortStableFunc(pts, func(a, b ROCPoint) int { return cmp.Compare(a.FPR, b.FPR) })
+	if pts[0] != (ROCPoint{}) {
+		pts = slices.Insert(pts, 0, ROCPoint{})
+	}
+	return pts, v.ROCSuppressed
 }
 
 // BinormalROC is the ROC curve of the equal-variance binormal model with
@@ -186,14 +196,19 @@ func BinormalROC(auc float64, n int) []ROCPoint {
 	return pts
 }
 
-// rocPanel draws the ROC curve: the released one if the result carries it,
-// otherwise the binormal curve implied by the AUC, labelled as such.
+// rocPanel draws the ROC curve: the released empirical one if the result
+// carries it, otherwise the binormal curve implied by the AUC, labelled as
+// such (and saying why there is no empirical curve).
 func rocPanel(b *strings.Builder, y float64, release json.RawMessage, auc float64) float64 {
-	pts := releasedROC(release)
-	title := fmt.Sprintf("ROC curve (AUC = %.3f)", auc)
+	pts, suppressed := releasedROC(release)
+	title := fmt.Sprintf("ROC curve (AUC = %.3f): empirical, as released at fixed false-positive rates", auc)
 	if len(pts) < 2 {
 		pts = BinormalROC(auc, 50)
-		title = fmt.Sprintf("ROC curve implied by AUC = %.3f (equal-variance binormal model; the result carries no empirical curve)", auc)
+		why := "the result carries no empirical curve"
+		if suppressed {
+			why = "the empirical curve was withheld: too few events or non-events"
+		}
+		title = fmt.Sprintf("ROC curve implied by AUC = %.3f (equal-variance binormal model; %s)", auc, why)
 	}
 	if len(pts) < 2 {
 		return y

@@ -270,7 +270,11 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		noise = outputctl.CryptoSource()
 	}
 	rel := &outputctl.Releaser{
-		Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMill, ExactRegression: true},
+		// The data holder decides on the ledger whether regressions may be
+		// released exactly (the policy's exact_regression, snapshotted into
+		// the site at admission); without it an exact regression under a
+		// positive epsilon is refused (ErrNoPrivateRegression → analysis_error).
+		Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMill, ExactRegression: site.ExactRegression},
 		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMill},
 		Noise:  noise,
 	}
@@ -431,6 +435,17 @@ type regressionParams struct {
 	Private *outputctl.PrivateRegression `json:"private,omitempty"`
 }
 
+// exactAllowed refuses an exact regression, before any fitting, when the
+// policy has an epsilon and does not allow exact regressions (the ledger
+// policy's exact_regression); the job must then ask for a private fit.
+// outputctl.ReleaseRegression applies the same rule at release.
+func exactAllowed(r *outputctl.Releaser) error {
+	if r.Policy.EpsilonMilli > 0 && !r.Policy.ExactRegression {
+		return fmt.Errorf("%w: the dataset's policy does not set exact_regression; request a private fit (params \"private\")", outputctl.ErrNoPrivateRegression)
+	}
+	return nil
+}
+
 // runAnalysis runs a built-in analysis and releases its result.
 func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outputctl.Releaser) (string, any, error) {
 	switch name {
@@ -490,6 +505,9 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			}
 			rel, err := r.RegressPrivate(d, p.Link, *p.Private)
 			return "private_regression", rel, err
+		}
+		if err := exactAllowed(r); err != nil {
+			return "", nil, err
 		}
 		res, err := analysis.Regress(t, p.RegressionParams)
 		if err != nil {

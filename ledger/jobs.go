@@ -98,7 +98,9 @@ type JobSite struct {
 	Attestation string      `json:"attestation"` // what the policy demands
 	MinCohort   uint64      `json:"min_cohort"`
 	Model       string      `json:"consent_model"`
-	Result      *JobResult  `json:"result,omitempty"`
+	// ExactRegression is the policy's exact_regression at admission.
+	ExactRegression bool       `json:"exact_regression,omitempty"`
+	Result          *JobResult `json:"result,omitempty"`
 }
 
 // JobResult is a site's posted result.
@@ -392,7 +394,7 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 	}
 	return &JobSite{Dataset: id, Version: v.Version, ContentRoot: v.ContentRoot, Org: ds.Org, Payee: v.PublishedBy,
 		Price: pol.Price, EpsilonMill: eps, Split: pol.Split, Attestation: pol.Attestation, MinCohort: pol.MinCohort,
-		Model: pol.ConsentModel}, nil
+		Model: pol.ConsentModel, ExactRegression: pol.ExactRegression}, nil
 }
 
 func (c *txCtx) hasGrant(dataset, purpose string) (bool, error) {

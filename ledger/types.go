@@ -155,7 +155,15 @@ type Policy struct {
 	Attestation       string      `json:"attestation"`
 	ConsentModel      string      `json:"consent_model"`
 	Expiry            int64       `json:"expiry,omitempty"` // unix seconds of block time; 0 = none
-	SetHeight         int64       `json:"set_height"`
+	// ExactRegression lets workers release regression results exactly
+	// ("safe statistics": coefficients and SEs without noise, under
+	// outputctl's regression threshold rules) although the policy has an
+	// epsilon. When false, regression jobs must request a private fit
+	// (params "private"); workers refuse exact ones with analysis_error.
+	// The ledger does not inspect analysis params: it only records the
+	// switch, and the worker enforces it.
+	ExactRegression bool  `json:"exact_regression,omitempty"`
+	SetHeight       int64 `json:"set_height"`
 }
 
 // Consent scopes.

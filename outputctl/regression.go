@@ -3,6 +3,7 @@ package outputctl
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/medchain/medchain/analysis"
 )
@@ -16,7 +17,13 @@ type RegressionRelease struct {
 	Regression        analysis.Regression `json:"regression"`
 	Noisy             bool                `json:"noisy"`
 	EpsilonSpentMilli uint64              `json:"epsilon_spent_milli"`
+	// ROCSuppressed: the fit had an ROC curve and it was withheld (events
+	// or non-events below the minimum cohort); see ReleaseRegression.
+	ROCSuppressed bool `json:"roc_suppressed,omitempty"`
 }
+
+// ROCDecimals: released TPRs are rounded to 10^−ROCDecimals (0.01).
+const ROCDecimals = 2
 
 // ReleaseRegression releases a fitted regression when:
 //
@@ -34,6 +41,20 @@ type RegressionRelease struct {
 // asks for differential privacy (otherwise use RegressPrivate); no epsilon
 // is spent. The Hosmer–Lemeshow group table is never released, only its
 // statistic.
+//
+// The ROC curve (TPR at the fixed FPR grid 0, 0.05, …, 1) is released only
+// when events and non-events are each at least MinCohort — stricter than
+// the MinCell rule above — and then with every TPR rounded to 0.01
+// (ROCDecimals); otherwise the curve is dropped and ROCSuppressed set.
+// TPR × events is a count (events scoring above a threshold), as is
+// FPR × non-events; with at least MinCohort events a 0.01 step in TPR is at
+// least MinCohort/100 events wide, so the counts the curve implies are
+// coarse, and the grid is fixed in advance, not chosen by the requester.
+// This is a threshold-and-rounding rule, like the minimum cell — not
+// differential privacy: it bounds no one patient's influence, and curves
+// from overlapping cohorts could still be differenced. Pooled fits carry
+// no curve (no site sees the others' predictions), so they release none
+// and mark nothing suppressed.
 func (r *Releaser) ReleaseRegression(reg analysis.Regression) (RegressionRelease, error) {
 	if err := r.Policy.Validate(); err != nil {
 		return RegressionRelease{}, err
@@ -56,7 +77,26 @@ func (r *Releaser) ReleaseRegression(reg analysis.Regression) (RegressionRelease
 			return RegressionRelease{}, fmt.Errorf("%w: %q needs at least %d rows at 0 and at 1", ErrSmallGroup, c.Name, minCell)
 		}
 	}
-	return RegressionRelease{Regression: reg}, nil
+	out := RegressionRelease{Regression: reg}
+	out.Regression.ROC, out.ROCSuppressed = r.releaseROC(reg)
+	return out, nil
+}
+
+// releaseROC applies the ROC rule of ReleaseRegression: a new slice, with
+// rounded TPRs, or nil and whether a curve was withheld.
+func (r *Releaser) releaseROC(reg analysis.Regression) ([]analysis.ROCPoint, bool) {
+	if reg.ROC == nil {
+		return nil, false
+	}
+	if reg.Link == analysis.Identity || reg.Events < r.Policy.MinCohort || reg.N-reg.Events < r.Policy.MinCohort {
+		return nil, true
+	}
+	scale := math.Pow10(ROCDecimals)
+	pts := make([]analysis.ROCPoint, len(reg.ROC))
+	for i, p := range reg.ROC {
+		pts[i] = analysis.ROCPoint{FPR: p.FPR, TPR: math.Round(p.TPR*scale) / scale}
+	}
+	return pts, false
 }
 
 // EvaluationRelease is a released model evaluation.

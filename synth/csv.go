@@ -201,8 +201,9 @@ func WriteCSVMapping(w io.Writer, opts ...Option) error {
 	return enc.Encode(m)
 }
 
-// WriteTruth writes the answer key: patient_id, true_risk (the Framingham
-// 10-year risk, 6 decimals) and cvd_10y. Keep it away from the data that
+// WriteTruth writes the answer key: patient_id, true_risk (the 10-year
+// risk under the cohort's outcome model, Framingham by default, 6
+// decimals) and cvd_10y. WriteTruthModel writes the model itself. Keep it away from the data that
 // is ingested.
 func WriteTruth(w io.Writer, people []Person, opts ...Option) error {
 	o := collect(opts)

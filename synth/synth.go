@@ -18,6 +18,11 @@
 // PCG streams seeded from them, one for the clinical values and one for
 // the identifiers), not on N or on the order of generation.
 //
+// Config.Outcome can instead draw the outcome from a logistic model with
+// known coefficients (OutcomeLogistic, DefaultLogistic), on the same risk
+// factors, so that a logistic regression's estimates and confidence
+// intervals can be checked against the generating values.
+//
 // The outcome (cvd_10y) and the true risk are the answer key. WriteTruth
 // writes them to their own file; the data an institution ingests (WriteCSV,
 // the FHIR writers) leaves them out unless WithOutcome asks for the outcome.
@@ -44,6 +49,36 @@ type Config struct {
 	// Progress, if set, is called with the number of people made so far,
 	// every 1024 people and at the end.
 	Progress func(done int)
+	// Outcome is the model cvd_10y is drawn from: OutcomeFramingham (the
+	// default when empty) or OutcomeLogistic. Either way the risk factors
+	// are the same for the same seed; Risk is the chosen model's
+	// probability of an event.
+	Outcome string
+	// Logistic is the OutcomeLogistic model; nil means DefaultLogistic().
+	// It is ignored for OutcomeFramingham.
+	Logistic *Logistic
+}
+
+// withDefaults fills in the defaults and checks the outcome model.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.RefDate.IsZero() {
+		cfg.RefDate = DefaultRefDate
+	}
+	switch cfg.Outcome {
+	case "", OutcomeFramingham:
+		cfg.Outcome, cfg.Logistic = OutcomeFramingham, nil
+	case OutcomeLogistic:
+		if cfg.Logistic == nil {
+			m := DefaultLogistic()
+			cfg.Logistic = &m
+		}
+		if err := cfg.Logistic.Validate(); err != nil {
+			return cfg, err
+		}
+	default:
+		return cfg, fmt.Errorf("synth: outcome %q: want %q or %q", cfg.Outcome, OutcomeFramingham, OutcomeLogistic)
+	}
+	return cfg, nil
 }
 
 // DefaultRefDate is the reference date when Config.RefDate is zero.
@@ -95,7 +130,7 @@ type Person struct {
 	HeartRate    float64 // /min
 
 	// The truth.
-	Risk   float64 // Framingham 10-year CVD risk
+	Risk   float64 // 10-year CVD risk under Config.Outcome's model (Framingham by default)
 	CVD10y bool    // a CVD event within 10 years of the reference date, drawn from Risk
 }
 
@@ -113,13 +148,18 @@ func Generate(cfg Config) ([]Person, error) {
 	if cfg.N < 0 || cfg.N > MaxN {
 		return nil, fmt.Errorf("synth: N = %d, want 0…%d", cfg.N, MaxN)
 	}
-	if cfg.RefDate.IsZero() {
-		cfg.RefDate = DefaultRefDate
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.RefDate.Year() < 1900 || cfg.RefDate.Year() > 2200 {
 		return nil, errors.New("synth: the reference date must be in 1900…2200")
 	}
 	g := newGenerator(cfg.Seed, cfg.RefDate)
+	if cfg.Outcome == OutcomeLogistic {
+		c := cfg.Logistic.compile()
+		g.logit = &c
+	}
 	people := make([]Person, cfg.N)
 	for i := range people {
 		g.person(i, &people[i])
@@ -142,11 +182,16 @@ type generator struct {
 	mrnB      uint64
 	pcg, pcg2 rand.PCG
 	clin, ids *rand.Rand
+	// logit is the logistic outcome model, nil for Framingham; its
+	// outcomes come from their own stream, pcg3.
+	logit *compiledLogistic
+	pcg3  rand.PCG
+	out   *rand.Rand
 }
 
 func newGenerator(seed int64, ref time.Time) *generator {
 	g := &generator{seed: uint64(seed), ref: ref.UTC().Truncate(24 * time.Hour)}
-	g.clin, g.ids = rand.New(&g.pcg), rand.New(&g.pcg2)
+	g.clin, g.ids, g.out = rand.New(&g.pcg), rand.New(&g.pcg2), rand.New(&g.pcg3)
 	g.mrnA = splitmix(g.seed^0x6d726e)%1_000_000_000 | 1 // odd …
 	if g.mrnA%5 == 0 {                                   // … and not a multiple of 5: coprime to 10⁹
 		g.mrnA += 2
@@ -168,6 +213,9 @@ func (g *generator) seedStreams(i int) {
 	base := splitmix(g.seed ^ splitmix(uint64(i)))
 	g.pcg.Seed(splitmix(base^1), splitmix(base^2))
 	g.pcg2.Seed(splitmix(base^3), splitmix(base^4))
+	if g.logit != nil {
+		g.pcg3.Seed(splitmix(base^5), splitmix(base^6))
+	}
 }
 
 func (g *generator) person(i int, p *Person) {
@@ -239,6 +287,13 @@ func (g *generator) clinical(p *Person) {
 	}
 	p.HeartRate = math.Round(clip(hr, 45, 130))
 
+	if g.logit != nil {
+		// The logistic outcome has its own stream, so the risk factors
+		// above are those of the Framingham mode.
+		p.Risk = logistic(g.logit.eta(p))
+		p.CVD10y = g.out.Float64() < p.Risk
+		return
+	}
 	p.Risk = Risk10y(p.Factors())
 	p.CVD10y = r.Float64() < p.Risk
 }

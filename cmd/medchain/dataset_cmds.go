@@ -77,6 +77,7 @@ func showPolicy(w io.Writer, p *ledger.Policy) {
 	fmt.Fprintf(w, "min cohort:\t%d\nepsilon:\t%d per job, %d in total (milli)\nprice:\t%d\n", p.MinCohort, p.EpsilonPerJobMill, p.EpsilonTotalMill, p.Price)
 	fmt.Fprintf(w, "reward split:\tinstitution %d, patient pool %d, worker %d (bps)\n", p.Split.InstitutionBps, p.Split.PatientPoolBps, p.Split.WorkerBps)
 	fmt.Fprintf(w, "attestation:\t%s\nconsent model:\t%s\n", p.Attestation, p.ConsentModel)
+	fmt.Fprintf(w, "exact regression:\t%t\n", p.ExactRegression)
 	if p.Expiry != 0 {
 		fmt.Fprintf(w, "expiry:\t%d\n", p.Expiry)
 	}
@@ -271,6 +272,7 @@ fields with flags; a flag given explicitly overrides the file. Epsilon is in mil
 			take("worker-bps", func() { pol.Split.WorkerBps = flags.Split.WorkerBps })
 			take("attestation", func() { pol.Attestation = flags.Attestation })
 			take("consent-model", func() { pol.ConsentModel = flags.ConsentModel })
+			take("exact-regression", func() { pol.ExactRegression = flags.ExactRegression })
 			var perr error
 			take("expiry", func() { pol.Expiry, perr = parseExpiry("expiry", expiry) })
 			if perr != nil {
@@ -311,6 +313,7 @@ fields with flags; a flag given explicitly overrides the file. Epsilon is in mil
 	f.Uint32Var(&p.Split.WorkerBps, "worker-bps", 0, "worker's share, basis points")
 	f.StringVar(&p.Attestation, "attestation", ledger.AttestSoftware, "attestation workers need: software or hardware")
 	f.StringVar(&p.ConsentModel, "consent-model", ledger.ConsentOptIn, "opt_in or opt_out")
+	f.BoolVar(&p.ExactRegression, "exact-regression", false, "regressions may be released exactly (safe statistics) despite the epsilon; without it regression jobs must request a private fit")
 	f.StringVar(&expiry, "expiry", "", "policy expiry: unix seconds, RFC 3339, or a duration from now")
 
 	cmd := &cobra.Command{Use: "policy", Short: "Dataset terms of use"}

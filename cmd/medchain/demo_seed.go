@@ -172,6 +172,9 @@ func seedSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []by
 		Price:       s.price,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: s.consentModel,
+		// The demo's pooled logistic study is released exactly (safe
+		// statistics); without this the workers would refuse it.
+		ExactRegression: true,
 	}})
 	if err != nil {
 		return err

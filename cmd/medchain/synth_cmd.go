@@ -25,6 +25,8 @@ func synthCmd(g *globals) *cobra.Command {
 		refDate  string
 		outcome  bool
 		progress bool
+		model    string
+		coefFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "synth --out DIR",
@@ -41,6 +43,17 @@ In DIR:
   ndjson/<Type>.ndjson              --format ndjson or all: a FHIR Bulk Data export
   truth.csv                         always: patient_id, true_risk, cvd_10y — the answer key,
                                     not for ingest
+  truth.model.json                  --outcome logistic: the model and coefficients the outcome
+                                    was drawn from
+
+--outcome logistic draws the outcome instead from a logistic model with known coefficients,
+cvd_10y ~ Bernoulli(1/(1+exp(−η))), η = intercept + Σ coefficient·factor, on the same risk
+factors (the same --seed gives the same patients, only the outcome and true_risk differ).
+The coefficients are a CVD-like default unless --logistic-coefficients names a JSON file
+{"intercept": -8.9, "coefficients": {"age": 0.07, "smoker": 0.6, ...}}, over the factors
+(raw units; the indicators 0/1): male, age (years), total_chol, hdl, ldl, glucose (mg/dL),
+sbp, dbp (mm[Hg]), bmi (kg/m2), hba1c (%), heart_rate (/min), smoker (current),
+former_smoker, diabetes, hypertension, bp_treated. A factor not named has coefficient 0.
 
 The outcome is in the ingested data only with --with-outcome (as the CSV column cvd_10y);
 the true risk never is. The same --seed, --n and --ref-date give the same bytes. Each file
@@ -62,6 +75,24 @@ no partial file.`,
 			if err != nil {
 				return fail("--ref-date %q: want YYYY-MM-DD", refDate)
 			}
+			cfg := synth.Config{N: n, Seed: seed, RefDate: ref, Outcome: model}
+			switch {
+			case model != synth.OutcomeFramingham && model != synth.OutcomeLogistic:
+				return fail("--outcome %q: want %s or %s", model, synth.OutcomeFramingham, synth.OutcomeLogistic)
+			case coefFile != "" && model != synth.OutcomeLogistic:
+				return fail("--logistic-coefficients needs --outcome logistic")
+			case coefFile != "":
+				fh, err := os.Open(coefFile)
+				if err != nil {
+					return fail("--logistic-coefficients: %v", err)
+				}
+				m, err := synth.ReadLogistic(fh)
+				fh.Close()
+				if err != nil {
+					return fail("--logistic-coefficients %s: %v", coefFile, err)
+				}
+				cfg.Logistic = &m
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			total := phaseWeight["generate"] + phaseWeight["truth"]
@@ -71,7 +102,7 @@ no partial file.`,
 			bar := &progressBar{w: cmd.ErrOrStderr(), on: progress, people: n, total: n * total}
 			s := synthRun{ctx: ctx, out: out, bar: bar, outcome: outcome}
 			start := time.Now()
-			sum, err := s.run(synth.Config{N: n, Seed: seed, RefDate: ref}, outputs)
+			sum, err := s.run(cfg, outputs)
 			bar.finish()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -90,6 +121,8 @@ no partial file.`,
 	f.StringVar(&format, "format", "csv", "csv, fhir, ndjson or all")
 	f.StringVar(&refDate, "ref-date", synth.DefaultRefDate.Format(time.DateOnly), "reference date: ages count to it, the 10-year horizon starts at it; ingest with the same")
 	f.BoolVar(&outcome, "with-outcome", false, "put the cvd_10y outcome in cohort.csv too (it is always in truth.csv)")
+	f.StringVar(&model, "outcome", synth.OutcomeFramingham, "outcome model: framingham or logistic (known coefficients; see --logistic-coefficients)")
+	f.StringVar(&coefFile, "logistic-coefficients", "", "JSON file of the logistic model's intercept and coefficients (default: a CVD-like model)")
 	f.BoolVar(&progress, "progress", isTerminal(os.Stderr), "show a progress bar on stderr (default: when stderr is a terminal)")
 	return cmd
 }
@@ -99,6 +132,7 @@ type synthSummary struct {
 	N        int        `json:"n"`
 	Seed     int64      `json:"seed"`
 	RefDate  string     `json:"ref_date"`
+	Outcome  string     `json:"outcome"` // the outcome model: framingham or logistic
 	Format   string     `json:"format"`
 	Out      string     `json:"out"`
 	Files    []fileInfo `json:"files"`
@@ -115,6 +149,9 @@ type fileInfo struct {
 
 func (s *synthSummary) human(w io.Writer) {
 	fmt.Fprintf(w, "cohort:\t%d patients, seed %d, reference date %s\n", s.N, s.Seed, s.RefDate)
+	if s.Outcome == synth.OutcomeLogistic {
+		fmt.Fprintf(w, "outcome:\tlogistic model with known coefficients (truth.model.json)\n")
+	}
 	fmt.Fprintf(w, "truth:\t%d CVD events in 10 years (%.1f%%); mean true risk %.1f%%\n",
 		s.Events, 100*float64(s.Events)/float64(s.N), 100*s.MeanRisk)
 	for _, f := range s.Files {
@@ -158,7 +195,11 @@ func (s *synthRun) run(cfg synth.Config, outputs []string) (*synthSummary, error
 		return nil, err
 	}
 	s.bar.next()
-	s.sum = synthSummary{N: cfg.N, Seed: cfg.Seed, RefDate: cfg.RefDate.Format(time.DateOnly), Out: s.out}
+	model, err := cfg.Model()
+	if err != nil {
+		return nil, err
+	}
+	s.sum = synthSummary{N: cfg.N, Seed: cfg.Seed, RefDate: model.RefDate, Outcome: model.Outcome, Out: s.out}
 	for i := range people {
 		s.sum.MeanRisk += people[i].Risk / float64(len(people))
 		if people[i].CVD10y {
@@ -191,6 +232,11 @@ func (s *synthRun) run(cfg synth.Config, outputs []string) (*synthSummary, error
 	s.bar.phase("truth")
 	if err := s.write("truth.csv", func(w io.Writer) error { return synth.WriteTruth(w, people, opts...) }); err != nil {
 		return nil, err
+	}
+	if model.Outcome == synth.OutcomeLogistic {
+		if err := s.write("truth.model.json", func(w io.Writer) error { return synth.WriteTruthModel(w, cfg) }); err != nil {
+			return nil, err
+		}
 	}
 	s.bar.next()
 	return &s.sum, nil
