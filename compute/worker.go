@@ -258,7 +258,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if err != nil {
 		return nil, err
 	}
-	t, err := loadTable(v)
+	t, err := LoadTable(v)
 	if err != nil {
 		return nil, err
 	}
@@ -381,10 +381,11 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	return keep, nil
 }
 
-// loadTable reads every numeric and boolean column of the version into an
+// LoadTable reads every numeric and boolean column of the version into an
 // analysis table (booleans as 0/1; code and string columns are not
-// analysable and are left out).
-func loadTable(v *vault.Version) (*analysis.Table, error) {
+// analysable and are left out). It is exported so that tests can fit the
+// same rows centrally and compare with what the workers release.
+func LoadTable(v *vault.Version) (*analysis.Table, error) {
 	n := int(v.NumRows())
 	var cols []analysis.Column
 	for _, f := range v.Schema() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/deid"
@@ -80,26 +81,37 @@ func loopbackAddrs(n int) ([]string, error) {
 	return out, nil
 }
 
+// demoOutcome is what the demo's study produced, for tests to check.
+type demoOutcome struct {
+	Job        *ledger.Job
+	Regression analysis.Regression
+}
+
 func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
+	_, err := playDemo(ctx, home, out, keep)
+	return err
+}
+
+func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demoOutcome, error) {
 	step := func(format string, args ...any) { fmt.Fprintf(out, "\n== "+format+"\n", args...) }
 	say := func(format string, args ...any) { fmt.Fprintf(out, "   "+format+"\n", args...) }
 
 	step("1. A consortium network on this machine")
 	if node.Initialized(home) {
-		return fail("%s already holds a node: give --home a new directory", home)
+		return nil, fail("%s already holds a node: give --home a new directory", home)
 	}
 	addrs, err := loopbackAddrs(3)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = node.CreateNetwork([]string{home}, node.NetOptions{ChainID: "medchain-demo", Validators: 1, Demo: true,
 		BlockTime: 300 * time.Millisecond, API: addrs[0], RPC: addrs[1], P2P: addrs[2]})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n, err := node.Start(home, node.Options{Workers: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer n.Stop()
 	c := client.New("http://" + n.APIAddr())
@@ -107,29 +119,29 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 		st, err := n.Status(ctx)
 		return err == nil && st.Height >= 2, nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	say("one validator (CometBFT), home %s, API and dashboard http://%s/", home, n.APIAddr())
 
 	step("2. Three institutions publish de-identified cohorts, with policies and workers")
 	if err := seedDemo(ctx, home, n.APIAddr(), out); err != nil {
-		return err
+		return nil, err
 	}
 
 	step("3. Patients decide")
 	if err := demoConsents(ctx, c, home, say); err != nil {
-		return err
+		return nil, err
 	}
 
 	dir := node.KeysDir(home)
 	rita, err := keys.Load(dir, "rita-researcher")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	watch := []string{"rita-researcher", "st-mary-admin", "northside-admin", "lakeview-admin", "st-mary-worker", "northside-worker", "lakeview-worker"}
 	before, err := demoBalances(ctx, c, dir, watch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	step("4. A researcher buys a cardiovascular risk-factor study across the three")
@@ -141,18 +153,18 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 	r, err := c.SignAndSubmit(ctx, rita, &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
 		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.Result == nil || r.Result.Code != ledger.CodeOK {
-		return fmt.Errorf("submit_job: %+v", r.Result)
+		return nil, fmt.Errorf("submit_job: %+v", r.Result)
 	}
 	id, err := client.JobID(r.Result)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	job, err := c.Job(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	say("rita-researcher submitted job %d: logistic regression of cvd_10y on %v over %v", id, demoFeatures, datasets)
 	say("admitted at height %d: %d tokens escrowed; each dataset's privacy budget charged", job.Admitted, job.Escrow)
@@ -178,7 +190,7 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 		return false, nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	say("every site posted its signed result: job %d completed at height %d", id, job.Closed)
 
@@ -187,13 +199,13 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 	for _, s := range job.Sites {
 		res, _, err := compute.FetchResult(ctx, c, job, s.Dataset, rita)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		results = append(results, res)
 	}
 	checks, allOK, err := compute.VerifyJob(ctx, c, job, rita)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, ch := range checks {
 		mark := "ok  "
@@ -203,11 +215,11 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 		say("%s %s %s: %s", mark, ch.Dataset, ch.What, ch.Detail)
 	}
 	if !allOK {
-		return errors.New("the result did not verify")
+		return nil, errors.New("the result did not verify")
 	}
 	var rr outputctl.RegressionRelease
 	if err := json.Unmarshal(results[0].Release, &rr); err != nil {
-		return err
+		return nil, err
 	}
 	reg := rr.Regression
 	say("pooled fit on %d consented patients (%d events) across %d institutions:", reg.N, reg.Events, len(job.Sites))
@@ -221,21 +233,21 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 	report := filepath.Join(home, fmt.Sprintf("job-%d-report.svg", id))
 	f, err := os.Create(report)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := compute.RenderSVG(f, results); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	say("report with the forest plot of odds ratios: %s", report)
 
 	step("7. The tokens land")
 	after, err := demoBalances(ctx, c, dir, watch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, name := range watch {
 		say("%-18s %9d → %9d  (%+d)", name, before[name], after[name], int64(after[name])-int64(before[name]))
@@ -243,7 +255,7 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 	for _, s := range demoSites {
 		b, err := c.DatasetBudget(ctx, s.dataset)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMill, b.TotalMill)
 	}
@@ -252,7 +264,7 @@ func runDemo(ctx context.Context, home string, out io.Writer, keep bool) error {
 		say("the network keeps running; Ctrl-C stops it")
 		<-ctx.Done()
 	}
-	return nil
+	return &demoOutcome{Job: job, Regression: reg}, nil
 }
 
 // demoConsents has patients decide: at Northside (opt-in) 200 patients enrol

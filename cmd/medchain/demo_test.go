@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/node"
+	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vault"
 )
 
 // TestDemo plays `medchain demo` end to end: three institutions publish,
@@ -22,9 +31,12 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := runDemo(ctx, filepath.Join(t.TempDir(), "home"), &out, false); err != nil {
+	home := filepath.Join(t.TempDir(), "home")
+	got, err := playDemo(ctx, home, &out, false)
+	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
+	checkDemoAgainstCentralFit(t, home, got)
 	text := out.String()
 	for _, want := range []string{
 		"job 0 completed",
@@ -46,4 +58,114 @@ func TestDemo(t *testing.T) {
 	if t.Failed() {
 		t.Log(text)
 	}
+}
+
+// checkDemoAgainstCentralFit fits, centrally, a plain logistic regression
+// on exactly the rows the demo's consents allow — read back from the three
+// institutions' vaults with their own keys — and requires the pooled study
+// the workers released to agree on every coefficient (relative difference
+// ≤ 1e-6), and on n and events.
+func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
+	t.Helper()
+	v, err := vault.Open(filepath.Join(home, "vault"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := v.Secret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := deid.New(deid.SafeHarbor(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := append([]string{"cvd_10y"}, demoFeatures...)
+	pooled := make([]analysis.Column, len(names))
+	for i, n := range names {
+		pooled[i].Name = n
+	}
+	for _, site := range demoSites {
+		people, err := synth.Generate(synth.Config{N: site.patients, Seed: site.seed, RefDate: demoRefDate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Who may be used, by the demo's own consent set-up.
+		keep := func(string) bool { return true } // opt-out: everyone but refusals
+		switch site.org {
+		case "st-mary": // patient-2 (row 0) refused research
+			refused := d.PatientPseudonym(people[0].ID)
+			keep = func(p string) bool { return p != refused }
+		case "northside": // opt-in: the enrolled rows 1..demoEnrolled; patient-3 (row 0) revoked
+			enrolled := map[string]bool{}
+			for _, p := range people[1 : demoEnrolled+1] {
+				enrolled[d.PatientPseudonym(p.ID)] = true
+			}
+			keep = func(p string) bool { return enrolled[p] }
+		}
+		admin, err := keys.Load(node.KeysDir(home), site.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := vault.NodeIdentity(admin.Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var root string
+		for _, s := range got.Job.Sites {
+			if s.Dataset == site.dataset {
+				root = s.ContentRoot
+			}
+		}
+		ver, err := v.Open(site.dataset, 1, root, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mask []bool
+		for c, err := range ver.Pseudonyms() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := 0; r < c.Rows; r++ {
+				mask = append(mask, keep(c.Strs[r]))
+			}
+		}
+		tab, err := compute.LoadTable(ver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range names {
+			col, ok := tab.Column(n)
+			if !ok {
+				t.Fatalf("%s has no column %s", site.dataset, n)
+			}
+			for r, k := range mask {
+				if k {
+					pooled[i].Values = append(pooled[i].Values, col.Values[r])
+					pooled[i].Valid = append(pooled[i].Valid, col.Valid[r])
+				}
+			}
+		}
+	}
+	table, err := analysis.NewTable(pooled...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := analysis.Regress(table, analysis.RegressionParams{Outcome: "cvd_10y", Features: demoFeatures})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := got.Regression
+	if reg.N != want.N || reg.Events != want.Events {
+		t.Errorf("released n=%d events=%d, central fit n=%d events=%d", reg.N, reg.Events, want.N, want.Events)
+	}
+	if len(reg.Coefficients) != len(want.Coefficients) {
+		t.Fatalf("released %d coefficients, central fit %d", len(reg.Coefficients), len(want.Coefficients))
+	}
+	for i, c := range reg.Coefficients {
+		w := want.Coefficients[i]
+		if c.Name != w.Name || math.Abs(c.Estimate-w.Estimate) > 1e-6*math.Abs(w.Estimate) {
+			t.Errorf("%s: pooled %.10g, central %s %.10g", c.Name, c.Estimate, w.Name, w.Estimate)
+		}
+	}
+	t.Logf("pooled study = central fit on %d consented rows (%d events), %d coefficients within 1e-6", want.N, want.Events, len(want.Coefficients))
 }
