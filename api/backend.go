@@ -20,8 +20,10 @@ type Backend interface {
 	View(fn func(r store.ReadWriter, c ledger.Commitment) error) error
 	// Iterate lists committed keys under prefix in key order.
 	Iterate(prefix []byte, fn func(key, value []byte) bool) error
-	// Broadcast submits a transaction to the mempool. It returns the
-	// mempool check's result (Code != 0 means rejected and not queued).
+	// Broadcast checks a transaction as the mempool would (decoding,
+	// signature, nonce against committed state) and submits it. It returns
+	// the check's result (Code != 0 means rejected and not queued; Log is
+	// the reason).
 	Broadcast(ctx context.Context, tx []byte) (ledger.Result, error)
 	// Status describes the node and chain.
 	Status(ctx context.Context) (*NodeStatus, error)

@@ -13,7 +13,6 @@ import (
 	"github.com/cometbft/cometbft/mempool"
 
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/store"
 )
 
 // Server routes /v1/ requests to a Backend.
@@ -196,9 +195,8 @@ const maxBody = ledger.MaxTxBytes + 1024
 // commitWait bounds how long ?wait=commit waits.
 const commitWait = 30 * time.Second
 
-// submitTx accepts a signed transaction as the request body (its wire JSON).
-// It runs the checks the mempool would, against committed state, so the
-// sender learns the precise reason for a rejection; then it broadcasts.
+// submitTx accepts a signed transaction as the request body (its wire JSON)
+// and broadcasts it; a rejection carries the ledger's code and reason.
 // ?wait=commit waits (up to 30 s) for the transaction to be committed and
 // returns its result.
 func (s *Server) submitTx(r *http.Request) (any, error) {
@@ -214,24 +212,11 @@ func (s *Server) submitTx(r *http.Request) (any, error) {
 	default:
 		return nil, badParam("wait", "%q is not a wait mode (use wait=commit, or leave it out)", wait)
 	}
-	tx, err := ledger.DecodeAndVerify(body, s.b.ChainID())
-	if err != nil {
-		return nil, err
-	}
 	out := &TxSubmitted{Hash: ledger.TxHash(body)}
-	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
-		err := ledger.CheckNonce(rd, tx)
-		var le *ledger.Error
-		if errors.As(err, &le) && le.Code == ledger.CodeBadNonce {
-			if rec, _ := ledger.GetTxRecord(rd, out.Hash); rec != nil {
-				return apiError(ledger.CodeBadNonce, "%s (this exact transaction was committed at height %d)", le.Msg, rec.Height)
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
+	// The backend's broadcast runs the mempool's checks first (decoding,
+	// signature, nonce against committed state) on this goroutine, with
+	// the node's transaction cache, so a rejection carries its precise
+	// reason and the signature is verified once per node.
 	res, err := s.b.Broadcast(r.Context(), body)
 	switch {
 	case errors.Is(err, mempool.ErrTxInCache):
@@ -239,8 +224,13 @@ func (s *Server) submitTx(r *http.Request) (any, error) {
 		// idempotent, so answer as for the first submission.
 	case err != nil:
 		return nil, apiError(ledger.CodeInternal, "broadcast: %v", err)
+	case res.Code == ledger.CodeBadNonce:
+		if rec, _ := s.txRecord(out.Hash); rec != nil {
+			return nil, apiError(ledger.CodeBadNonce, "%s (this exact transaction was committed at height %d)", res.Log, rec.Height)
+		}
+		return nil, apiError(res.Code, "%s", res.Log)
 	case res.Code != ledger.CodeOK:
-		return nil, apiError(res.Code, "rejected by the mempool: %s", res.Log)
+		return nil, apiError(res.Code, "%s", res.Log)
 	}
 	if r.URL.Query().Get("wait") != "commit" {
 		return out, nil

@@ -241,7 +241,11 @@ func (n *Node) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
 // Broadcast implements api.Backend.
 func (n *Node) Broadcast(ctx context.Context, tx []byte) (ledger.Result, error) {
 	if err := n.app.Precheck(tx); err != nil {
-		return ledger.Result{Code: ledger.CodeOf(err), Log: err.Error()}, nil
+		var le *ledger.Error
+		if errors.As(err, &le) {
+			return ledger.Result{Code: le.Code, Log: le.Msg}, nil
+		}
+		return ledger.Result{}, err
 	}
 	r, err := n.rpc.BroadcastTxSync(ctx, tx)
 	if err != nil {
