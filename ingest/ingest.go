@@ -186,7 +186,7 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 		return nil, err
 	}
 	fields := normalize.Fields()
-	schema := annotate(deid.LedgerSchema(d.Schema(fields)), normalize.Schema())
+	schema := deid.LedgerSchema(d.SchemaFor(sourceSchema(fields)))
 	src, err := openSource(o.Source, o.Format, o.Mapping)
 	if err != nil {
 		return nil, err
@@ -327,17 +327,16 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	return rep, nil
 }
 
-// annotate gives the de-identified columns the codes and units the
-// normaliser knows them by, so the published schema says what each column
-// measures. The de-identification rules keep the last word on the type.
-func annotate(cols record.Schema, known []ledger.Field) record.Schema {
-	out := slices.Clone(cols)
-	for i, c := range out {
-		if j := slices.IndexFunc(known, func(f ledger.Field) bool { return f.Name == c.Name }); j >= 0 {
-			k := known[j]
-			if c.System == "" && c.Code == "" && c.Unit == "" {
-				out[i].System, out[i].Code, out[i].Unit = k.System, k.Code, k.Unit
-			}
+// sourceSchema describes the normaliser's fields: the research fields with
+// their codes and units, the identifying ones by name only. The
+// de-identification rules then decide which columns keep which meaning.
+func sourceSchema(fields []string) record.Schema {
+	known := normalize.Schema()
+	out := make(record.Schema, len(fields))
+	for i, f := range fields {
+		out[i] = ledger.Field{Name: f}
+		if j := slices.IndexFunc(known, func(k ledger.Field) bool { return k.Name == f }); j >= 0 {
+			out[i] = known[j]
 		}
 	}
 	return out
