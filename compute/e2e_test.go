@@ -61,6 +61,24 @@ type env struct {
 	pseudo *deid.Deidentifier
 }
 
+// newEnv opens the test node's vault with its secret and the Safe Harbor
+// pseudonymiser the ingests use.
+func newEnv(t *testing.T, ctx context.Context, n *apitest.Node) *env {
+	t.Helper()
+	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
+	var err error
+	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
+		t.Fatal(err)
+	}
+	if e.secret, err = e.v.Secret(); err != nil {
+		t.Fatal(err)
+	}
+	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func (e *env) key(name string) *keys.Key {
 	k, err := e.n.Key(name)
 	if err != nil {
@@ -194,16 +212,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
-	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
-	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
-		t.Fatal(err)
-	}
-	if e.secret, err = e.v.Secret(); err != nil {
-		t.Fatal(err)
-	}
-	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
-		t.Fatal(err)
-	}
+	e := newEnv(t, ctx, n)
 
 	// Opt-out at st-mary, opt-in at northside.
 	soWorker, soPeople, soRows := e.site("st-mary", "st-mary-admin", "so-cvd", 300, 11, ledger.ConsentOptOut)

@@ -3,16 +3,13 @@ package compute_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/vault"
 )
 
 // A policy with an epsilon and without exact_regression: an exact
@@ -27,16 +24,7 @@ func TestWorkerRefusesExactRegressionWithoutPolicy(t *testing.T) {
 	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
-	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
-		t.Fatal(err)
-	}
-	if e.secret, err = e.v.Secret(); err != nil {
-		t.Fatal(err)
-	}
-	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
-		t.Fatal(err)
-	}
+	e := newEnv(t, ctx, n)
 	wk, _, _ := e.site("st-mary", "st-mary-admin", "so-cvd", 200, 31, ledger.ConsentOptOut)
 
 	// The data holder withdraws exact regressions.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
@@ -32,16 +30,7 @@ func TestPooledEqualsCentral(t *testing.T) {
 	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
-	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
-	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
-		t.Fatal(err)
-	}
-	if e.secret, err = e.v.Secret(); err != nil {
-		t.Fatal(err)
-	}
-	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
-		t.Fatal(err)
-	}
+	e := newEnv(t, ctx, n)
 	type site struct {
 		org, dataset string
 		worker       *keys.Key

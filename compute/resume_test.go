@@ -15,12 +15,10 @@ import (
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/store"
-	"github.com/medchain/medchain/vault"
 )
 
 // startNodeWithJobTimeout starts a one-validator demo node like apitest's,
@@ -126,17 +124,8 @@ func TestWorkerRestart(t *testing.T) {
 	n := startNodeWithJobTimeout(t, timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	e := &env{t: t, ctx: ctx, n: n, c: client.New(n.URL)}
+	e := newEnv(t, ctx, n)
 	var err error
-	if e.v, err = vault.Open(filepath.Join(n.Home, "vault")); err != nil {
-		t.Fatal(err)
-	}
-	if e.secret, err = e.v.Secret(); err != nil {
-		t.Fatal(err)
-	}
-	if e.pseudo, err = deid.New(deid.SafeHarbor(), e.secret); err != nil {
-		t.Fatal(err)
-	}
 	const org, dataset = "st-mary", "so-restart"
 	wk, _, rows := e.site(org, "st-mary-admin", dataset, 200, 21, ledger.ConsentOptOut)
 	if rows != 200 {
