@@ -31,8 +31,8 @@ func BenchmarkIngestCSV(b *testing.B) {
 	b.ReportMetric(float64(st.Size())*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
 }
 
-// BenchmarkIngestFHIR ingests the Synthea sample (eleven patients' Bundles,
-// 16 MB of JSON), end to end as above.
+// BenchmarkIngestFHIR ingests the Synthea sample (six patients' Bundles
+// and two directory Bundles, 7.6 MB of JSON), end to end as above.
 func BenchmarkIngestFHIR(b *testing.B) {
 	var size int64
 	for _, p := range patientBundles(b, synthea) {

@@ -40,7 +40,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.RowsKept != 11 || rep.Published.Height == 0 || rep.Published.TxHash == "" {
+	if rep.RowsKept != syntheaPatients || rep.Published.Height == 0 || rep.Published.TxHash == "" {
 		t.Fatalf("report: %+v", rep)
 	}
 	dv, err := rn.c.DatasetVersion(ctx, "synthea", 1)

@@ -24,9 +24,12 @@ import (
 	"github.com/medchain/medchain/vault"
 )
 
-// synthea is the shared Synthea sample: eleven patients' Bundles plus an
-// Organization and a Practitioner bundle.
-const synthea = "../../shared/data/synthea-fhir-r4"
+// synthea is the repository's Synthea sample (see its README.md): six
+// patients' Bundles plus an Organization and a Practitioner bundle.
+const (
+	synthea         = "../testdata/synthea"
+	syntheaPatients = 6
+)
 
 var refDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -176,8 +179,8 @@ func patientBundles(t testing.TB, dir string) []string {
 			out = append(out, p)
 		}
 	}
-	if len(out) != 11 {
-		t.Fatalf("expected the 11 Synthea patients, found %d", len(out))
+	if len(out) != syntheaPatients {
+		t.Fatalf("%d patient bundles in %s, want %d", len(out), dir, syntheaPatients)
 	}
 	return out
 }
@@ -190,7 +193,7 @@ func TestSyntheaBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.RowsRead != 11 || rep.RowsKept != 11 || rep.RowsQuarantined != 0 || rep.Version != 1 {
+	if rep.RowsRead != syntheaPatients || rep.RowsKept != syntheaPatients || rep.RowsQuarantined != 0 || rep.Version != 1 {
 		t.Fatalf("report: %+v", rep)
 	}
 	pub := e.ledger.published[0]
@@ -337,14 +340,14 @@ func TestQuarantine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.RowsRead != 13 || rep.RowsKept != 11 || rep.RowsQuarantined != 2 || len(e.ledger.published) != 1 {
+	if rep.RowsRead != syntheaPatients+2 || rep.RowsKept != syntheaPatients || rep.RowsQuarantined != 2 || len(e.ledger.published) != 1 {
 		t.Fatalf("report: read %d kept %d quarantined %d, published %d", rep.RowsRead, rep.RowsKept, rep.RowsQuarantined, len(e.ledger.published))
 	}
 	if len(rep.Quarantined) != 2 {
 		t.Fatalf("quarantine reasons: %+v", rep.Quarantined)
 	}
-	if n := len(e.rows(t, rep)); n != 11 {
-		t.Fatalf("%d rows stored, want 11", n)
+	if n := len(e.rows(t, rep)); n != syntheaPatients {
+		t.Fatalf("%d rows stored, want %d", n, syntheaPatients)
 	}
 	r, _ := e.v.Open("cohort", 1, rep.Vault.ContentRoot, e.node)
 	q, err := r.Quarantine()

@@ -36,8 +36,8 @@ import (
 // It collects every identifier of the source records — names, maiden
 // names, addresses, cities, full ZIPs, phones, SSNs, MRNs, driver's licence
 // and passport numbers, FHIR ids, exact birth and death dates (in several
-// formats), visit dates, and narrative text — from the eleven Synthea
-// bundles, a bundle with planted identifiers, and a synthetic CSV export;
+// formats), visit dates, and narrative text — from the Synthea sample's
+// patient and practitioner bundles, a bundle with planted identifiers, and a synthetic CSV export;
 // ingests all of it through a real node; and searches every byte medchain
 // wrote: every file of the vault and of the node's home (CometBFT's stores
 // and WAL, the app's Pebble store, node.log, config), every key and value

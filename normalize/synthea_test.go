@@ -17,13 +17,16 @@ import (
 	"github.com/medchain/medchain/record"
 )
 
-var syntheaDir = filepath.Join("..", "..", "shared", "data", "synthea-fhir-r4")
+// syntheaDir holds the Synthea sample bundles (see its README.md).
+var syntheaDir = filepath.Join("..", "testdata", "synthea")
 
+// bundle reads the one sample bundle whose name starts with prefix; the
+// test fails if there is none.
 func bundle(t testing.TB, prefix string) *record.Patient {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(syntheaDir, prefix+"*.json"))
 	if len(paths) != 1 {
-		missingShared(t)
+		t.Fatalf("%d Synthea bundles named %s* in %s, want 1", len(paths), prefix, syntheaDir)
 	}
 	f, err := os.Open(paths[0])
 	if err != nil {
@@ -137,8 +140,8 @@ func TestAntonia(t *testing.T) {
 
 func TestEveryBundleNormalizes(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(syntheaDir, "[A-Z]*.json"))
-	if len(paths) == 0 {
-		missingShared(t)
+	if len(paths) != 6 {
+		t.Fatalf("%d patient bundles in %s, want 6", len(paths), syntheaDir)
 	}
 	for _, path := range paths {
 		p := bundle(t, strings.TrimSuffix(filepath.Base(path), ".json"))
@@ -189,7 +192,7 @@ func TestCSV(t *testing.T) {
 func BenchmarkNormalizeFHIR(b *testing.B) {
 	paths, _ := filepath.Glob(filepath.Join(syntheaDir, "[A-Z]*.json"))
 	if len(paths) == 0 {
-		b.Skip("no Synthea data")
+		b.Fatalf("no Synthea bundles in %s", syntheaDir)
 	}
 	var files [][]byte
 	var size int64
@@ -260,14 +263,4 @@ func BenchmarkCSV(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
-}
-
-// missingShared skips a test that needs ../shared/data when a developer
-// has no copy; on CI, where shared/ is always beside the checkout, it fails.
-func missingShared(t testing.TB) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("shared Synthea data not found at %s", syntheaDir)
-	}
-	t.Skipf("shared Synthea data not found at %s", syntheaDir)
 }

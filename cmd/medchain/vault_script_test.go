@@ -17,11 +17,15 @@ import (
 // The vault commands are tested with testscript too (testdata/vault),
 // against the shared node. They run after TestScripts, whose parallel
 // scripts use every demo institution key, so they may sign with any of
-// them without racing for nonces. $SYNTHEA is the shared Synthea sample.
+// them without racing for nonces. $SYNTHEA is the repository's Synthea
+// sample (testdata/synthea at the module root; see its README.md).
 func TestVaultScripts(t *testing.T) {
-	synthea, err := filepath.Abs("../../../shared/data/synthea-fhir-r4")
+	synthea, err := filepath.Abs("../../testdata/synthea")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(synthea, "LICENSE")); err != nil {
+		t.Fatalf("the Synthea sample: %v", err)
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/vault",
