@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -15,8 +16,9 @@ type Design struct {
 	x        [][]float64 // x[j][i]: feature j in row i
 	y        []float64
 	n        int
-	events   int  // rows with y = 1
-	binary   bool // every y is 0 or 1
+	events   int    // rows with y = 1
+	binary   bool   // every y is 0 or 1
+	rows     []bool // the table rows in the design
 }
 
 // NewDesign selects the rows kept by the table's mask and the filter, keeps
@@ -67,7 +69,7 @@ func NewDesign(t *Table, outcome string, features []string, filter Filter) (*Des
 			n++
 		}
 	}
-	d := &Design{Outcome: outcome, Features: slices.Clone(features), n: n, x: make([][]float64, len(terms))}
+	d := &Design{Outcome: outcome, Features: slices.Clone(features), n: n, x: make([][]float64, len(terms)), rows: mask}
 	if n == t.rows {
 		d.y = yc.Values
 	} else {
@@ -104,6 +106,25 @@ func gather(v []float64, mask []bool, n int) []float64 {
 		if keep {
 			out = append(out, v[i])
 		}
+	}
+	return out
+}
+
+// Rows says which rows of the table the design uses (the cohort an
+// analysis of it describes): one entry per table row.
+func (d *Design) Rows() []bool { return d.rows }
+
+// MaxAbs is the largest |x| of each column of the design, the intercept's
+// (1) first.
+func (d *Design) MaxAbs() []float64 {
+	out := make([]float64, 1, len(d.x)+1)
+	out[0] = 1
+	for _, col := range d.x {
+		m := 0.0
+		for _, v := range col {
+			m = max(m, math.Abs(v))
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -110,6 +110,13 @@ func (c *Condition) match(v float64) bool {
 
 // selectRows is the mask of rows kept by both the table's mask and f, and
 // how many there are.
+// Select is the rows of the table (its mask included) a filter keeps: the
+// cohort an analysis with that filter describes.
+func (t *Table) Select(f Filter) ([]bool, error) {
+	m, _, err := t.selectRows(f, "filter")
+	return m, err
+}
+
 func (t *Table) selectRows(f Filter, param string) ([]bool, int, error) {
 	if err := f.validate(param); err != nil {
 		return nil, 0, err

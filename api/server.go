@@ -152,7 +152,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/workers/{address}", s.getWorker},
 		{"GET", "/v1/jobs", s.listJobs},
 		{"GET", "/v1/jobs/{id}", s.getJob},
-		{"GET", "/v1/jobs/{id}/steps", s.listJobSteps},
+		{"GET", "/v1/jobs/{id}/study", s.getStudy},
 		{"GET", "/v1/results/{job}/{dataset}", s.getResult},
 		{"GET", "/v1/models", s.listModels},
 		{"GET", "/v1/models/{id}", s.getModel},

@@ -224,12 +224,8 @@ func (c *Client) AuditConsistency(ctx context.Context, from, to int64) (*api.Aud
 	return get[api.AuditConsistency](ctx, c, "/v1/audit/consistency", q)
 }
 
-// JobSteps is GET /v1/jobs/{id}/steps: the Newton steps posted for a
-// pooled fit.
-func (c *Client) JobSteps(ctx context.Context, id uint64) ([]ledger.JobStep, error) {
-	l, err := get[api.JobStepList](ctx, c, fmt.Sprintf("/v1/jobs/%d/steps", id), nil)
-	if err != nil {
-		return nil, err
-	}
-	return l.Steps, nil
+// Study is GET /v1/jobs/{id}/study: a pooled study's rounds, exclusions
+// and completed sums (never a site's own values).
+func (c *Client) Study(ctx context.Context, id uint64) (*api.StudyView, error) {
+	return get[api.StudyView](ctx, c, fmt.Sprintf("/v1/jobs/%d/study", id), nil)
 }

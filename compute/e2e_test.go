@@ -421,3 +421,17 @@ func TestWorkerEndToEnd(t *testing.T) {
 	}
 	fmt.Fprint(io.Discard, niOut)
 }
+
+// study declares the pooled study of a multi-site logistic regression, as
+// `medchain job submit` does.
+func (e *env) study(m *ledger.SubmitJob) *ledger.SubmitJob {
+	e.t.Helper()
+	ds, err := e.c.Dataset(e.ctx, m.Datasets[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if m.Study, err = compute.PlanStudy(m.Params, ds.Latest.Schema, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}

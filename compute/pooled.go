@@ -2,94 +2,105 @@ package compute
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/vault"
 )
 
-// Pooled fits. A logistic regression job over several sites is fitted as
-// one model on the union of the sites' consented rows: each site's worker
-// posts its Newton step (analysis.LocalStep, fixed-point encoded by
-// analysis.DefaultFixedPoint) for every iteration on the ledger (post_step),
-// and every worker replays the same analysis.Solver over the sums of the
-// posted steps, so they all agree on the coefficients of the next iteration
-// and on convergence without a coordinator. At convergence each site
-// releases the same pooled regression through outputctl and posts it.
+// Pooled studies. A logistic regression job submitted with a study spec is
+// fitted as one model on the union of the sites' consented rows, by
+// federated Newton–Raphson through the ledger: every iteration each site
+// posts its Newton step at the current coefficients, masked with pairwise
+// masks and committed with a bounds proof (federated.Contribute); the
+// ledger adds the masked vectors and keeps only the sum; every worker
+// replays the same analysis.Solver over the sums, so all agree on the next
+// coefficients and on convergence without a coordinator. After convergence
+// a final iteration sums the cohort's N and events; each site then releases
+// the same pooled regression through outputctl and posts it, encrypted to
+// the requester.
+//
+// Before its first contribution a site checks, on its own consented and
+// filtered cohort, everything a release of that cohort would be checked
+// for (minimum cohort, events and non-events, small 0/1 groups, overlap
+// with the cohorts it released before), and that its rows lie within the
+// study's declared bounds: nothing computed from a cohort leaves the site
+// unless a release of it would be allowed.
 
-// PooledFixedPoint encodes the posted steps: 2^-30 resolution (the
-// log-likelihood of a sum of steps must be exact to well below the solver's
-// 1e-10 relative test, or rounding looks like a fall and triggers
-// step-halving), values below 2^27 from each of up to 64 sites.
-var PooledFixedPoint = analysis.FixedPoint{FracBits: 30, MaxSites: 64}
-
-// StepReader is the optional Backend method pooled fits need
+// StudyReader is the optional Backend method pooled studies need
 // (*client.Client implements it).
-type StepReader interface {
-	JobSteps(ctx context.Context, id uint64) ([]ledger.JobStep, error)
+type StudyReader interface {
+	Study(ctx context.Context, id uint64) (*api.StudyView, error)
+	Account(ctx context.Context, addr string) (*ledger.Account, error)
 }
 
-// errStepPosted: the site posted its step of the current iteration; the
-// job goes on once every site has.
-var errStepPosted = errors.New("step posted")
+// errStepPosted: the site posted its contribution to the current
+// iteration; the study goes on once every participant has.
+var errStepPosted = errors.New("contribution posted")
 
-// errWaiting: the site's step of the current iteration is on the ledger;
-// the other sites' are not yet.
-var errWaiting = errors.New("waiting for the other sites' steps")
+// errWaiting: the site's contribution to the current iteration is on the
+// ledger; the other participants' are not yet.
+var errWaiting = errors.New("waiting for the other sites' contributions")
 
-// pooled says whether a job is fitted as one model across its sites.
-func pooled(j *ledger.Job) bool {
-	if len(j.Sites) < 2 || j.Analysis != "logistic_regression" {
-		return false
-	}
-	var p regressionParams
-	if err := decodeParams(j.Params, &p); err != nil {
-		return true // the pooled path refuses it
-	}
-	return p.Private == nil
+// errAdvanced: the iteration's deadline passed; the site advanced the
+// study (the sites that missed it are recorded as dropped).
+var errAdvanced = errors.New("advanced the study past a missed deadline")
+
+// errNotMine: another worker of the organisation contributes for the site,
+// or the site was excluded from the study.
+var errNotMine = errors.New("not this worker's study site")
+
+// pooled says whether a job is a pooled study.
+func pooled(j *ledger.Job) bool { return j.Study != nil }
+
+// fitState is where the ledger's sums leave a pooled fit.
+type fitState struct {
+	phase string    // what the current iteration sums
+	beta  []float64 // the coefficients of the current iteration (step phase) or the final ones
+	at    analysis.NewtonStep
+	iters int
+	final []int64 // the final sum (N, events), once the study is done
 }
 
-// poolState is where the ledger's steps leave a pooled fit.
-type poolState struct {
-	iter   uint32    // the smallest iteration not complete
-	beta   []float64 // the coefficients of that iteration
-	posted bool      // this site's step of iter is on the ledger
-	done   bool      // converged: beta and at are final
-	at     analysis.NewtonStep
-	iters  int
-}
-
-// replay runs the solver over the complete iterations on the ledger.
-func replay(steps []ledger.JobStep, j *ledger.Job, dataset string, p int, opts analysis.SolverOptions) (*poolState, error) {
-	byIter := map[uint32]map[string][]int64{}
-	for _, s := range steps {
-		if byIter[s.Iteration] == nil {
-			byIter[s.Iteration] = map[string][]int64{}
-		}
-		byIter[s.Iteration][s.Dataset] = s.Step
-	}
+// replay runs the solver over a study's sums. A new round restarts the
+// solver where the last one left off (the coefficients of the iteration it
+// did not complete), so every completed sum is at coefficients no other
+// completed sum shares.
+func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions) (*fitState, error) {
 	solver, err := analysis.NewSolver(make([]float64, p), opts)
 	if err != nil {
 		return nil, err
 	}
-	fp := PooledFixedPoint
-	for k := uint32(0); ; k++ {
-		got := byIter[k]
-		_, mine := got[dataset]
-		if len(got) < len(j.Sites) {
-			return &poolState{iter: k, beta: solver.Beta(), posted: mine}, nil
+	fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
+	round := uint32(0)
+	st := &fitState{phase: federated.PhaseStep}
+	converged := false
+	for _, s := range sums {
+		if s.Phase == federated.PhaseFinal {
+			if !converged {
+				return nil, refuse("analysis_error", errors.New("the study's final sum came before the fit converged"))
+			}
+			st.final = s.Sum
+			return st, nil
 		}
-		encs := make([][]int64, 0, len(j.Sites))
-		for _, s := range j.Sites { // in the job's site order: every worker sums alike
-			encs = append(encs, got[s.Dataset])
+		if converged {
+			return nil, refuse("analysis_error", errors.New("the study went on stepping after the fit converged"))
 		}
-		sum, err := analysis.SumEncoded(encs...)
-		if err != nil {
-			return nil, refuse("analysis_error", err)
+		if s.Round != round {
+			round = s.Round
+			if solver, err = analysis.NewSolver(solver.Beta(), opts); err != nil {
+				return nil, err
+			}
 		}
-		step, err := fp.Decode(sum, p)
+		step, err := fp.Decode(s.Sum, p)
 		if err != nil {
 			return nil, refuse("analysis_error", err)
 		}
@@ -97,94 +108,208 @@ func replay(steps []ledger.JobStep, j *ledger.Job, dataset string, p int, opts a
 		if err != nil {
 			return nil, err
 		}
+		st.iters++
 		if done {
 			beta, at := solver.Result()
-			return &poolState{iter: k + 1, beta: beta, done: true, at: *at, iters: solver.Iterations()}, nil
+			st.beta, st.at, st.phase, converged = beta, *at, federated.PhaseFinal, true
 		}
 	}
+	if !converged {
+		st.beta = solver.Beta()
+	}
+	return st, nil
 }
 
-// computePooled does one round of a pooled fit for a site: it posts the
-// site's step of the current iteration (errStepPosted), reports that it is
-// waiting (errWaiting), or, once the fit converged, returns the encrypted
-// pooled result.
-func (w *Worker) computePooled(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, t *analysis.Table, rel *outputctl.Releaser) (string, any, error) {
+// computePooled does one run of a study for a site: it posts the site's
+// contribution to the current iteration (errStepPosted), reports that it is
+// waiting (errWaiting), advances a study past a missed deadline
+// (errAdvanced), or, once the final sum is in, returns the pooled release.
+func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.JobSite, t *analysis.Table, rel *outputctl.Releaser, v *vault.Version) (string, any, error) {
+	sr, ok := w.Ledger.(StudyReader)
+	if !ok {
+		return "", nil, errors.New("the ledger backend cannot read studies")
+	}
+	if site.StudyWorker != w.Key.Address() || site.Excluded != "" {
+		return "", nil, errNotMine
+	}
 	var p regressionParams
 	if err := decodeParams(j.Params, &p); err != nil {
 		return "", nil, err
 	}
 	if p.Private != nil {
-		return "", nil, &analysis.ParamError{Param: "private", Reason: "a pooled fit across sites is released exactly"}
+		return "", nil, &analysis.ParamError{Param: "private", Reason: "a pooled study is fitted exactly, under the data holders' exact_regression policies"}
 	}
-	// A pooled fit is exact: refuse it before posting any step if this
-	// site's policy does not allow exact regressions.
+	// A pooled fit is exact: refuse it before contributing anything if
+	// this site's policy does not allow exact regressions.
 	if err := exactAllowed(rel); err != nil {
 		return "", nil, err
 	}
 	if p.Link == "" {
 		p.Link = analysis.Logit
 	}
-	if p.Link == analysis.Identity {
-		return "", nil, &analysis.ParamError{Param: "link", Reason: "use linear_regression for the identity link"}
+	spec := j.Study.Spec
+	if string(p.Link) != spec.Link {
+		return "", nil, &analysis.ParamError{Param: "link", Reason: fmt.Sprintf("the study was declared with link %q", spec.Link)}
 	}
-	opts := analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol}
 	d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
 	if err != nil {
 		return "", nil, err
 	}
-	names := d.Names()
-	opts.Names = names
-	sr, ok := w.Ledger.(StepReader)
-	if !ok {
-		return "", nil, errors.New("the ledger backend cannot read pooled-fit steps")
+	if d.P() != int(spec.Columns) {
+		return "", nil, &analysis.ParamError{Param: "study.columns", Reason: fmt.Sprintf("the design has %d columns, the study declares %d", d.P(), spec.Columns)}
 	}
-	steps, err := sr.JobSteps(ctx, j.ID)
+	if err := checkDesignBounds(d, spec); err != nil {
+		return "", nil, err
+	}
+	// Output controls on this site's own cohort, before anything leaves.
+	if err := rel.CheckRegressionCohort(d); err != nil {
+		return "", nil, err
+	}
+	if err := w.checkOverlap(site, j.ID, v, d.Rows()); err != nil {
+		return "", nil, err
+	}
+
+	view, err := sr.Study(ctx, j.ID)
 	if err != nil {
 		return "", nil, err
 	}
-	st, err := replay(steps, j, site.Dataset, d.P(), opts)
+	st := view.Study
+	if !slices.Contains(st.Participants, site.Dataset) {
+		return "", nil, errNotMine
+	}
+	opts := analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}
+	fit, err := replay(view.Sums, d.P(), opts)
 	if err != nil {
 		return "", nil, err
 	}
-	if !st.done {
-		if st.posted {
-			return "", nil, errWaiting
+	if st.Done {
+		return w.releasePooled(d, p, fit, rel)
+	}
+	status, err := w.Ledger.Status(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if status.Height > st.Deadline {
+		if err := w.submit(ctx, &ledger.AdvanceStudy{Job: j.ID}); err != nil {
+			return "", nil, err
 		}
-		step, err := analysis.LocalStep(d, st.beta, p.Link)
+		return "", nil, errAdvanced
+	}
+	if slices.Contains(view.Posted, site.Dataset) {
+		return "", nil, errWaiting
+	}
+	var values []int64
+	switch fit.phase {
+	case federated.PhaseStep:
+		step, err := analysis.LocalStep(d, fit.beta, p.Link)
 		if err != nil {
 			return "", nil, err
 		}
-		enc, err := PooledFixedPoint.Encode(step)
-		if err != nil {
+		// Counts are summed once, in the final iteration.
+		step.N, step.Events = 0, 0
+		fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
+		if values, err = fp.Encode(step); err != nil {
 			return "", nil, refuse("analysis_error", err)
 		}
-		if err := w.submit(ctx, &ledger.PostStep{Job: j.ID, Dataset: site.Dataset, Iteration: st.iter, Step: enc}); err != nil {
-			return "", nil, err
-		}
-		w.log().Info("pooled fit step", "job", j.ID, "dataset", site.Dataset, "iteration", st.iter)
-		return "", nil, errStepPosted
+	case federated.PhaseFinal:
+		values = []int64{int64(d.N()), int64(d.Events())}
 	}
-	cov, err := analysis.Covariance(st.at)
+	peers, self, err := w.studyPeers(ctx, sr, j, st.Participants, site.Dataset)
 	if err != nil {
 		return "", nil, err
 	}
-	reg2 := analysis.Regression{
-		Link: p.Link, Outcome: d.Outcome, StatName: "z", RatioName: p.Link.RatioName(),
-		N: int64(st.at.N), Events: int64(st.at.Events), LogLik: st.at.LogLik,
-		Coefficients: analysis.WaldTable(names, st.beta, cov, p.Link),
-		Iterations:   st.iters, Tol: max(p.Tol, 0),
-		Model: analysis.Model{Link: p.Link, Features: d.Features, Intercept: st.beta[0], Coefficients: slices.Clone(st.beta[1:])},
+	dv, err := w.Ledger.DatasetVersion(ctx, site.Dataset, site.Version)
+	if err != nil {
+		return "", nil, err
 	}
-	if reg2.Tol == 0 {
-		reg2.Tol = analysis.DefaultTol
+	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand))
+	if err != nil {
+		return "", nil, refuse("analysis_error", err)
+	}
+	sess := federated.Session{ChainID: status.ChainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: fit.phase}
+	c, err := federated.Contribute(w.Key.Enc, self, peers, sess, values, bounds, rand.Reader)
+	if errors.Is(err, federated.ErrOutOfBounds) {
+		// The design's bounds were checked above; a step outside them is
+		// a fixed-point overflow or a record band the data outgrew.
+		return "", nil, refuse("analysis_error", fmt.Errorf("the site's contribution is outside the study's bounds (%v)", err))
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	msg := &ledger.PostContribution{Job: j.ID, Dataset: site.Dataset, Round: st.Round, Iteration: st.Iteration, Phase: fit.phase, Contribution: *c}
+	if err := w.submit(ctx, msg); err != nil {
+		return "", nil, err
+	}
+	w.log().Info("study contribution", "job", j.ID, "dataset", site.Dataset, "round", st.Round, "iteration", st.Iteration, "phase", fit.phase)
+	return "", nil, errStepPosted
+}
+
+// studyPeers lists the round's participants with their workers' keys.
+func (w *Worker) studyPeers(ctx context.Context, sr StudyReader, j *ledger.Job, participants []string, self string) ([]federated.Peer, int, error) {
+	var peers []federated.Peer
+	me := -1
+	for _, d := range participants {
+		i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == d })
+		if i < 0 {
+			return nil, 0, fmt.Errorf("study participant %q is not a site of job %d", d, j.ID)
+		}
+		a, err := sr.Account(ctx, j.Sites[i].StudyWorker)
+		if err != nil {
+			return nil, 0, err
+		}
+		if d == self {
+			me = len(peers)
+		}
+		peers = append(peers, federated.Peer{Site: d, Key: a.EncKey})
+	}
+	if me < 0 {
+		return nil, 0, errNotMine
+	}
+	return peers, me, nil
+}
+
+// checkDesignBounds refuses a study whose declared column bounds this
+// site's rows exceed (the contribution would fail its bounds proof). The
+// refusal names the column, never a value.
+func checkDesignBounds(d *analysis.Design, spec federated.Spec) error {
+	maxAbs := d.MaxAbs()
+	for j, m := range maxAbs {
+		limit := math.Ldexp(float64(spec.MaxAbs[j]), -federated.MaxAbsUnit)
+		if m > limit {
+			return &analysis.ParamError{Param: fmt.Sprintf("study.max_abs[%d]", j), Reason: fmt.Sprintf("column %q exceeds the bound the study declared", d.Names()[j])}
+		}
+	}
+	return nil
+}
+
+// releasePooled builds the pooled regression from the replayed fit and the
+// final sum, and releases it through this site's output controls.
+func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
+	if fit.final == nil || len(fit.final) != federated.FinalLen {
+		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
+	}
+	cov, err := analysis.Covariance(fit.at)
+	if err != nil {
+		return "", nil, err
+	}
+	names := d.Names()
+	reg := analysis.Regression{
+		Link: p.Link, Outcome: d.Outcome, StatName: "z", RatioName: p.Link.RatioName(),
+		N: fit.final[0], Events: fit.final[1], LogLik: fit.at.LogLik,
+		Coefficients: analysis.WaldTable(names, fit.beta, cov, p.Link),
+		Iterations:   fit.iters, Tol: max(p.Tol, 0),
+		Model: analysis.Model{Link: p.Link, Features: d.Features, Intercept: fit.beta[0], Coefficients: slices.Clone(fit.beta[1:])},
+	}
+	if reg.Tol == 0 {
+		reg.Tol = analysis.DefaultTol
 	}
 	// The small-group rule on 0/1 features: each site checks its own rows
-	// (the pooled counts are not on the ledger), which is stricter than
-	// checking the pooled groups.
+	// (the pooled counts are not summed), which is stricter than checking
+	// the pooled groups.
 	for jf := range d.Features {
-		reg2.Coefficients[jf+1].Levels = d.Levels(jf)
+		reg.Coefficients[jf+1].Levels = d.Levels(jf)
 	}
-	out, err := rel.ReleaseRegression(reg2)
+	out, err := rel.ReleaseRegression(reg)
 	if err != nil {
 		return "", nil, err
 	}
@@ -193,7 +318,7 @@ func (w *Worker) computePooled(ctx context.Context, reg *ledger.Worker, j *ledge
 
 // PooledRelease is the release of a pooled fit (release_kind
 // "pooled_regression"): an outputctl.RegressionRelease of the model fitted
-// on every site's consented rows. It has no AUC, calibration or
+// on every remaining site's consented rows. It has no AUC, calibration or
 // Hosmer–Lemeshow statistic: those need the rows' predictions, which no
 // site sees for the others.
 type PooledRelease = outputctl.RegressionRelease

@@ -20,7 +20,7 @@ import (
 )
 
 // TestPooledEqualsCentral runs a three-site logistic regression on a real
-// node, coordinated through post_step, and checks every pooled coefficient
+// node, coordinated through masked contributions (secure aggregation), and checks every pooled coefficient
 // against a plain fit of the pooled consented rows.
 func TestPooledEqualsCentral(t *testing.T) {
 	n, err := apitest.Start()
@@ -52,8 +52,8 @@ func TestPooledEqualsCentral(t *testing.T) {
 	rita := e.key("rita-researcher")
 	features := []string{"age", "sbp", "total_chol", "hdl", "smoker"}
 	params, _ := json.Marshal(analysis.RegressionParams{Outcome: "cvd_10y", Features: features})
-	rec := e.submit(rita, &ledger.SubmitJob{Datasets: []string{"so-cvd", "ni-cvd", "lv-cvd"}, Analysis: "logistic_regression",
-		Params: params, Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()})
+	rec := e.submit(rita, e.study(&ledger.SubmitJob{Datasets: []string{"so-cvd", "ni-cvd", "lv-cvd"}, Analysis: "logistic_regression",
+		Params: params, Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}))
 	id, err := client.JobID(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestPooledEqualsCentral(t *testing.T) {
 	if j.Status != ledger.JobCompleted {
 		t.Fatalf("job %d is %s (%s)", id, j.Status, j.Reason)
 	}
-	steps, err := e.c.JobSteps(ctx, id)
+	view, err := e.c.Study(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestPooledEqualsCentral(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("pooled fit: n=%d events=%d, %d iterations, %d steps on the ledger", central.N, central.Events, len(steps)/len(j.Sites), len(steps))
+	t.Logf("pooled fit: n=%d events=%d, %d sums on the ledger (the last one N and events)", central.N, central.Events, len(view.Sums))
 	for _, c := range central.Coefficients {
 		t.Logf("  %-10s %.6f", c.Name, c.Estimate)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/overlap"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/column"
 )
@@ -46,6 +47,10 @@ type Worker struct {
 	Results     *ResultStore
 	Noise       outputctl.Source // randomness for DP noise; nil = crypto/rand
 	Log         *slog.Logger     // nil = discard; never given record-level values
+	// Overlap keeps the institution's record of the cohorts it released
+	// (query-set-overlap control); nil = the store in the vault's
+	// overlap/<org> directory, under a key derived from the vault secret.
+	Overlap *overlap.Store
 }
 
 // Outcome is what the worker did with one site of a job.
@@ -146,6 +151,8 @@ func failReason(err error) string {
 		return r.reason
 	case errors.Is(err, outputctl.ErrBelowMinCohort), errors.Is(err, outputctl.ErrTooFewEvents), errors.Is(err, outputctl.ErrSmallGroup):
 		return "cohort_too_small"
+	case errors.Is(err, overlap.ErrOverlap):
+		return "cohort_overlap"
 	case errors.Is(err, outputctl.ErrBudgetExhausted):
 		return "resource_exhausted"
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotRecipient):
@@ -189,10 +196,16 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	ct, err := w.compute(ctx, reg, j, site, consents)
 	switch {
 	case errors.Is(err, errStepPosted):
-		o.Action, o.Reason = "step", "posted its step of the pooled fit"
+		o.Action, o.Reason = "contributed", "posted its masked contribution to the study"
 		return o, nil
 	case errors.Is(err, errWaiting):
-		o.Action, o.Reason = "skipped", "waiting for the other sites' steps"
+		o.Action, o.Reason = "skipped", "waiting for the other sites' contributions"
+		return o, nil
+	case errors.Is(err, errAdvanced):
+		o.Action, o.Reason = "advanced", "an iteration's deadline passed; the sites that missed it were dropped"
+		return o, nil
+	case errors.Is(err, errNotMine):
+		o.Action, o.Reason = "skipped", "another worker contributes for this site, or the site left the study"
 		return o, nil
 	}
 	if reason := failReason(err); reason != "" {
@@ -281,9 +294,12 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	var kind string
 	var release any
 	if pooled(j) {
-		kind, release, err = w.computePooled(ctx, reg, j, site, t, rel)
+		kind, release, err = w.computePooled(ctx, j, site, t, rel, v)
 	} else {
 		kind, release, err = runAnalysis(t, j.Analysis, j.Params, rel)
+		if err == nil {
+			err = w.checkCohortOverlap(site, j, t, v)
+		}
 	}
 	if err != nil {
 		return nil, err

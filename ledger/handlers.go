@@ -11,12 +11,13 @@ import (
 // txCtx is what a handler sees: the transaction, its signer's account (nil
 // only for a self-registering patient) and a private overlay of the state.
 type txCtx struct {
-	s      store.ReadWriter
-	height int64
-	now    int64
-	tx     *Tx
-	signer *Account
-	addr   string
+	chainID string
+	s       store.ReadWriter
+	height  int64
+	now     int64
+	tx      *Tx
+	signer  *Account
+	addr    string
 }
 
 func handle(c *txCtx) ([]Event, error) {
@@ -53,8 +54,10 @@ func handle(c *txCtx) ([]Event, error) {
 		return c.failJob(m)
 	case *ExpireJob:
 		return c.expireJob(m)
-	case *PostStep:
-		return c.postStep(m)
+	case *PostContribution:
+		return c.postContribution(m)
+	case *AdvanceStudy:
+		return c.advanceStudy(m)
 	case *RegisterModel:
 		return c.registerModel(m)
 	case *RecordPrediction:
@@ -424,6 +427,12 @@ func ValidatePolicy(p *Policy) error {
 	}
 	if p.EpsilonPerJobMill == 0 || p.EpsilonTotalMill == 0 {
 		return errf(CodeInvalidField, "msg.policy: epsilon_per_job_milli and epsilon_total_milli must be positive")
+	}
+	if p.MinEpsilonPerJobMill > p.EpsilonPerJobMill {
+		return errf(CodeInvalidField, "msg.policy.min_epsilon_per_job_milli: %d exceeds epsilon_per_job_milli %d", p.MinEpsilonPerJobMill, p.EpsilonPerJobMill)
+	}
+	if p.MinStudySites > 64 {
+		return errf(CodeInvalidField, "msg.policy.min_study_sites: %d, at most 64", p.MinStudySites)
 	}
 	if p.EpsilonPerJobMill > p.EpsilonTotalMill {
 		return errf(CodeInvalidField, "msg.policy.epsilon_per_job_milli: %d exceeds the total budget %d", p.EpsilonPerJobMill, p.EpsilonTotalMill)

@@ -99,8 +99,21 @@ type JobSite struct {
 	MinCohort   uint64      `json:"min_cohort"`
 	Model       string      `json:"consent_model"`
 	// ExactRegression is the policy's exact_regression at admission.
-	ExactRegression bool       `json:"exact_regression,omitempty"`
-	Result          *JobResult `json:"result,omitempty"`
+	ExactRegression bool `json:"exact_regression,omitempty"`
+	// MinStudySites is the policy's min_study_sites at admission.
+	MinStudySites uint32 `json:"min_study_sites,omitempty"`
+	// StudyWorker is, in a pooled study, the worker whose key masks and
+	// signs this site's contributions (fixed at admission).
+	StudyWorker string `json:"study_worker,omitempty"`
+	// Touched is the worker that first computed on this site's data for
+	// the job (a contribution, a result, or a refusal made after reading
+	// data). A touched site's epsilon is spent and its price is earned,
+	// whatever happens to the job.
+	Touched string `json:"touched_by,omitempty"`
+	// Excluded is "dropped" or "flagged" once a study excluded the site:
+	// it is not paid.
+	Excluded string     `json:"excluded,omitempty"`
+	Result   *JobResult `json:"result,omitempty"`
 }
 
 // JobResult is a site's posted result.
@@ -128,6 +141,7 @@ type Job struct {
 	Deadline     int64           `json:"deadline_height"`
 	Closed       int64           `json:"closed_height,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
+	Study        *Study          `json:"study,omitempty"` // a pooled study's rounds
 }
 
 // Budget is what a dataset has spent of its privacy budget.
@@ -158,6 +172,9 @@ type SubmitJob struct {
 	MaxPrice    uint64          `json:"max_price"`
 	ResultKey   []byte          `json:"result_key"`              // requester's X25519 key for the result
 	EpsilonMill uint64          `json:"epsilon_milli,omitempty"` // per dataset; 0 = each policy's per-job epsilon
+	// Study makes a multi-site logistic regression one model fitted
+	// across the sites by secure aggregation (see studies.go).
+	Study *StudyRequest `json:"study,omitempty"`
 }
 
 // PostResult is a worker's signed result for one site of a job. It repeats
@@ -200,7 +217,14 @@ func (*ExpireJob) Type() TxType      { return TxExpireJob }
 
 // FailReasons are the reasons a worker may give (no free text: it could
 // carry record-level data).
-var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "analysis_error", "policy_changed", "resource_exhausted"}
+var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "cohort_overlap", "analysis_error", "policy_changed", "resource_exhausted"}
+
+// untouchedReasons are the refusals a worker makes before it reads any
+// data (the version is missing, its root differs, the policy changed).
+// Every other refusal depends on the data — even "the cohort is too small"
+// says something about it — so it spends the site's epsilon and earns its
+// price: refusals are not a free oracle.
+var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed"}
 
 func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
 	if err := validAddress("msg.address", m.Address); err != nil {
@@ -244,6 +268,9 @@ func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
 		h := sha256.Sum256(m.Evidence)
 		w.EvidenceHash = hex.EncodeToString(h[:])
 	}
+	if err := c.indexWorker(target.Org, m.Address); err != nil {
+		return nil, err
+	}
 	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putJSON(c.s, KeyWorker(m.Address), w)
 }
 
@@ -285,6 +312,11 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 	if err := validKeyBytes("msg.result_key", m.ResultKey); err != nil {
 		return nil, err
 	}
+	if m.Study != nil {
+		if err := validStudy(m); err != nil {
+			return nil, err
+		}
+	}
 	p, err := c.params()
 	if err != nil {
 		return nil, err
@@ -309,6 +341,11 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 			return nil, errf(CodeOverflow, "%s: total price overflows", at)
 		}
 		job.Sites = append(job.Sites, *site)
+	}
+	if m.Study != nil {
+		if err := c.startStudy(&job, m.Study); err != nil {
+			return nil, err
+		}
 	}
 	if job.Escrow > m.MaxPrice {
 		return nil, errf(CodePriceExceeded, "the job costs %d, more than msg.max_price %d", job.Escrow, m.MaxPrice)
@@ -378,6 +415,13 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 		}
 		eps = m.EpsilonMill
 	}
+	floor := pol.MinEpsilonPerJobMill
+	if floor == 0 {
+		floor = pol.EpsilonPerJobMill
+	}
+	if eps < floor {
+		return nil, errf(CodeInvalidField, "msg.epsilon_milli: %d is below dataset %q's minimum of %d per job", eps, id, floor)
+	}
 	b, err := c.budget(id)
 	if err != nil {
 		return nil, err
@@ -394,7 +438,7 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 	}
 	return &JobSite{Dataset: id, Version: v.Version, ContentRoot: v.ContentRoot, Org: ds.Org, Payee: v.PublishedBy,
 		Price: pol.Price, EpsilonMill: eps, Split: pol.Split, Attestation: pol.Attestation, MinCohort: pol.MinCohort,
-		Model: pol.ConsentModel, ExactRegression: pol.ExactRegression}, nil
+		Model: pol.ConsentModel, ExactRegression: pol.ExactRegression, MinStudySites: pol.MinStudySites}, nil
 }
 
 func (c *txCtx) hasGrant(dataset, purpose string) (bool, error) {
@@ -464,6 +508,14 @@ func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
 	if c.height > j.Deadline {
 		return nil, errf(CodeExpired, "msg.job: job %d's deadline was height %d", j.ID, j.Deadline)
 	}
+	if st := j.Study; st != nil {
+		if site.Excluded != "" {
+			return nil, errf(CodeInvalidState, "msg.dataset: %q was %s from study %d", m.Dataset, site.Excluded, j.ID)
+		}
+		if !st.Done {
+			return nil, errf(CodeInvalidState, "msg.job: study %d has no final sum yet", j.ID)
+		}
+	}
 	if m.ContentRoot != site.ContentRoot {
 		return nil, errf(CodeInvalidField, "msg.content_root: job %d was admitted on %q version %d with root %s", j.ID, m.Dataset, site.Version, site.ContentRoot)
 	}
@@ -480,8 +532,11 @@ func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
 		return nil, err
 	}
 	site.Result = &JobResult{Worker: c.addr, ResultHash: m.ResultHash, Locator: m.Locator, Measurement: w.Measurement, Posted: c.height}
+	if site.Touched == "" {
+		site.Touched = c.addr
+	}
 	events := ev("post_result", "job", fmt.Sprint(j.ID), "dataset", m.Dataset)
-	if !slices.ContainsFunc(j.Sites, func(s JobSite) bool { return s.Result == nil }) {
+	if !slices.ContainsFunc(j.Sites, func(s JobSite) bool { return s.Result == nil && s.Excluded == "" }) {
 		if err := c.settle(j); err != nil {
 			return nil, err
 		}
@@ -490,30 +545,67 @@ func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
 	return events, putJSON(c.s, KeyJob(j.ID), j)
 }
 
-// settle pays every site by its policy's split. Shares are rounded down;
-// the worker's share takes the remainder, so exactly the escrow is paid.
+// settle closes a job whose every remaining site posted its result.
 func (c *txCtx) settle(j *Job) error {
+	if err := c.payOut(j); err != nil {
+		return err
+	}
+	j.Status, j.Closed = JobCompleted, c.height
+	return nil
+}
+
+// payOut empties a job's escrow: each site that computed on its data for
+// the job and was not excluded from it earns its price, split by its
+// policy (institution, patient pool, the worker that did the work; shares
+// round down and the worker's takes the remainder); every other site's
+// price goes back to the requester. A touched site's epsilon stays spent;
+// an untouched one's is given back.
+func (c *txCtx) payOut(j *Job) error {
+	var refund uint64
 	for _, s := range j.Sites {
-		inst := mulBps(s.Price, s.Split.InstitutionBps)
-		pool := mulBps(s.Price, s.Split.PatientPoolBps)
-		worker := s.Price - inst - pool
-		if err := c.credit(s.Payee, inst); err != nil {
+		worker := s.Touched
+		if s.Result != nil {
+			worker = s.Result.Worker
+		}
+		if worker == "" || s.Excluded != "" {
+			refund += s.Price
+		} else if err := c.paySite(s, worker); err != nil {
 			return err
 		}
-		var p uint64
-		if _, err := getJSON(c.s, KeyPool(s.Dataset), &p); err != nil {
+		if worker != "" {
+			continue
+		}
+		b, err := c.budget(s.Dataset)
+		if err != nil {
 			return err
 		}
-		if err := putJSON(c.s, KeyPool(s.Dataset), p+pool); err != nil {
-			return err
-		}
-		if err := c.credit(s.Result.Worker, worker); err != nil {
+		b.SpentMill -= min(b.SpentMill, s.EpsilonMill)
+		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
 			return err
 		}
 	}
-	j.Status, j.Closed = JobCompleted, c.height
+	if err := c.credit(j.Requester, refund); err != nil {
+		return err
+	}
 	j.Escrow = 0
 	return nil
+}
+
+// paySite pays one site's price by its split.
+func (c *txCtx) paySite(s JobSite, worker string) error {
+	inst := mulBps(s.Price, s.Split.InstitutionBps)
+	pool := mulBps(s.Price, s.Split.PatientPoolBps)
+	if err := c.credit(s.Payee, inst); err != nil {
+		return err
+	}
+	var p uint64
+	if _, err := getJSON(c.s, KeyPool(s.Dataset), &p); err != nil {
+		return err
+	}
+	if err := putJSON(c.s, KeyPool(s.Dataset), p+pool); err != nil {
+		return err
+	}
+	return c.credit(worker, s.Price-inst-pool)
 }
 
 // mulBps is floor(amount × bps / 10000) without overflow.
@@ -541,26 +633,14 @@ func (c *txCtx) credit(addr string, amount uint64) error {
 	return putJSON(c.s, KeyAccount(addr), a)
 }
 
-// refund closes a job without settling: the requester gets the escrow back
-// and each site that released nothing gets its epsilon back.
-func (c *txCtx) refund(j *Job, status, reason string) error {
-	if err := c.credit(j.Requester, j.Escrow); err != nil {
+// closeUnsettled closes a job that will not complete (a refusal, an
+// expiry, a failed study): sites that touched data are charged and paid,
+// the rest of the escrow and the untouched sites' epsilon go back.
+func (c *txCtx) closeUnsettled(j *Job, status, reason string) error {
+	if err := c.payOut(j); err != nil {
 		return err
 	}
-	for _, s := range j.Sites {
-		if s.Result != nil {
-			continue
-		}
-		b, err := c.budget(s.Dataset)
-		if err != nil {
-			return err
-		}
-		b.SpentMill -= min(b.SpentMill, s.EpsilonMill)
-		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
-			return err
-		}
-	}
-	j.Status, j.Closed, j.Reason, j.Escrow = status, c.height, reason, 0
+	j.Status, j.Closed, j.Reason = status, c.height, reason
 	return putJSON(c.s, KeyJob(j.ID), j)
 }
 
@@ -569,14 +649,21 @@ func (c *txCtx) failJob(m *FailJob) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := c.siteWorker(j, m.Dataset); err != nil {
+	site, _, err := c.siteWorker(j, m.Dataset)
+	if err != nil {
 		return nil, err
 	}
 	if err := oneOf("msg.reason", m.Reason, FailReasons); err != nil {
 		return nil, err
 	}
+	if site.Excluded != "" {
+		return nil, errf(CodeInvalidState, "msg.dataset: %q was %s from study %d", m.Dataset, site.Excluded, j.ID)
+	}
+	if !slices.Contains(untouchedReasons, m.Reason) && site.Touched == "" {
+		site.Touched = c.addr
+	}
 	return ev("fail_job", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "reason", m.Reason),
-		c.refund(j, JobFailed, m.Dataset+": "+m.Reason)
+		c.closeUnsettled(j, JobFailed, m.Dataset+": "+m.Reason)
 }
 
 func (c *txCtx) expireJob(m *ExpireJob) ([]Event, error) {
@@ -590,7 +677,7 @@ func (c *txCtx) expireJob(m *ExpireJob) ([]Event, error) {
 	if c.height <= j.Deadline {
 		return nil, errf(CodeInvalidState, "msg.job: job %d runs until height %d", j.ID, j.Deadline)
 	}
-	return ev("expire_job", "job", fmt.Sprint(j.ID)), c.refund(j, JobExpired, "deadline passed")
+	return ev("expire_job", "job", fmt.Sprint(j.ID)), c.closeUnsettled(j, JobExpired, "deadline passed")
 }
 
 // GetWorker reads a registered worker.

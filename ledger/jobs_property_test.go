@@ -116,7 +116,10 @@ func checkJobInvariants(t *rapid.T, m *Machine, supply uint64) {
 		var price uint64
 		for _, s := range j.Sites {
 			price += s.Price
-			if j.Status == JobAdmitted || s.Result != nil {
+			// Epsilon stays spent while a job runs and, once it closed,
+			// for every site that touched data (a result, a contribution
+			// or a refusal made after reading data).
+			if j.Status == JobAdmitted || s.Result != nil || s.Touched != "" {
 				want[s.Dataset] += s.EpsilonMill
 			}
 		}

@@ -98,8 +98,16 @@ func KeyPredictionProof(model, proofHash string) []byte {
 	return []byte("s/predproof/" + model + "/" + proofHash)
 }
 
-// KeyJobStep is one site's posted Newton step of a pooled fit: job (16 hex),
-// iteration (8 hex), dataset.
-func KeyJobStep(job uint64, iteration uint32, dataset string) []byte {
-	return []byte(fmt.Sprintf("s/jstep/%016x/%08x/%s", job, iteration, dataset))
+// KeyOrgWorkers lists an organisation's registered workers, sorted.
+func KeyOrgWorkers(org string) []byte { return []byte("s/orgworkers/" + org) }
+
+// KeyStudyContribution is one site's (masked) contribution to a study:
+// job (16 hex), round (8 hex), iteration (8 hex), dataset.
+func KeyStudyContribution(job uint64, round, iteration uint32, dataset string) []byte {
+	return []byte(fmt.Sprintf("s/scontrib/%016x/%08x/%08x/%s", job, round, iteration, dataset))
+}
+
+// KeyStudySum is a study's completed sum of one iteration.
+func KeyStudySum(job uint64, iteration uint32) []byte {
+	return []byte(fmt.Sprintf("s/ssum/%016x/%08x", job, iteration))
 }

@@ -246,7 +246,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		return failed(err), nil, nil
 	}
 	txs := store.NewOverlay(m.block)
-	c := &txCtx{s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
+	c := &txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
 	if signer != nil {
 		// The nonce is consumed whatever the outcome, so a signed
 		// transaction takes effect (or fails) at most once.

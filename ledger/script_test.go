@@ -600,20 +600,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return &FailJob{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Reason: a.str("reason", "data_unavailable")}
 	case TxExpireJob:
 		return &ExpireJob{Job: a.u64("job", 0)}
-	case TxPostStep:
-		var step []int64
-		if n := a.u64("len", 0); n > 0 {
-			step = make([]int64, n)
-		} else {
-			for _, v := range a.list("step", "1", "2", "3") {
-				x, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				step = append(step, x)
-			}
-		}
-		return &PostStep{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Iteration: uint32(a.u64("iter", 0)), Step: step}
+	case TxAdvanceStudy:
+		return &AdvanceStudy{Job: a.u64("job", 0)}
 	case TxRegisterModel, TxRecordPrediction, TxAttestPrediction:
 		return r.buildModelMsg(t, typ, a)
 	}

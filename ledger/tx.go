@@ -70,8 +70,10 @@ func newMsg(t TxType) Msg {
 		return &FailJob{}
 	case TxExpireJob:
 		return &ExpireJob{}
-	case TxPostStep:
-		return &PostStep{}
+	case TxPostContribution:
+		return &PostContribution{}
+	case TxAdvanceStudy:
+		return &AdvanceStudy{}
 	case TxRegisterModel:
 		return &RegisterModel{}
 	case TxRecordPrediction:
@@ -85,7 +87,7 @@ func newMsg(t TxType) Msg {
 // TxTypes lists every transaction type.
 var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
 	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess,
-	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob, TxPostStep,
+	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob, TxPostContribution, TxAdvanceStudy,
 	TxRegisterModel, TxRecordPrediction, TxAttestPrediction}
 
 // Msg is a transaction body.

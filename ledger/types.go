@@ -162,8 +162,15 @@ type Policy struct {
 	// (params "private"); workers refuse exact ones with analysis_error.
 	// The ledger does not inspect analysis params: it only records the
 	// switch, and the worker enforces it.
-	ExactRegression bool  `json:"exact_regression,omitempty"`
-	SetHeight       int64 `json:"set_height"`
+	ExactRegression bool `json:"exact_regression,omitempty"`
+	// MinEpsilonPerJobMill is the least epsilon a job may be charged, so
+	// that no one can run thousands of nearly free queries (0 = the
+	// per-job epsilon itself: a job cannot ask for less).
+	MinEpsilonPerJobMill uint64 `json:"min_epsilon_per_job_milli,omitempty"`
+	// MinStudySites is the fewest sites a pooled study over this dataset
+	// may finish with (0 = 2).
+	MinStudySites uint32 `json:"min_study_sites,omitempty"`
+	SetHeight     int64  `json:"set_height"`
 }
 
 // Consent scopes.

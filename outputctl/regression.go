@@ -25,6 +25,22 @@ type RegressionRelease struct {
 // ROCDecimals: released TPRs are rounded to 10^−ROCDecimals (0.01).
 const ROCDecimals = 2
 
+// CheckRegressionCohort applies the cohort rules of ReleaseRegression to
+// a design before anything is computed from it: a site of a pooled study
+// runs it on its own cohort before it contributes, so that a cohort whose
+// release would be refused contributes nothing at all. The error says
+// which rule failed, never the count.
+func (r *Releaser) CheckRegressionCohort(d *analysis.Design) error {
+	reg := analysis.Regression{Link: analysis.Logit, N: int64(d.N()), Events: int64(d.Events()),
+		Coefficients: make([]analysis.Coefficient, d.P())}
+	for j := range d.Features {
+		reg.Coefficients[j+1].Name = d.Features[j]
+		reg.Coefficients[j+1].Levels = d.Levels(j)
+	}
+	_, err := r.checkRegression(reg)
+	return err
+}
+
 // ReleaseRegression releases a fitted regression when:
 //
 //   - N reaches the minimum cohort;
@@ -56,6 +72,11 @@ const ROCDecimals = 2
 // no curve (no site sees the others' predictions), so they release none
 // and mark nothing suppressed.
 func (r *Releaser) ReleaseRegression(reg analysis.Regression) (RegressionRelease, error) {
+	return r.checkRegression(reg)
+}
+
+// checkRegression is ReleaseRegression's rules and release.
+func (r *Releaser) checkRegression(reg analysis.Regression) (RegressionRelease, error) {
 	if err := r.Policy.Validate(); err != nil {
 		return RegressionRelease{}, err
 	}

@@ -45,7 +45,7 @@ not exist yet) with the compute workers on, and plays the story: three instituti
 ingest synthetic cohorts into their vaults and publish them with policies; patients
 consent — some refuse, one revokes; a researcher buys a cardiovascular risk-factor
 study across the three; each institution's worker runs it on consented rows only and
-the sites combine their Newton steps through the ledger into one pooled logistic fit;
+the sites combine masked Newton steps through the ledger (secure aggregation) into one pooled logistic fit;
 the researcher downloads, decrypts and verifies the result and renders a report; the
 tokens land. It prints what happens at each step and stops the network at the end
 (--keep leaves it running until Ctrl-C).`,
@@ -150,8 +150,16 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	for _, s := range demoSites {
 		datasets = append(datasets, s.dataset)
 	}
-	r, err := c.SignAndSubmit(ctx, rita, &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
-		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}, true)
+	sub := &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
+		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}
+	ds, err := c.Dataset(ctx, datasets[0])
+	if err != nil {
+		return nil, err
+	}
+	if sub.Study, err = compute.PlanStudy(params, ds.Latest.Schema, nil); err != nil {
+		return nil, err
+	}
+	r, err := c.SignAndSubmit(ctx, rita, sub, true)
 	if err != nil {
 		return nil, err
 	}
@@ -170,15 +178,15 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	say("admitted at height %d: %d tokens escrowed; each dataset's privacy budget charged", job.Admitted, job.Escrow)
 
 	step("5. Each institution's worker computes on its own consented rows; the ledger coordinates the pooled fit")
-	seenSteps := 0
+	seenSums := 0
 	err = waitFor(ctx, 3*time.Minute, func() (bool, error) {
 		j, err := c.Job(ctx, id)
 		if err != nil {
 			return false, err
 		}
-		if steps, err := c.JobSteps(ctx, id); err == nil && len(steps) > seenSteps {
-			seenSteps = len(steps)
-			say("Newton steps posted on the ledger so far: %d (fixed-point gradient and Hessian per site, no rows)", seenSteps)
+		if v, err := c.Study(ctx, id); err == nil && len(v.Sums) > seenSums {
+			seenSums = len(v.Sums)
+			say("iterations summed on the ledger so far: %d (each site's Newton step masked and proven in bounds; only the sum is stored)", seenSums)
 		}
 		switch j.Status {
 		case ledger.JobCompleted:

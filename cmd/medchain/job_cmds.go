@@ -15,6 +15,7 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 )
@@ -184,7 +185,38 @@ func showJob(w io.Writer, j *ledger.Job) {
 		if r := s.Result; r != nil {
 			res = fmt.Sprintf("result %s by %s at height %d", short(r.ResultHash), short(r.Worker), r.Posted)
 		}
+		if s.Excluded != "" {
+			res = s.Excluded + " from the study, not paid"
+		}
 		fmt.Fprintf(w, "  site %s\tversion %d\t%s\tprice %d\tepsilon %d\t%s\n", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMill, res)
+	}
+	if st := j.Study; st != nil {
+		showStudy(w, st)
+	}
+}
+
+// showStudy prints a pooled study's rounds, participants and exclusions —
+// never a site's values (the ledger holds none).
+func showStudy(w io.Writer, st *ledger.Study) {
+	state := fmt.Sprintf("round %d, iteration %d, due by height %d", st.Round, st.Iteration, st.Deadline)
+	if st.Done {
+		state = fmt.Sprintf("final sum in after %d iterations; sites post their results", st.Iteration)
+	}
+	fmt.Fprintf(w, "study:\t%s (minimum %d sites, %d blocks per iteration)\n", state, st.MinSites, st.IterationBlocks)
+	fmt.Fprintf(w, "participants:\t%s\n", strings.Join(st.Participants, ", "))
+	for _, r := range st.Rounds {
+		end := "current"
+		if r.Ended != 0 {
+			end = fmt.Sprintf("ended at height %d: %s", r.Ended, r.EndReason)
+		}
+		fmt.Fprintf(w, "  round %d\tfrom iteration %d at height %d\t%s\t%s\n", r.Round, r.FirstIteration, r.Started, strings.Join(r.Participants, ", "), end)
+	}
+	for _, x := range st.Excluded {
+		ev := ""
+		if x.Evidence != "" {
+			ev = "\tevidence " + x.Evidence
+		}
+		fmt.Fprintf(w, "  %s %s\tround %d iteration %d at height %d\t%s%s\n", x.Dataset, x.Kind, x.Round, x.Iteration, x.Height, x.Reason, ev)
 	}
 }
 
@@ -321,9 +353,10 @@ func jobCmd(e *env) *cobra.Command {
 
 func jobSubmitCmd(e *env) *cobra.Command {
 	var (
-		tf                txFlags
-		m                 ledger.SubmitJob
-		params, resultKey string
+		tf                        txFlags
+		m                         ledger.SubmitJob
+		params, resultKey         string
+		minSites, iterationBlocks uint32
 	)
 	cmd := &cobra.Command{
 		Use:   "submit",
@@ -333,6 +366,11 @@ the purpose, the requester (or an access grant must cover it) and the analysis, 
 its privacy budget must cover the job's epsilon; the price (the sum of the policies'
 prices, at most --max-price) is held in escrow until the results are in. The job id
 is printed once the transaction is committed.
+
+A logistic regression over two or more datasets (without "private") is one pooled
+study: the sites fit one model by secure aggregation through the ledger, and the
+job carries the study's declared column bounds (from the schema's plausible ranges).
+` + "`medchain job show ID`" + ` shows its rounds, participants, dropped and flagged sites.
 
   medchain job submit --from rita-researcher --dataset diabetes --analysis cohort_count \
       --params '{"where":{"age":{"gte":40}}}' --purpose research --max-price 100
@@ -357,6 +395,11 @@ key of --result-key (a local key name or 64 hex digits; default: the --from key'
 			var err error
 			if m.Params, err = readParams(params); err != nil {
 				return err
+			}
+			if compute.NeedsStudy(&m) {
+				if err := planStudy(cmd.Context(), e, &m, minSites, iterationBlocks); err != nil {
+					return err
+				}
 			}
 			if resultKey == "" {
 				resultKey = tf.from
@@ -387,7 +430,33 @@ key of --result-key (a local key name or 64 hex digits; default: the --from key'
 	fl.Uint64Var(&m.MaxPrice, "max-price", 0, "the most the job may cost, in tokens")
 	fl.Uint64Var(&m.EpsilonMill, "epsilon-milli", 0, "epsilon per dataset, milli-units (default: each policy's per-job epsilon)")
 	fl.StringVar(&resultKey, "result-key", "", "key the result is encrypted to: local key name or hex X25519 key (default: the --from key)")
+	fl.Uint32Var(&minSites, "min-sites", 0, "pooled study: the fewest sites it may finish with (default 2, or the policies' minimum)")
+	fl.Uint32Var(&iterationBlocks, "iteration-blocks", 0, "pooled study: each iteration's deadline in blocks (default 30)")
 	return cmd
+}
+
+// planStudy declares the study of a pooled logistic regression from the
+// first dataset's schema and normalize's plausible ranges.
+func planStudy(ctx context.Context, e *env, m *ledger.SubmitJob, minSites, iterationBlocks uint32) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ds, err := c.Dataset(ctx, m.Datasets[0])
+	if err != nil {
+		return err
+	}
+	var schema []ledger.Field
+	if ds.Latest != nil {
+		schema = ds.Latest.Schema
+	}
+	req, err := compute.PlanStudy(m.Params, schema, nil)
+	if err != nil {
+		return fail("--params: %v", err)
+	}
+	req.MinSites, req.IterationBlocks = minSites, iterationBlocks
+	m.Study = req
+	return nil
 }
 
 func jobExpireCmd(e *env) *cobra.Command {

@@ -1,0 +1,168 @@
+package federated
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/medchain/medchain/zk"
+)
+
+// Phases of a study iteration. A "step" carries the Newton step of the
+// current coefficients (log-likelihood, score, information); once the
+// replayed solver has converged, a "final" iteration carries the cohort's
+// size and events. Counts are summed once, at the end, so that no two
+// completed sums over different sets of sites are of the same count (a
+// dropout would otherwise let anyone subtract them).
+const (
+	PhaseStep  = "step"
+	PhaseFinal = "final"
+)
+
+// Phases lists them.
+var Phases = []string{PhaseStep, PhaseFinal}
+
+// FracBits is the fixed-point resolution of step contributions (2⁻³⁰): the
+// log-likelihood of a sum of steps must be exact to well below the solver's
+// relative convergence test.
+const FracBits = 30
+
+// MaxSites bounds the participants of a study: every value of a
+// contribution is below Limit, so a sum of MaxSites contributions cannot
+// leave int64.
+const MaxSites = 64
+
+// Limit is the largest magnitude of an encoded step value: 2⁶³⁻³⁰/64 real
+// units, 2⁵⁷ in fixed point.
+const Limit = int64(1) << (63 - 6)
+
+// MaxAbsUnit is the unit of Spec.MaxAbs: 2⁻¹⁰ of a feature's unit.
+const MaxAbsUnit = 10
+
+// MaxColumns bounds a study's design (intercept included): a step of p
+// columns has 3+p+p(p+1)/2 values, each with a 32-byte commitment, and must
+// fit one transaction.
+const MaxColumns = 24
+
+// Spec is what a pooled study declares when it is submitted, and what the
+// ledger derives every contribution's bounds from (integers only: the
+// ledger runs no floating point).
+type Spec struct {
+	// Columns is the number of coefficients, intercept included.
+	Columns uint32 `json:"columns"`
+	// MaxAbs bounds |x| of each design column (the intercept's is 1), in
+	// units of 2⁻¹⁰, in the design's order. A site whose rows exceed a bound
+	// refuses the study rather than contribute.
+	MaxAbs []uint64 `json:"max_abs"`
+	// Link is the model's link: "logit" or "cloglog".
+	Link string `json:"link"`
+}
+
+// Validate checks a spec's shape.
+func (s Spec) Validate() error {
+	if s.Columns < 1 || s.Columns > MaxColumns {
+		return fmt.Errorf("study.columns: %d, want 1 to %d", s.Columns, MaxColumns)
+	}
+	if len(s.MaxAbs) != int(s.Columns) {
+		return fmt.Errorf("study.max_abs: %d bounds for %d columns", len(s.MaxAbs), s.Columns)
+	}
+	for j, m := range s.MaxAbs {
+		if m == 0 || m > 1<<40 {
+			return fmt.Errorf("study.max_abs[%d]: %d, want 1 to 2^40", j, m)
+		}
+	}
+	if s.Link != "logit" && s.Link != "cloglog" {
+		return fmt.Errorf("study.link: %q, want logit or cloglog", s.Link)
+	}
+	return nil
+}
+
+// StepLen is the length of a step contribution of p columns: N and events
+// (always zero in a step), the log-likelihood, p score entries and the
+// packed upper triangle of the information matrix — the layout of
+// analysis.FixedPoint.
+func StepLen(p int) int { return 3 + p + p*(p+1)/2 }
+
+// FinalLen is the length of a final contribution: N and events.
+const FinalLen = 2
+
+// Len is the length of a contribution of a phase.
+func (s Spec) Len(phase string) int {
+	if phase == PhaseFinal {
+		return FinalLen
+	}
+	return StepLen(int(s.Columns))
+}
+
+// Bounds are the closed intervals every value of a site's contribution
+// must lie in, derived from public facts only: the spec, the site's minimum
+// cohort and the top of its published record band (nMin ≤ N ≤ nMax).
+//
+// A step's score entry j is Σᵢ (yᵢ − μᵢ)·xᵢⱼ for the logit link, so
+// |score_j| ≤ nMax·max|x_j|; its information entry (j, k) is Σᵢ wᵢ·xᵢⱼ·xᵢₖ
+// with 0 ≤ w ≤ ¼ (logit) or ≤ 1 (cloglog), so |I_jk| ≤ nMax·w·max|x_j|·max|x_k|
+// and I_jj ≥ 0; the log-likelihood is at most 0. A cloglog score has no
+// bound of this kind and is held to the fixed-point limit only. Every bound
+// is widened by one for rounding and capped at the fixed-point limit.
+func (s Spec) Bounds(phase string, nMin, nMax uint64) ([]zk.Interval, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if nMin > nMax {
+		return nil, fmt.Errorf("federated: minimum cohort %d above the record band's top %d", nMin, nMax)
+	}
+	switch phase {
+	case PhaseFinal:
+		return []zk.Interval{{Lo: sat(nMin, 0), Hi: sat(nMax, 0)}, {Lo: 0, Hi: sat(nMax, 0)}}, nil
+	case PhaseStep:
+	default:
+		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)
+	}
+	p := int(s.Columns)
+	out := make([]zk.Interval, 0, StepLen(p))
+	out = append(out, zk.Interval{}, zk.Interval{}, zk.Interval{Lo: -(Limit - 1), Hi: 0})
+	for j := range p {
+		if s.Link != "logit" {
+			out = append(out, zk.Interval{Lo: -(Limit - 1), Hi: Limit - 1})
+			continue
+		}
+		// nMax · MaxAbs_j (2⁻¹⁰ units) in 2⁻³⁰ units.
+		b := mulSat(mulSat(nMax, s.MaxAbs[j]), 1<<(FracBits-MaxAbsUnit))
+		h := sat(b, 1)
+		out = append(out, zk.Interval{Lo: -h, Hi: h})
+	}
+	// w ≤ ¼ is 2⁻² of the 2⁻²⁰ left after the two 2⁻¹⁰ units: shift by 8;
+	// w ≤ 1 shifts by 10.
+	shift := uint64(1) << (FracBits - 2*MaxAbsUnit)
+	if s.Link == "logit" {
+		shift >>= 2
+	}
+	for j := range p {
+		for k := j; k < p; k++ {
+			b := mulSat(mulSat(mulSat(nMax, s.MaxAbs[j]), s.MaxAbs[k]), shift)
+			h := sat(b, 1)
+			lo := -h
+			if j == k {
+				lo = 0
+			}
+			out = append(out, zk.Interval{Lo: lo, Hi: h})
+		}
+	}
+	return out, nil
+}
+
+// mulSat multiplies, saturating at 2⁶⁴−1.
+func mulSat(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return ^uint64(0)
+	}
+	return lo
+}
+
+// sat is min(v + slack, Limit − 1) as an int64.
+func sat(v, slack uint64) int64 {
+	if v >= uint64(Limit-1) || v+slack >= uint64(Limit-1) {
+		return Limit - 1
+	}
+	return int64(v + slack)
+}
