@@ -10,6 +10,7 @@ import (
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
@@ -189,13 +190,20 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err != nil {
 		return "", nil, err
 	}
-	if status.Height > st.Deadline {
+	posted := slices.Contains(view.Posted, site.Dataset)
+	if status.Height > st.Deadline && posted {
+		// A site that contributed in time advances the study past the
+		// ones that did not (a late site would only drop itself).
 		if err := w.submit(ctx, &ledger.AdvanceStudy{Job: j.ID}); err != nil {
+			var ce *client.Error
+			if errors.As(err, &ce) && ce.Code == uint32(ledger.CodeInvalidState) {
+				return "", nil, errWaiting // another site advanced it first
+			}
 			return "", nil, err
 		}
 		return "", nil, errAdvanced
 	}
-	if slices.Contains(view.Posted, site.Dataset) {
+	if posted {
 		return "", nil, errWaiting
 	}
 	var values []int64
@@ -238,6 +246,13 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	msg := &ledger.PostContribution{Job: j.ID, Dataset: site.Dataset, Round: st.Round, Iteration: st.Iteration, Phase: fit.phase, Contribution: *c}
 	if err := w.submit(ctx, msg); err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) && (ce.Code == uint32(ledger.CodeExpired) || ce.Code == uint32(ledger.CodeInvalidState)) {
+			// The iteration's deadline passed or the round moved on while
+			// this contribution was in flight: the next run sees where
+			// the study stands (its masks are never reused).
+			return "", nil, errWaiting
+		}
 		return "", nil, err
 	}
 	w.log().Info("study contribution", "job", j.ID, "dataset", site.Dataset, "round", st.Round, "iteration", st.Iteration, "phase", fit.phase)
