@@ -53,7 +53,7 @@ func (e *env) worker(s studySite) *compute.Worker {
 // so, at most rounds times.
 func (e *env) runUntil(id uint64, sites []studySite, stop func(*ledger.Job) bool) *ledger.Job {
 	e.t.Helper()
-	for round := 0; round < 80; round++ {
+	for round := 0; round < 1000; round++ {
 		for _, s := range sites {
 			if _, err := e.worker(s).RunOnce(e.ctx); err != nil {
 				e.t.Fatalf("%s worker: %v", s.org, err)
@@ -66,6 +66,7 @@ func (e *env) runUntil(id uint64, sites []studySite, stop func(*ledger.Job) bool
 		if j.Status != ledger.JobAdmitted || (stop != nil && stop(j)) {
 			return j
 		}
+		time.Sleep(50 * time.Millisecond) // let blocks pass (deadlines are in blocks)
 	}
 	e.t.Fatalf("job %d still running", id)
 	return nil
