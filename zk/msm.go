@@ -139,6 +139,19 @@ func ctMSM(gens []*fixedGen, scalars []scalar) ed.ExtendedPoint {
 	if len(gens) != len(scalars) {
 		panic("zk: ctMSM length mismatch")
 	}
+	tables := make([]*[8]ed.NielsPoint, len(gens))
+	for i, g := range gens {
+		tables[i] = &g.ct
+	}
+	return ctMSMTables(tables, scalars)
+}
+
+// ctMSMTables computes Σ s_i·P_i, given each P_i's table 1P..8P, in time
+// that depends only on len(tables).
+func ctMSMTables(tables []*[8]ed.NielsPoint, scalars []scalar) ed.ExtendedPoint {
+	if len(tables) != len(scalars) {
+		panic("zk: ctMSM length mismatch")
+	}
 	digits := make([][64]int8, len(scalars))
 	for i := range scalars {
 		radix16(&digits[i], &scalars[i])
@@ -158,8 +171,8 @@ func ctMSM(gens []*fixedGen, scalars []scalar) ed.ExtendedPoint {
 			cp.DoubleProjective(&pp)
 			acc.SetCompleted(&cp)
 		}
-		for j := range gens {
-			ctSelect(&sel, &gens[j].ct, digits[j][i])
+		for j := range tables {
+			ctSelect(&sel, tables[j], digits[j][i])
 			cp.AddExtendedNiels(&acc, &sel)
 			acc.SetCompleted(&cp)
 		}
