@@ -37,7 +37,7 @@ func TestJobs(t *testing.T) {
 	mustOK(north, &ledger.RegisterDataset{ID: "client-jobs", Version: 1, Title: "J", RecordBand: "<100", Schema: []ledger.Field{{Name: "x", Type: "number"}},
 		ContentRoot: root, Locator: "vault://j"})
 	mustOK(north, &ledger.SetPolicy{Dataset: "client-jobs", Policy: ledger.Policy{Purposes: []string{"public_health"}, Requesters: ledger.Requesters{Anyone: true},
-		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 11, EpsilonPerJobMill: 10, EpsilonTotalMill: 25, Price: 100,
+		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 11, EpsilonPerJobMill: 10, MinEpsilonPerJobMill: 5, EpsilonTotalMill: 25, Price: 100,
 		Split: ledger.RewardSplit{InstitutionBps: 5000, PatientPoolBps: 5000}, Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}})
 
 	if w, err := c.Worker(ctx, wk.Address()); err != nil || w.Org != "northside" || w.Measurement != measurement {

@@ -48,7 +48,10 @@
 // account is a registered worker of that organisation with the node's
 // measurement (RunNodeWorkers).
 //
-// Multi-site jobs: each site posts its own result on its own rows. A pooled
-// fit across institutions (per-Newton-step sufficient statistics, masked and
-// summed) is not implemented by the worker yet.
+// Multi-site jobs: each site posts its own result on its own rows, except a
+// pooled study (a logistic regression submitted with a study spec), which
+// the sites fit as one model by secure aggregation through the ledger
+// (pooled.go, docs/studies.md). Before anything computed from a cohort
+// leaves a site, the cohort passes the release rules and the overlap rule
+// (overlap.go).
 package compute

@@ -273,6 +273,8 @@ fields with flags; a flag given explicitly overrides the file. Epsilon is in mil
 			take("attestation", func() { pol.Attestation = flags.Attestation })
 			take("consent-model", func() { pol.ConsentModel = flags.ConsentModel })
 			take("exact-regression", func() { pol.ExactRegression = flags.ExactRegression })
+			take("min-epsilon-per-job-milli", func() { pol.MinEpsilonPerJobMill = flags.MinEpsilonPerJobMill })
+			take("min-study-sites", func() { pol.MinStudySites = flags.MinStudySites })
 			var perr error
 			take("expiry", func() { pol.Expiry, perr = parseExpiry("expiry", expiry) })
 			if perr != nil {
@@ -314,6 +316,8 @@ fields with flags; a flag given explicitly overrides the file. Epsilon is in mil
 	f.StringVar(&p.Attestation, "attestation", ledger.AttestSoftware, "attestation workers need: software or hardware")
 	f.StringVar(&p.ConsentModel, "consent-model", ledger.ConsentOptIn, "opt_in or opt_out")
 	f.BoolVar(&p.ExactRegression, "exact-regression", false, "regressions may be released exactly (safe statistics) despite the epsilon; without it regression jobs must request a private fit")
+	f.Uint64Var(&p.MinEpsilonPerJobMill, "min-epsilon-per-job-milli", 0, "the least epsilon a job may ask for, in milli-units (default: the per-job epsilon itself)")
+	f.Uint32Var(&p.MinStudySites, "min-study-sites", 0, "the fewest sites a pooled study over this dataset may finish with (default 2)")
 	f.StringVar(&expiry, "expiry", "", "policy expiry: unix seconds, RFC 3339, or a duration from now")
 
 	cmd := &cobra.Command{Use: "policy", Short: "Dataset terms of use"}
