@@ -399,5 +399,3 @@ func (e *env) ageCutDropping(sites []studySite, lo, hi int) float64 {
 	e.t.Fatal("no age cut drops a few patients")
 	return 0
 }
-
-

@@ -44,7 +44,8 @@ func randomBlindings(t testing.TB, r io.Reader, m int) []Scalar {
 	return out
 }
 
-// newBoundsCase commits to values and proves them in bounds.
+// newBoundsCase commits to values and proves them in bounds, with
+// blindings and prover randomness derived from ctx.
 func newBoundsCase(t testing.TB, ctx string, values []int64, bounds []Interval) *boundsCase {
 	t.Helper()
 	c := &boundsCase{
@@ -57,7 +58,9 @@ func newBoundsCase(t testing.TB, ctx string, values []int64, bounds []Interval) 
 	if c.commitments, err = CommitValues(values, c.blindings); err != nil {
 		t.Fatal(err)
 	}
-	if c.proof, err = ProveBounds(c.ctx, values, c.blindings, bounds, rand.Reader); err != nil {
+	// Deterministic prover randomness, so that the fuzzer's worker
+	// processes build the same fixture. Tests only.
+	if c.proof, err = ProveBounds(c.ctx, values, c.blindings, bounds, newSeededReader("prover/"+ctx)); err != nil {
 		t.Fatal(err)
 	}
 	if c.enc, err = c.proof.MarshalBinary(); err != nil {
