@@ -306,15 +306,16 @@ func TestWorkerEndToEnd(t *testing.T) {
 		t.Fatalf("small job: %s %q", j.Status, j.Reason)
 	}
 
-	// Tokens: three jobs paid, the refused one refunded.
-	if got := balance(e, rita.Address()); got != before-300 {
-		t.Errorf("requester balance %d, want %d", got, before-300)
+	// Tokens: all four jobs paid — the refusal was made after reading
+	// data, so it is charged like a release (refusals are no free oracle).
+	if got := balance(e, rita.Address()); got != before-400 {
+		t.Errorf("requester balance %d, want %d", got, before-400)
 	}
-	if got := balance(e, soWorker.Address()); got != 20 {
-		t.Errorf("st-mary worker balance %d, want 20", got)
+	if got := balance(e, soWorker.Address()); got != 30 {
+		t.Errorf("st-mary worker balance %d, want 30", got)
 	}
-	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.PatientPool != 60 || b.SpentMill != 1000 {
-		t.Errorf("so-cvd budget %+v %v: want pool 60, spent 1000 (the refused job's epsilon refunded)", b, err)
+	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.PatientPool != 90 || b.SpentMill != 1500 {
+		t.Errorf("so-cvd budget %+v %v: want pool 90, spent 1500 (the refused job's epsilon spent)", b, err)
 	}
 
 	// Expected noisy counts: the same seeded source, one draw per count.

@@ -64,10 +64,11 @@ func TestWorkerRefusesExactRegressionWithoutPolicy(t *testing.T) {
 	if j.Status != ledger.JobFailed || j.Reason != "so-cvd: analysis_error" {
 		t.Fatalf("job %s %q, want failed with so-cvd: analysis_error", j.Status, j.Reason)
 	}
-	if got := balance(e, rita.Address()); got != before {
-		t.Errorf("requester balance %d, want %d (refunded)", got, before)
+	// analysis_error is a refusal made after the data was opened: charged.
+	if got := balance(e, rita.Address()); got != before-100 {
+		t.Errorf("requester balance %d, want %d (charged)", got, before-100)
 	}
-	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.SpentMill != 0 {
-		t.Errorf("so-cvd budget %+v %v: want nothing spent", b, err)
+	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.SpentMill != 500 {
+		t.Errorf("so-cvd budget %+v %v: want the job's epsilon spent", b, err)
 	}
 }
