@@ -69,6 +69,65 @@ type fitState struct {
 	at    analysis.NewtonStep
 	iters int
 	final []int64 // the final sum (N, events), once the study is done
+	// lastSites are the sites summed in the last step (a private fit's
+	// noise comes from them).
+	lastSites []string
+}
+
+// replayPrivate replays a private study: a fixed number of Newton rounds
+// from β = 0 over the noisy sums, without a convergence test or step
+// halving (either would spend epsilon), then the final sum of counts.
+func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
+	fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
+	st := &fitState{phase: federated.PhaseStep, beta: make([]float64, p)}
+	for _, s := range sums {
+		if s.Phase == federated.PhaseFinal {
+			if st.iters < rounds {
+				return nil, refuse("analysis_error", errors.New("the study's final sum came before its rounds were done"))
+			}
+			st.final = s.Sum
+			return st, nil
+		}
+		if st.iters >= rounds {
+			return nil, refuse("analysis_error", errors.New("the study went on stepping after its rounds"))
+		}
+		step, err := fp.Decode(s.Sum, p)
+		if err != nil {
+			return nil, refuse("analysis_error", err)
+		}
+		next, err := analysis.NextBeta(st.beta, step)
+		if err != nil {
+			return nil, fmt.Errorf("%w (%v)", outputctl.ErrNoiseTooLarge, err)
+		}
+		st.beta, st.at, st.lastSites = next, step, s.Participants
+		st.iters++
+	}
+	if st.iters == rounds {
+		st.phase = federated.PhaseFinal
+	}
+	return st, nil
+}
+
+// releasePooledPrivate builds a private study's release from the replayed
+// rounds and the final (noisy) counts.
+func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
+	if len(fit.final) != federated.FinalLen {
+		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
+	}
+	var eps []uint64
+	for _, ds := range fit.lastSites {
+		i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == ds })
+		if i < 0 {
+			return "", nil, refuse("analysis_error", fmt.Errorf("summed site %q is not a site of the job", ds))
+		}
+		eps = append(eps, j.Sites[i].EpsilonMill)
+	}
+	out, err := rel.ReleasePooledPrivate(d, p.Private.Bounds, outputctl.PooledPrivateFit{Beta: fit.beta, Last: fit.at,
+		SiteEpsilonMilli: eps, Shares: spec.NoiseShares(), N: fit.final[0], Events: fit.final[1], Rounds: fit.iters})
+	if err != nil {
+		return "", nil, err
+	}
+	return "pooled_private_regression", out, nil
 }
 
 // replay runs the solver over a study's sums. A new round restarts the
@@ -137,18 +196,23 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err := decodeParams(j.Params, &p); err != nil {
 		return "", nil, err
 	}
-	if p.Private != nil {
-		return "", nil, &analysis.ParamError{Param: "private", Reason: "a pooled study is fitted exactly, under the data holders' exact_regression policies"}
+	spec := j.Study.Spec
+	private := spec.Private != nil
+	if private != (p.Private != nil) {
+		return "", nil, &analysis.ParamError{Param: "private", Reason: "the study's spec and the job's params disagree on whether the fit is private"}
 	}
-	// A pooled fit is exact: refuse it before contributing anything if
-	// this site's policy does not allow exact regressions.
-	if err := exactAllowed(rel); err != nil {
-		return "", nil, err
+	if !private {
+		// An exact study: refuse it before contributing anything if this
+		// site's policy does not allow exact regressions.
+		if err := exactAllowed(rel); err != nil {
+			return "", nil, err
+		}
+	} else if rel.Policy.EpsilonMilli == 0 {
+		return "", nil, &analysis.ParamError{Param: "private", Reason: "the job has no epsilon at this site"}
 	}
 	if p.Link == "" {
 		p.Link = analysis.Logit
 	}
-	spec := j.Study.Spec
 	if string(p.Link) != spec.Link {
 		return "", nil, &analysis.ParamError{Param: "link", Reason: fmt.Sprintf("the study was declared with link %q", spec.Link)}
 	}
@@ -159,7 +223,13 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if d.P() != int(spec.Columns) {
 		return "", nil, &analysis.ParamError{Param: "study.columns", Reason: fmt.Sprintf("the design has %d columns, the study declares %d", d.P(), spec.Columns)}
 	}
-	if err := checkDesignBounds(d, spec); err != nil {
+	work := d // what the steps are computed on
+	if private {
+		if work, err = d.Scaled(p.Private.Bounds, nil); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := checkDesignBounds(work, spec); err != nil {
 		return "", nil, err
 	}
 	// Output controls on this site's own cohort, before anything leaves.
@@ -178,12 +248,19 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if !slices.Contains(st.Participants, site.Dataset) {
 		return "", nil, errNotMine
 	}
-	opts := analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}
-	fit, err := replay(view.Sums, d.P(), opts)
+	var fit *fitState
+	if private {
+		fit, err = replayPrivate(view.Sums, d.P(), int(spec.Private.Rounds))
+	} else {
+		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()})
+	}
 	if err != nil {
 		return "", nil, err
 	}
 	if st.Done {
+		if private {
+			return w.releasePooledPrivate(j, d, p, spec, fit, rel)
+		}
 		return w.releasePooled(d, p, fit, rel)
 	}
 	status, err := w.Ledger.Status(ctx)
@@ -207,9 +284,14 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		return "", nil, errWaiting
 	}
 	var values []int64
-	switch fit.phase {
-	case federated.PhaseStep:
-		step, err := analysis.LocalStep(d, fit.beta, p.Link)
+	switch {
+	case fit.phase == federated.PhaseStep:
+		var step analysis.NewtonStep
+		if private {
+			step, err = rel.PooledStep(work, fit.beta, spec.NoiseShares())
+		} else {
+			step, err = analysis.LocalStep(d, fit.beta, p.Link)
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -219,7 +301,13 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		if values, err = fp.Encode(step); err != nil {
 			return "", nil, refuse("analysis_error", err)
 		}
-	case federated.PhaseFinal:
+	case private:
+		n, events, err := rel.PooledCounts(int64(d.N()), int64(d.Events()), spec.NoiseShares())
+		if err != nil {
+			return "", nil, err
+		}
+		values = []int64{n, events}
+	default:
 		values = []int64{int64(d.N()), int64(d.Events())}
 	}
 	peers, self, err := w.studyPeers(ctx, sr, j, st.Participants, site.Dataset)
@@ -230,7 +318,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err != nil {
 		return "", nil, err
 	}
-	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand))
+	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand), site.EpsilonMill)
 	if err != nil {
 		return "", nil, refuse("analysis_error", err)
 	}

@@ -37,7 +37,7 @@ func RenderSVG(w io.Writer, results []*Result) error {
 			}
 			text(20, y, 13, "normal", "n = "+cellText(c.N)+noisyNote(c.Noisy))
 			y += 30
-		case "regression", "private_regression":
+		case "regression", "private_regression", "pooled_regression", "pooled_private_regression":
 			var rr outputctl.RegressionRelease
 			if err := json.Unmarshal(r.Release, &rr); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/normalize"
+	"github.com/medchain/medchain/outputctl"
 )
 
 // PlanStudy declares the study of a multi-site logistic regression: the
@@ -25,9 +26,6 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 	var p regressionParams
 	if err := decodeParams(params, &p); err != nil {
 		return nil, err
-	}
-	if p.Private != nil {
-		return nil, &analysis.ParamError{Param: "private", Reason: "a pooled study is fitted exactly, under the data holders' exact_regression policies"}
 	}
 	link := p.Link
 	if link == "" {
@@ -57,6 +55,28 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 		return 0, 0, fmt.Errorf("column %q has no plausible range; give its bounds", name)
 	}
 	spec := federated.Spec{Columns: uint32(len(p.Features) + 1), Link: string(link), MaxAbs: []uint64{1 << federated.MaxAbsUnit}}
+	if p.Private != nil {
+		// Private: the requester's public bounds scale every feature to
+		// [−1, 1]; the sites add noise over a fixed number of rounds.
+		if link != analysis.Logit {
+			return nil, &analysis.ParamError{Param: "link", Reason: "a private pooled study fits the logit link"}
+		}
+		if len(p.Private.Bounds) != len(p.Features) {
+			return nil, &analysis.ParamError{Param: "private.bounds", Reason: fmt.Sprintf("%d bounds for %d features", len(p.Private.Bounds), len(p.Features))}
+		}
+		rounds := p.Private.Rounds
+		if rounds == 0 {
+			rounds = outputctl.DefaultPrivateRounds
+		}
+		spec.Private = &federated.PrivateSpec{Rounds: uint32(rounds)}
+		for range p.Features {
+			spec.MaxAbs = append(spec.MaxAbs, 1<<federated.MaxAbsUnit)
+		}
+		if err := spec.Validate(); err != nil {
+			return nil, err
+		}
+		return &ledger.StudyRequest{Spec: spec}, nil
+	}
 	if len(p.Features)+1 > federated.MaxColumns {
 		return nil, &analysis.ParamError{Param: "features", Reason: fmt.Sprintf("a pooled study fits at most %d columns with the intercept", federated.MaxColumns)}
 	}
@@ -93,14 +113,8 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 }
 
 // NeedsStudy says whether a job is fitted as one pooled model across its
-// datasets: an exact logistic regression over two or more of them.
+// datasets: a logistic regression over two or more of them (exact, or
+// private with "private" params).
 func NeedsStudy(m *ledger.SubmitJob) bool {
-	if len(m.Datasets) < 2 || m.Analysis != "logistic_regression" {
-		return false
-	}
-	var p struct {
-		Private json.RawMessage `json:"private"`
-	}
-	_ = json.Unmarshal(m.Params, &p)
-	return len(p.Private) == 0 || string(p.Private) == "null"
+	return len(m.Datasets) >= 2 && m.Analysis == "logistic_regression"
 }

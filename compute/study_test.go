@@ -311,7 +311,7 @@ func (e *env) postForged(j *ledger.Job, s studySite, chainID string, honest, for
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	bounds, err := j.Study.Spec.Bounds(federated.PhaseStep, j.Sites[self].MinCohort, 999)
+	bounds, err := j.Study.Spec.Bounds(federated.PhaseStep, j.Sites[self].MinCohort, 999, j.Sites[self].EpsilonMill)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -398,4 +398,73 @@ func (e *env) ageCutDropping(sites []studySite, lo, hi int) float64 {
 	}
 	e.t.Fatal("no age cut drops a few patients")
 	return 0
+}
+
+// TestPrivateStudy: a differentially private pooled study end to end.
+// Every site adds its own noise before masking, the ledger sums, every
+// site replays the same fixed rounds and releases the same noisy model.
+// (Coverage of its intervals is TestPooledPrivateCoversTheTruth in
+// outputctl; here a large epsilon keeps a small cohort's fit finite.)
+func TestPrivateStudy(t *testing.T) {
+	e, sites, ctx, stop := studyEnv(t, []studySite{
+		{org: "st-mary", admin: "st-mary-admin", dataset: "sm", n: 400},
+		{org: "northside", admin: "northside-admin", dataset: "ns", n: 400},
+		{org: "lakeview", admin: "lakeview-admin", dataset: "lv", n: 400},
+	})
+	defer stop()
+	for _, s := range sites {
+		pol, err := e.c.Policy(ctx, s.dataset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol.SetHeight, pol.EpsilonPerJobMill, pol.EpsilonTotalMill, pol.ExactRegression = 0, 60_000, 600_000, false
+		e.submit(e.key(s.admin), &ledger.SetPolicy{Dataset: s.dataset, Policy: *pol})
+	}
+	bounds := []analysis.Bounds{{Lower: 0, Upper: 130}, {Lower: 0, Upper: 1}}
+	rita := e.key("rita-researcher")
+	raw, _ := json.Marshal(map[string]any{"outcome": "cvd_10y", "features": []string{"age", "smoker"},
+		"private": map[string]any{"bounds": bounds, "rounds": 4}})
+	m := e.study(&ledger.SubmitJob{Datasets: []string{"sm", "ns", "lv"}, Analysis: "logistic_regression", Params: raw,
+		Purpose: "research", MaxPrice: 10000, ResultKey: rita.EncPub()})
+	if m.Study.Spec.Private == nil || m.Study.Spec.Private.Rounds != 4 {
+		t.Fatalf("planned %+v", m.Study.Spec)
+	}
+	id, err := client.JobID(e.submit(rita, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := e.runUntil(id, sites, nil)
+	if j.Status != ledger.JobCompleted || len(j.Study.Excluded) != 0 {
+		t.Fatalf("job %d: %s (%s) %+v", id, j.Status, j.Reason, j.Study)
+	}
+	if view, _ := e.c.Study(ctx, id); len(view.Sums) != 5 {
+		t.Fatalf("%d sums, want 4 rounds and the counts", len(view.Sums))
+	}
+	var first []analysis.Coefficient
+	for _, s := range j.Sites {
+		res, _, err := compute.FetchResult(ctx, e.c, j, s.Dataset, rita)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ReleaseKind != "pooled_private_regression" {
+			t.Fatalf("release kind %q", res.ReleaseKind)
+		}
+		var rel struct {
+			Regression analysis.Regression `json:"regression"`
+			Noisy      bool                `json:"noisy"`
+		}
+		if err := json.Unmarshal(res.Release, &rel); err != nil {
+			t.Fatal(err)
+		}
+		if !rel.Noisy || rel.Regression.N < 1000 || rel.Regression.N > 1400 {
+			t.Fatalf("%s: noisy %v, N %d (1200 rows)", s.Dataset, rel.Noisy, rel.Regression.N)
+		}
+		if first == nil {
+			first = rel.Regression.Coefficients
+			t.Logf("private pooled fit: N %d; %s %.3f (SE %.3f), %s %.3f (SE %.3f)", rel.Regression.N,
+				first[1].Name, first[1].Estimate, first[1].SE, first[2].Name, first[2].Estimate, first[2].SE)
+		} else if first[1].Estimate != rel.Regression.Coefficients[1].Estimate {
+			t.Fatalf("%s released a different model", s.Dataset)
+		}
+	}
 }

@@ -55,6 +55,55 @@ type Spec struct {
 	MaxAbs []uint64 `json:"max_abs"`
 	// Link is the model's link: "logit" or "cloglog".
 	Link string `json:"link"`
+	// Private makes the study differentially private: features scaled to
+	// [−1, 1] by public bounds (MaxAbs is then 1 for every column), a fixed
+	// number of Newton rounds, and every site adding discrete Laplace noise
+	// to its own contribution before masking it (distributed DP-IRLS).
+	Private *PrivateSpec `json:"private,omitempty"`
+}
+
+// PrivateSpec configures a differentially private study.
+type PrivateSpec struct {
+	// Rounds is the fixed number of Newton rounds (1 to 50): a private fit
+	// cannot stop on a convergence test without spending epsilon on it.
+	Rounds uint32 `json:"rounds"`
+}
+
+// NoiseShares is how many noisy quantities a site of a private study
+// releases: a score and an information matrix per round, N and events.
+// Its epsilon is split evenly over them.
+func (s Spec) NoiseShares() uint64 { return 2*uint64(s.Private.Rounds) + 2 }
+
+// GridBits is the resolution noisy values are rounded to before noise is
+// added (2⁻¹⁰, outputctl's grid).
+const GridBits = 10
+
+// GradientUnits and HessianUnits are the L1 sensitivities of a site's
+// score and packed information in grid units, with two units per value for
+// rounding, exactly as outputctl's noisy reals compute them: one row moves
+// each of p score entries by at most 1 and each of p(p+1)/2 information
+// entries by at most ¼ (features in [−1, 1], logit).
+func GradientUnits(p int) uint64 { return uint64(p)<<GridBits + 2*uint64(p) }
+
+// HessianUnits: see GradientUnits.
+func HessianUnits(p int) uint64 {
+	packed := uint64(p * (p + 1) / 2)
+	return packed<<(GridBits-2) + 2*packed
+}
+
+// MarginTails is how many noise scales a site's noise may reach before it
+// is clipped: the chance that discrete Laplace noise exceeds it is
+// e⁻⁴⁸ ≈ 10⁻²¹ per value, so clipping changes the mechanism only by that
+// δ, and the ledger can bound a noisy contribution.
+const MarginTails = 48
+
+// NoiseMargin is the clip of noise of L1 sensitivity units at an epsilon
+// of shareMilli (in the units' grid).
+func NoiseMargin(units, shareMilli uint64) uint64 {
+	if shareMilli == 0 {
+		return 0
+	}
+	return (MarginTails*1000*units + shareMilli - 1) / shareMilli
 }
 
 // Validate checks a spec's shape.
@@ -72,6 +121,19 @@ func (s Spec) Validate() error {
 	}
 	if s.Link != "logit" && s.Link != "cloglog" {
 		return fmt.Errorf("study.link: %q, want logit or cloglog", s.Link)
+	}
+	if s.Private != nil {
+		if s.Private.Rounds < 1 || s.Private.Rounds > 50 {
+			return fmt.Errorf("study.private.rounds: %d, want 1 to 50", s.Private.Rounds)
+		}
+		if s.Link != "logit" {
+			return fmt.Errorf("study.link: a private study fits the logit link")
+		}
+		for j, m := range s.MaxAbs {
+			if m != 1<<MaxAbsUnit {
+				return fmt.Errorf("study.max_abs[%d]: a private study scales every column to [−1, 1]; the bound must be %d", j, 1<<MaxAbsUnit)
+			}
+		}
 	}
 	return nil
 }
@@ -103,12 +165,19 @@ func (s Spec) Len(phase string) int {
 // and I_jj ≥ 0; the log-likelihood is at most 0. A cloglog score has no
 // bound of this kind and is held to the fixed-point limit only. Every bound
 // is widened by one for rounding and capped at the fixed-point limit.
-func (s Spec) Bounds(phase string, nMin, nMax uint64) ([]zk.Interval, error) {
+//
+// In a private study every value also carries the site's noise, clipped
+// at NoiseMargin for the site's epsilon share (epsMilli is the site's
+// epsilon for the job), so each bound is widened by that margin.
+func (s Spec) Bounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	if nMin > nMax {
 		return nil, fmt.Errorf("federated: minimum cohort %d above the record band's top %d", nMin, nMax)
+	}
+	if s.Private != nil {
+		return s.privateBounds(phase, nMin, nMax, epsMilli)
 	}
 	switch phase {
 	case PhaseFinal:
@@ -165,4 +234,44 @@ func sat(v, slack uint64) int64 {
 		return Limit - 1
 	}
 	return int64(v + slack)
+}
+
+// privateBounds are Bounds for a private study.
+func (s Spec) privateBounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, error) {
+	share := epsMilli / s.NoiseShares()
+	if share == 0 {
+		return nil, fmt.Errorf("federated: epsilon %d milli is too small for %d noisy quantities", epsMilli, s.NoiseShares())
+	}
+	p := int(s.Columns)
+	switch phase {
+	case PhaseFinal:
+		m := NoiseMargin(1, share)
+		lo := int64(nMin) - sat(m, 0)
+		return []zk.Interval{{Lo: lo, Hi: sat(nMax, m)}, {Lo: -sat(m, 0), Hi: sat(nMax, m)}}, nil
+	case PhaseStep:
+	default:
+		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)
+	}
+	// Noise and values in 2⁻³⁰ units: the grid is 2⁻¹⁰, so ×2²⁰, plus one
+	// grid step for rounding.
+	const toFixed = 1 << (FracBits - GridBits)
+	mg := mulSat(NoiseMargin(GradientUnits(p), share)+1, toFixed)
+	mh := mulSat(NoiseMargin(HessianUnits(p), share)+1, toFixed)
+	out := make([]zk.Interval, 0, StepLen(p))
+	out = append(out, zk.Interval{}, zk.Interval{}, zk.Interval{})
+	g := sat(mulSat(nMax, 1<<FracBits), mg)
+	for range p {
+		out = append(out, zk.Interval{Lo: -g, Hi: g})
+	}
+	h := sat(mulSat(nMax, 1<<(FracBits-2)), mh)
+	for j := range p {
+		for k := j; k < p; k++ {
+			lo := -h
+			if j == k {
+				lo = -sat(mh, 0)
+			}
+			out = append(out, zk.Interval{Lo: lo, Hi: h})
+		}
+	}
+	return out, nil
 }

@@ -337,7 +337,7 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	if dv == nil {
 		return nil, errf(CodeInternal, "dataset %q version %d missing", site.Dataset, site.Version)
 	}
-	bounds, err := st.Spec.Bounds(m.Phase, site.MinCohort, BandTop(dv.RecordBand))
+	bounds, err := st.Spec.Bounds(m.Phase, site.MinCohort, BandTop(dv.RecordBand), site.EpsilonMill)
 	if err != nil {
 		return nil, errf(CodeInvalidState, "study %d: %v", j.ID, err)
 	}

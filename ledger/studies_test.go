@@ -155,7 +155,7 @@ func (w *studyWorld) contribute(j *Job, site string, phase string, values, forge
 		peers = append(peers, federated.Peer{Site: d, Key: w.enc[studyWorkerOf[d]].PublicKey().Bytes()})
 	}
 	sess := federated.Session{ChainID: testChain, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: phase}
-	bounds, err := st.Spec.Bounds(phase, MinCohortFloor, 10_000)
+	bounds, err := st.Spec.Bounds(phase, MinCohortFloor, 10_000, 100)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestStudyStateHoldsOnlyMaskedValuesAndSums(t *testing.T) {
 	planted := map[string][]int64{}
 	for it, phase := range []string{federated.PhaseStep, federated.PhaseStep, federated.PhaseFinal} {
 		j = w.job(id)
-		bounds, _ := testSpec.Bounds(phase, MinCohortFloor, 10_000)
+		bounds, _ := testSpec.Bounds(phase, MinCohortFloor, 10_000, 100)
 		want := make([]int64, len(bounds))
 		var txs [][]byte
 		for _, site := range j.Study.Participants {
@@ -258,7 +258,7 @@ func TestStudyFlagsAndDropouts(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(9, 10))
 	id := w.submit("cardio", "renal", "sleep")
 	j := w.job(id)
-	bounds, _ := testSpec.Bounds(federated.PhaseStep, MinCohortFloor, 10_000)
+	bounds, _ := testSpec.Bounds(federated.PhaseStep, MinCohortFloor, 10_000, 100)
 	v := honest(rng, bounds)
 	forged := slices.Clone(v)
 	for k := range forged {

@@ -215,6 +215,13 @@ func (r *Releaser) RegressPrivate(d *analysis.Design, link analysis.Link, pr Pri
 // (including floating-point summation error, far below a unit). It returns
 // the noisy values and the noise variance per value, in the values' units.
 func (r *Releaser) noisyReals(vals []float64, sens float64, epsMilli uint64) ([]float64, float64, error) {
+	return r.noisyRealsClipped(vals, sens, epsMilli, nil)
+}
+
+// noisyRealsClipped is noisyReals with the noise clipped at clip(units)
+// grid steps when clip is not nil (a pooled study's sites clip so that
+// the ledger can bound their contributions).
+func (r *Releaser) noisyRealsClipped(vals []float64, sens float64, epsMilli uint64, clip func(units uint64) uint64) ([]float64, float64, error) {
 	units := uint64(math.Ceil(sens/quantum)) + 2*uint64(len(vals))
 	out := make([]float64, len(vals))
 	for i, v := range vals {
@@ -226,11 +233,20 @@ func (r *Releaser) noisyReals(vals []float64, sens float64, epsMilli uint64) ([]
 		if err != nil {
 			return nil, 0, err
 		}
+		if clip != nil {
+			m := int64(clip(units))
+			noisy = int64(q) + min(max(noisy-int64(q), -m), m)
+		}
 		out[i] = float64(noisy) * quantum
 	}
+	return out, noiseVariance(units, epsMilli), nil
+}
+
+// noiseVariance is the variance of discrete Laplace noise of L1
+// sensitivity units grid steps at epsMilli, in the values' units².
+func noiseVariance(units, epsMilli uint64) float64 {
 	decay := math.Exp(-float64(epsMilli) / (1000 * float64(units)))
-	variance := 2 * decay / ((1 - decay) * (1 - decay)) * quantum * quantum
-	return out, variance, nil
+	return 2 * decay / ((1 - decay) * (1 - decay)) * quantum * quantum
 }
 
 // unscale maps coefficients fitted on x' = (x − mid)/half back to x:

@@ -31,14 +31,7 @@ const ROCDecimals = 2
 // release would be refused contributes nothing at all. The error says
 // which rule failed, never the count.
 func (r *Releaser) CheckRegressionCohort(d *analysis.Design) error {
-	reg := analysis.Regression{Link: analysis.Logit, N: int64(d.N()), Events: int64(d.Events()),
-		Coefficients: make([]analysis.Coefficient, d.P())}
-	for j := range d.Features {
-		reg.Coefficients[j+1].Name = d.Features[j]
-		reg.Coefficients[j+1].Levels = d.Levels(j)
-	}
-	_, err := r.checkRegression(reg)
-	return err
+	return r.regressionRules(d, analysis.Logit)
 }
 
 // ReleaseRegression releases a fitted regression when:

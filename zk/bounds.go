@@ -352,8 +352,11 @@ func proveBounds(tr *transcript, rng *proverRNG, stmt []uint64, gamma []scalar) 
 	tr.appendElement("T2", &pf.t2)
 	x := tr.challenge("x")
 
-	// l = l(x), r = r(x), zero-padded to nPad (see README: the padding
-	// positions are absent from P, so binding forces them to zero).
+	// l = l(x), r = r(x), zero-padded to nPad. The padding carries no
+	// statement: the verifier's P has no terms on those generators, and
+	// whatever a cheating prover hides there only adds terms in y^i,
+	// i ≥ n, to t̂'s constant coefficient, which no real constraint has
+	// (README, "Bounds proofs").
 	lv := make([]scalar, nPad)
 	rv := make([]scalar, nPad)
 	for i := 0; i < n; i++ {
@@ -403,8 +406,9 @@ const foldRatio = 8
 // over the base — one per core — and no scalar multiplication. Once every
 // folded generator combines foldRatio base points, the folded generators
 // are computed explicitly and become the new, shorter base. That costs
-// about two rounds' worth of work and makes every later round 8 times
-// cheaper: about a third of the cost of tracking everything to the end.
+// a few rounds' worth of work and makes every later round 8 times
+// cheaper: measured, 35 % (m = 47) to 60 % (m = 255) less than tracking
+// everything to the end.
 func proveBoundsIPA(tr *transcript, g, h []ed.NielsPoint, a, b, yInv []scalar, w *scalar) (L, R []element, aFinal, bFinal []scalar) {
 	N := len(a)
 	u := boundsU()

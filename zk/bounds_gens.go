@@ -120,3 +120,16 @@ func nielsToExtended(out *ed.ExtendedPoint, n *ed.NielsPoint) {
 	out.Z.SetOne()
 	out.T.Mul(&out.X, &out.Y)
 }
+
+// PrepareBoundsGenerators derives, ahead of time, the generators that
+// bounds proofs of up to maxValues values need (1 ≤ maxValues ≤
+// MaxBoundsValues), so that the first ProveBounds or VerifyBounds does not
+// pay for them: a node can call it at start-up with the largest vector its
+// studies use. Otherwise they are derived on first use.
+func PrepareBoundsGenerators(maxValues int) error {
+	if maxValues < 1 || maxValues > MaxBoundsValues {
+		return fmt.Errorf("%w: %d values, want 1..%d", ErrDimension, maxValues, MaxBoundsValues)
+	}
+	boundsGenerators(boundsPaddedLen(maxValues))
+	return nil
+}

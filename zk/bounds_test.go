@@ -338,7 +338,8 @@ func TestBoundsForgedStatementsFail(t *testing.T) {
 				t.Fatal(err)
 			}
 			cs := []Commitment{good.commitments[0], swapped}
-			if err := VerifyBounds(good.ctx, cs, good.bounds, good.proof); !errors.Is(err, ErrInvalidProof) {
+			err = VerifyBounds(good.ctx, cs, good.bounds, good.proof)
+			if !errors.Is(err, ErrInvalidProof) || !strings.Contains(err.Error(), "range polynomial") {
 				t.Fatalf("%d in %v: swapped commitment: err = %v", v, tc.iv, err)
 			}
 			// Run the protocol on the lie.
@@ -477,8 +478,14 @@ func TestBoundsEveryProofByte(t *testing.T) {
 				}
 				continue
 			}
-			if err := VerifyBounds(c.ctx, c.commitments, c.bounds, &pf); !errors.Is(err, ErrInvalidProof) {
+			err := VerifyBounds(c.ctx, c.commitments, c.bounds, &pf)
+			if !errors.Is(err, ErrInvalidProof) {
 				t.Fatalf("byte %d ^ %#x: err = %v", i, mask, err)
+			}
+			// Past t̂ (L, R, a, b) only the inner-product argument is affected,
+			// and the error says so.
+			if i > 1+32*7 && !strings.Contains(err.Error(), "inner-product") {
+				t.Fatalf("byte %d ^ %#x: err = %v, want the inner-product argument named", i, mask, err)
 			}
 		}
 	}
@@ -911,6 +918,14 @@ func TestBoundsGenerators(t *testing.T) {
 		wantG, wantH := hashToGenerator(boundsLabelG, uint32(i)), hashToGenerator(boundsLabelH, uint32(i))
 		if nielsEncoding(&g[i]) != newElement(&wantG).enc || nielsEncoding(&h[i]) != newElement(&wantH).enc {
 			t.Fatalf("generator %d differs from its derivation", i)
+		}
+	}
+	if err := PrepareBoundsGenerators(8); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []int{0, -1, MaxBoundsValues + 1} {
+		if err := PrepareBoundsGenerators(m); !errors.Is(err, ErrDimension) {
+			t.Errorf("PrepareBoundsGenerators(%d): %v", m, err)
 		}
 	}
 	initStore()

@@ -20,10 +20,16 @@ func VerifyBounds(context []byte, commitments []Commitment, bounds []Interval, p
 	}
 	acc := newBoundsAcc(ch.nPad)
 	proof.equations(acc, ch, bounds, scalarOne())
-	if res := acc.eval(); !isIdentity(&res) {
-		return fmt.Errorf("%w: bounds proof: verification equations do not hold", ErrInvalidProof)
+	if res := acc.eval(); isIdentity(&res) {
+		return nil
 	}
-	return nil
+	// Say which equation fails: the t̂ one alone is a small sum.
+	poly := newBoundsAcc(0)
+	proof.polyEquation(poly, ch, bounds, scalarOne())
+	if res := poly.eval(); !isIdentity(&res) {
+		return fmt.Errorf("%w: bounds proof: the range polynomial check (t̂) fails", ErrInvalidProof)
+	}
+	return fmt.Errorf("%w: bounds proof: the inner-product argument fails", ErrInvalidProof)
 }
 
 // BoundsItem is one statement and proof for VerifyBoundsBatch.
@@ -190,13 +196,15 @@ func (a *boundsAcc) eval() ed.ExtendedPoint {
 // − μ·H + t̂·wU, n = 128·m the real length (positions n..nPad−1 are the
 // zero padding and appear only on the right).
 func (p *BoundsProof) equations(acc *boundsAcc, ch *boundsChallenges, bounds []Interval, weight scalar) {
-	var t, t2 scalar
-	w1 := weight
-	w2 := mul(&weight, &ch.omega)
-	n, nPad := ch.nReal, ch.nPad
-	zs := boundsZPowers(&ch.z, n/boundsStatementBits) // z^(2+s)
+	p.polyEquation(acc, ch, bounds, weight)
+	p.ipaEquation(acc, ch, mul(&weight, &ch.omega))
+}
 
-	// t̂ equation.
+// polyEquation adds w1 · (the t̂ equation) to acc.
+func (p *BoundsProof) polyEquation(acc *boundsAcc, ch *boundsChallenges, bounds []Interval, w1 scalar) {
+	var t, t2 scalar
+	n := ch.nReal
+	zs := boundsZPowers(&ch.z, n/boundsStatementBits) // z^(2+s)
 	yPow := powers(&ch.y, n)
 	var sumY, sumZ3 scalar
 	for i := range yPow {
@@ -230,8 +238,13 @@ func (p *BoundsProof) equations(acc *boundsAcc, ch *boundsChallenges, bounds []I
 	acc.point(&p.t1.p, neg(&t))
 	t.Mul(&t, &ch.x)
 	acc.point(&p.t2.p, neg(&t))
+}
 
-	// Inner-product equation.
+// ipaEquation adds w2 · (the inner-product equation) to acc.
+func (p *BoundsProof) ipaEquation(acc *boundsAcc, ch *boundsChallenges, w2 scalar) {
+	var t, t2 scalar
+	n, nPad := ch.nReal, ch.nPad
+	zs := boundsZPowers(&ch.z, n/boundsStatementBits) // z^(2+s)
 	uAll, uAfter := suffixProducts(ch.u)
 	var wu scalar // w2·Πu
 	wu.Mul(&w2, &uAll)

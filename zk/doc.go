@@ -19,6 +19,12 @@
 // describes the construction, transcript, encodings, quantisation and
 // security assumptions in full.
 //
+// Bounds proofs serve secure aggregation: a site commits to each value of
+// a vector with blindings that cancel across sites (CommitValues), proves
+// every value inside a public interval with one aggregated range proof
+// (ProveBounds, VerifyBounds, VerifyBoundsBatch), and anyone checks that
+// the sites' commitments add up to the aggregate (SumOpensTo).
+//
 // Everything here is a pure function of its arguments (plus the
 // randomness Prove and Commit read); types have binary or text encodings
 // for the ledger, the API and the CLI. Verify and BatchVerify are

@@ -1,0 +1,127 @@
+package outputctl
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/federated"
+)
+
+// Differentially private pooled studies: RegressPrivate's DP-IRLS with the
+// noise added at every site. Each site scales its features to [−1, 1] by
+// the study's public bounds, and for each of a fixed number of rounds adds
+// discrete Laplace noise to its own score and information at the current
+// coefficients — with its whole epsilon share, as if it were releasing
+// them alone — then masks them; the ledger sums the noisy contributions.
+// So each site's contribution is ε-differentially private on its own
+// rows (with δ ≈ e⁻⁴⁸ from clipping the noise so that the ledger can
+// bound it), even towards the other sites, who see the sum; the sum
+// carries the noise of every site, which the standard errors include.
+
+// PooledStep is a site's noisy Newton step on its scaled design at beta:
+// the score (L1 sensitivity p) and packed information (p(p+1)/8) with
+// noise at an epsilon of EpsilonMilli/shares each, clipped at
+// federated.NoiseMargin. N, events and the log-likelihood are zero (counts
+// come once, in the final iteration; a fixed-round fit needs no
+// log-likelihood).
+func (r *Releaser) PooledStep(scaled *analysis.Design, beta []float64, shares uint64) (analysis.NewtonStep, error) {
+	share, err := r.share(shares)
+	if err != nil {
+		return analysis.NewtonStep{}, err
+	}
+	step, err := analysis.LocalStep(scaled, beta, analysis.Logit)
+	if err != nil {
+		return analysis.NewtonStep{}, err
+	}
+	clip := func(units uint64) uint64 { return federated.NoiseMargin(units, share) }
+	p := scaled.P()
+	out := analysis.NewtonStep{}
+	if out.Gradient, _, err = r.noisyRealsClipped(step.Gradient, float64(p), share, clip); err != nil {
+		return analysis.NewtonStep{}, err
+	}
+	if out.Hessian, _, err = r.noisyRealsClipped(step.Hessian, float64(analysis.PackedLen(p))/4, share, clip); err != nil {
+		return analysis.NewtonStep{}, err
+	}
+	return out, nil
+}
+
+// PooledCounts is a site's noisy N and events (sensitivity 1 each),
+// clipped like PooledStep.
+func (r *Releaser) PooledCounts(n, events int64, shares uint64) (int64, int64, error) {
+	share, err := r.share(shares)
+	if err != nil {
+		return 0, 0, err
+	}
+	m := int64(federated.NoiseMargin(1, share))
+	out := [2]int64{n, events}
+	for i, v := range out {
+		z, err := r.noisy(v, 1, share)
+		if err != nil {
+			return 0, 0, err
+		}
+		out[i] = v + min(max(z-v, -m), m)
+	}
+	return out[0], out[1], nil
+}
+
+func (r *Releaser) share(shares uint64) (uint64, error) {
+	if !r.private() || r.Noise == nil {
+		return 0, fmt.Errorf("outputctl: a private study needs an epsilon and a noise source")
+	}
+	share := r.Policy.EpsilonMilli / shares
+	if share == 0 {
+		return 0, fmt.Errorf("outputctl: epsilon %d milli is too small for %d noisy quantities", r.Policy.EpsilonMilli, shares)
+	}
+	return share, nil
+}
+
+// PooledPrivateFit is the outcome of a private study's rounds, as every
+// worker replays it from the ledger's sums.
+type PooledPrivateFit struct {
+	Beta []float64           // on the scaled features, after the last round
+	Last analysis.NewtonStep // the last summed noisy step
+	// SiteEpsilonMilli is each site's epsilon for the job, for the sites
+	// summed in the last step: their noise is in it.
+	SiteEpsilonMilli []uint64
+	Shares           uint64
+	N, Events        int64 // the summed noisy counts
+	Rounds           int
+}
+
+// ReleasePooledPrivate releases a private study's regression: the
+// coefficients mapped back to the features' units, and standard errors
+// from the inverse of the last noisy information plus the variance every
+// site's score noise adds to the last update. Counts are floored at the
+// minimum cell. The release spends nothing here: each site's epsilon was
+// spent on its contributions.
+func (r *Releaser) ReleasePooledPrivate(d *analysis.Design, bounds []analysis.Bounds, fit PooledPrivateFit) (PrivateRegressionRelease, error) {
+	p := d.P()
+	inv, err := analysis.Covariance(fit.Last)
+	if err != nil {
+		return PrivateRegressionRelease{}, fmt.Errorf("%w (%v)", ErrNoiseTooLarge, err)
+	}
+	var noiseVar float64
+	for _, eps := range fit.SiteEpsilonMilli {
+		noiseVar += noiseVariance(federated.GradientUnits(p), eps/fit.Shares)
+	}
+	var total, sq mat.SymDense
+	sq.SymOuterK(noiseVar, inv)
+	total.ScaleSym(1, inv)
+	total.AddSym(&total, &sq)
+	est, cov := unscale(fit.Beta, &total, bounds, 1)
+	minCell := r.Policy.minCell()
+	n := max(fit.N, minCell)
+	reg := analysis.Regression{Link: analysis.Logit, Outcome: d.Outcome, StatName: "z", RatioName: analysis.Logit.RatioName(),
+		N: n, Events: min(max(fit.Events, minCell), max(n-minCell, minCell)), Iterations: fit.Rounds}
+	reg.Coefficients = analysis.WaldTable(d.Names(), est, cov, analysis.Logit)
+	reg.Model = analysis.Model{Link: analysis.Logit, Features: d.Features, Intercept: est[0], Coefficients: est[1:]}
+	for _, c := range reg.Coefficients {
+		if math.IsNaN(c.SE) || math.IsInf(c.SE, 0) || math.IsInf(c.Upper, 0) || (c.Ratio != nil && math.IsInf(c.Ratio.Upper, 0)) {
+			return PrivateRegressionRelease{}, fmt.Errorf("%w: a statistic is not finite", ErrNoiseTooLarge)
+		}
+	}
+	return PrivateRegressionRelease{RegressionRelease: RegressionRelease{Regression: reg, Noisy: true}, Bounds: bounds}, nil
+}
