@@ -20,8 +20,9 @@ import (
 // CommitValue. The vectors are derived lazily, up to the longest padded
 // length a proof has needed so far, and kept (in affine Niels form, 120
 // bytes a point) for the life of the process: MaxBoundsValues values need
-// N = 65536, i.e. 131072 points, 15 MB, derived in ≈2.4 s of CPU spread
-// over every core. m ≤ 64 values need N ≤ 8192 (2 MB, ≈0.3 s).
+// N = 65536, i.e. 131072 points, 15 MB, derived in ≈2.8 s of CPU spread
+// over every core. m ≤ 64 values need N ≤ 8192 (16384 points, 2 MB,
+// ≈0.45 s).
 const (
 	boundsLabelG = "bounds.g"
 	boundsLabelH = "bounds.h"
@@ -37,10 +38,10 @@ const (
 // appending freshly derived points) and existing entries never change, so
 // a slice handed out stays valid while later calls grow the store.
 var boundsGenStore struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards g and h
+	grow sync.Mutex // held while deriving, so readers of what exists need not wait
 	g, h []ed.NielsPoint
 	u    ed.NielsPoint
-	uExt ed.ExtendedPoint
 }
 
 var boundsUOnce sync.Once
@@ -50,7 +51,6 @@ func boundsU() *ed.NielsPoint {
 		p := hashToGenerator(boundsLabelU, 0)
 		var n [1]ed.NielsPoint
 		toNiels(n[:], []ed.ExtendedPoint{p})
-		boundsGenStore.uExt = p
 		boundsGenStore.u = n[0]
 	})
 	return &boundsGenStore.u
@@ -65,12 +65,23 @@ func boundsGenerators(n int) (g, h []ed.NielsPoint) {
 	initStore()
 	boundsU()
 	s := &boundsGenStore
+	have := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.g)
+	}
+	if have() < n {
+		s.grow.Lock()
+		if k := have(); k < n {
+			dg, dh := deriveNiels(boundsLabelG, k, n), deriveNiels(boundsLabelH, k, n)
+			s.mu.Lock()
+			s.g, s.h = append(s.g, dg...), append(s.h, dh...)
+			s.mu.Unlock()
+		}
+		s.grow.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if have := len(s.g); have < n {
-		s.g = append(s.g, deriveNiels(boundsLabelG, have, n)...)
-		s.h = append(s.h, deriveNiels(boundsLabelH, have, n)...)
-	}
 	return s.g[:n:n], s.h[:n:n]
 }
 
