@@ -111,7 +111,7 @@ func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
 // releasePooledPrivate builds a private study's release from the replayed
 // rounds and the final (noisy) counts.
 func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
-	if len(fit.final) != federated.FinalLen {
+	if len(fit.final) != spec.FinalLen() {
 		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
 	}
 	var eps []uint64
@@ -127,7 +127,11 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 	if err != nil {
 		return "", nil, err
 	}
-	return "pooled_private_regression", out, nil
+	diag := rel.ReleasePooledDiagnostics(fit.final[2:], int(spec.Bins))
+	if diag != nil {
+		out.Regression.AUC, out.Regression.Calibration = diag.AUC, diag.Calibration
+	}
+	return "pooled_private_regression", PooledPrivateRelease{PrivateRegressionRelease: out, Diagnostics: diag}, nil
 }
 
 // replay runs the solver over a study's sums. A new round restarts the
@@ -261,7 +265,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		if private {
 			return w.releasePooledPrivate(j, d, p, spec, fit, rel)
 		}
-		return w.releasePooled(d, p, fit, rel)
+		return w.releasePooled(d, p, spec, fit, rel)
 	}
 	status, err := w.Ledger.Status(ctx)
 	if err != nil {
@@ -309,6 +313,15 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		values = []int64{n, events}
 	default:
 		values = []int64{int64(d.N()), int64(d.Events())}
+	}
+	if fit.phase == federated.PhaseFinal && spec.Bins > 0 {
+		// The diagnostics' histogram at the final coefficients, noisy (its
+		// sum is public): on the design the steps were computed on.
+		h, err := rel.PooledHistogram(work, fit.beta, p.Link, spec, spec.HistogramShare(site.EpsilonMill))
+		if err != nil {
+			return "", nil, err
+		}
+		values = append(values, h...)
 	}
 	peers, self, err := w.studyPeers(ctx, sr, j, st.Participants, site.Dataset)
 	if err != nil {
@@ -387,8 +400,8 @@ func checkDesignBounds(d *analysis.Design, spec federated.Spec) error {
 
 // releasePooled builds the pooled regression from the replayed fit and the
 // final sum, and releases it through this site's output controls.
-func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
-	if fit.final == nil || len(fit.final) != federated.FinalLen {
+func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
+	if len(fit.final) != spec.FinalLen() {
 		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
 	}
 	cov, err := analysis.Covariance(fit.at)
@@ -412,16 +425,30 @@ func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, fit *fitS
 	for jf := range d.Features {
 		reg.Coefficients[jf+1].Levels = d.Levels(jf)
 	}
+	diag := rel.ReleasePooledDiagnostics(fit.final[2:], int(spec.Bins))
+	if diag != nil {
+		reg.AUC, reg.Calibration = diag.AUC, diag.Calibration
+	}
 	out, err := rel.ReleaseRegression(reg)
 	if err != nil {
 		return "", nil, err
 	}
-	return "pooled_regression", out, nil
+	return "pooled_regression", PooledRelease{RegressionRelease: out, Diagnostics: diag}, nil
 }
 
 // PooledRelease is the release of a pooled fit (release_kind
 // "pooled_regression"): an outputctl.RegressionRelease of the model fitted
-// on every remaining site's consented rows. It has no AUC, calibration or
-// Hosmer–Lemeshow statistic: those need the rows' predictions, which no
-// site sees for the others.
-type PooledRelease = outputctl.RegressionRelease
+// on every remaining site's consented rows, with diagnostics from the
+// sites' summed noisy risk-bin histograms (AUC and calibration also set in
+// the regression; no Hosmer–Lemeshow statistic or ROC curve).
+type PooledRelease struct {
+	outputctl.RegressionRelease
+	Diagnostics *outputctl.PooledDiagnostics `json:"diagnostics,omitempty"`
+}
+
+// PooledPrivateRelease is the release of a private study (release_kind
+// "pooled_private_regression").
+type PooledPrivateRelease struct {
+	outputctl.PrivateRegressionRelease
+	Diagnostics *outputctl.PooledDiagnostics `json:"diagnostics,omitempty"`
+}

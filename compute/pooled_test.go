@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/vault"
 )
 
@@ -67,8 +67,11 @@ func TestPooledEqualsCentral(t *testing.T) {
 		if round > 40 {
 			t.Fatalf("job %d not completed after %d rounds", id, round)
 		}
-		for _, s := range sites {
-			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		for k, s := range sites {
+			// Seeded noise (the diagnostics' histograms are noisy): the
+			// test's outcome does not depend on the draw.
+			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store,
+				Noise: rand.NewChaCha8([32]byte{byte(k + 1)}), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 			if _, err := w.RunOnce(ctx); err != nil {
 				t.Fatalf("%s worker: %v", s.org, err)
 			}
@@ -159,9 +162,25 @@ func TestPooledEqualsCentral(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rel outputctl.RegressionRelease
+		var rel compute.PooledRelease
 		if err := json.Unmarshal(res.Release, &rel); err != nil {
 			t.Fatal(err)
+		}
+		// Pooled diagnostics from the sites' noisy risk-bin histograms:
+		// close to the central fit's row-level AUC, a calibration table
+		// whose groups all hold at least a minimum cell.
+		if d := rel.Diagnostics; d == nil || math.Abs(d.AUC-central.AUC) > 0.06 || d.Calibration == nil || len(d.Bins) < 2 {
+			t.Errorf("%s: diagnostics %+v, central AUC %.4f", s.Dataset, rel.Diagnostics, central.AUC)
+		} else {
+			for _, b := range d.Bins {
+				if b.N < 11 {
+					t.Errorf("%s: calibration group of %d rows", s.Dataset, b.N)
+				}
+			}
+			if s.Dataset == j.Sites[0].Dataset {
+				t.Logf("pooled AUC %.4f from 10 noisy bins (central, row level: %.4f); calibration intercept %.3f slope %.3f; %d groups",
+					d.AUC, central.AUC, d.Calibration.Intercept, d.Calibration.Slope, len(d.Bins))
+			}
 		}
 		if rel.Regression.N != central.N || rel.Regression.Events != central.Events {
 			t.Errorf("%s: pooled n=%d events=%d, central n=%d events=%d", s.Dataset, rel.Regression.N, rel.Regression.Events, central.N, central.Events)

@@ -54,7 +54,8 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 		}
 		return 0, 0, fmt.Errorf("column %q has no plausible range; give its bounds", name)
 	}
-	spec := federated.Spec{Columns: uint32(len(p.Features) + 1), Link: string(link), MaxAbs: []uint64{1 << federated.MaxAbsUnit}}
+	spec := federated.Spec{Columns: uint32(len(p.Features) + 1), Link: string(link), MaxAbs: []uint64{1 << federated.MaxAbsUnit},
+		Bins: DiagnosticBins}
 	if p.Private != nil {
 		// Private: the requester's public bounds scale every feature to
 		// [−1, 1]; the sites add noise over a fixed number of rounds.
@@ -111,6 +112,10 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 	}
 	return &ledger.StudyRequest{Spec: spec}, nil
 }
+
+// DiagnosticBins is the number of risk bins a planned study's pooled AUC
+// and calibration are computed from.
+const DiagnosticBins = 10
 
 // NeedsStudy says whether a job is fitted as one pooled model across its
 // datasets: a logistic regression over two or more of them (exact, or

@@ -60,6 +60,28 @@ type Spec struct {
 	// number of Newton rounds, and every site adding discrete Laplace noise
 	// to its own contribution before masking it (distributed DP-IRLS).
 	Private *PrivateSpec `json:"private,omitempty"`
+	// Bins is the number of fixed predicted-risk bins of the pooled
+	// diagnostics (AUC and calibration, from per-bin counts of events and
+	// non-events and sums of predicted risk that the sites add to their
+	// final contribution with noise); 0 = none.
+	Bins uint32 `json:"bins,omitempty"`
+}
+
+// MaxBins bounds Spec.Bins.
+const MaxBins = 20
+
+// MuUnits is the L1 sensitivity, in grid units, of the per-bin sums of
+// predicted risk: one row adds at most 1 to one bin (plus rounding).
+func (s Spec) MuUnits() uint64 { return 1<<GridBits + 2*uint64(s.Bins) }
+
+// HistogramShare is the epsilon (milli) of each of the two noisy parts of
+// a site's histogram (counts; risk sums): half the site's epsilon in an
+// exact study (whose regression spends none), one share in a private one.
+func (s Spec) HistogramShare(epsMilli uint64) uint64 {
+	if s.Private != nil {
+		return epsMilli / s.NoiseShares()
+	}
+	return epsMilli / 2
 }
 
 // PrivateSpec configures a differentially private study.
@@ -72,7 +94,13 @@ type PrivateSpec struct {
 // NoiseShares is how many noisy quantities a site of a private study
 // releases: a score and an information matrix per round, N and events.
 // Its epsilon is split evenly over them.
-func (s Spec) NoiseShares() uint64 { return 2*uint64(s.Private.Rounds) + 2 }
+func (s Spec) NoiseShares() uint64 {
+	n := 2*uint64(s.Private.Rounds) + 2
+	if s.Bins > 0 {
+		n += 2
+	}
+	return n
+}
 
 // GridBits is the resolution noisy values are rounded to before noise is
 // added (2⁻¹⁰, outputctl's grid).
@@ -122,6 +150,9 @@ func (s Spec) Validate() error {
 	if s.Link != "logit" && s.Link != "cloglog" {
 		return fmt.Errorf("study.link: %q, want logit or cloglog", s.Link)
 	}
+	if s.Bins > MaxBins {
+		return fmt.Errorf("study.bins: %d, at most %d", s.Bins, MaxBins)
+	}
 	if s.Private != nil {
 		if s.Private.Rounds < 1 || s.Private.Rounds > 50 {
 			return fmt.Errorf("study.private.rounds: %d, want 1 to 50", s.Private.Rounds)
@@ -144,15 +175,39 @@ func (s Spec) Validate() error {
 // analysis.FixedPoint.
 func StepLen(p int) int { return 3 + p + p*(p+1)/2 }
 
-// FinalLen is the length of a final contribution: N and events.
-const FinalLen = 2
+// FinalLen is the length of a final contribution: N and events, then per
+// risk bin the events, the non-events and the sum of predicted risks (in
+// 2⁻¹⁰ units).
+func (s Spec) FinalLen() int { return 2 + 3*int(s.Bins) }
 
 // Len is the length of a contribution of a phase.
 func (s Spec) Len(phase string) int {
 	if phase == PhaseFinal {
-		return FinalLen
+		return s.FinalLen()
 	}
 	return StepLen(int(s.Columns))
+}
+
+// histogramBounds are the bounds of a final contribution's histogram at an
+// epsilon share: noisy counts within [−m, nMax+m], noisy risk sums within
+// [−m', nMax·2¹⁰+m'].
+func (s Spec) histogramBounds(nMax, share uint64) ([]zk.Interval, error) {
+	if s.Bins == 0 {
+		return nil, nil
+	}
+	if share == 0 {
+		return nil, fmt.Errorf("federated: the site's epsilon is too small for the diagnostics' noise")
+	}
+	mc := NoiseMargin(1, share)
+	mm := NoiseMargin(s.MuUnits(), share)
+	out := make([]zk.Interval, 0, 3*s.Bins)
+	for range 2 * s.Bins {
+		out = append(out, zk.Interval{Lo: -sat(mc, 0), Hi: sat(nMax, mc)})
+	}
+	for range s.Bins {
+		out = append(out, zk.Interval{Lo: -sat(mm, 0), Hi: sat(mulSat(nMax, 1<<GridBits), mm)})
+	}
+	return out, nil
 }
 
 // Bounds are the closed intervals every value of a site's contribution
@@ -181,7 +236,11 @@ func (s Spec) Bounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, 
 	}
 	switch phase {
 	case PhaseFinal:
-		return []zk.Interval{{Lo: sat(nMin, 0), Hi: sat(nMax, 0)}, {Lo: 0, Hi: sat(nMax, 0)}}, nil
+		h, err := s.histogramBounds(nMax, s.HistogramShare(epsMilli))
+		if err != nil {
+			return nil, err
+		}
+		return append([]zk.Interval{{Lo: sat(nMin, 0), Hi: sat(nMax, 0)}, {Lo: 0, Hi: sat(nMax, 0)}}, h...), nil
 	case PhaseStep:
 	default:
 		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)
@@ -247,7 +306,11 @@ func (s Spec) privateBounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Int
 	case PhaseFinal:
 		m := NoiseMargin(1, share)
 		lo := int64(nMin) - sat(m, 0)
-		return []zk.Interval{{Lo: lo, Hi: sat(nMax, m)}, {Lo: -sat(m, 0), Hi: sat(nMax, m)}}, nil
+		h, err := s.histogramBounds(nMax, share)
+		if err != nil {
+			return nil, err
+		}
+		return append([]zk.Interval{{Lo: lo, Hi: sat(nMax, m)}, {Lo: -sat(m, 0), Hi: sat(nMax, m)}}, h...), nil
 	case PhaseStep:
 	default:
 		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)

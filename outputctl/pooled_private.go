@@ -125,3 +125,113 @@ func (r *Releaser) ReleasePooledPrivate(d *analysis.Design, bounds []analysis.Bo
 	}
 	return PrivateRegressionRelease{RegressionRelease: RegressionRelease{Regression: reg, Noisy: true}, Bounds: bounds}, nil
 }
+
+// PooledHistogram is a site's share of a study's pooled diagnostics: per
+// fixed risk bin at beta (on the design the steps were computed on), the
+// events, the non-events and the sum of predicted risks (2⁻¹⁰ units), each
+// part with discrete Laplace noise at shareMilli (one row changes the counts
+// by 1 in L1 and the sums by at most 1), clipped at federated.NoiseMargin.
+// Noise keeps small bins from being published exactly: the sums are public.
+func (r *Releaser) PooledHistogram(d *analysis.Design, beta []float64, link analysis.Link, spec federated.Spec, shareMilli uint64) ([]int64, error) {
+	if r.Noise == nil || shareMilli == 0 {
+		return nil, fmt.Errorf("outputctl: the diagnostics need an epsilon and a noise source")
+	}
+	k := int(spec.Bins)
+	ev, ne, mu, err := d.Histogram(beta, link, k)
+	if err != nil {
+		return nil, err
+	}
+	mc := int64(federated.NoiseMargin(1, shareMilli))
+	out := make([]int64, 0, 3*k)
+	for _, v := range append(ev, ne...) {
+		z, err := r.noisy(v, 1, shareMilli)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v+min(max(z-v, -mc), mc))
+	}
+	clip := func(units uint64) uint64 { return federated.NoiseMargin(units, shareMilli) }
+	noisyMu, _, err := r.noisyRealsClipped(mu, 1, shareMilli, clip)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range noisyMu {
+		out = append(out, int64(math.Round(v/quantum)))
+	}
+	return out, nil
+}
+
+// PooledDiagnostics are a study's discrimination and calibration from its
+// summed noisy histogram.
+type PooledDiagnostics struct {
+	AUC         float64               `json:"auc"`
+	Calibration *analysis.Calibration `json:"calibration,omitempty"`
+	// Bins are the calibration table: adjacent risk bins merged until each
+	// holds at least the minimum cell of (noisy) rows.
+	Bins []CalibrationBin `json:"bins"`
+}
+
+// CalibrationBin is one row of a calibration table.
+type CalibrationBin struct {
+	RiskFrom float64 `json:"risk_from"`
+	RiskTo   float64 `json:"risk_to"`
+	N        int64   `json:"n"`
+	Observed float64 `json:"observed"` // event rate
+	Expected float64 `json:"expected"` // mean predicted risk
+}
+
+// ReleasePooledDiagnostics turns a summed histogram (the tail of a final
+// sum) into diagnostics, or nil when the noisy totals of events or
+// non-events are below the minimum cohort (as for a released ROC curve).
+func (r *Releaser) ReleasePooledDiagnostics(hist []int64, bins int) *PooledDiagnostics {
+	if bins == 0 || len(hist) != 3*bins {
+		return nil
+	}
+	ev, ne, mu := make([]float64, bins), make([]float64, bins), make([]float64, bins)
+	var te, tn float64
+	for b := range bins {
+		ev[b], ne[b] = float64(max(hist[b], 0)), float64(max(hist[bins+b], 0))
+		mu[b] = max(float64(hist[2*bins+b])*quantum, 0)
+		te, tn = te+ev[b], tn+ne[b]
+	}
+	if te < float64(r.Policy.MinCohort) || tn < float64(r.Policy.MinCohort) {
+		return nil
+	}
+	out := &PooledDiagnostics{AUC: analysis.BinnedAUC(ev, ne)}
+	minCell := float64(r.Policy.minCell())
+	var gev, gn, gmu []float64
+	var cur CalibrationBin
+	var ce, cn, cm float64
+	flush := func(to int) {
+		cur.RiskTo = float64(to) / float64(bins)
+		cur.N = int64(cn)
+		cur.Observed = ce / cn
+		cur.Expected = min(cm/cn, 1)
+		out.Bins = append(out.Bins, cur)
+		gev, gn, gmu = append(gev, ce), append(gn, cn), append(gmu, cur.Expected)
+		ce, cn, cm = 0, 0, 0
+		cur = CalibrationBin{RiskFrom: float64(to) / float64(bins)}
+	}
+	for b := range bins {
+		ce, cn, cm = ce+ev[b], cn+ev[b]+ne[b], cm+mu[b]
+		if cn >= minCell && b < bins-1 {
+			flush(b + 1)
+		}
+	}
+	if cn > 0 {
+		if cn < minCell && len(out.Bins) > 0 {
+			// The last group is too small: merge it into the one before.
+			last := out.Bins[len(out.Bins)-1]
+			ce += last.Observed * float64(last.N)
+			cm += last.Expected * float64(last.N)
+			cn += float64(last.N)
+			cur.RiskFrom = last.RiskFrom
+			out.Bins, gev, gn, gmu = out.Bins[:len(out.Bins)-1], gev[:len(gev)-1], gn[:len(gn)-1], gmu[:len(gmu)-1]
+		}
+		flush(bins)
+	}
+	if cal, err := analysis.GroupedCalibration(gev, gn, gmu); err == nil {
+		out.Calibration = cal
+	}
+	return out
+}
