@@ -135,11 +135,13 @@ func TestStudyRefusesSmallCohortAndCharges(t *testing.T) {
 	}
 }
 
-// TestStudyDropout: one of four sites never answers. After the iteration's
-// deadline a worker advances the study; the missing site is recorded as
-// dropped, the round restarts among three with fresh masks, and the study
-// completes on them. The dropped site is not paid and, having never
-// touched its data, gets its epsilon back; the others are paid and charged.
+// TestStudyDropout: one of four sites dies mid-study, after the first
+// iterations. After the iteration's deadline a worker advances the study;
+// the missing site is recorded as dropped, the round restarts among three
+// with fresh masks from the coefficients of the unfinished iteration, and
+// the study completes on them. The dropped site, which computed on its
+// data, is charged its epsilon but not paid (its price goes back to the
+// requester); the others are paid and charged.
 func TestStudyDropout(t *testing.T) {
 	e, sites, _, stop := studyEnv(t, []studySite{
 		{org: "st-mary", admin: "st-mary-admin", dataset: "sm", n: 250},
@@ -148,10 +150,18 @@ func TestStudyDropout(t *testing.T) {
 		{org: "acme-pharma", admin: "acme-admin", dataset: "rs", n: 250},
 	})
 	defer stop()
+	rita := e.key("rita-researcher")
+	before, _ := e.c.Account(e.ctx, rita.Address())
 	start := time.Now()
 	id := e.submitStudy([]string{"sm", "ns", "lv", "rs"}, analysis.RegressionParams{Outcome: "cvd_10y", Features: studyFeatures}, 40)
-	// acme-pharma's worker is down from the start.
-	j := e.runUntil(id, sites[:3], nil)
+	// All four take part in the first iterations; then acme-pharma's
+	// worker dies.
+	j := e.runUntil(id, sites, func(j *ledger.Job) bool { return j.Study.Iteration >= 2 })
+	if j.Study.Round != 0 || j.Study.Iteration < 2 {
+		t.Fatalf("before the kill: %+v", j.Study)
+	}
+	killedAt := j.Study.Iteration
+	j = e.runUntil(id, sites[:3], nil)
 	t.Logf("4-site study with one dropout: %s in %v", j.Status, time.Since(start).Round(time.Millisecond))
 	if j.Status != ledger.JobCompleted {
 		t.Fatalf("job %d: %s (%s)", id, j.Status, j.Reason)
@@ -160,14 +170,15 @@ func TestStudyDropout(t *testing.T) {
 	if len(st.Excluded) != 1 || st.Excluded[0].Dataset != "rs" || st.Excluded[0].Kind != ledger.ExcludedDropped {
 		t.Fatalf("exclusions %+v, want rs dropped", st.Excluded)
 	}
-	if !slices.Equal(st.Participants, []string{"sm", "ns", "lv"}) || st.Round != 1 {
-		t.Fatalf("finished in round %d with %v", st.Round, st.Participants)
+	if !slices.Equal(st.Participants, []string{"sm", "ns", "lv"}) || st.Round != 1 || st.Rounds[1].FirstIteration < killedAt {
+		t.Fatalf("finished in round %d with %v; rounds %+v", st.Round, st.Participants, st.Rounds)
 	}
 	for _, s := range j.Sites {
 		b, _ := e.c.DatasetBudget(e.ctx, s.Dataset)
 		switch s.Dataset {
 		case "rs":
-			if s.Result != nil || s.Touched != "" || b.SpentMill != 0 || b.PatientPool != 0 {
+			// It contributed before it died: charged, never paid.
+			if s.Result != nil || s.Touched == "" || b.SpentMill != s.EpsilonMill || b.PatientPool != 0 {
 				t.Errorf("dropped site: result %v touched %q spent %d pool %d", s.Result, s.Touched, b.SpentMill, b.PatientPool)
 			}
 		default:
@@ -176,8 +187,11 @@ func TestStudyDropout(t *testing.T) {
 			}
 		}
 	}
+	// Tokens: the requester paid the three finishing sites' prices only.
+	if after, _ := e.c.Account(e.ctx, rita.Address()); before.Balance-after.Balance != 300 {
+		t.Errorf("requester paid %d, want 300 (three sites at 100)", before.Balance-after.Balance)
+	}
 	// The three results agree and describe the three sites' cohorts only.
-	rita := e.key("rita-researcher")
 	var n []int64
 	for _, s := range j.Sites[:3] {
 		res, _, err := compute.FetchResult(e.ctx, e.c, j, s.Dataset, rita)
