@@ -106,8 +106,9 @@ func cometConfig(home, moniker string, o NetOptions) *cfg.Config {
 	c.Instrumentation.Prometheus = false
 	// medchain indexes transactions itself (GET /v1/txs/{hash}, in the app
 	// store); CometBFT's own indexer would do the work twice. Set
-	// tx_index.indexer = "kv" or "psql" in config.toml to have it (e.g. to
-	// feed PostgreSQL).
+	// tx_index.indexer = "kv" or "psql" in config.toml to have it, or start
+	// the node with Options.PsqlConn (`--psql-conn`) to feed PostgreSQL
+	// (docs/indexer.md).
 	c.TxIndex.Indexer = "null"
 	c.Mempool.Size = 50000
 	c.Mempool.MaxTxsBytes = 1 << 30

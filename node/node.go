@@ -66,6 +66,12 @@ type Options struct {
 	Workers           bool
 	WorkerMeasurement string        // "" = SHA-256 of this executable
 	WorkerEvery       time.Duration // default 250 ms
+	// PsqlConn, when set, turns on CometBFT's PostgreSQL indexer for this
+	// run (tx_index.indexer = "psql", tx_index.psql-conn = PsqlConn),
+	// whatever config.toml says: every block's and transaction's events
+	// are written to that database, whose schema must already be loaded
+	// (docs/indexer.md). Start checks the connection and the tables first.
+	PsqlConn string
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -99,6 +105,14 @@ func Start(home string, o Options) (*Node, error) {
 	c, err := LoadCometConfig(home)
 	if err != nil {
 		return nil, err
+	}
+	if o.PsqlConn != "" {
+		c.TxIndex.Indexer, c.TxIndex.PsqlConn = "psql", o.PsqlConn
+	}
+	if c.TxIndex.Indexer == "psql" {
+		if err := CheckPsqlIndex(c.TxIndex); err != nil {
+			return nil, err
+		}
 	}
 	n := &Node{home: home, settings: s}
 	ok := false

@@ -17,6 +17,7 @@ import (
 func upCmd(g *globals) *cobra.Command {
 	var (
 		api, rpc, p2p string
+		psqlConn      string
 		noDemo        bool
 		blockTime     time.Duration
 	)
@@ -25,7 +26,8 @@ func upCmd(g *globals) *cobra.Command {
 		Short: "Run medchain on its embedded default: a one-validator network in this process",
 		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
 demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
-Ctrl-C stops it cleanly; the next run resumes from disk.`,
+Ctrl-C stops it cleanly; the next run resumes from disk.
+` + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
@@ -45,7 +47,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.`,
 					}
 				}
 			}
-			return runNode(cmd, home, api, seed)
+			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, seed)
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
@@ -53,32 +55,49 @@ Ctrl-C stops it cleanly; the next run resumes from disk.`,
 	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
 	cmd.Flags().BoolVar(&noDemo, "no-demo", false, "do not seed demo organisations and accounts (first run only)")
 	cmd.Flags().DurationVar(&blockTime, "block-time", node.DefaultBlockTime, "target block interval (first run only)")
+	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
 }
 
+// psqlHelp and psqlFlagHelp document CometBFT's PostgreSQL indexer, which
+// `up` and `node` can turn on.
+const (
+	psqlHelp = `
+With --psql-conn, CometBFT's PostgreSQL indexer is on for the run: the events of every block
+and transaction are written to that database (tables blocks, tx_results, events, attributes;
+views tx_events, block_events). Load CometBFT's schema into the database first
+(` + node.PsqlSchema + ` in the cometbft v1.0.1 module); the node checks
+the connection and the tables before it starts. Setting tx_index.indexer = "psql" and
+tx_index.psql-conn in <home>/config/config.toml does the same on every run. See docs/indexer.md.`
+	psqlFlagHelp = `PostgreSQL connection string for CometBFT's psql indexer, e.g. "postgres://indexer@127.0.0.1:5432/medchain?sslmode=disable" (password from PGPASSWORD or ~/.pgpass; see docs/indexer.md)`
+)
+
 func nodeCmd(g *globals) *cobra.Command {
-	var api string
+	var api, psqlConn string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
+		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + psqlHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !node.Initialized(g.home) {
 				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
 			}
-			return runNode(cmd, g.home, api, nil)
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
+	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
 }
 
 // runNode starts the node and blocks until SIGINT/SIGTERM. If seed is set
 // it runs once the genesis state is committed (a new demo network).
-func runNode(cmd *cobra.Command, home, api string, seed func(context.Context, *node.Node) error) error {
+func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.Context, *node.Node) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(home, node.Options{API: api, Workers: true})
+	o.Workers = true
+	n, err := node.Start(home, o)
 	if err != nil {
 		return err
 	}
