@@ -17,7 +17,7 @@
 //	}
 //
 // Each rule names a record field, a method, the method's params and, where
-// wanted, the output column's schema type (one of ledger.FieldTypes; keep
+// wanted, the output column's schema type (one of vocab.FieldTypes; keep
 // requires it, other methods default to their natural type) and a note for
 // people. A field may have one rule. Fields no rule names get the default
 // method, so a field the profile did not foresee is dropped, never leaked;
@@ -74,8 +74,8 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
+	"github.com/medchain/medchain/vocab"
 )
 
 // MinSecretLen is the shortest institution secret New accepts.
@@ -142,7 +142,7 @@ func (d *Deidentifier) PatientPseudonym(id string) string {
 // Column is one column of the de-identified schema: the ledger field plus
 // what generalisation means for reading its values.
 type Column struct {
-	ledger.Field
+	vocab.Field
 	Method string `json:"method"`
 	// TopCode, if set, is a value that stands for itself or more: with
 	// top 90 an age of 90 means "90+".
@@ -179,7 +179,7 @@ func LedgerSchema(cols []Column) record.Schema {
 func (d *Deidentifier) Schema(fields []string) []Column {
 	in := make(record.Schema, len(fields))
 	for i, f := range fields {
-		in[i] = ledger.Field{Name: f}
+		in[i] = vocab.Field{Name: f}
 	}
 	return d.SchemaFor(in)
 }
@@ -197,10 +197,10 @@ func (d *Deidentifier) SchemaFor(in record.Schema) []Column {
 		r := d.c.byField[f.Name]
 		switch {
 		case r == nil && d.c.def == Keep:
-			cols = append(cols, Column{Field: ledger.Field{Name: f.Name, Type: "string"}, Method: Keep})
+			cols = append(cols, Column{Field: vocab.Field{Name: f.Name, Type: "string"}, Method: Keep})
 		case r == nil || r.method == Redact:
 		default:
-			col := Column{Field: ledger.Field{Name: f.Name, Type: r.typ}, Method: r.method}
+			col := Column{Field: vocab.Field{Name: f.Name, Type: r.typ}, Method: r.method}
 			if r.method == Keep || r.method == Perturb || (r.method == Generalise && r.mapping == nil) {
 				col.System, col.Code, col.Unit = f.System, f.Code, f.Unit
 			}

@@ -10,10 +10,10 @@ import (
 	"github.com/medchain/medchain/csvsrc"
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/fhir"
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/normalize"
 	"github.com/medchain/medchain/record"
 	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vocab"
 )
 
 // TestPipelineStripsEveryIdentifier plants a synthetic cohort's
@@ -140,7 +140,7 @@ func identifierFields(fields []string) record.Schema {
 	var out record.Schema
 	for _, f := range fields {
 		if !research[f] {
-			out = append(out, ledger.Field{Name: f})
+			out = append(out, vocab.Field{Name: f})
 		}
 	}
 	return out

@@ -13,8 +13,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Rules is a de-identification profile as a data manager writes it. See the
@@ -41,7 +41,7 @@ type Rule struct {
 	Method string `json:"method"`
 	Params Params `json:"params,omitzero"`
 	// Type is the schema type of the output column (one of
-	// ledger.FieldTypes). Required for keep, which cannot guess it;
+	// vocab.FieldTypes). Required for keep, which cannot guess it;
 	// other methods have a natural type used when Type is empty.
 	Type string `json:"type,omitempty"`
 	// Note is for people (e.g. the HIPAA identifier class); it does not
@@ -275,7 +275,7 @@ func compileRule(ru Rule) (*rule, error) {
 	switch ru.Method {
 	case Keep:
 		if ru.Type == "" {
-			return nil, fmt.Errorf("keep needs a type (%s)", strings.Join(ledger.FieldTypes, ", "))
+			return nil, fmt.Errorf("keep needs a type (%s)", strings.Join(vocab.FieldTypes, ", "))
 		}
 	case Redact:
 		if ru.Type != "" {
@@ -350,8 +350,8 @@ func compileRule(ru Rule) (*rule, error) {
 	}
 	cr.typ = natural
 	if ru.Type != "" {
-		if !slices.Contains(ledger.FieldTypes, ru.Type) {
-			return nil, fmt.Errorf("unknown type %q (types: %s)", ru.Type, strings.Join(ledger.FieldTypes, ", "))
+		if !slices.Contains(vocab.FieldTypes, ru.Type) {
+			return nil, fmt.Errorf("unknown type %q (types: %s)", ru.Type, strings.Join(vocab.FieldTypes, ", "))
 		}
 		if natural != "" && kindOf(ru.Type) != kindOf(natural) {
 			return nil, fmt.Errorf("%s makes a %s, which cannot be stored as %s", ru.Method, natural, ru.Type)

@@ -55,7 +55,8 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Manifest().CheckPublished(dv); err != nil {
+	if err := r.Manifest().CheckPublished(vault.Published{Dataset: dv.Dataset, Version: dv.Version, Schema: dv.Schema,
+		RecordBand: dv.RecordBand, ContentRoot: dv.ContentRoot, DeidProfile: dv.DeidProfile, Locator: dv.Locator}); err != nil {
 		t.Fatal(err)
 	}
 	vr, err := r.Verify()

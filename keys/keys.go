@@ -15,7 +15,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Key is an account's key material.
@@ -58,7 +58,7 @@ func (k *Key) PubKey() []byte { return k.Sign.Public().(ed25519.PublicKey) }
 func (k *Key) EncPub() []byte { return k.Enc.PublicKey().Bytes() }
 
 // Address is the account address.
-func (k *Key) Address() string { return ledger.Address(k.PubKey()) }
+func (k *Key) Address() string { return vocab.Address(k.PubKey()) }
 
 type file struct {
 	Name    string `json:"name"`

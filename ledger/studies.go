@@ -9,6 +9,7 @@ import (
 
 	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Pooled studies: one model fitted across the datasets of several
@@ -181,22 +182,9 @@ const (
 func (*PostContribution) Type() TxType { return TxPostContribution }
 func (*AdvanceStudy) Type() TxType     { return TxAdvanceStudy }
 
-// BandTop is the largest record count a record band allows.
-func BandTop(band string) uint64 {
-	switch band {
-	case "<100":
-		return 99
-	case "100-999":
-		return 999
-	case "1k-10k":
-		return 10_000
-	case "10k-100k":
-		return 100_000
-	case "100k-1M":
-		return 1_000_000
-	}
-	return 1 << 40
-}
+// BandTop is the largest record count the ledger assumes for a record band
+// (vocab.BandTop).
+func BandTop(band string) uint64 { return vocab.BandTop(band) }
 
 // validStudy checks a study request against the job it comes with.
 func validStudy(m *SubmitJob) error {

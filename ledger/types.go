@@ -1,6 +1,10 @@
 package ledger
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/medchain/medchain/vocab"
+)
 
 // AccountKind says what an account is for; it decides what it may sign.
 type AccountKind string
@@ -58,21 +62,16 @@ type Org struct {
 	Created int64    `json:"created_height"`
 }
 
-// Field is one column of a dataset schema: what it measures, coded.
-type Field struct {
-	Name   string `json:"name"`
-	System string `json:"system,omitempty"` // code system URI or short name: loinc, snomed, icd10, rxnorm, local
-	Code   string `json:"code,omitempty"`
-	Unit   string `json:"unit,omitempty"` // UCUM unit
-	Type   string `json:"type"`           // number, integer, boolean, code, year, string
-}
+// Field is one column of a dataset schema (vocab.Field).
+type Field = vocab.Field
 
-// FieldTypes are the schema column types.
-var FieldTypes = []string{"number", "integer", "boolean", "code", "year", "string"}
+// FieldTypes are the schema column types (vocab.FieldTypes).
+var FieldTypes = vocab.FieldTypes
 
-// RecordBands are the allowed record-count bands. A dataset never publishes
-// an exact count, so a small cohort cannot be singled out.
-var RecordBands = []string{"<100", "100-999", "1k-10k", "10k-100k", "100k-1M", ">1M"}
+// RecordBands are the allowed record-count bands (vocab.RecordBands). A
+// dataset never publishes an exact count, so a small cohort cannot be
+// singled out.
+var RecordBands = vocab.RecordBands
 
 // Dataset is the ledger entry for a published dataset; versions hang off it.
 type Dataset struct {
@@ -98,8 +97,9 @@ type DatasetVersion struct {
 	PublishedBy string  `json:"published_by"`
 }
 
-// Purposes is the purpose-of-use vocabulary (after HL7 PurposeOfUse).
-var Purposes = []string{"research", "public_health", "clinical_trial", "commercial_research", "model_training", "quality_improvement", "education"}
+// Purposes is the purpose-of-use vocabulary, after HL7 PurposeOfUse
+// (vocab.Purposes).
+var Purposes = vocab.Purposes
 
 // BuiltinAnalyses are the analyses a policy may name without a code hash.
 var BuiltinAnalyses = []string{"cohort_count", "crosstab", "descriptive", "logistic_regression", "linear_regression", "survival"}

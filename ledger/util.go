@@ -4,10 +4,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/vocab"
 )
 
 // getJSON reads and decodes a value; found is false when the key is absent.
@@ -47,21 +47,17 @@ func getAccount(r store.Reader, addr string) (*Account, error) {
 	return &a, nil
 }
 
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
-
 // validID checks an organisation or dataset id: lower-case, no '/', so it
 // can be embedded in a key without ambiguity.
 func validID(field, id string) error {
-	if !idRE.MatchString(id) {
-		return errf(CodeInvalidField, "%s: %q is not a valid id (2-64 chars of a-z 0-9 . _ -, starting with a letter or digit)", field, id)
+	if !vocab.IsID(id) {
+		return errf(CodeInvalidField, "%s: %q is not a valid id (%s)", field, id, vocab.IDSyntax)
 	}
 	return nil
 }
 
-var addrRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
 func validAddress(field, a string) error {
-	if !addrRE.MatchString(a) {
+	if !vocab.IsAddress(a) {
 		return errf(CodeInvalidField, "%s: %q is not an address (40 lower-case hex digits)", field, a)
 	}
 	return nil

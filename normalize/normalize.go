@@ -37,8 +37,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Selection says which observation of a feature counts.
@@ -90,8 +90,8 @@ var identifying = []string{
 }
 
 // schema is the research fields, in record order.
-var schema = func() []ledger.Field {
-	s := []ledger.Field{
+var schema = func() []vocab.Field {
+	s := []vocab.Field{
 		{Name: "age", System: "loinc", Code: "30525-0", Unit: "a", Type: "integer"},
 		{Name: "sex", System: "loinc", Code: "46098-0", Type: "code"},
 	}
@@ -100,15 +100,15 @@ var schema = func() []ledger.Field {
 		f.System, f.Code, f.Type = "loinc", m.codes[0], "number"
 		s = append(s, f)
 	}
-	s = append(s, ledger.Field{Name: "smoker", System: "loinc", Code: smokingCode, Type: "boolean"})
+	s = append(s, vocab.Field{Name: "smoker", System: "loinc", Code: smokingCode, Type: "boolean"})
 	for _, d := range diagnoses {
 		f := d.field
 		f.System, f.Code, f.Type = "snomed", d.snomed[0], "boolean"
 		s = append(s, f)
 	}
-	s = append(s, ledger.Field{Name: "bp_treated", System: "local", Type: "boolean"})
+	s = append(s, vocab.Field{Name: "bp_treated", System: "local", Type: "boolean"})
 	for _, o := range Outcomes {
-		s = append(s, ledger.Field{Name: o, System: "local", Code: o, Type: "boolean"})
+		s = append(s, vocab.Field{Name: o, System: "local", Code: o, Type: "boolean"})
 	}
 	return s
 }()
@@ -128,7 +128,7 @@ var fields = func() []string {
 
 // Schema returns the research fields: name, code system, code, UCUM unit
 // and type, in record order (after the identifying fields).
-func Schema() []ledger.Field { return slices.Clone(schema) }
+func Schema() []vocab.Field { return slices.Clone(schema) }
 
 // Fields returns the names of every field of a Record, in order: the
 // identifying fields, then the research fields of Schema.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
+	"github.com/medchain/medchain/vocab"
 )
 
 func day(s string) time.Time {
@@ -390,7 +390,7 @@ func TestSchemaAndFields(t *testing.T) {
 			t.Errorf("schema field %d: %+v", i, f)
 		}
 	}
-	i := slices.IndexFunc(s, func(f ledger.Field) bool { return f.Name == "sbp" })
+	i := slices.IndexFunc(s, func(f vocab.Field) bool { return f.Name == "sbp" })
 	if f := s[i]; f.System != "loinc" || f.Code != "8480-6" || f.Unit != "mm[Hg]" || f.Type != "number" {
 		t.Errorf("sbp: %+v", f)
 	}

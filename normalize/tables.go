@@ -3,7 +3,7 @@ package normalize
 import (
 	"strings"
 
-	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Code systems, as written in FHIR and in CSV mappings. Matching ignores
@@ -51,7 +51,7 @@ var (
 
 // measure is a numeric research field taken from observations.
 type measure struct {
-	field ledger.Field
+	field vocab.Field
 	codes []string // LOINC codes that measure it; the first is the schema's
 	units convert
 	min   float64 // default plausible range, in field.Unit
@@ -60,17 +60,17 @@ type measure struct {
 
 // measures are the numeric research fields, in schema order.
 var measures = []measure{
-	{ledger.Field{Name: "sbp", Unit: "mm[Hg]"}, []string{"8480-6"}, pressure, 50, 300},
-	{ledger.Field{Name: "dbp", Unit: "mm[Hg]"}, []string{"8462-4"}, pressure, 20, 200},
-	{ledger.Field{Name: "total_chol", Unit: "mg/dL"}, []string{"2093-3"}, cholesterol, 50, 1000},
-	{ledger.Field{Name: "hdl", Unit: "mg/dL"}, []string{"2085-9"}, cholesterol, 5, 300},
+	{vocab.Field{Name: "sbp", Unit: "mm[Hg]"}, []string{"8480-6"}, pressure, 50, 300},
+	{vocab.Field{Name: "dbp", Unit: "mm[Hg]"}, []string{"8462-4"}, pressure, 20, 200},
+	{vocab.Field{Name: "total_chol", Unit: "mg/dL"}, []string{"2093-3"}, cholesterol, 50, 1000},
+	{vocab.Field{Name: "hdl", Unit: "mg/dL"}, []string{"2085-9"}, cholesterol, 5, 300},
 	// 18262-6 is LDL measured directly, 13457-7 calculated (Friedewald).
-	{ledger.Field{Name: "ldl", Unit: "mg/dL"}, []string{"18262-6", "13457-7"}, cholesterol, 5, 1000},
-	{ledger.Field{Name: "bmi", Unit: "kg/m2"}, []string{"39156-5"}, bmi, 8, 100},
-	{ledger.Field{Name: "hba1c", Unit: "%"}, []string{"4548-4"}, hba1c, 2, 25},
+	{vocab.Field{Name: "ldl", Unit: "mg/dL"}, []string{"18262-6", "13457-7"}, cholesterol, 5, 1000},
+	{vocab.Field{Name: "bmi", Unit: "kg/m2"}, []string{"39156-5"}, bmi, 8, 100},
+	{vocab.Field{Name: "hba1c", Unit: "%"}, []string{"4548-4"}, hba1c, 2, 25},
 	// 2339-0 is blood glucose, 2345-7 serum or plasma glucose.
-	{ledger.Field{Name: "glucose", Unit: "mg/dL"}, []string{"2339-0", "2345-7"}, glucose, 10, 2000},
-	{ledger.Field{Name: "heart_rate", Unit: "/min"}, []string{"8867-4"}, perMin, 20, 300},
+	{vocab.Field{Name: "glucose", Unit: "mg/dL"}, []string{"2339-0", "2345-7"}, glucose, 10, 2000},
+	{vocab.Field{Name: "heart_rate", Unit: "/min"}, []string{"8867-4"}, perMin, 20, 300},
 }
 
 // ageRange is the default plausible range of "age", in years.
@@ -100,26 +100,26 @@ func ptr(b bool) *bool { return &b }
 // diagnosis is a condition flag: true if any matching diagnosis began on
 // or before the reference date.
 type diagnosis struct {
-	field  ledger.Field
+	field  vocab.Field
 	snomed []string // concepts; the first is the schema's
 	icd10  []string // three-character categories, matched as prefixes (I10 matches I10, I11.9)
 }
 
 var diagnoses = []diagnosis{
-	{ledger.Field{Name: "hypertension"},
+	{vocab.Field{Name: "hypertension"},
 		[]string{"38341003", "59621000"}, // hypertensive disorder; essential hypertension
 		[]string{"I10", "I11", "I12", "I13", "I14", "I15"}},
-	{ledger.Field{Name: "diabetes"},
+	{vocab.Field{Name: "diabetes"},
 		[]string{"73211009", "44054006", "46635009"}, // diabetes mellitus; type 2; type 1 (prediabetes 15777000 is not diabetes)
 		[]string{"E10", "E11", "E12", "E13", "E14"}},
-	{ledger.Field{Name: "mi"},
+	{vocab.Field{Name: "mi"},
 		// myocardial infarction; acute STEMI; acute NSTEMI; history of MI (Synthea records it so)
 		[]string{"22298006", "401303003", "401314000", "399211009"},
 		[]string{"I21", "I22"}},
-	{ledger.Field{Name: "stroke"},
+	{vocab.Field{Name: "stroke"},
 		[]string{"230690007", "422504002"}, // cerebrovascular accident; ischemic stroke
 		[]string{"I63", "I64"}},
-	{ledger.Field{Name: "heart_failure"},
+	{vocab.Field{Name: "heart_failure"},
 		[]string{"84114007", "42343007", "88805009"}, // heart failure; congestive; chronic congestive (Synthea)
 		[]string{"I50"}},
 }

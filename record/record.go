@@ -13,7 +13,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Patient is one patient as read from a source, identifiers included.
@@ -145,7 +145,7 @@ type Row struct {
 }
 
 // Schema is a dataset's column list, as published on the ledger.
-type Schema = []ledger.Field
+type Schema = []vocab.Field
 
 // InputError is the one error type of the ingest pipeline: what is wrong
 // with the input and exactly where — file, row or JSON path, field — and

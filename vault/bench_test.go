@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/keys"
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
 	"github.com/medchain/medchain/vault/column"
+	"github.com/medchain/medchain/vocab"
 )
 
 // benchChunk is a full chunk of a float64 column with a few nulls.
@@ -94,7 +94,7 @@ func BenchmarkScan20Columns(b *testing.B) {
 	id, _ := NodeIdentity(keys.FromSeed("n", [32]byte{1: 1}).Enc)
 	var sch record.Schema
 	for j := 0; j < cols; j++ {
-		sch = append(sch, ledger.Field{Name: fmt.Sprintf("x%02d", j), Type: "number"})
+		sch = append(sch, vocab.Field{Name: fmt.Sprintf("x%02d", j), Type: "number"})
 	}
 	lk, _ := v.Lock("bench")
 	w, err := lk.Create(Meta{Version: 1, Schema: sch, Recipients: []Recipient{id.Recipient()}})

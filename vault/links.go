@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/vault/blob"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Patient links. Rows in the vault carry pseudonyms (a keyed hash of the
@@ -38,10 +39,7 @@ import (
 
 const linksInfo = "medchain/vault/patient-links/v1"
 
-var (
-	orgRE    = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
-	walletRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-)
+var orgRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // Links is an organisation's pseudonym → wallet table.
 type Links struct {
@@ -214,7 +212,7 @@ func (v *Vault) LinkPatient(org, pseudonym, wallet string) (string, error) {
 	if !orgRE.MatchString(org) {
 		return "", fmt.Errorf("vault: patient links: bad organisation id %q", org)
 	}
-	if !walletRE.MatchString(wallet) {
+	if !vocab.IsAddress(wallet) {
 		return "", fmt.Errorf("vault: patient links: wallet must be a 40-hex-digit lower-case address")
 	}
 	if pseudonym == "" || len(pseudonym) > 128 {

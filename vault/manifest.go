@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
 	"github.com/medchain/medchain/vault/blob"
 	"github.com/medchain/medchain/vault/column"
+	"github.com/medchain/medchain/vocab"
 )
 
 // PseudonymColumn is the name of the column holding the rows' pseudonyms.
@@ -31,13 +31,13 @@ const manifestFormat = 1
 // data key), so nobody without the data key can alter it; Keys change when
 // the data key is re-wrapped, without touching anything else.
 type Manifest struct {
-	Format      int            `json:"format"`
-	Dataset     string         `json:"dataset"`
-	Version     uint64         `json:"version"`
-	Schema      []ledger.Field `json:"schema"`
-	Rows        uint64         `json:"rows"`
-	ChunkRows   int            `json:"chunk_rows"`
-	DeidProfile string         `json:"deid_profile,omitempty"`
+	Format      int           `json:"format"`
+	Dataset     string        `json:"dataset"`
+	Version     uint64        `json:"version"`
+	Schema      record.Schema `json:"schema"`
+	Rows        uint64        `json:"rows"`
+	ChunkRows   int           `json:"chunk_rows"`
+	DeidProfile string        `json:"deid_profile,omitempty"`
 	// Columns are the pseudonym column, then the schema's fields in order.
 	Columns     []ColumnInfo `json:"columns"`
 	Quarantine  *BlobInfo    `json:"quarantine,omitempty"` // sealed report of rows set aside at ingest
@@ -206,7 +206,7 @@ func checkSchema(s record.Schema) error {
 		if f.Name == PseudonymColumn {
 			return fmt.Errorf("schema field %d: the name %s is reserved for the pseudonym column", i, PseudonymColumn)
 		}
-		if slices.ContainsFunc(s[:i], func(g ledger.Field) bool { return g.Name == f.Name }) {
+		if slices.ContainsFunc(s[:i], func(g vocab.Field) bool { return g.Name == f.Name }) {
 			return fmt.Errorf("schema field %d: duplicate name %q", i, f.Name)
 		}
 		if _, err := column.ForType(f.Type); err != nil {
@@ -226,10 +226,23 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// Published is what the ledger publishes about a dataset version, as far
+// as the vault can check it against what it stores: the fields of the same
+// names in the ledger's DatasetVersion record.
+type Published struct {
+	Dataset     string
+	Version     uint64
+	Schema      record.Schema
+	RecordBand  string
+	ContentRoot string
+	DeidProfile string
+	Locator     string
+}
+
 // CheckPublished compares the manifest with what the ledger published for
 // the version: content root, schema, record band, de-identification
 // profile and locator must all agree.
-func (m *Manifest) CheckPublished(dv *ledger.DatasetVersion) error {
+func (m *Manifest) CheckPublished(dv Published) error {
 	id := m.id()
 	mismatch := func(what, stored, published string) error {
 		return id.err(partManifest, fmt.Errorf("%w: %s: stored %q, published %q", ErrLedgerMismatch, what, stored, published))

@@ -28,13 +28,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/vault/blob"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Vault is a vault directory.
@@ -69,7 +68,7 @@ func (v *Vault) clearStaging() error {
 	}
 	for _, e := range entries {
 		ds, _, ok := strings.Cut(e.Name(), "@")
-		if !ok || !idRE.MatchString(ds) {
+		if !ok || !vocab.IsID(ds) {
 			continue
 		}
 		lk, err := v.Lock(ds)
@@ -85,12 +84,9 @@ func (v *Vault) clearStaging() error {
 	return nil
 }
 
-// idRE is the ledger's dataset id syntax; ids become directory names.
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
-
 func checkID(dataset string) error {
-	if !idRE.MatchString(dataset) {
-		return fmt.Errorf("vault: %q is not a dataset id (2-64 chars of a-z 0-9 . _ -, starting with a letter or digit)", dataset)
+	if !vocab.IsID(dataset) { // the ledger's id syntax; ids become directory names
+		return fmt.Errorf("vault: %q is not a dataset id (%s)", dataset, vocab.IDSyntax)
 	}
 	return nil
 }
@@ -104,23 +100,10 @@ func Locator(dataset string, version uint64) string {
 	return fmt.Sprintf("vault:%s/%d", dataset, version)
 }
 
-// RecordBand is the ledger's record-count band of n rows. The ledger never
-// gets the exact count, so a small cohort cannot be singled out.
-func RecordBand(n uint64) string {
-	switch {
-	case n < 100:
-		return ledger.RecordBands[0]
-	case n < 1_000:
-		return ledger.RecordBands[1]
-	case n < 10_000:
-		return ledger.RecordBands[2]
-	case n < 100_000:
-		return ledger.RecordBands[3]
-	case n < 1_000_000:
-		return ledger.RecordBands[4]
-	}
-	return ledger.RecordBands[5]
-}
+// RecordBand is the ledger's record-count band of n rows (vocab.RecordBand).
+// The ledger never gets the exact count, so a small cohort cannot be
+// singled out.
+func RecordBand(n uint64) string { return vocab.RecordBand(n) }
 
 // Has reports whether the vault holds a version.
 func (v *Vault) Has(dataset string, version uint64) bool {

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/keys"
-	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/record"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/blob"
+	"github.com/medchain/medchain/vocab"
 )
 
 // schema has a column of every field type.
@@ -423,7 +423,7 @@ func TestRecordBand(t *testing.T) {
 			t.Errorf("RecordBand(%d) = %s, want %s", n, got, want)
 		}
 	}
-	for _, b := range ledger.RecordBands {
+	for _, b := range vocab.RecordBands {
 		found := false
 		for _, n := range []uint64{0, 100, 1000, 10_000, 100_000, 1_000_000} {
 			found = found || vault.RecordBand(n) == b

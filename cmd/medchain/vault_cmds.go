@@ -333,7 +333,7 @@ is reported with the dataset, version, column and chunk.`,
 			if err != nil {
 				return err
 			}
-			if err := r.Manifest().CheckPublished(dv); err != nil {
+			if err := r.Manifest().CheckPublished(published(dv)); err != nil {
 				return err
 			}
 			rep, err := r.Verify()
@@ -379,6 +379,12 @@ func (v *vaultEnv) ledgerVersion(cmd *cobra.Command, e *env, id string, version 
 		version = d.LatestVersion
 	}
 	return c.DatasetVersion(ctx, id, version)
+}
+
+// published is what the vault checks of a version's ledger record.
+func published(dv *ledger.DatasetVersion) vault.Published {
+	return vault.Published{Dataset: dv.Dataset, Version: dv.Version, Schema: dv.Schema, RecordBand: dv.RecordBand,
+		ContentRoot: dv.ContentRoot, DeidProfile: dv.DeidProfile, Locator: dv.Locator}
 }
 
 func rewrapCmd(v *vaultEnv) *cobra.Command {
