@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/medchain/medchain/ledger"
@@ -32,6 +33,13 @@ type Backend interface {
 	// CometBFT's own JSON encodings.
 	SignedHeader(ctx context.Context, height int64) (*SignedHeader, error)
 }
+
+// ErrTxInCache is what Backend.Broadcast returns when the node's mempool
+// already holds these exact transaction bytes. Submitting is idempotent, so
+// the API answers as for the first submission. (The node translates
+// CometBFT's own error into this one, so the API imports nothing of
+// CometBFT.)
+var ErrTxInCache = errors.New("transaction already in the mempool")
 
 // NodeStatus is GET /v1/status.
 type NodeStatus struct {

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cometbft/cometbft/mempool"
-
 	"github.com/medchain/medchain/ledger"
 )
 
@@ -219,7 +217,7 @@ func (s *Server) submitTx(r *http.Request) (any, error) {
 	// reason and the signature is verified once per node.
 	res, err := s.b.Broadcast(r.Context(), body)
 	switch {
-	case errors.Is(err, mempool.ErrTxInCache):
+	case errors.Is(err, ErrTxInCache):
 		// The mempool already holds these exact bytes: submitting is
 		// idempotent, so answer as for the first submission.
 	case err != nil:

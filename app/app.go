@@ -23,7 +23,7 @@ const Version = "0.1.0"
 type App struct {
 	abci.BaseApplication
 
-	db *store.Disk
+	db store.DB
 
 	// CometBFT calls the app on separate connections concurrently
 	// (consensus, mempool, query; see NewConnSyncLocalClientCreator). The
@@ -38,8 +38,8 @@ type App struct {
 
 var _ abci.Application = (*App)(nil)
 
-// New opens the application on a store.
-func New(db *store.Disk) (*App, error) {
+// New opens the application on a store (store/pebble's, in a node).
+func New(db store.DB) (*App, error) {
 	m, err := ledger.New(db)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/pebble"
 )
 
 const blockTime = 500 * time.Millisecond
@@ -129,7 +129,7 @@ func startMedchain(b *testing.B, validators int) (*network, string) {
 	var rpcs []*local.Local
 	for i, home := range homes {
 		c, _ := node.LoadCometConfig(home)
-		db, err := store.OpenDisk("medchain", c.DBDir())
+		db, err := pebble.Open("medchain", c.DBDir())
 		if err != nil {
 			b.Fatal(err)
 		}

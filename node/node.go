@@ -16,6 +16,7 @@ import (
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/mempool"
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -30,6 +31,7 @@ import (
 	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/pebble"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/web"
 )
@@ -38,7 +40,7 @@ import (
 type Node struct {
 	home     string
 	settings Settings
-	db       *store.Disk
+	db       *pebble.Store
 	app      *app.App
 	cmt      *nm.Node
 	rpc      *local.Local
@@ -133,7 +135,7 @@ func Start(home string, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.db, err = store.OpenDisk("medchain", c.DBDir()); err != nil {
+	if n.db, err = pebble.Open("medchain", c.DBDir()); err != nil {
 		return nil, err
 	}
 	if n.app, err = app.New(n.db); err != nil {
@@ -262,6 +264,9 @@ func (n *Node) Broadcast(ctx context.Context, tx []byte) (ledger.Result, error) 
 		return ledger.Result{}, err
 	}
 	r, err := n.rpc.BroadcastTxSync(ctx, tx)
+	if errors.Is(err, mempool.ErrTxInCache) {
+		return ledger.Result{}, api.ErrTxInCache
+	}
 	if err != nil {
 		return ledger.Result{}, err
 	}

@@ -1,6 +1,9 @@
 // Package store defines the small key-value interfaces the ledger is written
-// against, an in-memory overlay used to stage a block's writes, and the
-// on-disk implementation (Pebble, through cometbft-db).
+// against, an in-memory overlay used to stage a block's writes, and an
+// in-memory store for tests. It imports only the standard library; the
+// on-disk implementation of DB (Pebble, through cometbft-db) is in
+// store/pebble, so the ledger and everything written against these
+// interfaces link no database.
 //
 // Reads of an absent key return (nil, nil): absence is not an error.
 package store
@@ -26,6 +29,29 @@ type Writer interface {
 type ReadWriter interface {
 	Reader
 	Writer
+}
+
+// DB is a durable store: the committed state a node keeps on disk.
+// store/pebble implements it.
+type DB interface {
+	Reader
+	// NewBatch starts an atomic batch.
+	NewBatch() Batch
+	// Iterate calls fn for each key with the given prefix, in key order,
+	// until fn returns false.
+	Iterate(prefix []byte, fn func(key, value []byte) bool) error
+	// Close closes the store.
+	Close() error
+}
+
+// Batch collects writes that become durable together.
+type Batch interface {
+	Writer
+	// WriteSync makes the batch durable (fsync) atomically, then releases
+	// it.
+	WriteSync() error
+	// Discard releases a batch without writing it.
+	Discard()
 }
 
 // Overlay stages writes in memory on top of a Reader. Reads see the staged
