@@ -129,6 +129,28 @@ func (d *Design) MaxAbs() []float64 {
 	return out
 }
 
+// ClampAbs is the design with feature j clamped to [−maxAbs[j], maxAbs[j]]
+// (the columns are copied only where a value is clamped).
+func (d *Design) ClampAbs(maxAbs []float64) (*Design, error) {
+	if len(maxAbs) != len(d.x) {
+		return nil, fmt.Errorf("analysis: %d bounds for %d features", len(maxAbs), len(d.x))
+	}
+	out := *d
+	out.x = slices.Clone(d.x)
+	for j, col := range d.x {
+		m := maxAbs[j]
+		for i, v := range col {
+			if v > m || v < -m {
+				if &out.x[j][0] == &col[0] {
+					out.x[j] = slices.Clone(col)
+				}
+				out.x[j][i] = max(-m, min(m, v))
+			}
+		}
+	}
+	return &out, nil
+}
+
 // N is the number of rows in the design.
 func (d *Design) N() int { return d.n }
 

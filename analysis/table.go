@@ -90,6 +90,10 @@ func (t *Table) Names() []string {
 }
 
 // Column returns the named column (all its rows, whatever the mask).
+// AllColumns is every column of the table, in order, with all rows (the
+// mask is not applied).
+func (t *Table) AllColumns() []Column { return t.cols }
+
 func (t *Table) Column(name string) (Column, bool) {
 	i, ok := t.byName[name]
 	if !ok {

@@ -2,10 +2,14 @@ package compute
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"slices"
 
 	"github.com/medchain/medchain/analysis"
@@ -138,7 +142,7 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 // solver where the last one left off (the coefficients of the iteration it
 // did not complete), so every completed sum is at coefficients no other
 // completed sum shares.
-func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions) (*fitState, error) {
+func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, perturb func(round uint32, beta []float64) []float64) (*fitState, error) {
 	solver, err := analysis.NewSolver(make([]float64, p), opts)
 	if err != nil {
 		return nil, err
@@ -160,7 +164,7 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions) (*fitSta
 		}
 		if s.Round != round {
 			round = s.Round
-			if solver, err = analysis.NewSolver(solver.Beta(), opts); err != nil {
+			if solver, err = analysis.NewSolver(perturb(round, solver.Beta()), opts); err != nil {
 				return nil, err
 			}
 		}
@@ -182,6 +186,53 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions) (*fitSta
 		st.beta = solver.Beta()
 	}
 	return st, nil
+}
+
+// restartPerturbation moves an exact study's coefficients when a round
+// restarts: by a deterministic offset per job and round (anyone replaying
+// the ledger computes the same), of 0.05/max|x_j| per coefficient, so the
+// linear predictor moves by about 0.05 per feature. Without it the new
+// round would sum, at the very coefficients of the abandoned iteration, a
+// smaller set of sites than the one a departed site could unmask with its
+// own pair secrets — and the difference would be a site's exact step.
+// Newton–Raphson converges from the moved point as from any other.
+func restartPerturbation(job uint64, spec federated.Spec) func(round uint32, beta []float64) []float64 {
+	return func(round uint32, beta []float64) []float64 {
+		out := slices.Clone(beta)
+		for j := range out {
+			var b [20]byte
+			binary.BigEndian.PutUint64(b[:], job)
+			binary.BigEndian.PutUint32(b[8:], round)
+			binary.BigEndian.PutUint64(b[12:], uint64(j))
+			h := sha256.Sum256(b[:])
+			u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53) // [0, 1)
+			scale := math.Ldexp(float64(spec.MaxAbs[j]), -federated.MaxAbsUnit)
+			out[j] += (2*u - 1) * 0.05 / scale
+		}
+		return out
+	}
+}
+
+// studyNoise is the source of a site's noise for one iteration of a study:
+// ChaCha8 keyed by HKDF of the institution's study-noise key (from the
+// vault secret unless StudyNoiseKey is set) and the job, iteration, phase
+// and dataset.
+func (w *Worker) studyNoise(job uint64, iteration uint32, phase string, site ledger.JobSite) (outputctl.Source, error) {
+	key := w.StudyNoiseKey
+	if key == nil {
+		secret, err := w.Vault.Secret()
+		if err != nil {
+			return nil, err
+		}
+		if key, err = hkdf.Key(sha256.New, secret, nil, "medchain/compute/study-noise/v1/"+w.Org, 32); err != nil {
+			return nil, err
+		}
+	}
+	seed, err := hkdf.Key(sha256.New, key, nil, fmt.Sprintf("job %d iteration %d phase %s dataset %s", job, iteration, phase, site.Dataset), 32)
+	if err != nil {
+		return nil, err
+	}
+	return mrand.NewChaCha8([32]byte(seed)), nil
 }
 
 // computePooled does one run of a study for a site: it posts the site's
@@ -227,20 +278,27 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if d.P() != int(spec.Columns) {
 		return "", nil, &analysis.ParamError{Param: "study.columns", Reason: fmt.Sprintf("the design has %d columns, the study declares %d", d.P(), spec.Columns)}
 	}
-	work := d // what the steps are computed on
-	if private {
-		if work, err = d.Scaled(p.Private.Bounds, nil); err != nil {
-			return "", nil, err
-		}
-	}
-	if err := checkDesignBounds(work, spec); err != nil {
-		return "", nil, err
-	}
-	// Output controls on this site's own cohort, before anything leaves.
+	// Output controls on this site's own cohort, before anything else is
+	// computed from it and before anything leaves.
 	if err := rel.CheckRegressionCohort(d); err != nil {
 		return "", nil, err
 	}
-	if err := w.checkOverlap(site, j.ID, v, d.Rows()); err != nil {
+	if err := w.checkOverlap(site, j.ID, v, t, d.Rows(), studyGroup(j)); err != nil {
+		return "", nil, err
+	}
+	// What the steps are computed on: the features scaled to [−1, 1] by the
+	// requester's bounds (private), or clamped to the study's declared
+	// bounds (exact). Clamping, rather than refusing rows beyond a bound,
+	// keeps the researcher's choice of bounds from probing the data; with
+	// the plausible ranges PlanStudy declares, ingest has already kept
+	// every value within them.
+	var work *analysis.Design
+	if private {
+		work, err = d.Scaled(p.Private.Bounds, nil)
+	} else {
+		work, err = d.ClampAbs(studyMaxAbs(spec))
+	}
+	if err != nil {
 		return "", nil, err
 	}
 
@@ -256,7 +314,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if private {
 		fit, err = replayPrivate(view.Sums, d.P(), int(spec.Private.Rounds))
 	} else {
-		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()})
+		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, restartPerturbation(j.ID, spec))
 	}
 	if err != nil {
 		return "", nil, err
@@ -287,6 +345,15 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if posted {
 		return "", nil, errWaiting
 	}
+	// Every noisy value a site posts for an iteration is drawn from a
+	// source keyed by the job, iteration, phase and site: a restarted round
+	// reposts the same noisy values for the same quantities rather than
+	// fresh draws that could be averaged.
+	noisy := *rel
+	if noisy.Noise, err = w.studyNoise(j.ID, st.Iteration, fit.phase, site); err != nil {
+		return "", nil, err
+	}
+	rel = &noisy
 	var values []int64
 	switch {
 	case fit.phase == federated.PhaseStep:
@@ -294,7 +361,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		if private {
 			step, err = rel.PooledStep(work, fit.beta, spec.NoiseShares())
 		} else {
-			step, err = analysis.LocalStep(d, fit.beta, p.Link)
+			step, err = analysis.LocalStep(work, fit.beta, p.Link)
 		}
 		if err != nil {
 			return "", nil, err
@@ -312,7 +379,11 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		}
 		values = []int64{n, events}
 	default:
-		values = []int64{int64(d.N()), int64(d.Events())}
+		n, events, err := rel.NoisyCounts(int64(d.N()), int64(d.Events()), federated.CountUnits, spec.CountShare(site.EpsilonMill))
+		if err != nil {
+			return "", nil, err
+		}
+		values = []int64{n, events}
 	}
 	if fit.phase == federated.PhaseFinal && spec.Bins > 0 {
 		// The diagnostics' histogram at the final coefficients, noisy (its
@@ -384,18 +455,14 @@ func (w *Worker) studyPeers(ctx context.Context, sr StudyReader, j *ledger.Job, 
 	return peers, me, nil
 }
 
-// checkDesignBounds refuses a study whose declared column bounds this
-// site's rows exceed (the contribution would fail its bounds proof). The
-// refusal names the column, never a value.
-func checkDesignBounds(d *analysis.Design, spec federated.Spec) error {
-	maxAbs := d.MaxAbs()
-	for j, m := range maxAbs {
-		limit := math.Ldexp(float64(spec.MaxAbs[j]), -federated.MaxAbsUnit)
-		if m > limit {
-			return &analysis.ParamError{Param: fmt.Sprintf("study.max_abs[%d]", j), Reason: fmt.Sprintf("column %q exceeds the bound the study declared", d.Names()[j])}
-		}
+// studyMaxAbs is the study's declared bound of each feature column, in
+// the features' units.
+func studyMaxAbs(spec federated.Spec) []float64 {
+	out := make([]float64, len(spec.MaxAbs)-1)
+	for j := range out {
+		out[j] = math.Ldexp(float64(spec.MaxAbs[j+1]), -federated.MaxAbsUnit)
 	}
-	return nil
+	return out
 }
 
 // releasePooled builds the pooled regression from the replayed fit and the
@@ -409,9 +476,11 @@ func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec fede
 		return "", nil, err
 	}
 	names := d.Names()
+	// The pooled counts are noisy (public sums); keep them consistent.
+	n, events := rel.ConsistentCounts(fit.final[0], fit.final[1])
 	reg := analysis.Regression{
 		Link: p.Link, Outcome: d.Outcome, StatName: "z", RatioName: p.Link.RatioName(),
-		N: fit.final[0], Events: fit.final[1], LogLik: fit.at.LogLik,
+		N: n, Events: events, LogLik: fit.at.LogLik,
 		Coefficients: analysis.WaldTable(names, fit.beta, cov, p.Link),
 		Iterations:   fit.iters, Tol: max(p.Tol, 0),
 		Model: analysis.Model{Link: p.Link, Features: d.Features, Intercept: fit.beta[0], Coefficients: slices.Clone(fit.beta[1:])},

@@ -12,6 +12,7 @@ import (
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
@@ -51,6 +52,10 @@ type Worker struct {
 	// (query-set-overlap control); nil = the store in the vault's
 	// overlap/<org> directory, under a key derived from the vault secret.
 	Overlap *overlap.Store
+	// StudyNoiseKey keys the noise of the worker's study contributions
+	// (32 bytes); nil = derived from the vault secret. Tests fix it to make
+	// a study's noisy diagnostics reproducible.
+	StudyNoiseKey []byte
 }
 
 // Outcome is what the worker did with one site of a job.
@@ -158,6 +163,10 @@ func failReason(err error) string {
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotRecipient):
 		return "data_unavailable"
 	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrRootMismatch):
+		return "integrity_error"
+	case errors.Is(err, federated.ErrBadPeers):
+		// A participant's worker key cannot make masks: nothing about the
+		// data, and retrying cannot help.
 		return "integrity_error"
 	case errors.As(err, &pe), errors.Is(err, analysis.ErrSeparation), errors.Is(err, analysis.ErrSingular),
 		errors.Is(err, analysis.ErrNotConverged), errors.Is(err, analysis.ErrTooFewRows),
@@ -278,6 +287,13 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if t, err = t.Where(keep); err != nil {
 		return nil, err
 	}
+	// The cohort the job's filter selects is checked against the minimum
+	// before anything else is computed from it, so that no other refusal
+	// (a parameter that does not fit the data, separation, a bound) can
+	// say something about a cohort too small to be released.
+	if err := filterCohortLargeEnough(t, j.Params, int64(site.MinCohort)); err != nil {
+		return nil, err
+	}
 	noise := w.Noise
 	if noise == nil {
 		noise = outputctl.CryptoSource()
@@ -313,6 +329,29 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		Worker: w.Key.Address(), Measurement: reg.Measurement, MinCohort: site.MinCohort, EpsilonMilli: site.EpsilonMill,
 		Release: body, ReleaseKind: kind}
 	return EncryptResult(res, j.ResultKey)
+}
+
+// filterCohortLargeEnough refuses a job whose filter keeps fewer consented
+// rows than the minimum cohort (ErrBelowMinCohort, whatever the count).
+func filterCohortLargeEnough(t *analysis.Table, params json.RawMessage, minCohort int64) error {
+	var p struct {
+		Filter analysis.Filter `json:"filter"`
+	}
+	_ = json.Unmarshal(params, &p) // the analysis decodes its params strictly
+	rows, err := t.Select(p.Filter)
+	if err != nil {
+		return err
+	}
+	var n int64
+	for _, keep := range rows {
+		if keep {
+			n++
+		}
+	}
+	if n < minCohort {
+		return fmt.Errorf("%w of %d rows (the filter's cohort)", outputctl.ErrBelowMinCohort, minCohort)
+	}
+	return nil
 }
 
 // runConsents is the ledger's consents for one run of the worker, read
@@ -525,6 +564,18 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		}
 		if err := exactAllowed(r); err != nil {
 			return "", nil, err
+		}
+		// The release's cohort rules on the complete cases come before the
+		// fit, so a separation or singularity error never speaks for a
+		// cohort that could not be released.
+		d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+		if err != nil {
+			return "", nil, err
+		}
+		if p.Link != analysis.Identity {
+			if err := r.CheckRegressionCohort(d); err != nil {
+				return "", nil, err
+			}
 		}
 		res, err := analysis.Regress(t, p.RegressionParams)
 		if err != nil {

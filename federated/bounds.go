@@ -81,8 +81,24 @@ func (s Spec) HistogramShare(epsMilli uint64) uint64 {
 	if s.Private != nil {
 		return epsMilli / s.NoiseShares()
 	}
-	return epsMilli / 2
+	return s.CountShare(epsMilli)
 }
+
+// CountShare is the epsilon (milli) of a site's noisy N and events in an
+// exact study: its epsilon split over the counts and, with diagnostics,
+// the histogram's two parts. (A private study gives N and events a share
+// each: NoiseShares.) The pooled counts are public, so they are noisy even
+// when the coefficients are exact.
+func (s Spec) CountShare(epsMilli uint64) uint64 {
+	if s.Bins > 0 {
+		return epsMilli / 3
+	}
+	return epsMilli
+}
+
+// CountUnits is the L1 sensitivity of the (N, events) pair in an exact
+// study, where both share one epsilon: a row moves each by at most 1.
+const CountUnits = 2
 
 // PrivateSpec configures a differentially private study.
 type PrivateSpec struct {
@@ -236,11 +252,16 @@ func (s Spec) Bounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, 
 	}
 	switch phase {
 	case PhaseFinal:
+		share := s.CountShare(epsMilli)
+		if share == 0 {
+			return nil, fmt.Errorf("federated: the site's epsilon is too small for the counts' noise")
+		}
+		m := NoiseMargin(CountUnits, share)
 		h, err := s.histogramBounds(nMax, s.HistogramShare(epsMilli))
 		if err != nil {
 			return nil, err
 		}
-		return append([]zk.Interval{{Lo: sat(nMin, 0), Hi: sat(nMax, 0)}, {Lo: 0, Hi: sat(nMax, 0)}}, h...), nil
+		return append([]zk.Interval{{Lo: int64(nMin) - sat(m, 0), Hi: sat(nMax, m)}, {Lo: -sat(m, 0), Hi: sat(nMax, m)}}, h...), nil
 	case PhaseStep:
 	default:
 		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)

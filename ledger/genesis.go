@@ -79,7 +79,7 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 		if err := validKeyBytes(at+".pub_key", a.PubKey); err != nil {
 			return err
 		}
-		if err := validKeyBytes(at+".enc_key", a.EncKey); err != nil {
+		if err := validEncKey(at+".enc_key", a.EncKey); err != nil {
 			return err
 		}
 		if err := oneOf(at+".kind", a.Kind, AccountKinds); err != nil {

@@ -152,7 +152,7 @@ func (c *txCtx) createOrg(m *CreateOrg) ([]Event, error) {
 	if err := validKeyBytes("msg.admin_pub_key", m.Admin); err != nil {
 		return nil, err
 	}
-	if err := validKeyBytes("msg.admin_enc_key", m.EncKey); err != nil {
+	if err := validEncKey("msg.admin_enc_key", m.EncKey); err != nil {
 		return nil, err
 	}
 	if b, err := c.s.Get(KeyOrg(m.ID)); err != nil {
@@ -212,7 +212,7 @@ func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
 	if err := validKeyBytes("msg.pub_key", m.PubKey); err != nil {
 		return nil, err
 	}
-	if err := validKeyBytes("msg.enc_key", m.EncKey); err != nil {
+	if err := validEncKey("msg.enc_key", m.EncKey); err != nil {
 		return nil, err
 	}
 	if err := oneOf("msg.kind", m.Kind, AccountKinds); err != nil {

@@ -309,7 +309,7 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 	if err := json.Compact(&compact, m.Params); err != nil {
 		return nil, errf(CodeInvalidField, "msg.params: %v", err)
 	}
-	if err := validKeyBytes("msg.result_key", m.ResultKey); err != nil {
+	if err := validEncKey("msg.result_key", m.ResultKey); err != nil {
 		return nil, err
 	}
 	if m.Study != nil {

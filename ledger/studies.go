@@ -226,14 +226,40 @@ func (c *txCtx) startStudy(j *Job, req *StudyRequest) error {
 		}
 		s.StudyWorker = w
 		st.Participants = append(st.Participants, s.Dataset)
+		// Every contribution this site could make must have bounds (its
+		// epsilon covers the noise, its minimum cohort fits its band), or
+		// the site could never take part.
+		dv, err := GetDatasetVersion(c.s, s.Dataset, s.Version)
+		if err != nil {
+			return err
+		}
+		for _, phase := range federated.Phases {
+			if _, err := st.Spec.Bounds(phase, s.MinCohort, BandTop(dv.RecordBand), s.EpsilonMill); err != nil {
+				return errf(CodeInvalidField, "msg.datasets[%d]: dataset %q cannot take part in this study: %v", i, s.Dataset, err)
+			}
+		}
 	}
-	if st.MinSites > uint32(len(j.Sites)) {
-		return errf(CodeInvalidField, "msg.study: the datasets' policies need %d sites, the job has %d", st.MinSites, len(j.Sites))
+	// Sites count by institution: two datasets of one institution share
+	// its worker key, so they hold each other's pair secrets and count as
+	// one towards the study's minimum.
+	if orgs := studyOrgs(j, st.Participants); orgs < st.MinSites {
+		return errf(CodeInvalidField, "msg.study: the study needs %d institutions, the job's datasets belong to %d", st.MinSites, orgs)
 	}
 	st.Deadline = c.height + int64(st.IterationBlocks)
 	st.Rounds = []StudyRound{{Round: 0, Participants: slices.Clone(st.Participants), Started: c.height}}
 	j.Study = st
 	return nil
+}
+
+// studyOrgs counts the distinct institutions of a set of a job's sites.
+func studyOrgs(j *Job, datasets []string) uint32 {
+	var orgs []string
+	for _, s := range j.Sites {
+		if slices.Contains(datasets, s.Dataset) && !slices.Contains(orgs, s.Org) {
+			orgs = append(orgs, s.Org)
+		}
+	}
+	return uint32(len(orgs))
 }
 
 // studyWorker picks the worker that contributes for a site: the
@@ -465,9 +491,9 @@ func (c *txCtx) exclude(j *Job, datasets []string, kind, reason, evidence string
 		}
 	}
 	rest := slices.DeleteFunc(slices.Clone(st.Participants), func(d string) bool { return slices.Contains(datasets, d) })
-	if uint32(len(rest)) < st.MinSites {
+	if orgs := studyOrgs(j, rest); orgs < st.MinSites {
 		events = append(events, ev("study_failed", "job", fmt.Sprint(j.ID))...)
-		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: %d sites remain, the study needs %d", len(rest), st.MinSites))
+		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: %d institutions remain, the study needs %d", orgs, st.MinSites))
 	}
 	c.newRound(j, rest, fmt.Sprintf("%d site(s) %s", len(datasets), kind))
 	events = append(events, ev("study_round", "job", fmt.Sprint(j.ID), "round", fmt.Sprint(st.Round))...)

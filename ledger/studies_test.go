@@ -15,9 +15,10 @@ import (
 	"github.com/medchain/medchain/zk"
 )
 
-// studyWorld is the standard world with real X25519 keys for the two
-// workers (their pair secrets make the masks) and three datasets: cardio
-// and renal at hosp-a (worker wanda), sleep at lab-b (worker walt).
+// studyWorld is the standard world plus a clinic, with real X25519 keys
+// for the three workers (their pair secrets make the masks) and three
+// datasets: cardio at hosp-a (worker wanda), renal at clinic-c (worker
+// wendy), sleep at lab-b (worker walt).
 type studyWorld struct {
 	t      *testing.T
 	m      *Machine
@@ -27,14 +28,16 @@ type studyWorld struct {
 	enc    map[string]*ecdh.PrivateKey // worker name → X25519 key
 }
 
-var studyWorkerOf = map[string]string{"cardio": "wanda", "renal": "wanda", "sleep": "walt"}
+var studyWorkerOf = map[string]string{"cardio": "wanda", "renal": "wendy", "sleep": "walt"}
 
 func newStudyWorld(t *testing.T) *studyWorld {
 	w := &studyWorld{t: t, db: store.NewMem(), now: 1_700_000_000, nonces: map[string]uint64{}, enc: map[string]*ecdh.PrivateKey{}}
 	g := worldGenesis()
 	g.JobTimeoutBlocks = 100
+	g.Orgs = append(g.Orgs, GenesisOrg{ID: "clinic-c", Name: "Clinic C", Kind: OrgHospital, Admins: []string{testAddr("dora")}})
+	g.Accounts = append(g.Accounts, genesisAccount("dora", KindInstitution, "clinic-c", 1_000), genesisAccount("wendy", KindWorker, "clinic-c", 0))
 	for i, a := range g.Accounts {
-		for _, name := range []string{"wanda", "walt"} {
+		for _, name := range []string{"wanda", "walt", "wendy"} {
 			if a.Kind == KindWorker && slices.Equal(a.PubKey, testPub(name)) {
 				seed := sha256.Sum256([]byte("x25519/" + name))
 				k, err := ecdh.X25519().NewPrivateKey(seed[:])
@@ -56,8 +59,9 @@ func newStudyWorld(t *testing.T) *studyWorld {
 	w.block(
 		w.sign("alice", &RegisterWorker{Address: testAddr("wanda"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
 		w.sign("carol", &RegisterWorker{Address: testAddr("walt"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
+		w.sign("dora", &RegisterWorker{Address: testAddr("wendy"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
 	)
-	for _, ds := range []struct{ id, admin string }{{"cardio", "alice"}, {"renal", "alice"}, {"sleep", "carol"}} {
+	for _, ds := range []struct{ id, admin string }{{"cardio", "alice"}, {"renal", "dora"}, {"sleep", "carol"}} {
 		pol := jobPolicy(50, RewardSplit{6000, 3000, 1000}, 100, 10_000)
 		pol.Analyses.Builtins = []string{"logistic_regression"}
 		pol.ExactRegression = true
@@ -306,5 +310,38 @@ func TestStudyFlagsAndDropouts(t *testing.T) {
 	a, _ := getAccount(w.m.block, testAddr("rita"))
 	if a.Balance != 2_000-50 {
 		t.Errorf("rita's balance %d, want %d", a.Balance, 2_000-50)
+	}
+}
+
+// TestStudyCountsInstitutions: two datasets of one institution share its
+// worker's key, so they count as one site: a study over them and one other
+// institution's dataset does not meet a policy's minimum of three.
+func TestStudyCountsInstitutions(t *testing.T) {
+	w := newStudyWorld(t)
+	pol := jobPolicy(50, RewardSplit{6000, 3000, 1000}, 100, 10_000)
+	pol.Analyses.Builtins = []string{"logistic_regression"}
+	pol.MinStudySites = 3
+	w.ok(w.block(
+		w.sign("alice", &RegisterDataset{ID: "cardio2", Version: 1, Title: "c2", Schema: []Field{{Name: "age", Type: "integer"}},
+			RecordBand: "1k-10k", ContentRoot: jobRoot("cardio2"), Locator: "vault://c2"}),
+		w.sign("alice", &SetPolicy{Dataset: "cardio2", Policy: pol}),
+		w.sign("carol", &SetPolicy{Dataset: "sleep", Policy: pol}),
+	))
+	r := w.block(w.sign("rita", &SubmitJob{Datasets: []string{"cardio", "cardio2", "sleep"}, Analysis: "logistic_regression", Params: []byte(`{}`),
+		Purpose: "research", MaxPrice: 1000, ResultKey: testEncKey("rita"), Study: &StudyRequest{Spec: testSpec}}))
+	if r[0].Code != CodeInvalidField || !strings.Contains(r[0].Log, "needs 3 institutions") {
+		t.Fatalf("%s: %s", r[0].Code, r[0].Log)
+	}
+}
+
+// TestLowOrderEncKeyRefused: an X25519 key of small order would make every
+// pairwise mask with it a known value; registration refuses it.
+func TestLowOrderEncKeyRefused(t *testing.T) {
+	w := newStudyWorld(t)
+	for _, k := range [][]byte{make([]byte, 32), append([]byte{1}, make([]byte, 31)...)} {
+		r := w.block(w.sign("alice", &RegisterAccount{PubKey: testPub("mallory"), EncKey: k, Kind: KindWorker, Org: "hosp-a"}))
+		if r[0].Code != CodeInvalidField || !strings.Contains(r[0].Log, "small order") {
+			t.Fatalf("%x: %s %s", k[:2], r[0].Code, r[0].Log)
+		}
 	}
 }

@@ -48,17 +48,27 @@ func (r *Releaser) PooledStep(scaled *analysis.Design, beta []float64, shares ui
 	return out, nil
 }
 
-// PooledCounts is a site's noisy N and events (sensitivity 1 each),
-// clipped like PooledStep.
+// PooledCounts is a site's noisy N and events in a private study
+// (sensitivity 1 each, a share each), clipped like PooledStep.
 func (r *Releaser) PooledCounts(n, events int64, shares uint64) (int64, int64, error) {
 	share, err := r.share(shares)
 	if err != nil {
 		return 0, 0, err
 	}
-	m := int64(federated.NoiseMargin(1, share))
+	return r.NoisyCounts(n, events, 1, share)
+}
+
+// NoisyCounts adds discrete Laplace noise of L1 sensitivity units at
+// shareMilli to N and events, clipped at federated.NoiseMargin.
+func (r *Releaser) NoisyCounts(n, events int64, units, shareMilli uint64) (int64, int64, error) {
+	if r.Noise == nil || shareMilli == 0 {
+		return 0, 0, fmt.Errorf("outputctl: noisy counts need an epsilon and a noise source")
+	}
+	share := shareMilli
+	m := int64(federated.NoiseMargin(units, share))
 	out := [2]int64{n, events}
 	for i, v := range out {
-		z, err := r.noisy(v, 1, share)
+		z, err := r.noisy(v, units, share)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -112,10 +122,9 @@ func (r *Releaser) ReleasePooledPrivate(d *analysis.Design, bounds []analysis.Bo
 	total.ScaleSym(1, inv)
 	total.AddSym(&total, &sq)
 	est, cov := unscale(fit.Beta, &total, bounds, 1)
-	minCell := r.Policy.minCell()
-	n := max(fit.N, minCell)
+	n, events := r.ConsistentCounts(fit.N, fit.Events)
 	reg := analysis.Regression{Link: analysis.Logit, Outcome: d.Outcome, StatName: "z", RatioName: analysis.Logit.RatioName(),
-		N: n, Events: min(max(fit.Events, minCell), max(n-minCell, minCell)), Iterations: fit.Rounds}
+		N: n, Events: events, Iterations: fit.Rounds}
 	reg.Coefficients = analysis.WaldTable(d.Names(), est, cov, analysis.Logit)
 	reg.Model = analysis.Model{Link: analysis.Logit, Features: d.Features, Intercept: est[0], Coefficients: est[1:]}
 	for _, c := range reg.Coefficients {
@@ -234,4 +243,12 @@ func (r *Releaser) ReleasePooledDiagnostics(hist []int64, bins int) *PooledDiagn
 		out.Calibration = cal
 	}
 	return out
+}
+
+// ConsistentCounts floors noisy N at the minimum cell and keeps events and
+// non-events at least a cell each, as every noisy count release does.
+func (r *Releaser) ConsistentCounts(n, events int64) (int64, int64) {
+	c := r.Policy.minCell()
+	n = max(n, c)
+	return n, min(max(events, c), max(n-c, c))
 }

@@ -129,6 +129,16 @@ func (s *Store) Sketch(pseudonyms iter.Seq[string]) Sketch {
 // cohort, an allowed call succeeds without appending. The same label with
 // another cohort is an ordinary new release and is checked as such.
 func (s *Store) CheckAndRecord(dataset, label string, cur Sketch, minCohort int) error {
+	return s.CheckAndRecordWith(dataset, label, cur, minCohort, nil)
+}
+
+// CheckAndRecordWith is CheckAndRecord with a further rule of the caller's:
+// rule sees the dataset's history under the store's lock, after Check
+// passed and before anything is recorded, and refuses the release by
+// returning an error. It lets a caller keep rules about how releases of one
+// cohort may differ (compute refuses an exact study whose cohort was
+// released in a study with other institutions) without a second history.
+func (s *Store) CheckAndRecordWith(dataset, label string, cur Sketch, minCohort int, rule func(history []Entry) error) error {
 	if err := validDataset(dataset); err != nil {
 		return err
 	}
@@ -151,6 +161,11 @@ func (s *Store) CheckAndRecord(dataset, label string, cur Sketch, minCohort int)
 			r.Dataset = dataset
 		}
 		return err
+	}
+	if rule != nil {
+		if err := rule(history); err != nil {
+			return err
+		}
 	}
 	for _, e := range history {
 		if e.Label == label && Equal(e.Sketch, cur) {
