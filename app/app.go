@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/zk"
 	"sync"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -46,6 +48,11 @@ func New(db store.DB) (*App, error) {
 	}
 	a := &App{db: db, m: m}
 	a.setTxCache(m.ChainID())
+	// The generators of the studies' bounds proofs are derived once per
+	// process (hash-to-group, a few seconds of CPU for the largest study);
+	// derive them now, outside consensus, rather than inside the first
+	// block that verifies a contribution.
+	go func() { _ = zk.PrepareBoundsGenerators(federated.StepLen(federated.MaxColumns)) }()
 	return a, nil
 }
 

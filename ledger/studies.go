@@ -361,7 +361,7 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	sess := federated.Session{ChainID: c.chainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: m.Phase}
 	if err := m.Contribution.Verify(sess, m.Dataset, bounds); err != nil {
 		ev1 := ev("contribution_flagged", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration))
-		evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+err.Error(), evidenceHash(m))
+		evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+err.Error(), map[string]string{m.Dataset: evidenceHash(m)})
 		return append(ev1, evs...), err
 	}
 	comms := make([]string, len(m.Contribution.Commitments))
@@ -403,14 +403,41 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 		}
 		posted = append(posted, sc)
 	}
-	phase := posted[0].Phase
-	for _, sc := range posted[1:] {
-		if sc.Phase != phase {
-			// Honest sites replay the same sums and agree on the phase;
-			// disagreement means someone deviates, and nothing is summed.
-			return c.restart(j, "the participants posted different phases")
+	// Honest sites replay the same sums and agree on the phase. When they
+	// do not, nothing is summed: a strict majority's phase stands and the
+	// others are flagged (their contributions are the evidence); without a
+	// strict majority the round restarts.
+	var step, final []string
+	for _, sc := range posted {
+		if sc.Phase == federated.PhaseFinal {
+			final = append(final, sc.Dataset)
+		} else {
+			step = append(step, sc.Dataset)
 		}
 	}
+	if len(step) > 0 && len(final) > 0 {
+		minority := step
+		if len(step) > len(final) {
+			minority = final
+		}
+		if len(step) == len(final) {
+			return c.restart(j, "the participants posted different phases")
+		}
+		evidence := map[string]string{}
+		for _, sc := range posted {
+			if slices.Contains(minority, sc.Dataset) {
+				b, _ := json.Marshal(sc)
+				h := sha256.Sum256(b)
+				evidence[sc.Dataset] = hex.EncodeToString(h[:])
+			}
+		}
+		evs, err := c.exclude(j, minority, ExcludedFlagged, "posted the phase the other participants' replay of the sums contradicts", evidence)
+		if err != nil || j.Status != JobAdmitted {
+			return evs, err
+		}
+		return evs, nil
+	}
+	phase := posted[0].Phase
 	cs := make([]*federated.Contribution, len(posted))
 	for i, sc := range posted {
 		c, err := sc.contribution()
@@ -478,11 +505,11 @@ func (c *txCtx) newRound(j *Job, participants []string, why string) {
 // exclude removes sites from a study (dropped or flagged) and restarts the
 // round without them, or fails the study when too few remain. The caller
 // stores the job unless the job was closed.
-func (c *txCtx) exclude(j *Job, datasets []string, kind, reason, evidence string) ([]Event, error) {
+func (c *txCtx) exclude(j *Job, datasets []string, kind, reason string, evidence map[string]string) ([]Event, error) {
 	st := j.Study
 	var events []Event
 	for _, d := range datasets {
-		st.Excluded = append(st.Excluded, StudyExclusion{Dataset: d, Kind: kind, Round: st.Round, Iteration: st.Iteration, Height: c.height, Reason: reason, Evidence: evidence})
+		st.Excluded = append(st.Excluded, StudyExclusion{Dataset: d, Kind: kind, Round: st.Round, Iteration: st.Iteration, Height: c.height, Reason: reason, Evidence: evidence[d]})
 		events = append(events, ev("study_"+kind, "job", fmt.Sprint(j.ID), "dataset", d, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration))...)
 		for i := range j.Sites {
 			if j.Sites[i].Dataset == d {
@@ -537,7 +564,7 @@ func (c *txCtx) advanceStudy(m *AdvanceStudy) ([]Event, error) {
 		}
 		return evs, putJSON(c.s, KeyJob(j.ID), j)
 	}
-	return c.exclude(j, missing, ExcludedDropped, fmt.Sprintf("missed iteration %d's deadline (height %d)", st.Iteration, st.Deadline), "")
+	return c.exclude(j, missing, ExcludedDropped, fmt.Sprintf("missed iteration %d's deadline (height %d)", st.Iteration, st.Deadline), nil)
 }
 
 // GetStudySums reads a study's completed sums, in iteration order.

@@ -345,3 +345,29 @@ func TestLowOrderEncKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestStudyFlagsPhaseMinority: honest sites replay the same sums and post
+// the same phase; a site that posts the other one against a strict
+// majority is flagged (its contribution's hash is the evidence), and
+// nothing is summed.
+func TestStudyFlagsPhaseMinority(t *testing.T) {
+	w := newStudyWorld(t)
+	rng := mrand.New(mrand.NewPCG(11, 12))
+	id := w.submit("cardio", "renal", "sleep")
+	j := w.job(id)
+	step, _ := testSpec.Bounds(federated.PhaseStep, MinCohortFloor, 10_000, 100)
+	final, _ := testSpec.Bounds(federated.PhaseFinal, MinCohortFloor, 10_000, 100)
+	w.ok(w.block(
+		w.contribute(j, "cardio", federated.PhaseStep, honest(rng, step), nil),
+		w.contribute(j, "renal", federated.PhaseStep, honest(rng, step), nil),
+		w.contribute(j, "sleep", federated.PhaseFinal, honest(rng, final), nil),
+	))
+	st := w.job(id).Study
+	if st.Iteration != 0 || st.Round != 1 || len(st.Excluded) != 1 || st.Excluded[0].Dataset != "sleep" ||
+		st.Excluded[0].Kind != ExcludedFlagged || len(st.Excluded[0].Evidence) != 64 {
+		t.Fatalf("after the phase conflict: %+v", st)
+	}
+	if s, _ := getOne[StudySum](w.m.block, KeyStudySum(id, 0)); s != nil {
+		t.Fatal("a sum was taken over conflicting phases")
+	}
+}
