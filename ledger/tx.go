@@ -265,8 +265,11 @@ func isJSONObject(raw []byte) bool {
 	return len(raw) > 0 && raw[0] == '{'
 }
 
-// DecodeTx parses a wire transaction strictly. It does not check the
-// signature or the chain; Verify does.
+// DecodeTx parses a wire transaction strictly and accepts only its
+// canonical encoding (canonical.go): exact-case keys, no duplicate or
+// unknown ones at any depth, no trailing bytes, and bytes equal to the
+// re-encoding of what they decode to. It does not check the signature or
+// the chain; Verify does.
 func DecodeTx(data []byte) (*Tx, error) {
 	if len(data) > MaxTxBytes {
 		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
@@ -274,6 +277,9 @@ func DecodeTx(data []byte) (*Tx, error) {
 	var env envelope
 	if err := strictUnmarshal(data, &env); err != nil {
 		return nil, errf(CodeMalformed, "envelope: %v", err)
+	}
+	if err := checkKeys(data, "envelope"); err != nil {
+		return nil, err
 	}
 	if !isJSONObject(env.Payload) {
 		return nil, errf(CodeMalformed, "payload: must be a JSON object")
@@ -297,6 +303,9 @@ func DecodeTx(data []byte) (*Tx, error) {
 	}
 	if len(env.Signature) != ed25519.SignatureSize {
 		return nil, errf(CodeMalformed, "signature: want %d bytes, got %d", ed25519.SignatureSize, len(env.Signature))
+	}
+	if err := canonicalize(data, &env, &p, msg); err != nil {
+		return nil, err
 	}
 	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
 }
@@ -328,9 +337,11 @@ func DecodeAndVerify(data []byte, chainID string) (*Tx, error) {
 	return t, nil
 }
 
-// SignTx builds and signs a wire transaction.
+// SignTx builds and signs a wire transaction, in its canonical encoding:
+// each level is json.Marshal of its value, which is the only form DecodeTx
+// accepts.
 func SignTx(key ed25519.PrivateKey, chainID string, nonce uint64, msg Msg) ([]byte, error) {
-	body, err := json.Marshal(msg)
+	body, err := canonicalMsg(msg)
 	if err != nil {
 		return nil, fmt.Errorf("encode msg: %w", err)
 	}
