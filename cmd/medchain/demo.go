@@ -230,7 +230,7 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 		return nil, err
 	}
 	reg := rr.Regression
-	say("pooled fit on %d consented patients (%d events) across %d institutions:", reg.N, reg.Events, len(job.Sites))
+	say("pooled fit on about %d consented patients (about %d events; the pooled counts carry each site's DP noise) across %d institutions:", reg.N, reg.Events, len(job.Sites))
 	for _, co := range reg.Coefficients {
 		line := fmt.Sprintf("  %-12s β=%9.5f  SE=%8.5f  p=%.2g", co.Name, co.Estimate, co.SE, co.P)
 		if co.Ratio != nil {

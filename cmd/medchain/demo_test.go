@@ -40,7 +40,6 @@ func TestDemo(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"job 0 completed",
-		"pooled fit on 2499 consented patients",
 		"rita-researcher      1000000 →    999760  (-240)",
 		"st-mary-worker             0 →        10  (+10)",
 		"st-mary-cvd        patient pool 30 tokens",
@@ -48,6 +47,10 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	// The pooled counts are noisy (public sums); the coefficients exact.
+	if !regexp.MustCompile(`pooled fit on about \d+ consented patients`).MatchString(text) {
+		t.Error("demo output lacks the pooled fit's line")
 	}
 	if strings.Contains(text, "FAIL") {
 		t.Error("a verification check failed")
@@ -155,8 +158,13 @@ func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
 		t.Fatal(err)
 	}
 	reg := got.Regression
-	if reg.N != want.N || reg.Events != want.Events {
-		t.Errorf("released n=%d events=%d, central fit n=%d events=%d", reg.N, reg.Events, want.N, want.Events)
+	// N and events are sums of every site's noisy counts (public on the
+	// ledger); the coefficients are exact.
+	if d := reg.N - want.N; d < -80 || d > 80 {
+		t.Errorf("released n=%d, central fit n=%d", reg.N, want.N)
+	}
+	if d := reg.Events - want.Events; d < -80 || d > 80 {
+		t.Errorf("released events=%d, central fit events=%d", reg.Events, want.Events)
 	}
 	if len(reg.Coefficients) != len(want.Coefficients) {
 		t.Fatalf("released %d coefficients, central fit %d", len(reg.Coefficients), len(want.Coefficients))
