@@ -159,7 +159,7 @@ func world(t *testing.T) string {
 		Schema: []ledger.Field{{Name: "age", Type: "integer"}}, ContentRoot: testRoot, Locator: "vault://st-mary/2"})
 	do(t, "st-mary-admin", &ledger.SetPolicy{Dataset: id, Policy: ledger.Policy{
 		Purposes: []string{"research"}, Requesters: ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: 11, EpsilonPerJobMill: 100, EpsilonTotalMill: 1000,
+		Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: 11, EpsilonPerJobMilli: 100, EpsilonTotalMilli: 1000,
 		Price: 10, Split: ledger.RewardSplit{InstitutionBps: 10000}, Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptIn}})
 	return id
 }

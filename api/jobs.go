@@ -26,12 +26,12 @@ type JobList struct {
 // sites that released nothing); the total and the per-job epsilon are the
 // current policy's (0 while there is none).
 type DatasetBudget struct {
-	Dataset       string `json:"dataset"`
-	SpentMill     uint64 `json:"spent_milli"`
-	TotalMill     uint64 `json:"total_milli"`
-	RemainingMill uint64 `json:"remaining_milli"`
-	PerJobMill    uint64 `json:"per_job_milli"`
-	PatientPool   uint64 `json:"patient_pool"`
+	Dataset        string `json:"dataset"`
+	SpentMilli     uint64 `json:"spent_milli"`
+	TotalMilli     uint64 `json:"total_milli"`
+	RemainingMilli uint64 `json:"remaining_milli"`
+	PerJobMilli    uint64 `json:"per_job_milli"`
+	PatientPool    uint64 `json:"patient_pool"`
 }
 
 // workerPrefix and jobPrefix are the prefixes of ledger.KeyWorker and
@@ -112,15 +112,15 @@ func (s *Server) getBudget(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := &DatasetBudget{Dataset: id, SpentMill: spent.SpentMill}
+		out := &DatasetBudget{Dataset: id, SpentMilli: spent.SpentMilli}
 		pol, err := ledger.GetPolicy(rd, id)
 		if err != nil {
 			return nil, err
 		}
 		if pol != nil {
-			out.TotalMill, out.PerJobMill = pol.EpsilonTotalMill, pol.EpsilonPerJobMill
-			if out.TotalMill > out.SpentMill {
-				out.RemainingMill = out.TotalMill - out.SpentMill
+			out.TotalMilli, out.PerJobMilli = pol.EpsilonTotalMilli, pol.EpsilonPerJobMilli
+			if out.TotalMilli > out.SpentMilli {
+				out.RemainingMilli = out.TotalMilli - out.SpentMilli
 			}
 		}
 		out.PatientPool, err = ledger.GetPool(rd, id)

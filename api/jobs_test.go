@@ -63,7 +63,7 @@ func TestJobs(t *testing.T) {
 		Schema: []ledger.Field{{Name: "age", Type: "integer"}}, ContentRoot: testRoot, Locator: "vault://st-mary/jobs"})
 	do(t, "st-mary-admin", &ledger.SetPolicy{Dataset: ds, Policy: ledger.Policy{
 		Purposes: []string{"research"}, Requesters: ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: 11, EpsilonPerJobMill: 400, EpsilonTotalMill: 1000,
+		Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: 11, EpsilonPerJobMilli: 400, EpsilonTotalMilli: 1000,
 		Price: 20, Split: ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}})
 
@@ -98,11 +98,11 @@ func TestJobs(t *testing.T) {
 		id := jobID(t, do(t, "rita-researcher", submit))
 		j := getOK[ledger.Job](t, fmt.Sprintf("/v1/jobs/%d", id))
 		if j.ID != id || j.Status != ledger.JobAdmitted || j.Requester != rita.Address() || j.Escrow != 20 || len(j.Sites) != 1 ||
-			j.Sites[0].ContentRoot != testRoot || j.Sites[0].Payee != st.Address() || j.Sites[0].EpsilonMill != 400 ||
+			j.Sites[0].ContentRoot != testRoot || j.Sites[0].Payee != st.Address() || j.Sites[0].EpsilonMilli != 400 ||
 			compact(t, j.Params) != `{"where":{"age":{"gte":40}}}` || j.Deadline <= j.Admitted {
 			t.Fatalf("job: %+v", j)
 		}
-		if b := budget(t); b != (api.DatasetBudget{Dataset: ds, SpentMill: 400, TotalMill: 1000, RemainingMill: 600, PerJobMill: 400}) {
+		if b := budget(t); b != (api.DatasetBudget{Dataset: ds, SpentMilli: 400, TotalMilli: 1000, RemainingMilli: 600, PerJobMilli: 400}) {
 			t.Fatalf("budget after admission: %+v", b)
 		}
 		if got := balance(t, rita.Address()); got != rita0-20 {
@@ -136,7 +136,7 @@ func TestJobs(t *testing.T) {
 			t.Fatalf("settled job: %+v", j)
 		}
 		// 20 tokens: 12 to the publisher, 6 to the pool, 2 to the worker.
-		if b := budget(t); b.SpentMill != 400 || b.PatientPool != 6 {
+		if b := budget(t); b.SpentMilli != 400 || b.PatientPool != 6 {
 			t.Fatalf("budget after settlement: %+v", b)
 		}
 		if got := balance(t, st.Address()); got != st0+12 {
@@ -153,7 +153,7 @@ func TestJobs(t *testing.T) {
 	t.Run("failed", func(t *testing.T) {
 		rita0 := balance(t, rita.Address())
 		id := jobID(t, do(t, "rita-researcher", submit))
-		if b := budget(t); b.SpentMill != 800 || b.RemainingMill != 200 {
+		if b := budget(t); b.SpentMilli != 800 || b.RemainingMilli != 200 {
 			t.Fatalf("budget after admission: %+v", b)
 		}
 		// Nobody may expire it before its deadline.
@@ -166,7 +166,7 @@ func TestJobs(t *testing.T) {
 		if j.Status != ledger.JobFailed || j.Escrow != 0 || j.Reason != ds+": data_unavailable" {
 			t.Fatalf("failed job: %+v", j)
 		}
-		if b := budget(t); b.SpentMill != 400 || b.RemainingMill != 600 {
+		if b := budget(t); b.SpentMilli != 400 || b.RemainingMilli != 600 {
 			t.Fatalf("budget after failure: %+v", b)
 		}
 		if got := balance(t, rita.Address()); got != rita0 {
@@ -183,7 +183,7 @@ func TestJobs(t *testing.T) {
 		if !strings.Contains(res.Result.Log, "has spent 800 of its 1000 milli-epsilon") {
 			t.Fatalf("over budget: %s", res.Result.Log)
 		}
-		if b := budget(t); b.SpentMill != 800 || b.RemainingMill != 200 {
+		if b := budget(t); b.SpentMilli != 800 || b.RemainingMilli != 200 {
 			t.Fatalf("budget: %+v", b)
 		}
 	})

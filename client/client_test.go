@@ -165,7 +165,7 @@ func TestQueriesAndTransactions(t *testing.T) {
 	mustOK(st1, &ledger.RegisterDataset{ID: "client-ds", Version: 1, Title: "T", RecordBand: "<100", Schema: []ledger.Field{{Name: "x", Type: "number"}},
 		ContentRoot: strings.Repeat("cd", 32), Locator: "vault://x"})
 	mustOK(st1, &ledger.SetPolicy{Dataset: "client-ds", Policy: ledger.Policy{Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
-		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 20, EpsilonPerJobMill: 1, EpsilonTotalMill: 2,
+		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 20, EpsilonPerJobMilli: 1, EpsilonTotalMilli: 2,
 		Split: ledger.RewardSplit{InstitutionBps: 5000, PatientPoolBps: 5000}, Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}})
 	if ds, err := c.Datasets(ctx); err != nil || len(ds) != 1 || ds[0].Policy == nil || ds[0].Latest.Title != "T" {
 		t.Fatalf("datasets: %+v %v", ds, err)

@@ -37,7 +37,7 @@ func TestJobs(t *testing.T) {
 	mustOK(north, &ledger.RegisterDataset{ID: "client-jobs", Version: 1, Title: "J", RecordBand: "<100", Schema: []ledger.Field{{Name: "x", Type: "number"}},
 		ContentRoot: root, Locator: "vault://j"})
 	mustOK(north, &ledger.SetPolicy{Dataset: "client-jobs", Policy: ledger.Policy{Purposes: []string{"public_health"}, Requesters: ledger.Requesters{Anyone: true},
-		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 11, EpsilonPerJobMill: 10, MinEpsilonPerJobMill: 5, EpsilonTotalMill: 25, Price: 100,
+		Analyses: ledger.Analyses{Builtins: []string{"descriptive"}}, MinCohort: 11, EpsilonPerJobMilli: 10, MinEpsilonPerJobMilli: 5, EpsilonTotalMilli: 25, Price: 100,
 		Split: ledger.RewardSplit{InstitutionBps: 5000, PatientPoolBps: 5000}, Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}})
 
 	if w, err := c.Worker(ctx, wk.Address()); err != nil || w.Org != "northside" || w.Measurement != measurement {
@@ -54,7 +54,7 @@ func TestJobs(t *testing.T) {
 	}
 
 	rec := mustOK(rita, &ledger.SubmitJob{Datasets: []string{"client-jobs"}, Analysis: "descriptive", Params: json.RawMessage(`{}`),
-		Purpose: "public_health", MaxPrice: 100, ResultKey: rita.EncPub(), EpsilonMill: 5})
+		Purpose: "public_health", MaxPrice: 100, ResultKey: rita.EncPub(), EpsilonMilli: 5})
 	id, err := client.JobID(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -69,13 +69,13 @@ func TestJobs(t *testing.T) {
 		t.Fatal("JobID of a record without events")
 	}
 	j, err := c.Job(ctx, id)
-	if err != nil || j.Status != ledger.JobAdmitted || j.Escrow != 100 || j.Sites[0].EpsilonMill != 5 {
+	if err != nil || j.Status != ledger.JobAdmitted || j.Escrow != 100 || j.Sites[0].EpsilonMilli != 5 {
 		t.Fatalf("job: %+v %v", j, err)
 	}
 	if js, err := c.Jobs(ctx, client.JobFilter{Requester: rita.Address(), Status: ledger.JobAdmitted, Dataset: "client-jobs"}); err != nil || len(js) != 1 || js[0].ID != id {
 		t.Fatalf("jobs: %+v %v", js, err)
 	}
-	if b, err := c.DatasetBudget(ctx, "client-jobs"); err != nil || b.SpentMill != 5 || b.RemainingMill != 20 || b.TotalMill != 25 || b.PerJobMill != 10 {
+	if b, err := c.DatasetBudget(ctx, "client-jobs"); err != nil || b.SpentMilli != 5 || b.RemainingMilli != 20 || b.TotalMilli != 25 || b.PerJobMilli != 10 {
 		t.Fatalf("budget: %+v %v", b, err)
 	}
 

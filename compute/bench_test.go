@@ -205,7 +205,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 	const n, dataset = 1_000_000, "bench-1m"
 	ctx := context.Background()
 	params, _ := json.Marshal(analysis.RegressionParams{Outcome: "y", Features: features})
-	site := ledger.JobSite{Dataset: dataset, Version: 1, ContentRoot: root, Org: org, EpsilonMill: 500,
+	site := ledger.JobSite{Dataset: dataset, Version: 1, ContentRoot: root, Org: org, EpsilonMilli: 500,
 		MinCohort: ledger.MinCohortFloor, Model: ledger.ConsentOptOut, Attestation: ledger.AttestSoftware, ExactRegression: true}
 	job := &ledger.Job{ID: 1, Purpose: "research", Analysis: "logistic_regression", Params: params, ResultKey: rita.EncPub(),
 		Sites: []ledger.JobSite{site}, Status: ledger.JobAdmitted, Admitted: 10, AdmittedTime: time.Now().Unix(), Deadline: 1000}
@@ -259,8 +259,8 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 		// release: outputctl with the worker's policy.
 		t = time.Now()
 		rel := &outputctl.Releaser{
-			Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMill, ExactRegression: true},
-			Budget: &outputctl.Budget{TotalMilli: site.EpsilonMill},
+			Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMilli, ExactRegression: true},
+			Budget: &outputctl.Budget{TotalMilli: site.EpsilonMilli},
 			Noise:  outputctl.CryptoSource(),
 		}
 		out, err := rel.ReleaseRegression(res)
@@ -280,7 +280,7 @@ func jobPath(b *testing.B, v *vault.Vault, wk, rita *keys.Key, root string, feat
 		ct, err := compute.EncryptResult(&compute.Result{Format: compute.ResultFormat, Job: job.ID, Dataset: dataset, Version: 1,
 			ContentRoot: site.ContentRoot, Analysis: job.Analysis, Purpose: job.Purpose, ConsentModel: site.Model,
 			ConsentAsOf: job.Admitted, Worker: wk.Address(), Measurement: measurement, MinCohort: site.MinCohort,
-			EpsilonMilli: site.EpsilonMill, Release: body, ReleaseKind: "regression"}, job.ResultKey)
+			EpsilonMilli: site.EpsilonMilli, Release: body, ReleaseKind: "regression"}, job.ResultKey)
 		if err != nil || len(ct) == 0 {
 			b.Fatal(err)
 		}
@@ -416,11 +416,11 @@ func BenchmarkJobOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	submit(ak, &ledger.SetPolicy{Dataset: dataset, Policy: ledger.Policy{
-		Purposes:          []string{"research"},
-		Requesters:        ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses:          ledger.Analyses{Builtins: []string{"cohort_count"}},
-		MinCohort:         ledger.MinCohortFloor,
-		EpsilonPerJobMill: 500, EpsilonTotalMill: 50000, Price: 100,
+		Purposes:           []string{"research"},
+		Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+		Analyses:           ledger.Analyses{Builtins: []string{"cohort_count"}},
+		MinCohort:          ledger.MinCohortFloor,
+		EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut,
 	}})

@@ -144,11 +144,11 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 		t.Fatal(err)
 	}
 	e.submit(ak, &ledger.SetPolicy{Dataset: dataset, Policy: ledger.Policy{
-		Purposes:          []string{"research", "public_health"},
-		Requesters:        ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses:          ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
-		MinCohort:         ledger.MinCohortFloor,
-		EpsilonPerJobMill: 500, EpsilonTotalMill: 50000, Price: 100,
+		Purposes:           []string{"research", "public_health"},
+		Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+		Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
+		MinCohort:          ledger.MinCohortFloor,
+		EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: model,
 		ExactRegression: true, // the regression jobs here are exact
@@ -314,7 +314,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 	if got := balance(e, soWorker.Address()); got != 30 {
 		t.Errorf("st-mary worker balance %d, want 30", got)
 	}
-	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.PatientPool != 90 || b.SpentMill != 1500 {
+	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.PatientPool != 90 || b.SpentMilli != 1500 {
 		t.Errorf("so-cvd budget %+v %v: want pool 90, spent 1500 (the refused job's epsilon spent)", b, err)
 	}
 

@@ -68,7 +68,7 @@ func TestWorkerRefusesExactRegressionWithoutPolicy(t *testing.T) {
 	if got := balance(e, rita.Address()); got != before-100 {
 		t.Errorf("requester balance %d, want %d (charged)", got, before-100)
 	}
-	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.SpentMill != 500 {
+	if b, err := e.c.DatasetBudget(ctx, "so-cvd"); err != nil || b.SpentMilli != 500 {
 		t.Errorf("so-cvd budget %+v %v: want the job's epsilon spent", b, err)
 	}
 }

@@ -124,7 +124,7 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 		if i < 0 {
 			return "", nil, refuse("analysis_error", fmt.Errorf("summed site %q is not a site of the job", ds))
 		}
-		eps = append(eps, j.Sites[i].EpsilonMill)
+		eps = append(eps, j.Sites[i].EpsilonMilli)
 	}
 	out, err := rel.ReleasePooledPrivate(d, p.Private.Bounds, outputctl.PooledPrivateFit{Beta: fit.beta, Last: fit.at,
 		SiteEpsilonMilli: eps, Shares: spec.NoiseShares(), N: fit.final[0], Events: fit.final[1], Rounds: fit.iters})
@@ -379,7 +379,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		}
 		values = []int64{n, events}
 	default:
-		n, events, err := rel.NoisyCounts(int64(d.N()), int64(d.Events()), federated.CountUnits, spec.CountShare(site.EpsilonMill))
+		n, events, err := rel.NoisyCounts(int64(d.N()), int64(d.Events()), federated.CountUnits, spec.CountShare(site.EpsilonMilli))
 		if err != nil {
 			return "", nil, err
 		}
@@ -388,7 +388,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if fit.phase == federated.PhaseFinal && spec.Bins > 0 {
 		// The diagnostics' histogram at the final coefficients, noisy (its
 		// sum is public): on the design the steps were computed on.
-		h, err := rel.PooledHistogram(work, fit.beta, p.Link, spec, spec.HistogramShare(site.EpsilonMill))
+		h, err := rel.PooledHistogram(work, fit.beta, p.Link, spec, spec.HistogramShare(site.EpsilonMilli))
 		if err != nil {
 			return "", nil, err
 		}
@@ -402,7 +402,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err != nil {
 		return "", nil, err
 	}
-	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand), site.EpsilonMill)
+	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand), site.EpsilonMilli)
 	if err != nil {
 		return "", nil, refuse("analysis_error", err)
 	}

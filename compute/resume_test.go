@@ -150,7 +150,7 @@ func TestWorkerRestart(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			v.spent = b.SpentMill
+			v.spent = b.SpentMilli
 			v.pool, err = ledger.GetPool(r, dataset)
 			return err
 		}); err != nil {
@@ -200,7 +200,7 @@ func TestWorkerRestart(t *testing.T) {
 	before := view()
 	idA, jobA := submitJob()
 	admitted := view()
-	if admitted.rita != before.rita-jobA.Escrow || admitted.spent != before.spent+jobA.Sites[0].EpsilonMill {
+	if admitted.rita != before.rita-jobA.Escrow || admitted.spent != before.spent+jobA.Sites[0].EpsilonMilli {
 		t.Fatalf("admission: before %+v, after %+v, escrow %d", before, admitted, jobA.Escrow)
 	}
 	kill(idA)
@@ -258,7 +258,7 @@ func TestWorkerRestart(t *testing.T) {
 	}
 	after := view()
 	price := jobB.Escrow
-	if after.rita != before.rita-price || after.spent != before.spent+jobB.Sites[0].EpsilonMill ||
+	if after.rita != before.rita-price || after.spent != before.spent+jobB.Sites[0].EpsilonMilli ||
 		after.admin+after.worker+after.pool != before.admin+before.worker+before.pool+price {
 		t.Fatalf("settlement: before %+v, after %+v, price %d", before, after, price)
 	}

@@ -125,8 +125,8 @@ func TestStudyRefusesSmallCohortAndCharges(t *testing.T) {
 		}
 		if s.Touched != "" {
 			charged = true
-			if b.SpentMill < s.EpsilonMill {
-				t.Errorf("%s refused after reading data but its epsilon was refunded (spent %d)", s.Dataset, b.SpentMill)
+			if b.SpentMilli < s.EpsilonMilli {
+				t.Errorf("%s refused after reading data but its epsilon was refunded (spent %d)", s.Dataset, b.SpentMilli)
 			}
 		}
 	}
@@ -178,12 +178,12 @@ func TestStudyDropout(t *testing.T) {
 		switch s.Dataset {
 		case "rs":
 			// It contributed before it died: charged, never paid.
-			if s.Result != nil || s.Touched == "" || b.SpentMill != s.EpsilonMill || b.PatientPool != 0 {
-				t.Errorf("dropped site: result %v touched %q spent %d pool %d", s.Result, s.Touched, b.SpentMill, b.PatientPool)
+			if s.Result != nil || s.Touched == "" || b.SpentMilli != s.EpsilonMilli || b.PatientPool != 0 {
+				t.Errorf("dropped site: result %v touched %q spent %d pool %d", s.Result, s.Touched, b.SpentMilli, b.PatientPool)
 			}
 		default:
-			if s.Result == nil || b.SpentMill != s.EpsilonMill || b.PatientPool == 0 {
-				t.Errorf("%s: result %v spent %d pool %d", s.Dataset, s.Result, b.SpentMill, b.PatientPool)
+			if s.Result == nil || b.SpentMilli != s.EpsilonMilli || b.PatientPool == 0 {
+				t.Errorf("%s: result %v spent %d pool %d", s.Dataset, s.Result, b.SpentMilli, b.PatientPool)
 			}
 		}
 	}
@@ -325,7 +325,7 @@ func (e *env) postForged(j *ledger.Job, s studySite, chainID string, honest, for
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	bounds, err := j.Study.Spec.Bounds(federated.PhaseStep, j.Sites[self].MinCohort, 999, j.Sites[self].EpsilonMill)
+	bounds, err := j.Study.Spec.Bounds(federated.PhaseStep, j.Sites[self].MinCohort, 999, j.Sites[self].EpsilonMilli)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func TestPrivateStudy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pol.SetHeight, pol.EpsilonPerJobMill, pol.EpsilonTotalMill, pol.ExactRegression = 0, 60_000, 600_000, false
+		pol.SetHeight, pol.EpsilonPerJobMilli, pol.EpsilonTotalMilli, pol.ExactRegression = 0, 60_000, 600_000, false
 		e.submit(e.key(s.admin), &ledger.SetPolicy{Dataset: s.dataset, Policy: *pol})
 	}
 	bounds := []analysis.Bounds{{Lower: 0, Upper: 130}, {Lower: 0, Upper: 1}}

@@ -303,8 +303,8 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		// released exactly (the policy's exact_regression, snapshotted into
 		// the site at admission); without it an exact regression under a
 		// positive epsilon is refused (ErrNoPrivateRegression → analysis_error).
-		Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMill, ExactRegression: site.ExactRegression},
-		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMill},
+		Policy: outputctl.Policy{MinCohort: int64(site.MinCohort), EpsilonMilli: site.EpsilonMilli, ExactRegression: site.ExactRegression},
+		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMilli},
 		Noise:  noise,
 	}
 	var kind string
@@ -326,7 +326,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	}
 	res := &Result{Format: ResultFormat, Job: j.ID, Dataset: site.Dataset, Version: site.Version, ContentRoot: site.ContentRoot,
 		Analysis: j.Analysis, Purpose: j.Purpose, ConsentModel: site.Model, ConsentAsOf: j.Admitted,
-		Worker: w.Key.Address(), Measurement: reg.Measurement, MinCohort: site.MinCohort, EpsilonMilli: site.EpsilonMill,
+		Worker: w.Key.Address(), Measurement: reg.Measurement, MinCohort: site.MinCohort, EpsilonMilli: site.EpsilonMilli,
 		Release: body, ReleaseKind: kind}
 	return EncryptResult(res, j.ResultKey)
 }

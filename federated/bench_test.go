@@ -167,5 +167,3 @@ func BenchmarkBoundsProofPerSite(b *testing.B) {
 		}
 	})
 }
-
-

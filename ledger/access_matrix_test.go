@@ -158,7 +158,7 @@ func matrixCases() []matrixCase {
 func matrixPolicy() Policy {
 	return Policy{Purposes: []string{"research", "public_health"}, Requesters: Requesters{Kinds: []AccountKind{KindResearcher}},
 		Analyses: Analyses{Builtins: []string{"cohort_count"}}, MinCohort: MinCohortFloor,
-		EpsilonPerJobMill: 100, EpsilonTotalMill: 1000, Price: 10,
+		EpsilonPerJobMilli: 100, EpsilonTotalMilli: 1000, Price: 10,
 		Split:       RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
 		Attestation: AttestSoftware, ConsentModel: ConsentOptIn}
 }

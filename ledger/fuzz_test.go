@@ -54,7 +54,7 @@ func fuzzSeeds() []fuzzSeed {
 	flipped, _ = json.Marshal(env)
 	predX, predBucket, predProof := testPrediction("cvd", testChain, fuzzModel, "fuzz-1", []float64{58, 135, 1})
 	policy := Policy{Purposes: []string{"education"}, Requesters: Requesters{Orgs: []string{"hosp-a"}},
-		Analyses: Analyses{Builtins: []string{"crosstab"}}, MinCohort: 50, EpsilonPerJobMill: 10, EpsilonTotalMill: 10,
+		Analyses: Analyses{Builtins: []string{"crosstab"}}, MinCohort: 50, EpsilonPerJobMilli: 10, EpsilonTotalMilli: 10,
 		Price: 1, Split: RewardSplit{InstitutionBps: 10000}, Attestation: AttestHardware, ConsentModel: ConsentOptIn, Expiry: fuzzTime + 3600}
 	return []fuzzSeed{
 		{"create_org", mustSign("root", 0, &CreateOrg{ID: "newlab", Name: "New Lab", Kind: OrgLab, Admin: testPub("dave"), EncKey: testEncKey("dave")}), CodeOK},

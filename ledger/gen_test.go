@@ -141,16 +141,16 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 			RecordBand: "1k-10k", ContentRoot: hex.EncodeToString(root[:]), Locator: "vault://x"}
 	case "set_policy":
 		p := Policy{
-			Purposes:          g.purposes(t, 1),
-			Analyses:          Analyses{Builtins: []string{"cohort_count"}},
-			MinCohort:         MinCohortFloor,
-			EpsilonPerJobMill: 100,
-			EpsilonTotalMill:  1000,
-			Price:             10,
-			Split:             RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
-			Attestation:       AttestSoftware,
-			ConsentModel:      rapid.SampledFrom([]string{ConsentOptIn, ConsentOptOut}).Draw(t, "model"),
-			Expiry:            g.expiry(t),
+			Purposes:           g.purposes(t, 1),
+			Analyses:           Analyses{Builtins: []string{"cohort_count"}},
+			MinCohort:          MinCohortFloor,
+			EpsilonPerJobMilli: 100,
+			EpsilonTotalMilli:  1000,
+			Price:              10,
+			Split:              RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
+			Attestation:        AttestSoftware,
+			ConsentModel:       rapid.SampledFrom([]string{ConsentOptIn, ConsentOptOut}).Draw(t, "model"),
+			Expiry:             g.expiry(t),
 		}
 		if !slices.Contains(p.Purposes, "research") {
 			p.Purposes = append(p.Purposes, "research")
@@ -183,7 +183,7 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		ds := rapid.SliceOfNDistinct(rapid.SampledFrom(genDatasets), 1, 2, rapid.ID[string]).Draw(t, "datasets")
 		msg = &SubmitJob{Datasets: ds, Analysis: "cohort_count", Params: []byte(`{}`), Purpose: "research",
 			MaxPrice: rapid.Uint64Range(0, 40).Draw(t, "max price"), ResultKey: testEncKey(signer),
-			EpsilonMill: rapid.Uint64Range(0, 150).Draw(t, "epsilon")}
+			EpsilonMilli: rapid.Uint64Range(0, 150).Draw(t, "epsilon")}
 	case "post_result":
 		id := rapid.SampledFrom(genDatasets).Draw(t, "dataset")
 		root := sha256.Sum256(fmt.Appendf(nil, "%s/%d", id, rapid.Uint64Range(1, 2).Draw(t, "version")))

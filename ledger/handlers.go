@@ -425,17 +425,17 @@ func ValidatePolicy(p *Policy) error {
 	if p.MinCohort < MinCohortFloor {
 		return errf(CodeInvalidField, "msg.policy.min_cohort: %d is below the floor of %d", p.MinCohort, MinCohortFloor)
 	}
-	if p.EpsilonPerJobMill == 0 || p.EpsilonTotalMill == 0 {
+	if p.EpsilonPerJobMilli == 0 || p.EpsilonTotalMilli == 0 {
 		return errf(CodeInvalidField, "msg.policy: epsilon_per_job_milli and epsilon_total_milli must be positive")
 	}
-	if p.MinEpsilonPerJobMill > p.EpsilonPerJobMill {
-		return errf(CodeInvalidField, "msg.policy.min_epsilon_per_job_milli: %d exceeds epsilon_per_job_milli %d", p.MinEpsilonPerJobMill, p.EpsilonPerJobMill)
+	if p.MinEpsilonPerJobMilli > p.EpsilonPerJobMilli {
+		return errf(CodeInvalidField, "msg.policy.min_epsilon_per_job_milli: %d exceeds epsilon_per_job_milli %d", p.MinEpsilonPerJobMilli, p.EpsilonPerJobMilli)
 	}
 	if p.MinStudySites > 64 {
 		return errf(CodeInvalidField, "msg.policy.min_study_sites: %d, at most 64", p.MinStudySites)
 	}
-	if p.EpsilonPerJobMill > p.EpsilonTotalMill {
-		return errf(CodeInvalidField, "msg.policy.epsilon_per_job_milli: %d exceeds the total budget %d", p.EpsilonPerJobMill, p.EpsilonTotalMill)
+	if p.EpsilonPerJobMilli > p.EpsilonTotalMilli {
+		return errf(CodeInvalidField, "msg.policy.epsilon_per_job_milli: %d exceeds the total budget %d", p.EpsilonPerJobMilli, p.EpsilonTotalMilli)
 	}
 	s := p.Split
 	if uint64(s.InstitutionBps)+uint64(s.PatientPoolBps)+uint64(s.WorkerBps) != 10000 {

@@ -225,7 +225,7 @@ func worldSetup() [][]byte {
 	policy := func(model string, who Requesters) Policy {
 		return Policy{Purposes: []string{"research", "public_health"}, Requesters: who,
 			Analyses: Analyses{Builtins: []string{"cohort_count"}}, MinCohort: MinCohortFloor,
-			EpsilonPerJobMill: 100, EpsilonTotalMill: 1000, Price: 10,
+			EpsilonPerJobMilli: 100, EpsilonTotalMilli: 1000, Price: 10,
 			Split:       RewardSplit{InstitutionBps: 7000, PatientPoolBps: 2000, WorkerBps: 1000},
 			Attestation: AttestSoftware, ConsentModel: model}
 	}

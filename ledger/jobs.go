@@ -87,17 +87,17 @@ const (
 // JobSite is one dataset of a job, as admitted: what the worker must
 // compute on and what its institution is paid.
 type JobSite struct {
-	Dataset     string      `json:"dataset"`
-	Version     uint64      `json:"version"`
-	ContentRoot string      `json:"content_root"`
-	Org         string      `json:"org"`
-	Payee       string      `json:"payee"` // the institution account that published the version
-	Price       uint64      `json:"price"`
-	EpsilonMill uint64      `json:"epsilon_milli"`
-	Split       RewardSplit `json:"reward_split"`
-	Attestation string      `json:"attestation"` // what the policy demands
-	MinCohort   uint64      `json:"min_cohort"`
-	Model       string      `json:"consent_model"`
+	Dataset      string      `json:"dataset"`
+	Version      uint64      `json:"version"`
+	ContentRoot  string      `json:"content_root"`
+	Org          string      `json:"org"`
+	Payee        string      `json:"payee"` // the institution account that published the version
+	Price        uint64      `json:"price"`
+	EpsilonMilli uint64      `json:"epsilon_milli"`
+	Split        RewardSplit `json:"reward_split"`
+	Attestation  string      `json:"attestation"` // what the policy demands
+	MinCohort    uint64      `json:"min_cohort"`
+	Model        string      `json:"consent_model"`
 	// ExactRegression is the policy's exact_regression at admission.
 	ExactRegression bool `json:"exact_regression,omitempty"`
 	// MinStudySites is the policy's min_study_sites at admission.
@@ -146,7 +146,7 @@ type Job struct {
 
 // Budget is what a dataset has spent of its privacy budget.
 type Budget struct {
-	SpentMill uint64 `json:"spent_milli"`
+	SpentMilli uint64 `json:"spent_milli"`
 }
 
 // MaxJobParams bounds a job's analysis parameters.
@@ -165,13 +165,13 @@ type RegisterWorker struct {
 
 // SubmitJob asks for an analysis over datasets.
 type SubmitJob struct {
-	Datasets    []string        `json:"datasets"`
-	Analysis    string          `json:"analysis"` // a built-in name, or "code:<hex sha256>"
-	Params      json.RawMessage `json:"params"`
-	Purpose     string          `json:"purpose"`
-	MaxPrice    uint64          `json:"max_price"`
-	ResultKey   []byte          `json:"result_key"`              // requester's X25519 key for the result
-	EpsilonMill uint64          `json:"epsilon_milli,omitempty"` // per dataset; 0 = each policy's per-job epsilon
+	Datasets     []string        `json:"datasets"`
+	Analysis     string          `json:"analysis"` // a built-in name, or "code:<hex sha256>"
+	Params       json.RawMessage `json:"params"`
+	Purpose      string          `json:"purpose"`
+	MaxPrice     uint64          `json:"max_price"`
+	ResultKey    []byte          `json:"result_key"`              // requester's X25519 key for the result
+	EpsilonMilli uint64          `json:"epsilon_milli,omitempty"` // per dataset; 0 = each policy's per-job epsilon
 	// Study makes a multi-site logistic regression one model fitted
 	// across the sites by secure aggregation (see studies.go).
 	Study *StudyRequest `json:"study,omitempty"`
@@ -362,7 +362,7 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.SpentMill += s.EpsilonMill
+		b.SpentMilli += s.EpsilonMilli
 		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
 			return nil, err
 		}
@@ -408,16 +408,16 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 	if !analysisAllowed(pol.Analyses, m.Analysis) {
 		return nil, errf(CodeUnauthorized, "%s: dataset %q does not allow analysis %q", at, id, m.Analysis)
 	}
-	eps := pol.EpsilonPerJobMill
-	if m.EpsilonMill != 0 {
-		if m.EpsilonMill > pol.EpsilonPerJobMill {
-			return nil, errf(CodeInvalidField, "msg.epsilon_milli: %d exceeds dataset %q's per-job epsilon %d", m.EpsilonMill, id, pol.EpsilonPerJobMill)
+	eps := pol.EpsilonPerJobMilli
+	if m.EpsilonMilli != 0 {
+		if m.EpsilonMilli > pol.EpsilonPerJobMilli {
+			return nil, errf(CodeInvalidField, "msg.epsilon_milli: %d exceeds dataset %q's per-job epsilon %d", m.EpsilonMilli, id, pol.EpsilonPerJobMilli)
 		}
-		eps = m.EpsilonMill
+		eps = m.EpsilonMilli
 	}
-	floor := pol.MinEpsilonPerJobMill
+	floor := pol.MinEpsilonPerJobMilli
 	if floor == 0 {
-		floor = pol.EpsilonPerJobMill
+		floor = pol.EpsilonPerJobMilli
 	}
 	if eps < floor {
 		return nil, errf(CodeInvalidField, "msg.epsilon_milli: %d is below dataset %q's minimum of %d per job", eps, id, floor)
@@ -426,8 +426,8 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.SpentMill+eps > pol.EpsilonTotalMill || b.SpentMill+eps < b.SpentMill {
-		return nil, errf(CodeBudgetExhausted, "%s: dataset %q has spent %d of its %d milli-epsilon; this job needs %d", at, id, b.SpentMill, pol.EpsilonTotalMill, eps)
+	if b.SpentMilli+eps > pol.EpsilonTotalMilli || b.SpentMilli+eps < b.SpentMilli {
+		return nil, errf(CodeBudgetExhausted, "%s: dataset %q has spent %d of its %d milli-epsilon; this job needs %d", at, id, b.SpentMilli, pol.EpsilonTotalMilli, eps)
 	}
 	v, err := GetDatasetVersion(c.s, id, ds.LatestVersion)
 	if err != nil {
@@ -437,7 +437,7 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 		return nil, errf(CodeInternal, "dataset %q version %d missing", id, ds.LatestVersion)
 	}
 	return &JobSite{Dataset: id, Version: v.Version, ContentRoot: v.ContentRoot, Org: ds.Org, Payee: v.PublishedBy,
-		Price: pol.Price, EpsilonMill: eps, Split: pol.Split, Attestation: pol.Attestation, MinCohort: pol.MinCohort,
+		Price: pol.Price, EpsilonMilli: eps, Split: pol.Split, Attestation: pol.Attestation, MinCohort: pol.MinCohort,
 		Model: pol.ConsentModel, ExactRegression: pol.ExactRegression, MinStudySites: pol.MinStudySites}, nil
 }
 
@@ -579,7 +579,7 @@ func (c *txCtx) payOut(j *Job) error {
 		if err != nil {
 			return err
 		}
-		b.SpentMill -= min(b.SpentMill, s.EpsilonMill)
+		b.SpentMilli -= min(b.SpentMilli, s.EpsilonMilli)
 		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
 			return err
 		}

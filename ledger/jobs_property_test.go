@@ -16,7 +16,7 @@ func jobRoot(id string) string {
 func jobPolicy(price uint64, split RewardSplit, perJob, total uint64) Policy {
 	return Policy{Purposes: []string{"research"}, Requesters: Requesters{Anyone: true},
 		Analyses: Analyses{Builtins: []string{"cohort_count"}}, MinCohort: MinCohortFloor,
-		EpsilonPerJobMill: perJob, EpsilonTotalMill: total, Price: price, Split: split,
+		EpsilonPerJobMilli: perJob, EpsilonTotalMilli: total, Price: price, Split: split,
 		Attestation: AttestSoftware, ConsentModel: ConsentOptIn}
 }
 
@@ -77,7 +77,7 @@ func TestPropertyJobs(t *testing.T) {
 					sites := rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"cardio", "sleep"}), 1, 2, rapid.ID[string]).Draw(rt, "sites")
 					txs = append(txs, sign(who, &SubmitJob{Datasets: sites, Analysis: "cohort_count", Params: []byte(`{}`),
 						Purpose: "research", MaxPrice: rapid.Uint64Range(0, 60).Draw(rt, "ceiling"), ResultKey: testEncKey(who),
-						EpsilonMill: rapid.Uint64Range(0, 300).Draw(rt, "epsilon")}))
+						EpsilonMilli: rapid.Uint64Range(0, 300).Draw(rt, "epsilon")}))
 				case "post":
 					txs = append(txs, sign(workerOf[ds], &PostResult{Job: job, Dataset: ds, ContentRoot: jobRoot(ds),
 						Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://r"}))
@@ -120,7 +120,7 @@ func checkJobInvariants(t *rapid.T, m *Machine, supply uint64) {
 			// for every site that touched data (a result, a contribution
 			// or a refusal made after reading data).
 			if j.Status == JobAdmitted || s.Result != nil || s.Touched != "" {
-				want[s.Dataset] += s.EpsilonMill
+				want[s.Dataset] += s.EpsilonMilli
 			}
 		}
 		switch j.Status {
@@ -140,11 +140,11 @@ func checkJobInvariants(t *rapid.T, m *Machine, supply uint64) {
 			t.Fatal(err)
 		}
 		pol, _ := GetPolicy(st, ds)
-		if b.SpentMill != want[ds] {
-			t.Fatalf("%s: budget spent %d, admitted and released sites account for %d", ds, b.SpentMill, want[ds])
+		if b.SpentMilli != want[ds] {
+			t.Fatalf("%s: budget spent %d, admitted and released sites account for %d", ds, b.SpentMilli, want[ds])
 		}
-		if b.SpentMill > pol.EpsilonTotalMill {
-			t.Fatalf("%s: spent %d of %d", ds, b.SpentMill, pol.EpsilonTotalMill)
+		if b.SpentMilli > pol.EpsilonTotalMilli {
+			t.Fatalf("%s: spent %d of %d", ds, b.SpentMilli, pol.EpsilonTotalMilli)
 		}
 	}
 	var sum, held uint64

@@ -539,17 +539,17 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return m
 	case TxSetPolicy:
 		p := Policy{
-			Purposes:          a.list("purposes", "research"),
-			Requesters:        Requesters{Anyone: a.boolean("anyone", false), Orgs: a.list("orgs")},
-			Analyses:          Analyses{Builtins: a.list("builtins", "cohort_count", "descriptive"), CodeHashes: a.list("code_hashes")},
-			MinCohort:         a.u64("min_cohort", MinCohortFloor),
-			EpsilonPerJobMill: a.u64("eps_job", 100),
-			EpsilonTotalMill:  a.u64("eps_total", 1000),
-			Price:             a.u64("price", 10),
-			Attestation:       a.str("attestation", AttestSoftware),
-			ConsentModel:      a.str("model", ConsentOptIn),
-			Expiry:            a.time("expiry", r.now),
-			SetHeight:         int64(a.u64("set_height", 0)),
+			Purposes:           a.list("purposes", "research"),
+			Requesters:         Requesters{Anyone: a.boolean("anyone", false), Orgs: a.list("orgs")},
+			Analyses:           Analyses{Builtins: a.list("builtins", "cohort_count", "descriptive"), CodeHashes: a.list("code_hashes")},
+			MinCohort:          a.u64("min_cohort", MinCohortFloor),
+			EpsilonPerJobMilli: a.u64("eps_job", 100),
+			EpsilonTotalMilli:  a.u64("eps_total", 1000),
+			Price:              a.u64("price", 10),
+			Attestation:        a.str("attestation", AttestSoftware),
+			ConsentModel:       a.str("model", ConsentOptIn),
+			Expiry:             a.time("expiry", r.now),
+			SetHeight:          int64(a.u64("set_height", 0)),
 		}
 		kinds := a.list("kinds")
 		if !p.Requesters.Anyone && len(p.Requesters.Orgs) == 0 && !a.has("kinds") {
@@ -589,7 +589,7 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return &SubmitJob{Datasets: a.list("datasets"), Analysis: a.str("analysis", "cohort_count"),
 			Params: json.RawMessage(a.str("params", "{}")), Purpose: a.str("purpose", "research"),
 			MaxPrice: a.u64("max_price", 1000), ResultKey: r.key(t, a.str("result_key", signer), true),
-			EpsilonMill: a.u64("eps", 0)}
+			EpsilonMilli: a.u64("eps", 0)}
 	case TxPostResult:
 		ds := a.str("dataset", "")
 		root := sha256.Sum256(fmt.Appendf(nil, "content of %s v%d", ds, a.u64("version", 1)))
@@ -719,7 +719,7 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 				}
 				fmt.Fprintln(&out)
 				for _, s := range j.Sites {
-					fmt.Fprintf(&out, "  site %s v%d org=%s price=%d eps=%d", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMill)
+					fmt.Fprintf(&out, "  site %s v%d org=%s price=%d eps=%d", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMilli)
 					if s.Result != nil {
 						fmt.Fprintf(&out, " result by %s at %d", r.readable(s.Result.Worker), s.Result.Posted)
 					}
@@ -736,7 +736,7 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fmt.Fprintf(&out, "budget %s: spent %d milli-epsilon; patient pool %d\n", id, b.SpentMill, p)
+				fmt.Fprintf(&out, "budget %s: spent %d milli-epsilon; patient pool %d\n", id, b.SpentMilli, p)
 			}
 		case "audit":
 			r.printAudit(t, &out, st, int(a.u64("last", 1<<20)))
@@ -854,7 +854,7 @@ func (r *scriptRunner) printPolicy(t *testing.T, out *strings.Builder, st store.
 	fmt.Fprintf(out, "policy %s: set=%d consent=%s expiry=%s\n", id, p.SetHeight, p.ConsentModel, orNone(p.Expiry))
 	fmt.Fprintf(out, "  purposes=(%s) requesters=(%s) analyses=(%s)\n", strings.Join(p.Purposes, ", "), strings.Join(who, ", "), strings.Join(analyses, ", "))
 	fmt.Fprintf(out, "  min_cohort=%d epsilon=%d/%d milli price=%d split=%d/%d/%d attestation=%s\n", p.MinCohort,
-		p.EpsilonPerJobMill, p.EpsilonTotalMill, p.Price, p.Split.InstitutionBps, p.Split.PatientPoolBps, p.Split.WorkerBps, p.Attestation)
+		p.EpsilonPerJobMilli, p.EpsilonTotalMilli, p.Price, p.Split.InstitutionBps, p.Split.PatientPoolBps, p.Split.WorkerBps, p.Attestation)
 }
 
 func (r *scriptRunner) printAccess(t *testing.T, out *strings.Builder, st store.Reader, ids []string) {

@@ -234,7 +234,7 @@ func (c *txCtx) startStudy(j *Job, req *StudyRequest) error {
 			return err
 		}
 		for _, phase := range federated.Phases {
-			if _, err := st.Spec.Bounds(phase, s.MinCohort, BandTop(dv.RecordBand), s.EpsilonMill); err != nil {
+			if _, err := st.Spec.Bounds(phase, s.MinCohort, BandTop(dv.RecordBand), s.EpsilonMilli); err != nil {
 				return errf(CodeInvalidField, "msg.datasets[%d]: dataset %q cannot take part in this study: %v", i, s.Dataset, err)
 			}
 		}
@@ -351,7 +351,7 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	if dv == nil {
 		return nil, errf(CodeInternal, "dataset %q version %d missing", site.Dataset, site.Version)
 	}
-	bounds, err := st.Spec.Bounds(m.Phase, site.MinCohort, BandTop(dv.RecordBand), site.EpsilonMill)
+	bounds, err := st.Spec.Bounds(m.Phase, site.MinCohort, BandTop(dv.RecordBand), site.EpsilonMilli)
 	if err != nil {
 		return nil, errf(CodeInvalidState, "study %d: %v", j.ID, err)
 	}

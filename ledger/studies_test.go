@@ -295,7 +295,7 @@ func TestStudyFlagsAndDropouts(t *testing.T) {
 	if j.Status != JobFailed || len(j.Study.Excluded) != 2 || j.Study.Excluded[1].Dataset != "renal" || j.Study.Excluded[1].Kind != ExcludedDropped {
 		t.Fatalf("after the dropout: %s %q %+v", j.Status, j.Reason, j.Study.Excluded)
 	}
-	spent := func(ds string) uint64 { b, _ := GetBudget(w.m.block, ds); return b.SpentMill }
+	spent := func(ds string) uint64 { b, _ := GetBudget(w.m.block, ds); return b.SpentMilli }
 	pool := func(ds string) uint64 { p, _ := GetPool(w.m.block, ds); return p }
 	if spent("sleep") != 100 || pool("sleep") != 0 {
 		t.Errorf("flagged sleep: spent %d pool %d, want charged and unpaid", spent("sleep"), pool("sleep"))

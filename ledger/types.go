@@ -144,17 +144,17 @@ const MinCohortFloor = 11
 // Policy is a dataset's terms of use. Epsilon is in milli-units (fixed
 // point) because consensus code has no floating point.
 type Policy struct {
-	Purposes          []string    `json:"purposes"`
-	Requesters        Requesters  `json:"requesters"`
-	Analyses          Analyses    `json:"analyses"`
-	MinCohort         uint64      `json:"min_cohort"`
-	EpsilonPerJobMill uint64      `json:"epsilon_per_job_milli"`
-	EpsilonTotalMill  uint64      `json:"epsilon_total_milli"`
-	Price             uint64      `json:"price"`
-	Split             RewardSplit `json:"reward_split"`
-	Attestation       string      `json:"attestation"`
-	ConsentModel      string      `json:"consent_model"`
-	Expiry            int64       `json:"expiry,omitempty"` // unix seconds of block time; 0 = none
+	Purposes           []string    `json:"purposes"`
+	Requesters         Requesters  `json:"requesters"`
+	Analyses           Analyses    `json:"analyses"`
+	MinCohort          uint64      `json:"min_cohort"`
+	EpsilonPerJobMilli uint64      `json:"epsilon_per_job_milli"`
+	EpsilonTotalMilli  uint64      `json:"epsilon_total_milli"`
+	Price              uint64      `json:"price"`
+	Split              RewardSplit `json:"reward_split"`
+	Attestation        string      `json:"attestation"`
+	ConsentModel       string      `json:"consent_model"`
+	Expiry             int64       `json:"expiry,omitempty"` // unix seconds of block time; 0 = none
 	// ExactRegression lets workers release regression results exactly
 	// ("safe statistics": coefficients and SEs without noise, under
 	// outputctl's regression threshold rules) although the policy has an
@@ -163,10 +163,10 @@ type Policy struct {
 	// The ledger does not inspect analysis params: it only records the
 	// switch, and the worker enforces it.
 	ExactRegression bool `json:"exact_regression,omitempty"`
-	// MinEpsilonPerJobMill is the least epsilon a job may be charged, so
+	// MinEpsilonPerJobMilli is the least epsilon a job may be charged, so
 	// that no one can run thousands of nearly free queries (0 = the
 	// per-job epsilon itself: a job cannot ask for less).
-	MinEpsilonPerJobMill uint64 `json:"min_epsilon_per_job_milli,omitempty"`
+	MinEpsilonPerJobMilli uint64 `json:"min_epsilon_per_job_milli,omitempty"`
 	// MinStudySites is the fewest sites a pooled study over this dataset
 	// may finish with (0 = 2).
 	MinStudySites uint32 `json:"min_study_sites,omitempty"`

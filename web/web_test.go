@@ -62,7 +62,7 @@ func TestDashboard(t *testing.T) {
 	must(&ledger.SetPolicy{Dataset: "cvd-cohort", Policy: ledger.Policy{
 		Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
 		Analyses: ledger.Analyses{Builtins: []string{"logistic_regression"}}, MinCohort: 11,
-		EpsilonPerJobMill: 1000, EpsilonTotalMill: 10000, Price: 250,
+		EpsilonPerJobMilli: 1000, EpsilonTotalMilli: 10000, Price: 250,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptIn}}, "st-mary-admin")
 	must(&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: "cvd-cohort"}, Provision: ledger.Permit,

@@ -265,7 +265,7 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 		if err != nil {
 			return nil, err
 		}
-		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMill, b.TotalMill)
+		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMilli, b.TotalMilli)
 	}
 	step("Done. Every step above is a transaction in the audit log: see http://%s/", n.APIAddr())
 	if keep {

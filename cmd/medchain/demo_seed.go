@@ -164,11 +164,11 @@ func seedSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []by
 	say("%s ingested %d synthetic patients into dataset %s (record band %s, content root %s…)",
 		s.org, rep.RowsKept, s.dataset, rep.Vault.RecordBand, rep.Vault.ContentRoot[:16])
 	err = submit(admin, &ledger.SetPolicy{Dataset: s.dataset, Policy: ledger.Policy{
-		Purposes:          []string{"research", "public_health"},
-		Requesters:        ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses:          ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
-		MinCohort:         ledger.MinCohortFloor,
-		EpsilonPerJobMill: 500, EpsilonTotalMill: 5000,
+		Purposes:           []string{"research", "public_health"},
+		Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+		Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
+		MinCohort:          ledger.MinCohortFloor,
+		EpsilonPerJobMilli: 500, EpsilonTotalMilli: 5000,
 		Price:       s.price,
 		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 		Attestation: ledger.AttestSoftware, ConsentModel: s.consentModel,

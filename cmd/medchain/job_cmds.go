@@ -188,7 +188,7 @@ func showJob(w io.Writer, j *ledger.Job) {
 		if s.Excluded != "" {
 			res = s.Excluded + " from the study, not paid"
 		}
-		fmt.Fprintf(w, "  site %s\tversion %d\t%s\tprice %d\tepsilon %d\t%s\n", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMill, res)
+		fmt.Fprintf(w, "  site %s\tversion %d\t%s\tprice %d\tepsilon %d\t%s\n", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMilli, res)
 	}
 	if st := j.Study; st != nil {
 		showStudy(w, st)
@@ -428,7 +428,7 @@ key of --result-key (a local key name or 64 hex digits; default: the --from key'
 	fl.StringVar(&params, "params", "{}", "analysis parameters: a JSON object, or @FILE")
 	fl.StringVar(&m.Purpose, "purpose", "", fmt.Sprintf("purpose of use: %v", ledger.Purposes))
 	fl.Uint64Var(&m.MaxPrice, "max-price", 0, "the most the job may cost, in tokens")
-	fl.Uint64Var(&m.EpsilonMill, "epsilon-milli", 0, "epsilon per dataset, milli-units (default: each policy's per-job epsilon)")
+	fl.Uint64Var(&m.EpsilonMilli, "epsilon-milli", 0, "epsilon per dataset, milli-units (default: each policy's per-job epsilon)")
 	fl.StringVar(&resultKey, "result-key", "", "key the result is encrypted to: local key name or hex X25519 key (default: the --from key)")
 	fl.Uint32Var(&minSites, "min-sites", 0, "pooled study: the fewest sites it may finish with (default 2, or the policies' minimum)")
 	fl.Uint32Var(&iterationBlocks, "iteration-blocks", 0, "pooled study: each iteration's deadline in blocks (default 30)")
@@ -597,7 +597,7 @@ func datasetBudgetCmd(e *env) *cobra.Command {
 			},
 				func(w io.Writer, b *api.DatasetBudget) {
 					fmt.Fprintf(w, "dataset:\t%s\nspent:\t%d of %d milli-epsilon\nremaining:\t%d milli-epsilon (%d per job)\npatient pool:\t%d\n",
-						b.Dataset, b.SpentMill, b.TotalMill, b.RemainingMill, b.PerJobMill, b.PatientPool)
+						b.Dataset, b.SpentMilli, b.TotalMilli, b.RemainingMilli, b.PerJobMilli, b.PatientPool)
 				})
 		},
 	}
