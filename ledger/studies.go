@@ -37,6 +37,11 @@ import (
 // not set one.
 const DefaultIterationBlocks = 30
 
+// MinIterationBlocks is the shortest iteration deadline a study may ask
+// for: a site needs time to compute, prove and post, and a requester must
+// not be able to drop honest sites by a deadline they cannot meet.
+const MinIterationBlocks = 10
+
 // MaxStudyMismatches is how many times a round may end with a sum that does
 // not open the commitments before the study fails.
 const MaxStudyMismatches = 3
@@ -204,8 +209,8 @@ func validStudy(m *SubmitJob) error {
 	if s.MinSites > uint32(len(m.Datasets)) {
 		return errf(CodeInvalidField, "msg.study.min_sites: %d exceeds the %d datasets", s.MinSites, len(m.Datasets))
 	}
-	if s.IterationBlocks != 0 && (s.IterationBlocks < 2 || s.IterationBlocks > 10_000) {
-		return errf(CodeInvalidField, "msg.study.iteration_blocks: %d, want 2 to 10000", s.IterationBlocks)
+	if s.IterationBlocks != 0 && (s.IterationBlocks < MinIterationBlocks || s.IterationBlocks > 10_000) {
+		return errf(CodeInvalidField, "msg.study.iteration_blocks: %d, want %d to 10000", s.IterationBlocks, MinIterationBlocks)
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ var testSpec = federated.Spec{Columns: 2, MaxAbs: []uint64{1 << 10, 120 << 10}, 
 func (w *studyWorld) submit(datasets ...string) uint64 {
 	w.t.Helper()
 	r := w.block(w.sign("rita", &SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: []byte(`{}`),
-		Purpose: "research", MaxPrice: 1000, ResultKey: testEncKey("rita"), Study: &StudyRequest{Spec: testSpec, IterationBlocks: 4}}))
+		Purpose: "research", MaxPrice: 1000, ResultKey: testEncKey("rita"), Study: &StudyRequest{Spec: testSpec, IterationBlocks: MinIterationBlocks}}))
 	w.ok(r)
 	var id uint64
 	for _, e := range r[0].Events {

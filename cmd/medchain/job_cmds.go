@@ -431,7 +431,7 @@ key of --result-key (a local key name or 64 hex digits; default: the --from key'
 	fl.Uint64Var(&m.EpsilonMilli, "epsilon-milli", 0, "epsilon per dataset, milli-units (default: each policy's per-job epsilon)")
 	fl.StringVar(&resultKey, "result-key", "", "key the result is encrypted to: local key name or hex X25519 key (default: the --from key)")
 	fl.Uint32Var(&minSites, "min-sites", 0, "pooled study: the fewest sites it may finish with (default 2, or the policies' minimum)")
-	fl.Uint32Var(&iterationBlocks, "iteration-blocks", 0, "pooled study: each iteration's deadline in blocks (default 30)")
+	fl.Uint32Var(&iterationBlocks, "iteration-blocks", 0, "pooled study: each iteration's deadline in blocks (default 30, at least 10)")
 	return cmd
 }
 
