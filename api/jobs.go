@@ -34,13 +34,6 @@ type DatasetBudget struct {
 	PatientPool    uint64 `json:"patient_pool"`
 }
 
-// workerPrefix and jobPrefix are the prefixes of ledger.KeyWorker and
-// ledger.KeyJob.
-var (
-	workerPrefix = []byte("s/worker/")
-	jobPrefix    = []byte("s/job/")
-)
-
 // jobStatuses are the states a job can be in.
 var jobStatuses = []string{ledger.JobAdmitted, ledger.JobCompleted, ledger.JobFailed, ledger.JobExpired}
 
@@ -57,9 +50,9 @@ func (s *Server) getWorker(r *http.Request) (any, error) {
 // optional org query parameter.
 func (s *Server) listWorkers(r *http.Request) (any, error) {
 	org := r.URL.Query().Get("org")
-	ws, err := iterate(s, workerPrefix, func(w *ledger.Worker) bool { return org == "" || w.Org == org })
+	ws, err := ledger.ListWorkers(s.b, func(w *ledger.Worker) bool { return org == "" || w.Org == org })
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	return &WorkerList{Workers: ws}, nil
 }
@@ -88,12 +81,12 @@ func (s *Server) listJobs(r *http.Request) (any, error) {
 	if status != "" && !slices.Contains(jobStatuses, status) {
 		return nil, badParam("status", "%q is not one of admitted, completed, failed, expired", status)
 	}
-	jobs, err := iterate(s, jobPrefix, func(j *ledger.Job) bool {
+	jobs, err := ledger.ListJobs(s.b, func(j *ledger.Job) bool {
 		return (requester == "" || j.Requester == requester) && (status == "" || j.Status == status) &&
 			(dataset == "" || slices.ContainsFunc(j.Sites, func(st ledger.JobSite) bool { return st.Dataset == dataset }))
 	})
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	return &JobList{Jobs: jobs}, nil
 }

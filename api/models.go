@@ -52,9 +52,6 @@ type VerifyResult struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// modelPrefix is the prefix of ledger.KeyModel.
-var modelPrefix = ledger.KeyModel("")
-
 func (s *Server) getModel(r *http.Request) (any, error) {
 	id, err := idParam(r)
 	if err != nil {
@@ -75,11 +72,11 @@ func (s *Server) listModels(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	ms, err := iterate(s, modelPrefix, func(m *ledger.Model) bool {
+	ms, err := ledger.ListModels(s.b, func(m *ledger.Model) bool {
 		return (owner == "" || m.Owner == owner) && (org == "" || m.Org == org)
 	})
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	return &ModelList{Models: ms}, nil
 }

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -105,26 +105,15 @@ func (s *Server) getAccount(r *http.Request) (any, error) {
 	return found(a, err, "no account %s", addr)
 }
 
-// iterate decodes every committed value under prefix.
-func iterate[T any](s *Server, prefix []byte, keep func(*T) bool) ([]T, error) {
-	out := []T{}
-	var derr error
-	err := s.b.Iterate(prefix, func(k, v []byte) bool {
-		var x T
-		if derr = json.Unmarshal(v, &x); derr != nil {
-			derr = apiError(ledger.CodeInternal, "decode %s: %v", k, derr)
-			return false
-		}
-		if keep == nil || keep(&x) {
-			out = append(out, x)
-		}
-		return true
-	})
-	if err == nil {
-		err = derr
+// listError reports a ledger listing failure (an unreadable stored value
+// or store) as an internal error.
+func listError(err error) error {
+	if _, ok := err.(*Error); ok {
+		return err
 	}
-	return out, err
+	return apiError(ledger.CodeInternal, "%v", err)
 }
+
 
 // OrgList is GET /v1/orgs.
 type OrgList struct {
@@ -132,9 +121,9 @@ type OrgList struct {
 }
 
 func (s *Server) listOrgs(*http.Request) (any, error) {
-	orgs, err := iterate[ledger.Org](s, ledger.KeyOrg(""), nil)
+	orgs, err := ledger.ListOrgs(s.b)
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	return &OrgList{Orgs: orgs}, nil
 }
@@ -189,9 +178,9 @@ func datasetInfo(r store.Reader, id string, versions bool) (*DatasetInfo, error)
 }
 
 func (s *Server) listDatasets(*http.Request) (any, error) {
-	heads, err := iterate[ledger.Dataset](s, ledger.KeyDataset(""), nil)
+	heads, err := ledger.ListDatasets(s.b)
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	// Read the details in one view, so every entry is of the same height.
 	out := &DatasetList{Datasets: make([]DatasetInfo, 0, len(heads))}
@@ -288,9 +277,6 @@ type ConsentPage struct {
 	Next     string           `json:"next,omitempty"`
 }
 
-// consentPrefix is the prefix of ledger.KeyConsent.
-var consentPrefix = []byte("s/consent/")
-
 // Page sizes of GET /v1/consents.
 const (
 	DefaultConsentPage = 10_000
@@ -300,9 +286,6 @@ const (
 func (s *Server) listAllConsents(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	after := q.Get("after")
-	if after != "" && !strings.HasPrefix(after, string(consentPrefix)) {
-		return nil, badParam("after", "%q is not a consent key (the next value of the previous page)", after)
-	}
 	limit := uint64(DefaultConsentPage)
 	if v := q.Get("limit"); v != "" {
 		var err error
@@ -313,41 +296,21 @@ func (s *Server) listAllConsents(r *http.Request) (any, error) {
 			return nil, badParam("limit", "%d is not between 1 and %d", limit, MaxConsentPage)
 		}
 	}
-	out := &ConsentPage{Consents: []ledger.Consent{}}
-	var last []byte
-	var derr error
-	// Backend.Iterate has no start key: a later page skips the keys before
-	// it (cheap: no decoding), O(consents) per page.
-	err := s.b.Iterate(consentPrefix, func(k, v []byte) bool {
-		if after != "" && string(k) <= after {
-			return true
-		}
-		if uint64(len(out.Consents)) == limit {
-			out.Next = string(last)
-			return false
-		}
-		var c ledger.Consent
-		if derr = json.Unmarshal(v, &c); derr != nil {
-			derr = apiError(ledger.CodeInternal, "decode %s: %v", k, derr)
-			return false
-		}
-		out.Consents = append(out.Consents, c)
-		last = append(last[:0], k...)
-		return true
-	})
-	if err == nil {
-		err = derr
+
+	consents, next, err := ledger.ListConsents(s.b, after, int(limit))
+	if errors.Is(err, ledger.ErrBadCursor) {
+		return nil, badParam("after", "%q is not a consent key (the next value of the previous page)", after)
 	}
-	return out, err
+	if err != nil {
+		return nil, listError(err)
+	}
+	return &ConsentPage{Consents: consents, Next: next}, nil
 }
 
 // AccessRequestList is GET /v1/access-requests.
 type AccessRequestList struct {
 	AccessRequests []ledger.AccessRequest `json:"access_requests"`
 }
-
-// accessPrefix is the prefix of ledger.KeyAccess.
-var accessPrefix = []byte("s/access/")
 
 // listAccessRequests lists requests in id order, filtered by the optional
 // dataset, requester and status query parameters.
@@ -366,12 +329,12 @@ func (s *Server) listAccessRequests(r *http.Request) (any, error) {
 	default:
 		return nil, badParam("status", "%q is not one of pending, granted, denied", status)
 	}
-	reqs, err := iterate(s, accessPrefix, func(a *ledger.AccessRequest) bool {
+	reqs, err := ledger.ListAccessRequests(s.b, func(a *ledger.AccessRequest) bool {
 		return (dataset == "" || a.Dataset == dataset) && (requester == "" || a.Requester == requester) &&
 			(status == "" || a.Status == status)
 	})
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
 	return &AccessRequestList{AccessRequests: reqs}, nil
 }
