@@ -114,7 +114,6 @@ func listError(err error) error {
 	return apiError(ledger.CodeInternal, "%v", err)
 }
 
-
 // OrgList is GET /v1/orgs.
 type OrgList struct {
 	Orgs []ledger.Org `json:"orgs"`
