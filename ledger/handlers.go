@@ -20,54 +20,6 @@ type txCtx struct {
 	addr    string
 }
 
-func handle(c *txCtx) ([]Event, error) {
-	switch m := c.tx.Msg.(type) {
-	case *CreateOrg:
-		return c.createOrg(m)
-	case *SetOrgAdmin:
-		return c.setOrgAdmin(m)
-	case *RegisterAccount:
-		return c.registerAccount(m)
-	case *Transfer:
-		return c.transfer(m)
-	case *RegisterDataset:
-		return c.registerDataset(m)
-	case *SetPolicy:
-		return c.setPolicy(m)
-	case *GiveConsent:
-		return c.giveConsent(m)
-	case *NarrowConsent:
-		return c.narrowConsent(m)
-	case *RevokeConsent:
-		return c.revokeConsent(m)
-	case *RequestAccess:
-		return c.requestAccess(m)
-	case *DecideAccess:
-		return c.decideAccess(m)
-	case *RegisterWorker:
-		return c.registerWorker(m)
-	case *SubmitJob:
-		return c.submitJob(m)
-	case *PostResult:
-		return c.postResult(m)
-	case *FailJob:
-		return c.failJob(m)
-	case *ExpireJob:
-		return c.expireJob(m)
-	case *PostContribution:
-		return c.postContribution(m)
-	case *AdvanceStudy:
-		return c.advanceStudy(m)
-	case *RegisterModel:
-		return c.registerModel(m)
-	case *RecordPrediction:
-		return c.recordPrediction(m)
-	case *AttestPrediction:
-		return c.attestPrediction(m)
-	}
-	return nil, errf(CodeUnknownType, "no handler for %s", c.tx.Payload.Type)
-}
-
 func ev(typ string, kv ...string) []Event {
 	e := Event{Type: typ}
 	for i := 0; i+1 < len(kv); i += 2 {

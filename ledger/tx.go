@@ -34,62 +34,6 @@ const (
 	TxDecideAccess    TxType = "decide_access"
 )
 
-// newMsg returns a pointer to the message struct of a type, or nil if the
-// type is unknown. This table is the list of transaction types.
-func newMsg(t TxType) Msg {
-	switch t {
-	case TxCreateOrg:
-		return &CreateOrg{}
-	case TxSetOrgAdmin:
-		return &SetOrgAdmin{}
-	case TxRegisterAccount:
-		return &RegisterAccount{}
-	case TxTransfer:
-		return &Transfer{}
-	case TxRegisterDataset:
-		return &RegisterDataset{}
-	case TxSetPolicy:
-		return &SetPolicy{}
-	case TxGiveConsent:
-		return &GiveConsent{}
-	case TxNarrowConsent:
-		return &NarrowConsent{}
-	case TxRevokeConsent:
-		return &RevokeConsent{}
-	case TxRequestAccess:
-		return &RequestAccess{}
-	case TxDecideAccess:
-		return &DecideAccess{}
-	case TxRegisterWorker:
-		return &RegisterWorker{}
-	case TxSubmitJob:
-		return &SubmitJob{}
-	case TxPostResult:
-		return &PostResult{}
-	case TxFailJob:
-		return &FailJob{}
-	case TxExpireJob:
-		return &ExpireJob{}
-	case TxPostContribution:
-		return &PostContribution{}
-	case TxAdvanceStudy:
-		return &AdvanceStudy{}
-	case TxRegisterModel:
-		return &RegisterModel{}
-	case TxRecordPrediction:
-		return &RecordPrediction{}
-	case TxAttestPrediction:
-		return &AttestPrediction{}
-	}
-	return nil
-}
-
-// TxTypes lists every transaction type.
-var TxTypes = []TxType{TxCreateOrg, TxSetOrgAdmin, TxRegisterAccount, TxTransfer, TxRegisterDataset, TxSetPolicy,
-	TxGiveConsent, TxNarrowConsent, TxRevokeConsent, TxRequestAccess, TxDecideAccess,
-	TxRegisterWorker, TxSubmitJob, TxPostResult, TxFailJob, TxExpireJob, TxPostContribution, TxAdvanceStudy,
-	TxRegisterModel, TxRecordPrediction, TxAttestPrediction}
-
 // Msg is a transaction body.
 type Msg interface {
 	Type() TxType
