@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	medseed "github.com/medchain/medchain/seed"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -21,12 +22,9 @@ import (
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/csvsrc"
 	"github.com/medchain/medchain/deid"
-	"github.com/medchain/medchain/ingest"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/normalize"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
@@ -108,51 +106,25 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.submit(ak, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: org})
-	e.submit(ak, &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
 	people, err := synth.Generate(synth.Config{N: n, Seed: seed, RefDate: refDate})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(t.TempDir(), dataset+".csv")
-	if err := synth.WriteFile(src, func(w io.Writer) error { return synth.WriteCSV(w, people, synth.WithOutcome()) }); err != nil {
-		t.Fatal(err)
-	}
-	var mb bytes.Buffer
-	if err := synth.WriteCSVMapping(&mb, synth.WithOutcome()); err != nil {
-		t.Fatal(err)
-	}
-	mapping, err := csvsrc.ParseMapping("mapping", &mb)
+	rep, err := medseed.Publish(e.ctx, e.c, e.v, e.secret, medseed.Site{Admin: ak, Worker: wk, Measurement: measurement,
+		Org: org, Dataset: dataset, Title: dataset, People: people, RefDate: refDate,
+		Policy: ledger.Policy{
+			Purposes:           []string{"research", "public_health"},
+			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
+			MinCohort:          ledger.MinCohortFloor,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
+			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+			Attestation: ledger.AttestSoftware, ConsentModel: model,
+			ExactRegression: true, // the regression jobs here are exact
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeID, err := vault.NodeIdentity(ak.Enc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wr, err := vault.NewRecipient(wk.EncPub())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := normalize.DefaultConfig()
-	cfg.RefDate = refDate
-	rep, err := ingest.Run(e.ctx, e.v, nodeID, e.secret, ingest.ClientLedger{Client: e.c, Key: ak}, ingest.Options{
-		Source: src, Format: ingest.CSV, Mapping: &mapping, Normalize: cfg, Dataset: dataset, Title: dataset,
-		Recipients: []vault.Recipient{wr},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.submit(ak, &ledger.SetPolicy{Dataset: dataset, Policy: ledger.Policy{
-		Purposes:           []string{"research", "public_health"},
-		Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
-		MinCohort:          ledger.MinCohortFloor,
-		EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
-		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
-		Attestation: ledger.AttestSoftware, ConsentModel: model,
-		ExactRegression: true, // the regression jobs here are exact
-	}})
 	return wk, people, int(rep.RowsKept)
 }
 

@@ -68,11 +68,12 @@ ledger < app, api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
+client, ingest, synth < seed;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/blob/s3blob < node;
 node < api/apitest;
-node, ingest, synth < cmd/medchain;
+node, ingest, synth, seed < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to

@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/csvsrc"
-	"github.com/medchain/medchain/ingest"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
-	"github.com/medchain/medchain/normalize"
+	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
 )
@@ -83,7 +79,7 @@ func seedDemo(ctx context.Context, home, apiAddr string, out io.Writer) error {
 		wg.Add(1)
 		go func(s demoSite) {
 			defer wg.Done()
-			if err := seedSite(ctx, c, v, secret, dir, measurement, s, submit, say); err != nil {
+			if err := seedSite(ctx, c, v, secret, dir, measurement, s, say); err != nil {
 				errs <- fmt.Errorf("%s: %w", s.org, err)
 			}
 		}(s)
@@ -97,7 +93,7 @@ func seedDemo(ctx context.Context, home, apiAddr string, out io.Writer) error {
 }
 
 func seedSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []byte, dir, measurement string, s demoSite,
-	submit func(*keys.Key, ledger.Msg) error, say func(string, ...any)) error {
+	say func(string, ...any)) error {
 	admin, err := keys.Load(dir, s.admin)
 	if err != nil {
 		return err
@@ -113,72 +109,32 @@ func seedSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []by
 			return err
 		}
 	}
-	if err := submit(admin, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.org}); err != nil {
-		return err
-	}
-	if err := submit(admin, &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement}); err != nil {
-		return err
-	}
-	say("%s registered worker %s (software attestation)", s.org, wk.Address())
-
 	people, err := synth.Generate(synth.Config{N: s.patients, Seed: s.seed, RefDate: demoRefDate})
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "medchain-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	src := filepath.Join(tmp, s.dataset+".csv")
-	if err := synth.WriteFile(src, func(w io.Writer) error { return synth.WriteCSV(w, people, synth.WithOutcome()) }); err != nil {
-		return err
-	}
-	var mb bytes.Buffer
-	if err := synth.WriteCSVMapping(&mb, synth.WithOutcome()); err != nil {
-		return err
-	}
-	mapping, err := csvsrc.ParseMapping("demo mapping", &mb)
-	if err != nil {
-		return err
-	}
-	nodeID, err := vault.NodeIdentity(admin.Enc)
-	if err != nil {
-		return err
-	}
-	workerRecipient, err := vault.NewRecipient(wk.EncPub())
-	if err != nil {
-		return err
-	}
-	cfg := normalize.DefaultConfig()
-	cfg.RefDate = demoRefDate
-	rep, err := ingest.Run(ctx, v, nodeID, secret, ingest.ClientLedger{Client: c, Key: admin}, ingest.Options{
-		Source: src, Format: ingest.CSV, Mapping: &mapping, Normalize: cfg,
-		Dataset: s.dataset, Title: s.title,
+	rep, err := seed.Publish(ctx, c, v, secret, seed.Site{Admin: admin, Worker: wk, Measurement: measurement, Org: s.org,
+		Dataset: s.dataset, Title: s.title, People: people, RefDate: demoRefDate,
 		Description: "Synthetic patients drawn from the Framingham general CVD model (medchain synth), de-identified under HIPAA Safe Harbor.",
-		Recipients:  []vault.Recipient{workerRecipient},
-	})
+		Policy: ledger.Policy{
+			Purposes:           []string{"research", "public_health"},
+			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
+			MinCohort:          ledger.MinCohortFloor,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 5000,
+			Price:       s.price,
+			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+			Attestation: ledger.AttestSoftware, ConsentModel: s.consentModel,
+			// The demo's pooled logistic study is exact (safe statistics);
+			// without this the workers would refuse it.
+			ExactRegression: true,
+		}})
 	if err != nil {
 		return err
 	}
+	say("%s registered worker %s (software attestation)", s.org, wk.Address())
 	say("%s ingested %d synthetic patients into dataset %s (record band %s, content root %s…)",
 		s.org, rep.RowsKept, s.dataset, rep.Vault.RecordBand, rep.Vault.ContentRoot[:16])
-	err = submit(admin, &ledger.SetPolicy{Dataset: s.dataset, Policy: ledger.Policy{
-		Purposes:           []string{"research", "public_health"},
-		Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-		Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
-		MinCohort:          ledger.MinCohortFloor,
-		EpsilonPerJobMilli: 500, EpsilonTotalMilli: 5000,
-		Price:       s.price,
-		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
-		Attestation: ledger.AttestSoftware, ConsentModel: s.consentModel,
-		// The demo's pooled logistic study is released exactly (safe
-		// statistics); without this the workers would refuse it.
-		ExactRegression: true,
-	}})
-	if err != nil {
-		return err
-	}
 	say("%s set the policy of %s: research and public health, %d tokens a job, %s", s.org, s.dataset, s.price, s.consentModel)
 	return nil
 }
