@@ -30,6 +30,7 @@ type Machine struct {
 	last    Commitment
 	pending *Commitment // sealed but not yet committed
 	txs     *TxCache    // optional; see TxCache
+	ctx     txCtx       // the context of the transaction being applied (apply)
 }
 
 // BlockInfo is what a block tells the state machine about itself.
@@ -246,7 +247,10 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		return failed(err), nil, nil
 	}
 	txs := store.NewOverlay(m.block)
-	c := &txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
+	// The context lives in the machine: dispatch through the registry is an
+	// indirect call, which would move a fresh one to the heap every time.
+	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
+	c := &m.ctx
 	if signer != nil {
 		// The nonce is consumed whatever the outcome, so a signed
 		// transaction takes effect (or fails) at most once.
@@ -256,6 +260,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		}
 	}
 	events, herr := handle(c)
+	m.ctx = txCtx{} // keep nothing of this transaction alive
 	if herr != nil {
 		if CodeOf(herr) == CodeInternal {
 			return Result{}, nil, herr
