@@ -210,3 +210,43 @@ func (d *Design) Scaled(bounds []Bounds, outcome *Bounds) (*Design, error) {
 	}
 	return out, nil
 }
+
+// CompleteCases counts the rows a design of outcome on features with
+// filter would hold — the table's mask, the filter, and rows where the
+// outcome and every column the features read are not null — and the
+// events among them (outcome 1), without evaluating any derived term. A
+// release's cohort rules can run on these counts before anything that
+// depends on the values (a log of a non-positive value, an overflow) can
+// fail.
+func (t *Table) CompleteCases(outcome string, features []string, filter Filter) (n, events int, err error) {
+	yc, err := t.column("outcome", outcome)
+	if err != nil {
+		return 0, 0, err
+	}
+	terms := make([]term, len(features))
+	for j, f := range features {
+		if terms[j], err = t.parseTerm(fmt.Sprintf("features[%d]", j), f); err != nil {
+			return 0, 0, err
+		}
+	}
+	mask, _, err := t.selectRows(filter, "filter")
+	if err != nil {
+		return 0, 0, err
+	}
+	for i, keep := range mask {
+		if !keep || !yc.valid(i) {
+			continue
+		}
+		ok := true
+		for _, tm := range terms {
+			ok = ok && tm.valid(i)
+		}
+		if ok {
+			n++
+			if yc.Values[i] == 1 {
+				events++
+			}
+		}
+	}
+	return n, events, nil
+}

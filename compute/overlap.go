@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -139,8 +140,9 @@ func studyRule(study string, cur overlap.Sketch, minCohort int) func([]overlap.E
 	}
 }
 
-// studyGroup names the datasets of an exact study (sorted), or "" for a
-// private one (whose sums carry every site's noise).
+// studyGroup names the set of datasets of an exact study (a hash of their
+// sorted ids), or "" for a private one (whose sums carry every site's
+// noise).
 func studyGroup(j *ledger.Job) string {
 	if j.Study == nil || j.Study.Spec.Private != nil {
 		return ""
@@ -150,7 +152,9 @@ func studyGroup(j *ledger.Job) string {
 		ds = append(ds, s.Dataset)
 	}
 	slices.Sort(ds)
-	return strings.Join(ds, ",")
+	// A hash keeps the label short whatever the number of sites.
+	h := sha256.Sum256([]byte(strings.Join(ds, ",")))
+	return hex.EncodeToString(h[:16])
 }
 
 // checkCohortOverlap is checkOverlap for a single-site result: the cohort

@@ -142,7 +142,13 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 // solver where the last one left off (the coefficients of the iteration it
 // did not complete), so every completed sum is at coefficients no other
 // completed sum shares.
-func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, perturb func(round uint32, beta []float64) []float64) (*fitState, error) {
+//
+// Every restarted round starts from a moved point (perturb), from its very
+// first contribution: the first sum of a round — and the abandoned
+// contributions of the round before — are never at the coefficients of
+// another round's. current is the study's current round: when it has no
+// sum yet, the coefficients to contribute at are already moved for it.
+func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, current uint32, perturb func(round uint32, beta []float64) []float64) (*fitState, error) {
 	solver, err := analysis.NewSolver(make([]float64, p), opts)
 	if err != nil {
 		return nil, err
@@ -184,6 +190,9 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, perturb 
 	}
 	if !converged {
 		st.beta = solver.Beta()
+		if current != round {
+			st.beta = perturb(current, st.beta)
+		}
 	}
 	return st, nil
 }
@@ -191,11 +200,10 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, perturb 
 // restartPerturbation moves an exact study's coefficients when a round
 // restarts: by a deterministic offset per job and round (anyone replaying
 // the ledger computes the same), of 0.05/max|x_j| per coefficient, so the
-// linear predictor moves by about 0.05 per feature. Without it the new
+// linear predictor moves by about 0.05 per feature. Without it a restarted
 // round would sum, at the very coefficients of the abandoned iteration, a
 // smaller set of sites than the one a departed site could unmask with its
 // own pair secrets — and the difference would be a site's exact step.
-// Newton–Raphson converges from the moved point as from any other.
 func restartPerturbation(job uint64, spec federated.Spec) func(round uint32, beta []float64) []float64 {
 	return func(round uint32, beta []float64) []float64 {
 		out := slices.Clone(beta)
@@ -217,7 +225,7 @@ func restartPerturbation(job uint64, spec federated.Spec) func(round uint32, bet
 // ChaCha8 keyed by HKDF of the institution's study-noise key (from the
 // vault secret unless StudyNoiseKey is set) and the job, iteration, phase
 // and dataset.
-func (w *Worker) studyNoise(job uint64, iteration uint32, phase string, site ledger.JobSite) (outputctl.Source, error) {
+func (w *Worker) studyNoise(chainID string, job uint64, iteration uint32, phase string, site ledger.JobSite) (outputctl.Source, error) {
 	key := w.StudyNoiseKey
 	if key == nil {
 		secret, err := w.Vault.Secret()
@@ -228,7 +236,9 @@ func (w *Worker) studyNoise(job uint64, iteration uint32, phase string, site led
 			return nil, err
 		}
 	}
-	seed, err := hkdf.Key(sha256.New, key, nil, fmt.Sprintf("job %d iteration %d phase %s dataset %s", job, iteration, phase, site.Dataset), 32)
+	// The chain id too: a vault reused on another chain (a re-genesis)
+	// sees the same job ids again, for other values.
+	seed, err := hkdf.Key(sha256.New, key, nil, fmt.Sprintf("chain %q job %d iteration %d phase %s dataset %s", chainID, job, iteration, phase, site.Dataset), 32)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +280,14 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	if string(p.Link) != spec.Link {
 		return "", nil, &analysis.ParamError{Param: "link", Reason: fmt.Sprintf("the study was declared with link %q", spec.Link)}
+	}
+	// The cohort's counts first, before any derived term is evaluated.
+	n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := rel.CheckCounts(int64(n), int64(events), p.Link); err != nil {
+		return "", nil, err
 	}
 	d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
 	if err != nil {
@@ -314,7 +332,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if private {
 		fit, err = replayPrivate(view.Sums, d.P(), int(spec.Private.Rounds))
 	} else {
-		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, restartPerturbation(j.ID, spec))
+		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, st.Round, restartPerturbation(j.ID, spec))
 	}
 	if err != nil {
 		return "", nil, err
@@ -350,7 +368,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	// reposts the same noisy values for the same quantities rather than
 	// fresh draws that could be averaged.
 	noisy := *rel
-	if noisy.Noise, err = w.studyNoise(j.ID, st.Iteration, fit.phase, site); err != nil {
+	if noisy.Noise, err = w.studyNoise(status.ChainID, j.ID, st.Iteration, fit.phase, site); err != nil {
 		return "", nil, err
 	}
 	rel = &noisy

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"log/slog"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -46,7 +48,7 @@ func (e *env) worker(s studySite) *compute.Worker {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store}
+	return &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
 // runUntil runs the given sites' workers until the job closes or stop says

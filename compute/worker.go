@@ -555,6 +555,13 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			p.Link = analysis.Logit
 		}
 		if p.Private != nil {
+			n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+			if err != nil {
+				return "", nil, err
+			}
+			if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
+				return "", nil, err
+			}
 			d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
 			if err != nil {
 				return "", nil, err
@@ -566,16 +573,22 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, err
 		}
 		// The release's cohort rules on the complete cases come before the
-		// fit, so a separation or singularity error never speaks for a
+		// fit — the counts before any derived term is evaluated — so a
+		// term error, a separation or a singularity never speaks for a
 		// cohort that could not be released.
+		n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
+			return "", nil, err
+		}
 		d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
 		if err != nil {
 			return "", nil, err
 		}
-		if p.Link != analysis.Identity {
-			if err := r.CheckRegressionCohort(d); err != nil {
-				return "", nil, err
-			}
+		if err := r.CheckRegressionRules(d, p.Link); err != nil {
+			return "", nil, err
 		}
 		res, err := analysis.Regress(t, p.RegressionParams)
 		if err != nil {

@@ -409,38 +409,15 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 		posted = append(posted, sc)
 	}
 	// Honest sites replay the same sums and agree on the phase. When they
-	// do not, nothing is summed: a strict majority's phase stands and the
-	// others are flagged (their contributions are the evidence); without a
-	// strict majority the round restarts.
-	var step, final []string
-	for _, sc := range posted {
-		if sc.Phase == federated.PhaseFinal {
-			final = append(final, sc.Dataset)
-		} else {
-			step = append(step, sc.Dataset)
-		}
-	}
-	if len(step) > 0 && len(final) > 0 {
-		minority := step
-		if len(step) > len(final) {
-			minority = final
-		}
-		if len(step) == len(final) {
+	// do not, nothing is summed and the round restarts. Nobody is flagged:
+	// a majority of datasets or even of institutions could be colluders
+	// outvoting an honest site, so a split is not evidence against anyone
+	// (a site that keeps splitting the study can only make it fail, as it
+	// could by dropping out).
+	for _, sc := range posted[1:] {
+		if sc.Phase != posted[0].Phase {
 			return c.restart(j, "the participants posted different phases")
 		}
-		evidence := map[string]string{}
-		for _, sc := range posted {
-			if slices.Contains(minority, sc.Dataset) {
-				b, _ := json.Marshal(sc)
-				h := sha256.Sum256(b)
-				evidence[sc.Dataset] = hex.EncodeToString(h[:])
-			}
-		}
-		evs, err := c.exclude(j, minority, ExcludedFlagged, "posted the phase the other participants' replay of the sums contradicts", evidence)
-		if err != nil || j.Status != JobAdmitted {
-			return evs, err
-		}
-		return evs, nil
 	}
 	phase := posted[0].Phase
 	cs := make([]*federated.Contribution, len(posted))

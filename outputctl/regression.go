@@ -34,6 +34,29 @@ func (r *Releaser) CheckRegressionCohort(d *analysis.Design) error {
 	return r.regressionRules(d, analysis.Logit)
 }
 
+// CheckRegressionRules is CheckRegressionCohort for a link (a linear
+// regression has no events rule).
+func (r *Releaser) CheckRegressionRules(d *analysis.Design, link analysis.Link) error {
+	return r.regressionRules(d, link)
+}
+
+// CheckCounts applies the count rules of a regression release — the
+// minimum cohort, and for a binary outcome a minimum cell of events and of
+// non-events — to counts taken before any design is built
+// (analysis.Table.CompleteCases).
+func (r *Releaser) CheckCounts(n, events int64, link analysis.Link) error {
+	if err := r.Policy.Validate(); err != nil {
+		return err
+	}
+	if n < r.Policy.MinCohort {
+		return fmt.Errorf("%w of %d rows", ErrBelowMinCohort, r.Policy.MinCohort)
+	}
+	if c := r.Policy.minCell(); link != analysis.Identity && (events < c || n-events < c) {
+		return fmt.Errorf("%w: events and non-events must each be at least %d", ErrTooFewEvents, c)
+	}
+	return nil
+}
+
 // ReleaseRegression releases a fitted regression when:
 //
 //   - N reaches the minimum cohort;
