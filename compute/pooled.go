@@ -114,7 +114,7 @@ func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
 
 // releasePooledPrivate builds a private study's release from the replayed
 // rounds and the final (noisy) counts.
-func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
+func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (ReleaseKind, any, error) {
 	if len(fit.final) != spec.FinalLen() {
 		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
 	}
@@ -135,7 +135,7 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 	if diag != nil {
 		out.Regression.AUC, out.Regression.Calibration = diag.AUC, diag.Calibration
 	}
-	return "pooled_private_regression", PooledPrivateRelease{PrivateRegressionRelease: out, Diagnostics: diag}, nil
+	return KindPooledPrivateRegression, PooledPrivateRelease{PrivateRegressionRelease: out, Diagnostics: diag}, nil
 }
 
 // replay runs the solver over a study's sums. A new round restarts the
@@ -249,7 +249,7 @@ func (w *Worker) studyNoise(chainID string, job uint64, iteration uint32, phase 
 // contribution to the current iteration (errStepPosted), reports that it is
 // waiting (errWaiting), advances a study past a missed deadline
 // (errAdvanced), or, once the final sum is in, returns the pooled release.
-func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.JobSite, t *analysis.Table, rel *outputctl.Releaser, v *vault.Version) (string, any, error) {
+func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.JobSite, t *analysis.Table, rel *outputctl.Releaser, v *vault.Version) (ReleaseKind, any, error) {
 	sr, ok := w.Ledger.(StudyReader)
 	if !ok {
 		return "", nil, errors.New("the ledger backend cannot read studies")
@@ -485,7 +485,7 @@ func studyMaxAbs(spec federated.Spec) []float64 {
 
 // releasePooled builds the pooled regression from the replayed fit and the
 // final sum, and releases it through this site's output controls.
-func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (string, any, error) {
+func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (ReleaseKind, any, error) {
 	if len(fit.final) != spec.FinalLen() {
 		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
 	}
@@ -520,7 +520,7 @@ func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec fede
 	if err != nil {
 		return "", nil, err
 	}
-	return "pooled_regression", PooledRelease{RegressionRelease: out, Diagnostics: diag}, nil
+	return KindPooledRegression, PooledRelease{RegressionRelease: out, Diagnostics: diag}, nil
 }
 
 // PooledRelease is the release of a pooled fit (release_kind

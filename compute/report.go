@@ -30,14 +30,14 @@ func RenderSVG(w io.Writer, results []*Result) error {
 		text(20, y, 11, "normal", fmt.Sprintf("purpose %s · consent %s as of height %d · min cohort %d · ε %.3f · worker %s", r.Purpose, r.ConsentModel, r.ConsentAsOf, r.MinCohort, float64(r.EpsilonMilli)/1000, short(r.Worker)))
 		y += 24
 		switch r.ReleaseKind {
-		case "count":
+		case KindCount:
 			var c outputctl.CountRelease
 			if err := json.Unmarshal(r.Release, &c); err != nil {
 				return err
 			}
 			text(20, y, 13, "normal", "n = "+cellText(c.N)+noisyNote(c.Noisy))
 			y += 30
-		case "regression", "private_regression", "pooled_regression", "pooled_private_regression":
+		case KindRegression, KindPrivateRegression, KindPooledRegression, KindPooledPrivateRegression:
 			var rr outputctl.RegressionRelease
 			if err := json.Unmarshal(r.Release, &rr); err != nil {
 				return err

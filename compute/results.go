@@ -41,7 +41,31 @@ type Result struct {
 	MinCohort    uint64          `json:"min_cohort"`
 	EpsilonMilli uint64          `json:"epsilon_milli"`
 	Release      json.RawMessage `json:"release"`
-	ReleaseKind  string          `json:"release_kind"` // count, crosstab, description, regression, private_regression
+	ReleaseKind  ReleaseKind     `json:"release_kind"`
+}
+
+// ReleaseKind names what a result's release holds, and so how to decode it.
+type ReleaseKind string
+
+// Release kinds.
+const (
+	KindCount                   ReleaseKind = "count"                     // outputctl.CountRelease
+	KindCrosstab                ReleaseKind = "crosstab"                  // outputctl.CrosstabRelease
+	KindDescription             ReleaseKind = "description"               // descriptive statistics
+	KindRegression              ReleaseKind = "regression"                // outputctl.RegressionRelease
+	KindPrivateRegression       ReleaseKind = "private_regression"        // outputctl.PrivateRegressionRelease
+	KindPooledRegression        ReleaseKind = "pooled_regression"         // PooledRelease
+	KindPooledPrivateRegression ReleaseKind = "pooled_private_regression" // PooledPrivateRelease
+)
+
+// IsRegression says whether a release holds a fitted regression (with its
+// model under "regression"), single-site or pooled, exact or private.
+func (k ReleaseKind) IsRegression() bool {
+	switch k {
+	case KindRegression, KindPrivateRegression, KindPooledRegression, KindPooledPrivateRegression:
+		return true
+	}
+	return false
 }
 
 // ResultsDir is where a node home keeps encrypted results.

@@ -307,7 +307,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		Budget: &outputctl.Budget{TotalMilli: site.EpsilonMilli},
 		Noise:  noise,
 	}
-	var kind string
+	var kind ReleaseKind
 	var release any
 	if pooled(j) {
 		kind, release, err = w.computePooled(ctx, j, site, t, rel, v)
@@ -503,7 +503,7 @@ func exactAllowed(r *outputctl.Releaser) error {
 }
 
 // runAnalysis runs a built-in analysis and releases its result.
-func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outputctl.Releaser) (string, any, error) {
+func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outputctl.Releaser) (ReleaseKind, any, error) {
 	switch name {
 	case "cohort_count":
 		var p analysis.CountParams
@@ -515,7 +515,7 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, err
 		}
 		rel, err := r.ReleaseCount(res)
-		return "count", rel, err
+		return KindCount, rel, err
 	case "crosstab":
 		var p analysis.CrossTabParams
 		if err := decodeParams(params, &p); err != nil {
@@ -526,7 +526,7 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, err
 		}
 		rel, err := r.ReleaseCrossTab(res)
-		return "crosstab", rel, err
+		return KindCrosstab, rel, err
 	case "descriptive":
 		var p analysis.DescribeParams
 		if err := decodeParams(params, &p); err != nil {
@@ -537,7 +537,7 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, err
 		}
 		rel, err := r.ReleaseDescription(res)
-		return "description", rel, err
+		return KindDescription, rel, err
 	case "logistic_regression", "linear_regression":
 		var p regressionParams
 		if err := decodeParams(params, &p); err != nil {
@@ -567,7 +567,7 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 				return "", nil, err
 			}
 			rel, err := r.RegressPrivate(d, p.Link, *p.Private)
-			return "private_regression", rel, err
+			return KindPrivateRegression, rel, err
 		}
 		if err := exactAllowed(r); err != nil {
 			return "", nil, err
@@ -595,7 +595,7 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, err
 		}
 		rel, err := r.ReleaseRegression(res)
-		return "regression", rel, err
+		return KindRegression, rel, err
 	}
 	return "", nil, refuse("analysis_error", fmt.Errorf("analysis %q is not supported by this worker", name))
 }

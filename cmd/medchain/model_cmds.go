@@ -18,6 +18,7 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/zk"
 )
@@ -368,8 +369,8 @@ model can ever be proven.`,
 // decrypted result file of `medchain job result --out`.
 func modelFromJobResult(path string) (modelFile, int64, error) {
 	var r struct {
-		Job         uint64 `json:"job"`
-		ReleaseKind string `json:"release_kind"`
+		Job         uint64              `json:"job"`
+		ReleaseKind compute.ReleaseKind `json:"release_kind"`
 		Release     struct {
 			Regression struct {
 				Model analysis.Model `json:"model"`
@@ -379,7 +380,7 @@ func modelFromJobResult(path string) (modelFile, int64, error) {
 	if err := readJSONFile("job-result", path, &r); err != nil {
 		return modelFile{}, 0, err
 	}
-	if r.ReleaseKind != "regression" && r.ReleaseKind != "private_regression" {
+	if !r.ReleaseKind.IsRegression() {
 		return modelFile{}, 0, fail("--job-result %s: job %d released a %q, not a regression", path, r.Job, r.ReleaseKind)
 	}
 	m := r.Release.Regression.Model
