@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"math"
 	"slices"
 )
 
@@ -113,21 +112,6 @@ func gather(v []float64, mask []bool, n int) []float64 {
 // Rows says which rows of the table the design uses (the cohort an
 // analysis of it describes): one entry per table row.
 func (d *Design) Rows() []bool { return d.rows }
-
-// MaxAbs is the largest |x| of each column of the design, the intercept's
-// (1) first.
-func (d *Design) MaxAbs() []float64 {
-	out := make([]float64, 1, len(d.x)+1)
-	out[0] = 1
-	for _, col := range d.x {
-		m := 0.0
-		for _, v := range col {
-			m = max(m, math.Abs(v))
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // ClampAbs is the design with feature j clamped to [−maxAbs[j], maxAbs[j]]
 // (the columns are copied only where a value is clamped).

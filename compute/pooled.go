@@ -298,7 +298,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	// Output controls on this site's own cohort, before anything else is
 	// computed from it and before anything leaves.
-	if err := rel.CheckRegressionCohort(d); err != nil {
+	if err := rel.CheckRegressionRules(d, p.Link); err != nil {
 		return "", nil, err
 	}
 	if err := w.checkOverlap(site, j.ID, v, t, d.Rows(), studyGroup(j)); err != nil {

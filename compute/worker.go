@@ -165,9 +165,11 @@ func failReason(err error) string {
 	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrRootMismatch):
 		return "integrity_error"
 	case errors.Is(err, federated.ErrBadPeers):
-		// A participant's worker key cannot make masks: nothing about the
-		// data, and retrying cannot help.
-		return "integrity_error"
+		// A participant's worker key cannot make masks. Retrying cannot
+		// help; and the site meets this only after its cohort passed the
+		// release rules, so the refusal is charged like any other made
+		// after reading data (a free one would tell that it passed).
+		return "analysis_error"
 	case errors.As(err, &pe), errors.Is(err, analysis.ErrSeparation), errors.Is(err, analysis.ErrSingular),
 		errors.Is(err, analysis.ErrNotConverged), errors.Is(err, analysis.ErrTooFewRows),
 		errors.Is(err, outputctl.ErrNoPrivateRegression), errors.Is(err, outputctl.ErrNoiseTooLarge), errors.Is(err, outputctl.ErrNeedsBounds):

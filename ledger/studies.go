@@ -538,13 +538,9 @@ func (c *txCtx) advanceStudy(m *AdvanceStudy) ([]Event, error) {
 		}
 	}
 	if len(missing) == 0 {
-		// Everyone posted but the sum was not taken (cannot happen: the
-		// last post sums); restart to be safe.
-		evs, err := c.restart(j, "the iteration was complete but not summed")
-		if err != nil || j.Status != JobAdmitted {
-			return evs, err
-		}
-		return evs, putJSON(c.s, KeyJob(j.ID), j)
+		// The last post of an iteration always sums or restarts the
+		// round, so a complete iteration is never pending.
+		return nil, errf(CodeInternal, "study %d: iteration %d is complete but not summed", j.ID, st.Iteration)
 	}
 	return c.exclude(j, missing, ExcludedDropped, fmt.Sprintf("missed iteration %d's deadline (height %d)", st.Iteration, st.Deadline), nil)
 }

@@ -25,17 +25,12 @@ type RegressionRelease struct {
 // ROCDecimals: released TPRs are rounded to 10^−ROCDecimals (0.01).
 const ROCDecimals = 2
 
-// CheckRegressionCohort applies the cohort rules of ReleaseRegression to
-// a design before anything is computed from it: a site of a pooled study
-// runs it on its own cohort before it contributes, so that a cohort whose
-// release would be refused contributes nothing at all. The error says
-// which rule failed, never the count.
-func (r *Releaser) CheckRegressionCohort(d *analysis.Design) error {
-	return r.regressionRules(d, analysis.Logit)
-}
-
-// CheckRegressionRules is CheckRegressionCohort for a link (a linear
-// regression has no events rule).
+// CheckRegressionRules applies the cohort rules of ReleaseRegression to a
+// design before anything is computed from it (a linear regression has no
+// events rule): a site of a pooled study runs it on its own cohort before
+// it contributes, so that a cohort whose release would be refused
+// contributes nothing at all. The error says which rule failed, never the
+// count.
 func (r *Releaser) CheckRegressionRules(d *analysis.Design, link analysis.Link) error {
 	return r.regressionRules(d, link)
 }
