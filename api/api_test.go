@@ -333,7 +333,7 @@ func TestStateProof(t *testing.T) {
 		}
 		if present {
 			var a ledger.Account
-			if err := json.Unmarshal(p.Value, &a); err != nil || a.Address != rita.Address() {
+			if err := ledger.DecodeState(p.Value, &a); err != nil || a.Address != rita.Address() {
 				t.Fatalf("value: %s", p.Value)
 			}
 		}

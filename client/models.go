@@ -85,7 +85,7 @@ func (c *Client) VerifiedModel(ctx context.Context, id string) (*ledger.Model, *
 			Message: fmt.Sprintf("model %q does not exist (proven absent at height %d)", id, sc.Commitment.Height)}
 	}
 	var m ledger.Model
-	if err := json.Unmarshal(sc.Value, &m); err != nil {
+	if err := ledger.DecodeState(sc.Value, &m); err != nil {
 		return nil, nil, verifyErr("model %q: proven value does not decode: %v", id, err)
 	}
 	if m.ID != id {

@@ -42,7 +42,7 @@ func TestVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 		var a ledger.Account
-		if err := json.Unmarshal(sc.Value, &a); err != nil || a.Address != rita.Address() {
+		if err := ledger.DecodeState(sc.Value, &a); err != nil || a.Address != rita.Address() {
 			t.Fatalf("proven value: %s", sc.Value)
 		}
 		h := sc.Header

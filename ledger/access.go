@@ -40,15 +40,16 @@ const (
 
 // AccessRequest is a requester's application to use a dataset.
 type AccessRequest struct {
-	ID        uint64 `json:"id"`
-	Dataset   string `json:"dataset"`
-	Requester string `json:"requester"`
-	Purpose   string `json:"purpose"`
-	Status    string `json:"status"`
-	Expiry    int64  `json:"expiry,omitempty"`
-	Created   int64  `json:"created_height"`
-	DecidedBy string `json:"decided_by,omitempty"`
-	Decided   int64  `json:"decided_height,omitempty"`
+	_         struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	ID        uint64   `json:"id"`
+	Dataset   string   `json:"dataset"`
+	Requester string   `json:"requester"`
+	Purpose   string   `json:"purpose"`
+	Status    string   `json:"status"`
+	Expiry    int64    `json:"expiry,omitempty"`
+	Created   int64    `json:"created_height"`
+	DecidedBy string   `json:"decided_by,omitempty"`
+	Decided   int64    `json:"decided_height,omitempty"`
 }
 
 func (c *txCtx) requestAccess(m *RequestAccess) ([]Event, error) {
@@ -66,7 +67,7 @@ func (c *txCtx) requestAccess(m *RequestAccess) ([]Event, error) {
 		return nil, errf(CodeInvalidState, "dataset %q has no policy yet", ds.ID)
 	}
 	var p Policy
-	if _, err := getJSON(c.s, KeyPolicy(ds.ID), &p); err != nil {
+	if _, err := getState(c.s, KeyPolicy(ds.ID), &p); err != nil {
 		return nil, err
 	}
 	if p.Expiry != 0 && p.Expiry <= c.now {
@@ -79,14 +80,14 @@ func (c *txCtx) requestAccess(m *RequestAccess) ([]Event, error) {
 	// institution decides. A grant admits its holder's jobs for that
 	// dataset and purpose (see admitSite).
 	var id uint64
-	if _, err := getJSON(c.s, KeyAccessCount(), &id); err != nil {
+	if _, err := getState(c.s, KeyAccessCount(), &id); err != nil {
 		return nil, err
 	}
 	r := AccessRequest{ID: id, Dataset: ds.ID, Requester: c.addr, Purpose: m.Purpose, Status: AccessPending, Created: c.height}
-	if err := putJSON(c.s, KeyAccessCount(), id+1); err != nil {
+	if err := putState(c.s, KeyAccessCount(), id+1); err != nil {
 		return nil, err
 	}
-	return ev("request_access", "request", fmt.Sprint(id), "dataset", ds.ID), putJSON(c.s, KeyAccess(id), r)
+	return ev("request_access", "request", fmt.Sprint(id), "dataset", ds.ID), putState(c.s, KeyAccess(id), r)
 }
 
 // RequesterAllowed reports whether a policy's requester clause admits an account.
@@ -96,7 +97,7 @@ func RequesterAllowed(r Requesters, a *Account) bool {
 
 func (c *txCtx) decideAccess(m *DecideAccess) ([]Event, error) {
 	var r AccessRequest
-	found, err := getJSON(c.s, KeyAccess(m.Request), &r)
+	found, err := getState(c.s, KeyAccess(m.Request), &r)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +120,11 @@ func (c *txCtx) decideAccess(m *DecideAccess) ([]Event, error) {
 	r.Status, r.Expiry, r.DecidedBy, r.Decided = AccessDenied, m.Expiry, c.addr, c.height
 	if m.Grant {
 		r.Status = AccessGranted
-		if err := putJSON(c.s, KeyAccessGrant(r.Dataset, r.Requester, r.Purpose), r.ID); err != nil {
+		if err := putState(c.s, KeyAccessGrant(r.Dataset, r.Requester, r.Purpose), r.ID); err != nil {
 			return nil, err
 		}
 	}
-	return ev("decide_access", "request", fmt.Sprint(r.ID), "status", r.Status), putJSON(c.s, KeyAccess(r.ID), r)
+	return ev("decide_access", "request", fmt.Sprint(r.ID), "status", r.Status), putState(c.s, KeyAccess(r.ID), r)
 }
 
 // KeyAccessCount counts access requests (the next request id).

@@ -55,6 +55,7 @@ func validKind(k AccountKind) bool { return slices.Contains(AccountKinds, k) }
 // Account is a registered key pair. Its address is derived from the signing
 // key, so the ledger never needs names.
 type Account struct {
+	_          struct{}    `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Address    string      `json:"address"`
 	PubKey     []byte      `json:"pub_key"` // ed25519 public key (32 bytes)
 	EncKey     []byte      `json:"enc_key"` // X25519 public key (32 bytes) results are encrypted to
@@ -81,7 +82,7 @@ func (c *txCtx) newAccount(pub, enc []byte, kind AccountKind, org string) (*Acco
 	if existing != nil {
 		return nil, errf(CodeAlreadyExists, "account %s is already registered", a.Address)
 	}
-	return a, putJSON(c.s, KeyAccount(a.Address), a)
+	return a, putState(c.s, KeyAccount(a.Address), a)
 }
 
 func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
@@ -127,7 +128,7 @@ func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
 	}
 	if self {
 		a.Nonce = 1 // this transaction used nonce 0
-		if err := putJSON(c.s, KeyAccount(a.Address), a); err != nil {
+		if err := putState(c.s, KeyAccount(a.Address), a); err != nil {
 			return nil, err
 		}
 	}
@@ -160,10 +161,10 @@ func (c *txCtx) transfer(m *Transfer) ([]Event, error) {
 	}
 	c.signer.Balance -= m.Amount
 	to.Balance = sum
-	if err := putJSON(c.s, KeyAccount(c.addr), c.signer); err != nil {
+	if err := putState(c.s, KeyAccount(c.addr), c.signer); err != nil {
 		return nil, err
 	}
-	return ev("transfer", "from", c.addr, "to", m.To, "amount", fmt.Sprint(m.Amount)), putJSON(c.s, KeyAccount(m.To), to)
+	return ev("transfer", "from", c.addr, "to", m.To, "amount", fmt.Sprint(m.Amount)), putState(c.s, KeyAccount(m.To), to)
 }
 
 // KeyAccount is an account by address.
@@ -174,7 +175,7 @@ func KeySupply() []byte { return []byte("s/supply") }
 
 func getAccount(r store.Reader, addr string) (*Account, error) {
 	var a Account
-	found, err := getJSON(r, KeyAccount(addr), &a)
+	found, err := getState(r, KeyAccount(addr), &a)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -187,6 +188,6 @@ func GetAccount(r store.Reader, addr string) (*Account, error) { return getAccou
 // GetSupply reads the total token supply.
 func GetSupply(r store.Reader) (uint64, error) {
 	var s uint64
-	_, err := getJSON(r, KeySupply(), &s)
+	_, err := getState(r, KeySupply(), &s)
 	return s, err
 }

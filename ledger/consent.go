@@ -110,8 +110,9 @@ const (
 
 // Scope is what a consent covers.
 type Scope struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id,omitempty"` // dataset or organisation id; empty for all
+	_    struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Kind string   `json:"kind"`
+	ID   string   `json:"id,omitempty"` // dataset or organisation id; empty for all
 }
 
 // Consent provisions.
@@ -123,6 +124,7 @@ const (
 // Consent is one patient decision, modelled on a FHIR Consent provision.
 // Once revoked it never becomes active again; a new decision is a new consent.
 type Consent struct {
+	_         struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Patient   string   `json:"patient"`
 	Seq       uint64   `json:"seq"`
 	Scope     Scope    `json:"scope"`
@@ -174,14 +176,14 @@ func (c *txCtx) giveConsent(m *GiveConsent) ([]Event, error) {
 		return nil, errf(CodeExpired, "msg.expiry: %d is not after the block time %d", m.Expiry, c.now)
 	}
 	var seq uint64
-	if _, err := getJSON(c.s, KeyConsentCount(c.addr), &seq); err != nil {
+	if _, err := getState(c.s, KeyConsentCount(c.addr), &seq); err != nil {
 		return nil, err
 	}
 	con := Consent{Patient: c.addr, Seq: seq, Scope: m.Scope, Provision: m.Provision, Purposes: m.Purposes, Expiry: m.Expiry, Created: c.height}
-	if err := putJSON(c.s, KeyConsentCount(c.addr), seq+1); err != nil {
+	if err := putState(c.s, KeyConsentCount(c.addr), seq+1); err != nil {
 		return nil, err
 	}
-	return ev("give_consent", "patient", c.addr, "seq", fmt.Sprint(seq)), putJSON(c.s, KeyConsent(c.addr, seq), con)
+	return ev("give_consent", "patient", c.addr, "seq", fmt.Sprint(seq)), putState(c.s, KeyConsent(c.addr, seq), con)
 }
 
 // activeConsent loads one of the signer's consents that is still in force.
@@ -190,7 +192,7 @@ func (c *txCtx) activeConsent(seq uint64) (*Consent, error) {
 		return nil, err
 	}
 	var con Consent
-	found, err := getJSON(c.s, KeyConsent(c.addr, seq), &con)
+	found, err := getState(c.s, KeyConsent(c.addr, seq), &con)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +244,7 @@ func (c *txCtx) narrowConsent(m *NarrowConsent) ([]Event, error) {
 	}
 	con.Purposes = m.Purposes
 	con.Narrowed = c.height
-	return ev("narrow_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putJSON(c.s, KeyConsent(c.addr, m.Seq), con)
+	return ev("narrow_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putState(c.s, KeyConsent(c.addr, m.Seq), con)
 }
 
 func (c *txCtx) revokeConsent(m *RevokeConsent) ([]Event, error) {
@@ -251,7 +253,7 @@ func (c *txCtx) revokeConsent(m *RevokeConsent) ([]Event, error) {
 		return nil, err
 	}
 	con.Revoked = c.height
-	return ev("revoke_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putJSON(c.s, KeyConsent(c.addr, m.Seq), con)
+	return ev("revoke_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putState(c.s, KeyConsent(c.addr, m.Seq), con)
 }
 
 // KeyConsentCount counts a patient's consents (the next sequence number).
@@ -273,7 +275,7 @@ func GetConsent(r store.Reader, patient string, seq uint64) (*Consent, error) {
 // GetConsents reads all of a patient's consents, oldest first.
 func GetConsents(r store.Reader, patient string) ([]Consent, error) {
 	var n uint64
-	if _, err := getJSON(r, KeyConsentCount(patient), &n); err != nil {
+	if _, err := getState(r, KeyConsentCount(patient), &n); err != nil {
 		return nil, err
 	}
 	out := make([]Consent, 0, n)
@@ -315,7 +317,7 @@ func ListConsents(it Iterator, after string, limit int) (consents []Consent, nex
 			return false
 		}
 		var c Consent
-		if derr = decodeState(v, &c); derr != nil {
+		if derr = DecodeState(v, &c); derr != nil {
 			derr = fmt.Errorf("ledger: decode %s: %w", k, derr)
 			return false
 		}

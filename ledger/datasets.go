@@ -49,26 +49,28 @@ var RecordBands = vocab.RecordBands
 
 // Dataset is the ledger entry for a published dataset; versions hang off it.
 type Dataset struct {
-	ID            string `json:"id"`
-	Org           string `json:"org"`
-	LatestVersion uint64 `json:"latest_version"`
-	Created       int64  `json:"created_height"`
-	HasPolicy     bool   `json:"has_policy"`
+	_             struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	ID            string   `json:"id"`
+	Org           string   `json:"org"`
+	LatestVersion uint64   `json:"latest_version"`
+	Created       int64    `json:"created_height"`
+	HasPolicy     bool     `json:"has_policy"`
 }
 
 // DatasetVersion is the immutable metadata of one published version.
 type DatasetVersion struct {
-	Dataset     string  `json:"dataset"`
-	Version     uint64  `json:"version"`
-	Title       string  `json:"title"`
-	Description string  `json:"description,omitempty"`
-	Schema      []Field `json:"schema"`
-	RecordBand  string  `json:"record_band"`
-	ContentRoot string  `json:"content_root"`           // hex Merkle root over the encrypted chunks
-	Locator     string  `json:"locator"`                // where the node keeps the blobs
-	DeidProfile string  `json:"deid_profile,omitempty"` // hex hash of the de-identification rule set
-	Published   int64   `json:"published_height"`
-	PublishedBy string  `json:"published_by"`
+	_           struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Dataset     string   `json:"dataset"`
+	Version     uint64   `json:"version"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Schema      []Field  `json:"schema"`
+	RecordBand  string   `json:"record_band"`
+	ContentRoot string   `json:"content_root"`           // hex Merkle root over the encrypted chunks
+	Locator     string   `json:"locator"`                // where the node keeps the blobs
+	DeidProfile string   `json:"deid_profile,omitempty"` // hex hash of the de-identification rule set
+	Published   int64    `json:"published_height"`
+	PublishedBy string   `json:"published_by"`
 }
 
 // Purposes is the purpose-of-use vocabulary, after HL7 PurposeOfUse
@@ -80,6 +82,7 @@ var BuiltinAnalyses = []string{"cohort_count", "crosstab", "descriptive", "logis
 
 // Requesters says who may use a dataset.
 type Requesters struct {
+	_      struct{}      `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Anyone bool          `json:"anyone,omitempty"`
 	Orgs   []string      `json:"orgs,omitempty"`
 	Kinds  []AccountKind `json:"kinds,omitempty"`
@@ -87,6 +90,7 @@ type Requesters struct {
 
 // Analyses says which analyses may run on a dataset.
 type Analyses struct {
+	_          struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Builtins   []string `json:"builtins,omitempty"`
 	CodeHashes []string `json:"code_hashes,omitempty"` // hex sha256 of approved analysis code
 }
@@ -118,6 +122,7 @@ const MinCohortFloor = 11
 // Policy is a dataset's terms of use. Epsilon is in milli-units (fixed
 // point) because consensus code has no floating point.
 type Policy struct {
+	_                  struct{}    `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Purposes           []string    `json:"purposes"`
 	Requesters         Requesters  `json:"requesters"`
 	Analyses           Analyses    `json:"analyses"`
@@ -205,7 +210,7 @@ func (c *txCtx) registerDataset(m *RegisterDataset) ([]Event, error) {
 		return nil, err
 	}
 	var ds Dataset
-	found, err := getJSON(c.s, KeyDataset(m.ID), &ds)
+	found, err := getState(c.s, KeyDataset(m.ID), &ds)
 	if err != nil {
 		return nil, err
 	}
@@ -226,16 +231,16 @@ func (c *txCtx) registerDataset(m *RegisterDataset) ([]Event, error) {
 	v := DatasetVersion{Dataset: m.ID, Version: m.Version, Title: m.Title, Description: m.Description, Schema: m.Schema,
 		RecordBand: m.RecordBand, ContentRoot: m.ContentRoot, Locator: m.Locator, DeidProfile: m.DeidProfile,
 		Published: c.height, PublishedBy: c.addr}
-	if err := putJSON(c.s, KeyDatasetVersion(m.ID, m.Version), v); err != nil {
+	if err := putState(c.s, KeyDatasetVersion(m.ID, m.Version), v); err != nil {
 		return nil, err
 	}
 	return ev("register_dataset", "dataset", m.ID, "version", fmt.Sprint(m.Version), "org", ds.Org),
-		putJSON(c.s, KeyDataset(m.ID), ds)
+		putState(c.s, KeyDataset(m.ID), ds)
 }
 
 func (c *txCtx) dataset(id string) (*Dataset, error) {
 	var ds Dataset
-	found, err := getJSON(c.s, KeyDataset(id), &ds)
+	found, err := getState(c.s, KeyDataset(id), &ds)
 	if err != nil {
 		return nil, err
 	}
@@ -336,10 +341,10 @@ func (c *txCtx) setPolicy(m *SetPolicy) ([]Event, error) {
 	}
 	p.SetHeight = c.height
 	ds.HasPolicy = true
-	if err := putJSON(c.s, KeyDataset(ds.ID), ds); err != nil {
+	if err := putState(c.s, KeyDataset(ds.ID), ds); err != nil {
 		return nil, err
 	}
-	return ev("set_policy", "dataset", ds.ID), putJSON(c.s, KeyPolicy(ds.ID), p)
+	return ev("set_policy", "dataset", ds.ID), putState(c.s, KeyPolicy(ds.ID), p)
 }
 
 // KeyDataset is a dataset by id.

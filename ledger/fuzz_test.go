@@ -168,10 +168,10 @@ func FuzzDeliverTx(f *testing.F) {
 					t.Fatalf("failed transaction (%s: %s) changed %s", res.Code, res.Log, ch.Key)
 				}
 				old, _ := base.Get(ch.Key)
-				if err := json.Unmarshal(old, &was); err != nil {
+				if err := DecodeState(old, &was); err != nil {
 					t.Fatalf("failed transaction (%s) created account %s", res.Code, ch.Key)
 				}
-				if err := json.Unmarshal(ch.Value, &now); err != nil {
+				if err := DecodeState(ch.Value, &now); err != nil {
 					t.Fatal(err)
 				}
 				was.Nonce++

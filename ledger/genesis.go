@@ -102,7 +102,7 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 			return errf(CodeOverflow, "%s.balance: total supply overflows", at)
 		}
 		acct := Account{Address: addr, PubKey: a.PubKey, EncKey: a.EncKey, Kind: a.Kind, Org: a.Org, Balance: a.Balance}
-		if err := putJSON(w, KeyAccount(addr), acct); err != nil {
+		if err := putState(w, KeyAccount(addr), acct); err != nil {
 			return err
 		}
 	}
@@ -122,7 +122,7 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 		}
 		admins := slices.Clone(o.Admins)
 		slices.Sort(admins)
-		if err := putJSON(w, KeyOrg(o.ID), Org{ID: o.ID, Name: o.Name, Kind: o.Kind, Admins: admins}); err != nil {
+		if err := putState(w, KeyOrg(o.ID), Org{ID: o.ID, Name: o.Name, Kind: o.Kind, Admins: admins}); err != nil {
 			return err
 		}
 	}
@@ -131,13 +131,13 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 			return errf(CodeInvalidField, "genesis.authorities[%d]: %s is not a genesis account", i, a)
 		}
 	}
-	if err := putJSON(w, KeySupply(), supply); err != nil {
+	if err := putState(w, KeySupply(), supply); err != nil {
 		return err
 	}
 	if g.JobTimeoutBlocks < 0 {
 		return errf(CodeInvalidField, "genesis.job_timeout_blocks: negative")
 	}
-	return putJSON(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities, JobTimeoutBlocks: g.JobTimeoutBlocks})
+	return putState(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities, JobTimeoutBlocks: g.JobTimeoutBlocks})
 }
 
 // MarshalGenesis encodes a genesis for a CometBFT genesis document.
@@ -147,6 +147,7 @@ func MarshalGenesis(g Genesis) (json.RawMessage, error) {
 
 // Params are chain-wide settings fixed at genesis.
 type Params struct {
+	_           struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	ChainID     string   `json:"chain_id"`
 	Authorities []string `json:"authorities"` // addresses allowed to admit organisations
 	// JobTimeoutBlocks is how long an admitted job may wait for its results

@@ -200,16 +200,18 @@ func stagedState(t tb, m *Machine, db *store.Mem) map[string]string {
 	return out
 }
 
+// mustMarshal encodes a value as the state stores it.
 func mustMarshal(t tb, v any) string {
-	b, err := json.Marshal(v)
+	b, err := EncodeState(v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
+// mustUnmarshal decodes a stored state value.
 func mustUnmarshal(t tb, s string, v any) {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
+	if err := DecodeState([]byte(s), v); err != nil {
 		t.Fatalf("decode %q: %v", s, err)
 	}
 }
@@ -259,14 +261,14 @@ func heldSum(t tb, m *Machine, db *store.Mem) uint64 {
 	var sum uint64
 	for _, k := range stateKeys(m, db, string(KeyJob(0))[:len("s/job/")]) {
 		var j Job
-		if _, err := getJSON(m.block, []byte(k), &j); err != nil {
+		if _, err := getState(m.block, []byte(k), &j); err != nil {
 			t.Fatal(err)
 		}
 		sum += j.Escrow
 	}
 	for _, k := range stateKeys(m, db, "s/pool/") {
 		var p uint64
-		if _, err := getJSON(m.block, []byte(k), &p); err != nil {
+		if _, err := getState(m.block, []byte(k), &p); err != nil {
 			t.Fatal(err)
 		}
 		sum += p

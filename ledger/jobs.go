@@ -35,6 +35,7 @@ const (
 // JobSite is one dataset of a job, as admitted: what the worker must
 // compute on and what its institution is paid.
 type JobSite struct {
+	_            struct{}    `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Dataset      string      `json:"dataset"`
 	Version      uint64      `json:"version"`
 	ContentRoot  string      `json:"content_root"`
@@ -66,15 +67,17 @@ type JobSite struct {
 
 // JobResult is a site's posted result.
 type JobResult struct {
-	Worker      string `json:"worker"`
-	ResultHash  string `json:"result_hash"` // hex SHA-256 of the encrypted result
-	Locator     string `json:"locator"`
-	Measurement string `json:"measurement"`
-	Posted      int64  `json:"posted_height"`
+	_           struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Worker      string   `json:"worker"`
+	ResultHash  string   `json:"result_hash"` // hex SHA-256 of the encrypted result
+	Locator     string   `json:"locator"`
+	Measurement string   `json:"measurement"`
+	Posted      int64    `json:"posted_height"`
 }
 
 // Job is a submitted, admitted job.
 type Job struct {
+	_            struct{}        `cbor:",toarray"` // stored as an array of its fields (state.go)
 	ID           uint64          `json:"id"`
 	Requester    string          `json:"requester"`
 	Purpose      string          `json:"purpose"`
@@ -94,7 +97,8 @@ type Job struct {
 
 // Budget is what a dataset has spent of its privacy budget.
 type Budget struct {
-	SpentMilli uint64 `json:"spent_milli"`
+	_          struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	SpentMilli uint64   `json:"spent_milli"`
 }
 
 // MaxJobParams bounds a job's analysis parameters.
@@ -244,7 +248,7 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 		return nil, errf(CodeInsufficientFund, "balance of %s is %d, the job costs %d", c.addr, c.signer.Balance, job.Escrow)
 	}
 	c.signer.Balance -= job.Escrow
-	if err := putJSON(c.s, KeyAccount(c.addr), c.signer); err != nil {
+	if err := putState(c.s, KeyAccount(c.addr), c.signer); err != nil {
 		return nil, err
 	}
 	for _, s := range job.Sites {
@@ -253,18 +257,18 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 			return nil, err
 		}
 		b.SpentMilli += s.EpsilonMilli
-		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
+		if err := putState(c.s, KeyBudget(s.Dataset), b); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := getJSON(c.s, KeyJobCount(), &job.ID); err != nil {
+	if _, err := getState(c.s, KeyJobCount(), &job.ID); err != nil {
 		return nil, err
 	}
-	if err := putJSON(c.s, KeyJobCount(), job.ID+1); err != nil {
+	if err := putState(c.s, KeyJobCount(), job.ID+1); err != nil {
 		return nil, err
 	}
 	return ev("submit_job", "job", fmt.Sprint(job.ID), "escrow", fmt.Sprint(job.Escrow), "deadline", fmt.Sprint(job.Deadline)),
-		putJSON(c.s, KeyJob(job.ID), job)
+		putState(c.s, KeyJob(job.ID), job)
 }
 
 // admitSite checks one dataset of a job against its policy and budget.
@@ -277,7 +281,7 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 		return nil, errf(CodeInvalidState, "%s: dataset %q has no policy", at, id)
 	}
 	var pol Policy
-	if _, err := getJSON(c.s, KeyPolicy(id), &pol); err != nil {
+	if _, err := getState(c.s, KeyPolicy(id), &pol); err != nil {
 		return nil, err
 	}
 	if pol.Expiry != 0 && pol.Expiry <= c.now {
@@ -333,7 +337,7 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 
 func (c *txCtx) hasGrant(dataset, purpose string) (bool, error) {
 	var id uint64
-	found, err := getJSON(c.s, KeyAccessGrant(dataset, c.addr, purpose), &id)
+	found, err := getState(c.s, KeyAccessGrant(dataset, c.addr, purpose), &id)
 	if err != nil || !found {
 		return false, err
 	}
@@ -346,13 +350,13 @@ func (c *txCtx) hasGrant(dataset, purpose string) (bool, error) {
 
 func (c *txCtx) budget(dataset string) (Budget, error) {
 	var b Budget
-	_, err := getJSON(c.s, KeyBudget(dataset), &b)
+	_, err := getState(c.s, KeyBudget(dataset), &b)
 	return b, err
 }
 
 func (c *txCtx) job(id uint64) (*Job, error) {
 	var j Job
-	found, err := getJSON(c.s, KeyJob(id), &j)
+	found, err := getState(c.s, KeyJob(id), &j)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +377,7 @@ func (c *txCtx) siteWorker(j *Job, dataset string) (*JobSite, *Worker, error) {
 		return nil, nil, errf(CodeInvalidField, "msg.dataset: job %d does not use dataset %q", j.ID, dataset)
 	}
 	var w Worker
-	found, err := getJSON(c.s, KeyWorker(c.addr), &w)
+	found, err := getState(c.s, KeyWorker(c.addr), &w)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -432,7 +436,7 @@ func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
 		}
 		events = append(events, ev("job_settled", "job", fmt.Sprint(j.ID))...)
 	}
-	return events, putJSON(c.s, KeyJob(j.ID), j)
+	return events, putState(c.s, KeyJob(j.ID), j)
 }
 
 // settle closes a job whose every remaining site posted its result.
@@ -470,7 +474,7 @@ func (c *txCtx) payOut(j *Job) error {
 			return err
 		}
 		b.SpentMilli -= min(b.SpentMilli, s.EpsilonMilli)
-		if err := putJSON(c.s, KeyBudget(s.Dataset), b); err != nil {
+		if err := putState(c.s, KeyBudget(s.Dataset), b); err != nil {
 			return err
 		}
 	}
@@ -489,10 +493,10 @@ func (c *txCtx) paySite(s JobSite, worker string) error {
 		return err
 	}
 	var p uint64
-	if _, err := getJSON(c.s, KeyPool(s.Dataset), &p); err != nil {
+	if _, err := getState(c.s, KeyPool(s.Dataset), &p); err != nil {
 		return err
 	}
-	if err := putJSON(c.s, KeyPool(s.Dataset), p+pool); err != nil {
+	if err := putState(c.s, KeyPool(s.Dataset), p+pool); err != nil {
 		return err
 	}
 	return c.credit(worker, s.Price-inst-pool)
@@ -520,7 +524,7 @@ func (c *txCtx) credit(addr string, amount uint64) error {
 	if addr == c.addr {
 		c.signer.Balance = a.Balance
 	}
-	return putJSON(c.s, KeyAccount(addr), a)
+	return putState(c.s, KeyAccount(addr), a)
 }
 
 // closeUnsettled closes a job that will not complete (a refusal, an
@@ -531,7 +535,7 @@ func (c *txCtx) closeUnsettled(j *Job, status, reason string) error {
 		return err
 	}
 	j.Status, j.Closed, j.Reason = status, c.height, reason
-	return putJSON(c.s, KeyJob(j.ID), j)
+	return putState(c.s, KeyJob(j.ID), j)
 }
 
 func (c *txCtx) failJob(m *FailJob) ([]Event, error) {
@@ -576,14 +580,14 @@ func GetJob(r store.Reader, id uint64) (*Job, error) { return getOne[Job](r, Key
 // GetBudget reads a dataset's spent privacy budget.
 func GetBudget(r store.Reader, dataset string) (Budget, error) {
 	var b Budget
-	_, err := getJSON(r, KeyBudget(dataset), &b)
+	_, err := getState(r, KeyBudget(dataset), &b)
 	return b, err
 }
 
 // GetPool reads a dataset's patient reward pool.
 func GetPool(r store.Reader, dataset string) (uint64, error) {
 	var p uint64
-	_, err := getJSON(r, KeyPool(dataset), &p)
+	_, err := getState(r, KeyPool(dataset), &p)
 	return p, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/medchain/medchain/audit"
 	"github.com/medchain/medchain/smt"
@@ -42,6 +43,7 @@ type BlockInfo struct {
 // Commitment is what the app hash at a height is made of. Anyone holding it
 // can recompute the app hash and compare it with a signed block header.
 type Commitment struct {
+	_         struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Height    int64    `json:"height"`
 	StateRoot smt.Hash `json:"state_root"`
 	AuditSize uint64   `json:"audit_size"`
@@ -92,14 +94,17 @@ func equalBytes(a, b []byte) bool { return string(a) == string(b) }
 
 // New opens the state machine on a committed store.
 func New(db store.Reader) (*Machine, error) {
+	if err := checkStateFormat(db); err != nil {
+		return nil, err
+	}
 	m := &Machine{db: db, block: store.NewOverlay(db)}
-	found, err := getJSON(db, KeyLast(), &m.last)
+	found, err := getState(db, KeyLast(), &m.last)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read last commitment: %w", err)
 	}
 	if found {
 		var p Params
-		if _, err := getJSON(db, KeyParams(), &p); err != nil {
+		if _, err := getState(db, KeyParams(), &p); err != nil {
 			return nil, fmt.Errorf("ledger: read params: %w", err)
 		}
 		m.chainID = p.ChainID
@@ -123,6 +128,9 @@ func (m *Machine) InitChain(chainID string, g Genesis) (Commitment, error) {
 		return Commitment{}, errors.New("ledger: InitChain on a store that already has a chain")
 	}
 	if err := g.apply(m.block, chainID); err != nil {
+		return Commitment{}, err
+	}
+	if err := m.block.Set(KeyStateFormat(), []byte(strconv.Itoa(StateFormat))); err != nil {
 		return Commitment{}, err
 	}
 	m.chainID = chainID
@@ -149,14 +157,16 @@ type Result struct {
 
 // Event is an indexed attribute set (CometBFT's event model).
 type Event struct {
+	_     struct{}    `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Type  string      `json:"type"`
 	Attrs []Attribute `json:"attributes"`
 }
 
 // Attribute is one key/value of an Event.
 type Attribute struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	_     struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Key   string   `json:"key"`
+	Value string   `json:"value"`
 }
 
 // AuditEntry is what the audit log records for every transaction in a block:
@@ -183,12 +193,13 @@ type StateChange struct {
 // TxRecord is kept per transaction hash so clients can find its result and
 // audit entry.
 type TxRecord struct {
-	Height     int64   `json:"height"`
-	Index      int     `json:"index"`
-	Code       Code    `json:"code"`
-	Log        string  `json:"log"`
-	AuditIndex uint64  `json:"audit_index"`
-	Events     []Event `json:"events,omitempty"` // what the transaction created (ids, sequence numbers)
+	_          struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Height     int64    `json:"height"`
+	Index      int      `json:"index"`
+	Code       Code     `json:"code"`
+	Log        string   `json:"log"`
+	AuditIndex uint64   `json:"audit_index"`
+	Events     []Event  `json:"events,omitempty"` // what the transaction created (ids, sequence numbers)
 }
 
 // DeliverTx applies one transaction of the current block. A failing
@@ -214,7 +225,7 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 	}
 	res.AuditIndex = ai
 	res.Events = append(res.Events, Event{Type: "medchain", Attrs: []Attribute{
-		{"type", string(entry.Type)}, {"signer", entry.Signer}, {"audit_index", fmt.Sprint(ai)},
+		{Key: "type", Value: string(entry.Type)}, {Key: "signer", Value: entry.Signer}, {Key: "audit_index", Value: fmt.Sprint(ai)},
 	}})
 	// Anyone can deliver the same bytes again; the replay fails and must not
 	// hide the result of the delivery that took effect.
@@ -224,7 +235,7 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 	}
 	if prev == nil || prev.Code != CodeOK {
 		rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai, Events: res.Events}
-		if err := putJSON(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
+		if err := putState(m.block, KeyTxResult(entry.TxHash), rec); err != nil {
 			return Result{}, err
 		}
 	}
@@ -255,7 +266,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		// The nonce is consumed whatever the outcome, so a signed
 		// transaction takes effect (or fails) at most once.
 		signer.Nonce++
-		if err := putJSON(txs, KeyAccount(signer.Address), signer); err != nil {
+		if err := putState(txs, KeyAccount(signer.Address), signer); err != nil {
 			return Result{}, nil, err
 		}
 	}
@@ -268,7 +279,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		// Discard everything but the nonce bump.
 		txs = store.NewOverlay(m.block)
 		if signer != nil {
-			if err := putJSON(txs, KeyAccount(signer.Address), signer); err != nil {
+			if err := putState(txs, KeyAccount(signer.Address), signer); err != nil {
 				return Result{}, nil, err
 			}
 		}
@@ -371,10 +382,10 @@ func (m *Machine) seal(height int64) (Commitment, error) {
 	}
 	c := Commitment{Height: height, StateRoot: root, AuditSize: log.Size(), AuditRoot: aroot}
 	c.AppHash = AppHash(root, c.AuditSize, aroot)
-	if err := putJSON(m.block, KeyCommitment(height), c); err != nil {
+	if err := putState(m.block, KeyCommitment(height), c); err != nil {
 		return Commitment{}, err
 	}
-	if err := putJSON(m.block, KeyLast(), c); err != nil {
+	if err := putState(m.block, KeyLast(), c); err != nil {
 		return Commitment{}, err
 	}
 	m.pending = &c

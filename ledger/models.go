@@ -64,14 +64,16 @@ const (
 
 // ModelFeature is one input of a model: what it measures, coded.
 type ModelFeature struct {
-	Name   string `json:"name"`
-	System string `json:"system,omitempty"` // code system: loinc, snomed, local, …
-	Code   string `json:"code,omitempty"`
-	Unit   string `json:"unit,omitempty"` // UCUM unit of the unquantised value
+	_      struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Name   string   `json:"name"`
+	System string   `json:"system,omitempty"` // code system: loinc, snomed, local, …
+	Code   string   `json:"code,omitempty"`
+	Unit   string   `json:"unit,omitempty"` // UCUM unit of the unquantised value
 }
 
 // Model is a registered model commitment.
 type Model struct {
+	_            struct{}       `cbor:",toarray"` // stored as an array of its fields (state.go)
 	ID           string         `json:"id"`
 	Owner        string         `json:"owner"` // the registering account
 	Org          string         `json:"org,omitempty"`
@@ -92,16 +94,17 @@ func (m *Model) Buckets() ([]zk.Bucket, error) { return zk.BucketsFromEdges(m.Bu
 // Prediction is a recorded prediction. It holds no record-level value:
 // x only as a hash, the proof only as a hash.
 type Prediction struct {
-	Model     string `json:"model"`
-	Seq       uint64 `json:"seq"`
-	Mode      string `json:"mode"`   // verified or attested
-	XHash     string `json:"x_hash"` // InputsHash: of x itself (verified) or salted (attested)
-	Bucket    uint32 `json:"bucket"`
-	Label     string `json:"label"`
-	ProofHash string `json:"proof_hash"`        // SHA-256 of the proof bytes
-	Request   string `json:"request,omitempty"` // verified only: the request id the proof is bound to
-	Recorder  string `json:"recorder"`
-	Height    int64  `json:"height"`
+	_         struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Model     string   `json:"model"`
+	Seq       uint64   `json:"seq"`
+	Mode      string   `json:"mode"`   // verified or attested
+	XHash     string   `json:"x_hash"` // InputsHash: of x itself (verified) or salted (attested)
+	Bucket    uint32   `json:"bucket"`
+	Label     string   `json:"label"`
+	ProofHash string   `json:"proof_hash"`        // SHA-256 of the proof bytes
+	Request   string   `json:"request,omitempty"` // verified only: the request id the proof is bound to
+	Recorder  string   `json:"recorder"`
+	Height    int64    `json:"height"`
 }
 
 // Messages.
@@ -317,7 +320,7 @@ func (c *txCtx) registerModel(m *RegisterModel) ([]Event, error) {
 	}
 	model := Model{ID: m.ID, Owner: c.addr, Org: c.signer.Org, Commitment: m.Commitment, Features: m.Features, Scale: m.Scale,
 		BucketEdges: m.BucketEdges, BucketLabels: m.BucketLabels, Job: m.Job, Description: m.Description, Registered: c.height}
-	return ev("register_model", "model", m.ID, "owner", c.addr), putJSON(c.s, KeyModel(m.ID), model)
+	return ev("register_model", "model", m.ID, "owner", c.addr), putState(c.s, KeyModel(m.ID), model)
 }
 
 // modelJob checks the job a model names: it exists, it completed, and the
@@ -345,7 +348,7 @@ func (c *txCtx) modelJob(id uint64) error {
 
 func (c *txCtx) model(id string) (*Model, error) {
 	var m Model
-	found, err := getJSON(c.s, KeyModel(id), &m)
+	found, err := getState(c.s, KeyModel(id), &m)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +362,7 @@ func (c *txCtx) model(id string) (*Model, error) {
 // recorded once.
 func (c *txCtx) newProof(model, proofHash string) error {
 	var seq uint64
-	found, err := getJSON(c.s, KeyPredictionProof(model, proofHash), &seq)
+	found, err := getState(c.s, KeyPredictionProof(model, proofHash), &seq)
 	if err != nil {
 		return err
 	}
@@ -374,14 +377,14 @@ func (c *txCtx) newProof(model, proofHash string) error {
 func (c *txCtx) storePrediction(m *Model, p Prediction) ([]Event, error) {
 	p.Seq, p.Model, p.Recorder, p.Height, p.Label = m.Predictions, m.ID, c.addr, c.height, m.BucketLabels[p.Bucket]
 	m.Predictions++
-	if err := putJSON(c.s, KeyPredictionProof(m.ID, p.ProofHash), p.Seq); err != nil {
+	if err := putState(c.s, KeyPredictionProof(m.ID, p.ProofHash), p.Seq); err != nil {
 		return nil, err
 	}
-	if err := putJSON(c.s, KeyPrediction(m.ID, p.Seq), p); err != nil {
+	if err := putState(c.s, KeyPrediction(m.ID, p.Seq), p); err != nil {
 		return nil, err
 	}
 	return ev(string(c.tx.Payload.Type), "model", m.ID, "seq", fmt.Sprint(p.Seq), "mode", p.Mode, "bucket", fmt.Sprint(p.Bucket), "label", p.Label),
-		putJSON(c.s, KeyModel(m.ID), m)
+		putState(c.s, KeyModel(m.ID), m)
 }
 
 func (c *txCtx) recordPrediction(m *RecordPrediction) ([]Event, error) {

@@ -113,7 +113,7 @@ func TestPropertyPredictions(t *testing.T) {
 				}
 				for i, p := range ps {
 					var seq uint64
-					if found, err := getJSON(db, KeyPredictionProof(id, p.ProofHash), &seq); err != nil || !found || seq != uint64(i) || p.Seq != seq {
+					if found, err := getState(db, KeyPredictionProof(id, p.ProofHash), &seq); err != nil || !found || seq != uint64(i) || p.Seq != seq {
 						rt.Fatalf("prediction %d of %s: index says %d (%v, %v)", i, id, seq, found, err)
 					}
 					if p.Mode != PredictionVerified || p.Label != testLabels[p.Bucket] {

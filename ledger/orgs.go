@@ -51,6 +51,7 @@ var OrgKinds = []OrgKind{OrgHospital, OrgLab, OrgInsurer, OrgPharma, OrgResearch
 
 // Org is a member organisation. Admins are account addresses.
 type Org struct {
+	_       struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	ID      string   `json:"id"`
 	Name    string   `json:"name"`
 	Kind    OrgKind  `json:"kind"`
@@ -91,7 +92,7 @@ func (c *txCtx) createOrg(m *CreateOrg) ([]Event, error) {
 		return nil, err
 	}
 	o := Org{ID: m.ID, Name: m.Name, Kind: m.Kind, Admins: []string{admin.Address}, Created: c.height}
-	return ev("create_org", "org", m.ID, "admin", admin.Address), putJSON(c.s, KeyOrg(m.ID), o)
+	return ev("create_org", "org", m.ID, "admin", admin.Address), putState(c.s, KeyOrg(m.ID), o)
 }
 
 func (c *txCtx) setOrgAdmin(m *SetOrgAdmin) ([]Event, error) {
@@ -131,12 +132,12 @@ func (c *txCtx) setOrgAdmin(m *SetOrgAdmin) ([]Event, error) {
 		}
 		o.Admins = slices.Delete(o.Admins, i, i+1)
 	}
-	return ev("set_org_admin", "org", o.ID, "address", m.Address), putJSON(c.s, KeyOrg(o.ID), o)
+	return ev("set_org_admin", "org", o.ID, "address", m.Address), putState(c.s, KeyOrg(o.ID), o)
 }
 
 func (c *txCtx) org(id string) (*Org, error) {
 	var o Org
-	found, err := getJSON(c.s, KeyOrg(id), &o)
+	found, err := getState(c.s, KeyOrg(id), &o)
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,7 @@ type StudyRequest struct {
 // Study is the ledger's record of a pooled study: who takes part, where it
 // stands, who dropped out or was flagged. It never holds a site's values.
 type Study struct {
+	_               struct{}       `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Spec            federated.Spec `json:"spec"`
 	MinSites        uint32         `json:"min_sites"`
 	IterationBlocks uint32         `json:"iteration_blocks"`
@@ -77,6 +78,7 @@ type Study struct {
 // StudyRound is one round: a set of participants, from its first iteration
 // until it ended (a dropout, a flag or a mismatch restarts the round).
 type StudyRound struct {
+	_              struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Round          uint32   `json:"round"`
 	Participants   []string `json:"participants"`
 	FirstIteration uint32   `json:"first_iteration"`
@@ -93,12 +95,13 @@ const (
 
 // StudyExclusion records a site that left a study.
 type StudyExclusion struct {
-	Dataset   string `json:"dataset"`
-	Kind      string `json:"kind"` // dropped or flagged
-	Round     uint32 `json:"round"`
-	Iteration uint32 `json:"iteration"`
-	Height    int64  `json:"height"`
-	Reason    string `json:"reason"`
+	_         struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Dataset   string   `json:"dataset"`
+	Kind      string   `json:"kind"` // dropped or flagged
+	Round     uint32   `json:"round"`
+	Iteration uint32   `json:"iteration"`
+	Height    int64    `json:"height"`
+	Reason    string   `json:"reason"`
 	// Evidence is the SHA-256 of the flagged contribution (its canonical
 	// JSON), which stays in the block that carried it.
 	Evidence string `json:"evidence,omitempty"`
@@ -107,6 +110,7 @@ type StudyExclusion struct {
 // StudySum is a completed iteration: the sum of the participants'
 // contributions. Every worker replays the solver from these.
 type StudySum struct {
+	_            struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Job          uint64   `json:"job"`
 	Iteration    uint32   `json:"iteration"`
 	Round        uint32   `json:"round"`
@@ -120,6 +124,7 @@ type StudySum struct {
 // masked values and commitments (needed to check the sum), the hash of the
 // proof (the proof itself stays in the block).
 type StoredContribution struct {
+	_           struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
 	Dataset     string   `json:"dataset"`
 	Round       uint32   `json:"round"`
 	Iteration   uint32   `json:"iteration"`
@@ -272,7 +277,7 @@ func studyOrgs(j *Job, datasets []string) uint32 {
 // that meets the policy's attestation demand.
 func (c *txCtx) studyWorker(s *JobSite) (string, error) {
 	var addrs []string
-	if _, err := getJSON(c.s, KeyOrgWorkers(s.Org), &addrs); err != nil {
+	if _, err := getState(c.s, KeyOrgWorkers(s.Org), &addrs); err != nil {
 		return "", err
 	}
 	for _, a := range addrs {
@@ -294,14 +299,14 @@ func (c *txCtx) studyWorker(s *JobSite) (string, error) {
 // indexWorker adds a worker to its organisation's sorted worker list.
 func (c *txCtx) indexWorker(org, addr string) error {
 	var addrs []string
-	if _, err := getJSON(c.s, KeyOrgWorkers(org), &addrs); err != nil {
+	if _, err := getState(c.s, KeyOrgWorkers(org), &addrs); err != nil {
 		return err
 	}
 	i, found := slices.BinarySearch(addrs, addr)
 	if found {
 		return nil
 	}
-	return putJSON(c.s, KeyOrgWorkers(org), slices.Insert(addrs, i, addr))
+	return putState(c.s, KeyOrgWorkers(org), slices.Insert(addrs, i, addr))
 }
 
 func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
@@ -376,7 +381,7 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	ph := sha256.Sum256(m.Contribution.Proof)
 	sc := StoredContribution{Dataset: m.Dataset, Round: st.Round, Iteration: st.Iteration, Phase: m.Phase,
 		Masked: m.Contribution.Masked, Commitments: comms, ProofHash: hex.EncodeToString(ph[:]), Worker: c.addr, Posted: c.height}
-	if err := putJSON(c.s, key, sc); err != nil {
+	if err := putState(c.s, key, sc); err != nil {
 		return nil, err
 	}
 	events := ev("post_contribution", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration), "phase", m.Phase)
@@ -384,7 +389,7 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(events, more...), putJSON(c.s, KeyJob(j.ID), j)
+	return append(events, more...), putState(c.s, KeyJob(j.ID), j)
 }
 
 // evidenceHash is the SHA-256 of a contribution's canonical JSON.
@@ -433,7 +438,7 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 		return c.restart(j, "the masked sum did not open the commitments")
 	}
 	s := StudySum{Job: j.ID, Iteration: st.Iteration, Round: st.Round, Phase: phase, Participants: slices.Clone(st.Participants), Sum: sum, Height: c.height}
-	if err := putJSON(c.s, KeyStudySum(j.ID, st.Iteration), s); err != nil {
+	if err := putState(c.s, KeyStudySum(j.ID, st.Iteration), s); err != nil {
 		return nil, err
 	}
 	events := ev("study_sum", "job", fmt.Sprint(j.ID), "iteration", fmt.Sprint(st.Iteration), "phase", phase, "sites", fmt.Sprint(len(st.Participants)))
@@ -506,7 +511,7 @@ func (c *txCtx) exclude(j *Job, datasets []string, kind, reason string, evidence
 	}
 	c.newRound(j, rest, fmt.Sprintf("%d site(s) %s", len(datasets), kind))
 	events = append(events, ev("study_round", "job", fmt.Sprint(j.ID), "round", fmt.Sprint(st.Round))...)
-	return events, putJSON(c.s, KeyJob(j.ID), j)
+	return events, putState(c.s, KeyJob(j.ID), j)
 }
 
 func (c *txCtx) advanceStudy(m *AdvanceStudy) ([]Event, error) {

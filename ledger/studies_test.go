@@ -32,6 +32,7 @@ var studyWorkerOf = map[string]string{"cardio": "wanda", "renal": "wendy", "slee
 
 func newStudyWorld(t *testing.T) *studyWorld {
 	w := &studyWorld{t: t, db: store.NewMem(), now: 1_700_000_000, nonces: map[string]uint64{}, enc: map[string]*ecdh.PrivateKey{}}
+	t.Cleanup(func() { checkStoredRecords(t, w.db) })
 	g := worldGenesis()
 	g.JobTimeoutBlocks = 100
 	g.Orgs = append(g.Orgs, GenesisOrg{ID: "clinic-c", Name: "Clinic C", Kind: OrgHospital, Admins: []string{testAddr("dora")}})

@@ -23,14 +23,14 @@ type txCtx struct {
 func ev(typ string, kv ...string) []Event {
 	e := Event{Type: typ}
 	for i := 0; i+1 < len(kv); i += 2 {
-		e.Attrs = append(e.Attrs, Attribute{kv[i], kv[i+1]})
+		e.Attrs = append(e.Attrs, Attribute{Key: kv[i], Value: kv[i+1]})
 	}
 	return []Event{e}
 }
 
 func (c *txCtx) params() (Params, error) {
 	var p Params
-	found, err := getJSON(c.s, KeyParams(), &p)
+	found, err := getState(c.s, KeyParams(), &p)
 	if err == nil && !found {
 		err = errf(CodeInternal, "chain parameters missing")
 	}

@@ -50,12 +50,13 @@ func isHardware(t string) bool { return t != AttestTypeSoftware }
 
 // Worker is a registered compute worker.
 type Worker struct {
-	Address      string `json:"address"`
-	Org          string `json:"org"`
-	Attestation  string `json:"attestation"`
-	Measurement  string `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
-	EvidenceHash string `json:"evidence_hash,omitempty"`
-	Registered   int64  `json:"registered_height"`
+	_            struct{} `cbor:",toarray"` // stored as an array of its fields (state.go)
+	Address      string   `json:"address"`
+	Org          string   `json:"org"`
+	Attestation  string   `json:"attestation"`
+	Measurement  string   `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
+	EvidenceHash string   `json:"evidence_hash,omitempty"`
+	Registered   int64    `json:"registered_height"`
 }
 
 // RegisterWorker registers (or re-registers, e.g. after an upgrade changes
@@ -114,7 +115,7 @@ func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
 	if err := c.indexWorker(target.Org, m.Address); err != nil {
 		return nil, err
 	}
-	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putJSON(c.s, KeyWorker(m.Address), w)
+	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putState(c.s, KeyWorker(m.Address), w)
 }
 
 // KeyWorker is a registered compute worker by account address.

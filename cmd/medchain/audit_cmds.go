@@ -10,6 +10,7 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/ledger"
 )
 
 // trustNote says what the validator set was checked against.
@@ -55,7 +56,14 @@ against the app hash, and the app hash against the next block header signed by t
 				return c.VerifyStateProof(ctx, args[0])
 			}, func(w io.Writer, s *client.StateCheck) {
 				if s.Value != nil {
-					fmt.Fprintf(w, "value: %s\n", strings.TrimSpace(string(s.Value)))
+					// The value is stored in the ledger's binary encoding; show
+					// the record it decodes to.
+					j, err := ledger.StateValueJSON([]byte(s.Key), s.Value)
+					if err != nil {
+						fmt.Fprintf(w, "value: %x (%v)\n", s.Value, err)
+						return
+					}
+					fmt.Fprintf(w, "value: %s\n", j)
 				}
 			})
 		},
