@@ -36,6 +36,8 @@ type App struct {
 	mu  sync.RWMutex
 	m   *ledger.Machine
 	txs *ledger.TxCache
+
+	ready chan struct{} // closed when the start-up work is done (Ready)
 }
 
 var _ abci.Application = (*App)(nil)
@@ -46,15 +48,23 @@ func New(db store.DB) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{db: db, m: m}
+	a := &App{db: db, m: m, ready: make(chan struct{})}
 	a.setTxCache(m.ChainID())
 	// The generators of the studies' bounds proofs are derived once per
 	// process (hash-to-group, a few seconds of CPU for the largest study);
 	// derive them now, outside consensus, rather than inside the first
 	// block that verifies a contribution.
-	go func() { _ = zk.PrepareBoundsGenerators(federated.StepLen(federated.MaxColumns)) }()
+	go func() {
+		defer close(a.ready)
+		_ = zk.PrepareBoundsGenerators(federated.StepLen(federated.MaxColumns))
+	}()
 	return a, nil
 }
+
+// Ready is closed once the app's start-up work (deriving the bounds-proof
+// generators, which occupies a core for a few seconds) is done. The app
+// serves before that; a measurement of steady throughput waits for it.
+func (a *App) Ready() <-chan struct{} { return a.ready }
 
 // txCacheSize covers a full mempool (node config mempool.size) with room.
 const txCacheSize = 100_000

@@ -225,13 +225,17 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 	}
 	res.AuditIndex = ai
 	res.Events = append(res.Events, Event{Type: "medchain", Attrs: []Attribute{
-		{Key: "type", Value: string(entry.Type)}, {Key: "signer", Value: entry.Signer}, {Key: "audit_index", Value: fmt.Sprint(ai)},
+		{Key: "type", Value: string(entry.Type)}, {Key: "signer", Value: entry.Signer}, {Key: "audit_index", Value: strconv.FormatUint(ai, 10)},
 	}})
 	// Anyone can deliver the same bytes again; the replay fails and must not
-	// hide the result of the delivery that took effect.
-	prev, err := GetTxRecord(m.block, entry.TxHash)
-	if err != nil {
-		return Result{}, err
+	// hide the result of the delivery that took effect. A success needs no
+	// look-up: it consumed its nonce, and nonces only grow, so the same
+	// bytes cannot have succeeded before.
+	var prev *TxRecord
+	if res.Code != CodeOK {
+		if prev, err = GetTxRecord(m.block, entry.TxHash); err != nil {
+			return Result{}, err
+		}
 	}
 	if prev == nil || prev.Code != CodeOK {
 		rec := TxRecord{Height: m.info.Height, Index: idx, Code: res.Code, Log: res.Log, AuditIndex: ai, Events: res.Events}
@@ -285,9 +289,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		}
 	}
 	changes := stateChanges(txs)
-	if err := txs.WriteTo(m.block); err != nil {
-		return Result{}, nil, err
-	}
+	txs.MergeInto(m.block)
 	if herr != nil {
 		return failed(herr), changes, nil
 	}
@@ -303,8 +305,12 @@ func failed(err error) Result {
 }
 
 func stateChanges(o *store.Overlay) []StateChange {
-	var out []StateChange
-	for _, ch := range o.ChangesWithPrefix(StatePrefix) {
+	chs := o.ChangesWithPrefix(StatePrefix)
+	if len(chs) == 0 {
+		return nil
+	}
+	out := make([]StateChange, 0, len(chs))
+	for _, ch := range chs {
 		sc := StateChange{Key: string(ch.Key)}
 		if ch.Value != nil {
 			h := sha256.Sum256(ch.Value)

@@ -139,7 +139,7 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, err
 	}
 	if n.app, err = app.New(n.db); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open the ledger state in %s: %w", c.DBDir(), err)
 	}
 	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {

@@ -10,6 +10,7 @@ package store
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 )
 
@@ -104,25 +105,30 @@ type Change struct {
 
 // Changes returns the staged writes sorted by key, so that whatever consumes
 // them (a batch, a Merkle tree update) sees a deterministic order.
-func (o *Overlay) Changes() []Change {
+func (o *Overlay) Changes() []Change { return o.ChangesWithPrefix(nil) }
+
+// ChangesWithPrefix is Changes restricted to keys starting with prefix.
+// It filters before it sorts: a block's overlay holds several audit and
+// metadata keys per state key.
+func (o *Overlay) ChangesWithPrefix(prefix []byte) []Change {
 	out := make([]Change, 0, len(o.writes))
 	for k, v := range o.writes {
-		out = append(out, Change{Key: []byte(k), Value: v})
+		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
+			out = append(out, Change{Key: []byte(k), Value: v})
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	slices.SortFunc(out, func(a, b Change) int { return bytes.Compare(a.Key, b.Key) })
 	return out
 }
 
-// ChangesWithPrefix is Changes restricted to keys starting with prefix.
-func (o *Overlay) ChangesWithPrefix(prefix []byte) []Change {
-	all := o.Changes()
-	out := all[:0]
-	for _, c := range all {
-		if bytes.HasPrefix(c.Key, prefix) {
-			out = append(out, c)
-		}
+// MergeInto stages every write of o in dst, as the same Set or Delete
+// calls in key order would, but without sorting or copying keys: staging
+// into another overlay is a map update, so the order cannot matter. This
+// is how a transaction's overlay joins its block's.
+func (o *Overlay) MergeInto(dst *Overlay) {
+	for k, v := range o.writes {
+		dst.writes[k] = v
 	}
-	return out
 }
 
 // WriteTo applies the staged writes, in key order, to w.
