@@ -42,8 +42,17 @@ type App struct {
 
 var _ abci.Application = (*App)(nil)
 
-// New opens the application on a store (store/pebble's, in a node).
+// readCacheSize bounds the values the app remembers from its store: the
+// accounts that mempool checks and blocks read, the state tree's upper
+// nodes, the audit log's frontier.
+const readCacheSize = 1 << 16
+
+// New opens the application on a store (store/pebble's, in a node). Every
+// read and write of the store goes through a read cache (store.Cache),
+// which the app's locking keeps coherent: nothing reads while Commit
+// writes.
 func New(db store.DB) (*App, error) {
+	db = store.NewCache(db, readCacheSize)
 	m, err := ledger.New(db)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -215,11 +214,7 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 		return Result{}, err // store failure: the node's fault
 	}
 	entry.Code, entry.Log, entry.Changes = res.Code, res.Log, changes
-	eb, err := json.Marshal(entry)
-	if err != nil {
-		return Result{}, fmt.Errorf("ledger: encode audit entry: %w", err)
-	}
-	ai, err := m.log.Append(eb)
+	ai, err := m.log.Append(appendAuditEntry(nil, &entry))
 	if err != nil {
 		return Result{}, fmt.Errorf("ledger: append audit entry: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Reader reads committed or staged values. A missing key yields nil, nil.
@@ -182,3 +183,105 @@ func (m *Mem) Keys(prefix []byte) [][]byte {
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i], out[j]) < 0 })
 	return out
 }
+
+// Cache is a DB that remembers the values it has read (and their absence),
+// up to a bound, so that reads of hot keys (the accounts every mempool
+// check and every block reads) skip the database. Writes go through its
+// batches, which update the remembered values once they are durable, so a
+// read through the Cache returns what the DB holds — provided every write
+// to the DB goes through the Cache and nobody reads while a batch is being
+// made durable (the app holds its lock then). Returned values are shared:
+// callers must not modify them, as with Mem.
+type Cache struct {
+	db  DB
+	max int
+
+	mu sync.Mutex
+	m  map[string][]byte // nil: known absent
+}
+
+// NewCache remembers up to max values read from db; when full it starts
+// afresh, which is cheap and keeps no per-entry bookkeeping.
+func NewCache(db DB, max int) *Cache {
+	return &Cache{db: db, max: max, m: make(map[string][]byte)}
+}
+
+var _ DB = (*Cache)(nil)
+
+// Get implements Reader.
+func (c *Cache) Get(key []byte) ([]byte, error) {
+	c.mu.Lock()
+	v, ok := c.m[string(key)]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := c.db.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[string(key)] = v
+	c.mu.Unlock()
+	return v, nil
+}
+
+// Iterate implements DB; it reads the database.
+func (c *Cache) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
+	return c.db.Iterate(prefix, fn)
+}
+
+// Close implements DB.
+func (c *Cache) Close() error { return c.db.Close() }
+
+// NewBatch implements DB.
+func (c *Cache) NewBatch() Batch { return &cacheBatch{c: c, b: c.db.NewBatch()} }
+
+type cacheBatch struct {
+	c      *Cache
+	b      Batch
+	writes []Change // in call order; nil Value: delete
+}
+
+func (b *cacheBatch) Set(key, value []byte) error {
+	if err := b.b.Set(key, value); err != nil {
+		return err
+	}
+	if value == nil {
+		value = []byte{} // stored empty: present, not absent
+	}
+	b.writes = append(b.writes, Change{Key: key, Value: value})
+	return nil
+}
+
+func (b *cacheBatch) Delete(key []byte) error {
+	if err := b.b.Delete(key); err != nil {
+		return err
+	}
+	b.writes = append(b.writes, Change{Key: key})
+	return nil
+}
+
+// WriteSync makes the batch durable, then updates the remembered values it
+// changed (only those: the rest are read when first needed). If the write
+// fails, nothing is known about what the database holds: forget it all.
+func (b *cacheBatch) WriteSync() error {
+	err := b.b.WriteSync()
+	b.c.mu.Lock()
+	defer b.c.mu.Unlock()
+	if err != nil {
+		clear(b.c.m)
+		return err
+	}
+	for _, w := range b.writes {
+		if _, ok := b.c.m[string(w.Key)]; ok {
+			b.c.m[string(w.Key)] = w.Value
+		}
+	}
+	return nil
+}
+
+func (b *cacheBatch) Discard() { b.b.Discard() }

@@ -72,3 +72,115 @@ func changes(cs []Change) string {
 	}
 	return b.String()
 }
+
+// memDB is a DB over Mem that counts reads and can fail a batch.
+type memDB struct {
+	*Mem
+	reads int
+	fail  bool
+}
+
+func (d *memDB) Get(k []byte) ([]byte, error) { d.reads++; return d.Mem.Get(k) }
+func (d *memDB) NewBatch() Batch              { return &memBatch{d: d, o: NewOverlay(d.Mem)} }
+func (d *memDB) Close() error                 { return nil }
+func (d *memDB) Iterate(prefix []byte, fn func(k, v []byte) bool) error {
+	for _, k := range d.Keys(prefix) {
+		v, _ := d.Mem.Get(k)
+		if !fn(k, v) {
+			break
+		}
+	}
+	return nil
+}
+
+type memBatch struct {
+	d *memDB
+	o *Overlay
+}
+
+func (b *memBatch) Set(k, v []byte) error { return b.o.Set(k, v) }
+func (b *memBatch) Delete(k []byte) error { return b.o.Delete(k) }
+func (b *memBatch) Discard()              {}
+func (b *memBatch) WriteSync() error {
+	if b.d.fail {
+		return fmt.Errorf("disk full")
+	}
+	return b.o.WriteTo(b.d.Mem)
+}
+
+// A Cache reads each key from its database once, and afterwards returns
+// what its own batches made durable: new values, deletions, nothing from a
+// discarded batch; a failed write makes it forget everything.
+func TestCacheFollowsItsBatches(t *testing.T) {
+	db := &memDB{Mem: NewMem()}
+	db.Mem.Set([]byte("a"), []byte("1"))
+	c := NewCache(db, 100)
+	get := func(k, want string, reads int) {
+		t.Helper()
+		v, err := c.Get([]byte(k))
+		if err != nil || string(v) != want || (want == "") != (v == nil) || db.reads != reads {
+			t.Fatalf("Get(%s) = %q, %v after %d database reads; want %q after %d", k, v, err, db.reads, want, reads)
+		}
+	}
+	get("a", "1", 1)
+	get("a", "1", 1)
+	get("b", "", 2) // absent
+	get("b", "", 2) // remembered as absent
+
+	b := c.NewBatch()
+	b.Set([]byte("b"), []byte("2"))
+	b.Delete([]byte("a"))
+	if err := b.WriteSync(); err != nil {
+		t.Fatal(err)
+	}
+	get("a", "", 2)
+	get("b", "2", 2)
+
+	b = c.NewBatch()
+	b.Set([]byte("b"), []byte("3"))
+	b.Discard()
+	get("b", "2", 2)
+
+	db.fail = true
+	b = c.NewBatch()
+	b.Set([]byte("b"), []byte("4"))
+	if err := b.WriteSync(); err == nil {
+		t.Fatal("the failing write succeeded")
+	}
+	get("b", "2", 3) // forgotten, read again
+}
+
+// Whatever the sequence of reads and committed or discarded batches, and
+// however small the bound, a Cache reads exactly what its database holds.
+func TestCacheAgreesWithDatabase(t *testing.T) {
+	db := &memDB{Mem: NewMem()}
+	c := NewCache(db, 7)
+	key := func(i int) []byte { return []byte(fmt.Sprintf("k%d", i%23)) }
+	x := uint32(1)
+	next := func(n int) int { x = x*1103515245 + 12345; return int(x>>8) % n }
+	for step := 0; step < 5000; step++ {
+		switch next(4) {
+		case 0, 1:
+			k := key(next(1000))
+			got, _ := c.Get(k)
+			want, _ := db.Mem.Get(k)
+			if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("step %d: Get(%s) = %q, database holds %q", step, k, got, want)
+			}
+		default:
+			b := c.NewBatch()
+			for range next(5) {
+				if k := key(next(1000)); next(3) == 0 {
+					b.Delete(k)
+				} else {
+					b.Set(k, []byte(fmt.Sprint(step)))
+				}
+			}
+			if next(4) == 0 {
+				b.Discard()
+			} else if err := b.WriteSync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
