@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -220,6 +221,15 @@ func FuzzDecodeTx(f *testing.F) {
 		f.Add(v.bytes(f))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The fast path (json.Unmarshal, then the canonical checks) accepts
+		// exactly what the strict decoder accepts, with the same result.
+		if len(data) <= MaxTxBytes {
+			fast := decodeCanonical(data)
+			strict, serr := decodeStrict(data)
+			if (fast != nil) != (serr == nil) || fast != nil && !reflect.DeepEqual(fast, strict) {
+				t.Fatalf("fast path %+v, strict decoder %+v, %v", fast, strict, serr)
+			}
+		}
 		tx, err := DecodeTx(data)
 		if err != nil {
 			if c := CodeOf(err); c != CodeMalformed && c != CodeOversize && c != CodeUnknownType {

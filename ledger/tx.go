@@ -104,6 +104,16 @@ func DecodeTx(data []byte) (*Tx, error) {
 	if len(data) > MaxTxBytes {
 		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
 	}
+	if t := decodeCanonical(data); t != nil {
+		return t, nil
+	}
+	return decodeStrict(data)
+}
+
+// decodeStrict decodes each level with unknown fields and trailing data
+// refused, so that a transaction that is not canonical gets the error that
+// names its first fault.
+func decodeStrict(data []byte) (*Tx, error) {
 	var env envelope
 	if err := strictUnmarshal(data, &env); err != nil {
 		return nil, errf(CodeMalformed, "envelope: %v", err)
@@ -138,6 +148,34 @@ func DecodeTx(data []byte) (*Tx, error) {
 		return nil, err
 	}
 	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
+}
+
+// decodeCanonical is DecodeTx's path for what it accepts, a transaction in
+// canonical form, and returns nil for anything else. It decodes each level
+// with json.Unmarshal, which is cheaper than the strict decoder because it
+// does not look for unknown fields or trailing data, and then applies the
+// same key and re-encoding checks. Bytes equal to the re-encoding of what
+// they decode to contain no unknown field, no trailing data and nothing
+// else the strict decoder refuses, so this accepts exactly what the strict
+// path accepts, with the same result; on nil, DecodeTx decodes again,
+// strictly, to name the fault as it always has.
+func decodeCanonical(data []byte) *Tx {
+	var env envelope
+	if json.Unmarshal(data, &env) != nil || checkKeys(data, "envelope") != nil || !isJSONObject(env.Payload) {
+		return nil
+	}
+	var p Payload
+	if json.Unmarshal(env.Payload, &p) != nil || !isJSONObject(p.Msg) {
+		return nil
+	}
+	msg := newMsg(p.Type)
+	if msg == nil || json.Unmarshal(p.Msg, msg) != nil {
+		return nil
+	}
+	if len(p.Signer) != ed25519.PublicKeySize || len(env.Signature) != ed25519.SignatureSize || canonicalize(data, &env, &p, msg) != nil {
+		return nil
+	}
+	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}
 }
 
 // Verify checks the chain id and the signature.
