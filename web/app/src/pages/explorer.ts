@@ -23,14 +23,18 @@ async function check(node: Node, forged: boolean) {
   const msg = $("verify-msg");
   const idx = ($("verify-index") as HTMLInputElement).value.trim();
   try {
-    let inc = await node.get<AuditInclusion>(`audit/inclusion?index=${encodeURIComponent(idx)}`);
+    // Prove against the commitment one block back: the header that signs
+    // it (the next one) exists already.
+    const status = await node.status();
+    const at = Math.max(1, status.height - 1);
+    let inc = await node.get<AuditInclusion>(`audit/inclusion?index=${encodeURIComponent(idx)}&height=${at}`);
     if (forged) inc = tamper(inc);
     const checks = verifyInclusion(inc);
     // The header for the next height carries this app hash (CometBFT signs a
     // block's app hash in the next header).
     try {
-      const hdr = await node.get<{ app_hash?: string; header?: { app_hash?: string } }>(`headers/${inc.height + 1}`);
-      const got = (hdr.header?.app_hash ?? hdr.app_hash ?? "").toLowerCase();
+      const hdr = await node.get<{ signed_header?: { header?: { app_hash?: string } } }>(`headers/${inc.height + 1}`);
+      const got = (hdr.signed_header?.header?.app_hash ?? "").toLowerCase();
       checks.push({ what: `header ${inc.height + 1} carries the app hash (its validator signatures are trusted to the node here)`, ok: got === inc.commitment.app_hash, detail: got || "no app hash in header" });
     } catch (e) {
       checks.push({ what: `header ${inc.height + 1}`, ok: false, detail: `not available yet: ${(e as Error).message}` });
