@@ -314,3 +314,76 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 		t.Fatalf("recorded %d POST requests, want the two signed transactions", posts)
 	}
 }
+
+// TestDataManagerJourney: a hospital's data manager signs in with the
+// institution admin's key, opens the console, edits his dataset's policy
+// (price and minimum cohort) and publishes it, signed in the browser; the
+// ledger then holds the new terms and kept the fields the form does not show.
+// A policy the ledger refuses (a minimum cohort below 11) is reported with
+// the ledger's reason and changes nothing.
+func TestDataManagerJourney(t *testing.T) {
+	browser := chromium(t)
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx0, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	seedCatalogue(t, ctx0, n)
+	keyFile, err := os.ReadFile(filepath.Join(node.KeysDir(n.Home), "st-mary-admin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, _ := browserCtx(t, browser)
+	if err := run(ctx, chromedp.Navigate(n.URL+"/#signin"),
+		chromedp.SetValue("#import-text", string(keyFile), chromedp.ByID),
+		chromedp.SetValue("#import-pass", "data manager passphrase", chromedp.ByID),
+		chromedp.Click("#import-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#signin-msg", "signed in as st-mary-admin"); err != nil {
+		t.Fatal(err)
+	}
+	edit := `button[data-edit="cvd-cohort"]`
+	if err := run(ctx, goTo("#console"), chromedp.WaitVisible(edit, chromedp.ByQuery), chromedp.Click(edit, chromedp.ByQuery),
+		chromedp.WaitVisible(`#policy-form input[name="price"]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+
+	// Refused: the ledger's floor on the minimum cohort.
+	if err := run(ctx, chromedp.SetValue(`#policy-form input[name="min_cohort"]`, "5", chromedp.ByQuery),
+		chromedp.Click("#policy-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#console-msg", "Not published: "); err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(n.URL)
+	p, err := c.Policy(ctx0, "cvd-cohort")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MinCohort != 11 || p.Price != 250 {
+		t.Fatalf("a refused policy changed the ledger: %+v", p)
+	}
+
+	// Published: a new price and minimum cohort.
+	if err := run(ctx, chromedp.SetValue(`#policy-form input[name="min_cohort"]`, "20", chromedp.ByQuery),
+		chromedp.SetValue(`#policy-form input[name="price"]`, "300", chromedp.ByQuery),
+		chromedp.Click("#policy-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#console-msg", "Policy of cvd-cohort published at height"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = c.Policy(ctx0, "cvd-cohort"); err != nil {
+		t.Fatal(err)
+	}
+	if p.Price != 300 || p.MinCohort != 20 || p.EpsilonTotalMilli != 10000 || p.Split.InstitutionBps != 6000 ||
+		p.ConsentModel != ledger.ConsentOptIn || len(p.Analyses.Builtins) != 1 || !p.Requesters.Anyone {
+		t.Fatalf("after the browser's set_policy the ledger holds %+v", p)
+	}
+	screenshots(t, ctx, "datamanager", "console")
+}

@@ -1,10 +1,8 @@
 // The patient portal: my consents — give, revoke — signed in this browser
 // with my key. The node sees only the signed transaction.
-import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { Node, type Consent, type DatasetView } from "../api";
-import { signTx } from "../tx";
+import { send } from "../txflow";
 import { signedIn } from "../session";
-import type { UnlockedKey } from "../keystore";
 import { $, fill, failRow, h, say, td } from "../ui";
 
 // The purposes of use a consent can name (vocab.Purposes), in plain words.
@@ -17,26 +15,6 @@ export const purposeWords: Record<string, string> = {
   quality_improvement: "improving care quality",
   education: "education",
 };
-
-/** send signs msg with k and submits it, registering k first if it is new. */
-export async function send(node: Node, k: UnlockedKey, type: string, msg: unknown) {
-  const status = await node.status();
-  let acct = await node.account(k.address);
-  if (!acct) {
-    const reg = signTx(k.seed, status.chain_id, 0, "register_account", {
-      pub_key: ed25519.getPublicKey(k.seed), enc_key: x25519.getPublicKey(k.x25519), kind: "patient",
-    });
-    const r = await node.submit(reg.bytes);
-    if (r.result && r.result.code !== 0) throw new Error(`registering your account: ${r.result.log}`);
-    acct = await node.account(k.address);
-    if (!acct) throw new Error("your account was not registered yet; try again in a moment");
-  }
-  const tx = signTx(k.seed, status.chain_id, acct.nonce, type, msg);
-  const r = await node.submit(tx.bytes);
-  if (!r.result) throw new Error(`sent (${tx.hash}), not yet in a block`);
-  if (r.result.code !== 0) throw new Error(r.result.log ?? `refused with code ${r.result.code}`);
-  return { hash: tx.hash, height: r.result.height };
-}
 
 function scopeText(c: Consent, datasets: DatasetView[]) {
   if (c.scope.kind === "all") return "all datasets";
