@@ -159,6 +159,10 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	if sub.Study, err = compute.PlanStudy(params, ds.Latest.Schema, nil); err != nil {
 		return nil, err
 	}
+	// Each worker proves its contribution's bounds before posting (seconds
+	// on a busy 2-core machine) while blocks keep coming: a generous
+	// iteration deadline keeps a slow live site from being dropped.
+	sub.Study.IterationBlocks = 300
 	r, err := c.SignAndSubmit(ctx, rita, sub, true)
 	if err != nil {
 		return nil, err
