@@ -32,7 +32,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/pebble"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 	"github.com/medchain/medchain/web"
 )
 
@@ -185,7 +185,7 @@ func (n *Node) startWorkers(o Options) error {
 			return err
 		}
 	}
-	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(n.home, "vault"))
 	if err != nil {
 		return err
 	}

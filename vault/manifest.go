@@ -109,6 +109,21 @@ func (m *Manifest) leaves() [][]byte {
 	return out
 }
 
+// blobs lists the sealed blobs the manifest names: chunks and quarantine
+// report.
+func (m *Manifest) blobs() []blob.Addr {
+	var out []blob.Addr
+	for _, c := range m.Columns {
+		for _, ch := range c.Chunks {
+			out = append(out, ch.Addr)
+		}
+	}
+	if m.Quarantine != nil {
+		out = append(out, m.Quarantine.Addr)
+	}
+	return out
+}
+
 // Root recomputes the content root from the chunk list.
 func (m *Manifest) Root() (string, error) {
 	t, err := buildTree(m.leaves())

@@ -25,7 +25,7 @@ import (
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/synth"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // demoEnrolled is how many of Northside's patients enrol a wallet and permit
@@ -282,7 +282,7 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 // apply the wallet's consents.
 func demoConsents(ctx context.Context, c *client.Client, home string, say func(string, ...any)) error {
 	dir := node.KeysDir(home)
-	v, err := vault.Open(filepath.Join(home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(home, "vault"))
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // Results of compute jobs (download, verify, report) and the patient link
@@ -95,7 +95,7 @@ The patient id and the pseudonym are never printed or sent anywhere.
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
-			v, err := vault.Open(dir)
+			v, err := vaultcfg.Open(dir)
 			if err != nil {
 				return err
 			}
