@@ -31,6 +31,12 @@ func keysCmd(e *env) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "new NAME",
 		Short: "Generate a key pair (ed25519 signing, X25519 encryption) and save it",
+		Long: `new generates a key pair and saves it in <home>/keys, its private keys encrypted with age
+under a passphrase (scrypt) — taken from the file named by MEDCHAIN_KEY_PASSPHRASE_FILE, or
+MEDCHAIN_KEY_PASSPHRASE, or asked on the terminal; never a flag. In the key directory of a dev
+network (medchain up, medchain testnet: marked by a file UNENCRYPTED-DEV-KEYS) keys are stored
+unencrypted, with a warning. Commands that sign or decrypt with an encrypted key take the
+passphrase the same way.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := keys.Generate(args[0])
@@ -43,6 +49,11 @@ func keysCmd(e *env) *cobra.Command {
 			ki := info(k)
 			return e.show(cmd, ki, func(w io.Writer) {
 				fmt.Fprintf(w, "created key %s in %s\n", k.Name, e.keysDir())
+				if keys.IsDev(e.keysDir()) {
+					fmt.Fprintln(w, "WARNING: a dev keystore: the key is stored UNENCRYPTED")
+				} else {
+					fmt.Fprintln(w, "encrypted under the keystore passphrase")
+				}
 				showKey(w, ki)
 			})
 		},
