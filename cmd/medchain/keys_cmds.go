@@ -37,7 +37,7 @@ MEDCHAIN_KEY_PASSPHRASE, or asked on the terminal; never a flag. In the key dire
 network (medchain up, medchain testnet: marked by a file UNENCRYPTED-DEV-KEYS) keys are stored
 unencrypted, with a warning. Commands that sign or decrypt with an encrypted key take the
 passphrase the same way.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := keys.Generate(args[0])
 			if err != nil {
