@@ -66,6 +66,7 @@ type Writer struct {
 	quarantine *Quarantine
 	bytes      int64
 	plain, ad  []byte
+	padded     []byte
 	sealed     []byte
 	state      int
 }
@@ -209,8 +210,9 @@ func (w *Writer) flush() error {
 	for i, c := range w.cols {
 		name := w.m.Columns[i].Name
 		w.plain = c.AppendEncoded(w.plain[:0])
+		w.padded = pad(w.padded, w.plain)
 		w.ad = chunkAD(w.ad, w.id, name, chunk)
-		w.sealed = w.aead.Seal(w.sealed[:0], nil, w.plain, w.ad)
+		w.sealed = w.aead.Seal(w.sealed[:0], nil, w.padded, w.ad)
 		addr, err := w.putBlob(w.sealed)
 		if err != nil {
 			return w.id.chunkErr(name, chunk, err)
@@ -252,13 +254,15 @@ func (w *Writer) commit() (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		sealed := w.aead.Seal(nil, nil, plain, quarantineAD(w.id))
+		sealed := w.aead.Seal(nil, nil, pad(nil, plain), quarantineAD(w.id))
 		addr, err := w.putBlob(sealed)
 		if err != nil {
 			return nil, w.id.err(partQuarantine, err)
 		}
 		w.m.Quarantine = &BlobInfo{Addr: addr, Size: len(sealed)}
 	}
+	w.m.RecordBand = RecordBand(w.m.Rows)
+	w.m.SealedRows = sealRows(w.aead, w.id, w.m.Rows)
 	root, err := w.m.Root()
 	if err != nil {
 		return nil, err
