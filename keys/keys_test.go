@@ -160,3 +160,42 @@ func TestAddressChecked(t *testing.T) {
 		t.Fatalf("mismatched address: %v", err)
 	}
 }
+
+// BenchmarkLoadEncrypted loads a key encrypted at age's default scrypt
+// work factor (2^18), in a fresh directory each time (no cache): the cost
+// a guess at the passphrase also pays. BenchmarkLoadCached is a repeated
+// load in one process, as a node's workers do.
+func BenchmarkLoadEncrypted(b *testing.B) {
+	restore := keys.SetScryptWorkFactor(18)
+	defer restore()
+	b.Setenv(keys.EnvPassphraseFile, "")
+	b.Setenv(keys.EnvPassphrase, "correct horse battery staple")
+	k, _ := keys.Generate("w")
+	src := b.TempDir()
+	if err := k.Save(src); err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(src, "w.json"))
+	for b.Loop() {
+		dir := b.TempDir()
+		os.WriteFile(filepath.Join(dir, "w.json"), raw, 0o600)
+		if _, err := keys.Load(dir, "w"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLoadCached(b *testing.B) {
+	b.Setenv(keys.EnvPassphraseFile, "")
+	b.Setenv(keys.EnvPassphrase, "correct horse battery staple")
+	k, _ := keys.Generate("w")
+	dir := b.TempDir()
+	if err := k.Save(dir); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := keys.Load(dir, "w"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -209,4 +210,42 @@ func TestLinksFastDecode(t *testing.T) {
 	if err != nil || got.Org != "o" || len(got.Links) != 1 || got.Links[0] != (vault.Link{Pseudonym: "p", Wallet: "w"}) {
 		t.Errorf("fallback: %+v %v", got, err)
 	}
+}
+
+// BenchmarkLinkPatients100k writes a link table of 100,000 links in one
+// LinkPatients (creating and wrapping its key) and reads it back with a
+// worker's key, as the worker does before each job.
+func BenchmarkLinkPatients100k(b *testing.B) {
+	const n = 100_000
+	links := make([]vault.Link, n)
+	for i := range links {
+		links[i] = vault.Link{Pseudonym: fmt.Sprintf("%064x", i), Wallet: fmt.Sprintf("%040x", i)}
+	}
+	node, worker := identity(b, 1), identity(b, 2)
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			v, err := vault.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := v.LinkPatients("st-mary", links, node, worker.Recipient()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		v, err := vault.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := v.LinkPatients("st-mary", links, node, worker.Recipient()); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			l, err := v.Links("st-mary", worker)
+			if err != nil || len(l.Links) != n {
+				b.Fatal(err)
+			}
+		}
+	})
 }
