@@ -17,6 +17,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -78,6 +79,10 @@ func (k *Key) Address() string { return vocab.Address(k.PubKey()) }
 type file struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
+	// The public keys, in the clear so that listing keys and naming
+	// recipients needs no passphrase.
+	PubKey []byte `json:"ed25519_public,omitempty"`
+	EncPub []byte `json:"x25519_public,omitempty"`
 	// A dev keystore's plaintext key: the warning and the private keys.
 	Warning string `json:"warning,omitempty"`
 	Seed    []byte `json:"ed25519_seed,omitempty"`
@@ -117,7 +122,7 @@ func (k *Key) SaveWith(dir string, pass Passphrase) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("key %q already exists in %s", k.Name, dir)
 	}
-	f := file{Name: k.Name, Address: k.Address()}
+	f := file{Name: k.Name, Address: k.Address(), PubKey: k.PubKey(), EncPub: k.EncPub()}
 	if IsDev(dir) {
 		f.Warning, f.Seed, f.X25519 = devWarning, k.Sign.Seed(), k.Enc.Bytes()
 	} else {
@@ -217,7 +222,53 @@ func fromSecrets(path, name string, f file, s secrets) (*Key, error) {
 	if f.Address != "" && f.Address != k.Address() {
 		return nil, fmt.Errorf("%s: address %s is not the key's (%s)", path, f.Address, k.Address())
 	}
+	if (f.PubKey != nil && !bytes.Equal(f.PubKey, k.PubKey())) || (f.EncPub != nil && !bytes.Equal(f.EncPub, k.EncPub())) {
+		return nil, fmt.Errorf("%s: the public keys are not the private keys'", path)
+	}
 	return k, nil
+}
+
+// Public is the public half of a key.
+type Public struct {
+	Name    string
+	Address string
+	PubKey  []byte // ed25519
+	EncPub  []byte // X25519
+}
+
+// LoadPublic reads the public half of dir/<name>.json, without the
+// passphrase: what listing keys, or naming one as an address or a
+// recipient, needs.
+func LoadPublic(dir, name string) (*Public, error) {
+	if !nameRE.MatchString(name) {
+		return nil, fmt.Errorf("key name %q: use letters, digits, . _ - (max 64)", name)
+	}
+	path := filepath.Join(dir, name+".json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %q in %s", ErrNotFound, name, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Encrypted == "" {
+		k, err := LoadWith(dir, name, func(bool) ([]byte, error) { return nil, ErrNoPassphrase })
+		if err != nil {
+			return nil, err
+		}
+		return &Public{Name: name, Address: k.Address(), PubKey: k.PubKey(), EncPub: k.EncPub()}, nil
+	}
+	if len(f.PubKey) != ed25519.PublicKeySize || len(f.EncPub) != 32 {
+		return nil, fmt.Errorf("%s: the public keys are missing", path)
+	}
+	if vocab.Address(f.PubKey) != f.Address {
+		return nil, fmt.Errorf("%s: address %s is not the public key's", path, f.Address)
+	}
+	return &Public{Name: name, Address: f.Address, PubKey: f.PubKey, EncPub: f.EncPub}, nil
 }
 
 // List returns the names of the keys in dir, sorted.

@@ -199,3 +199,27 @@ func BenchmarkLoadCached(b *testing.B) {
 		}
 	}
 }
+
+// The public half of an encrypted key reads without the passphrase, and
+// must agree with the private keys.
+func TestLoadPublic(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(keys.EnvPassphraseFile, "")
+	t.Setenv(keys.EnvPassphrase, "pass")
+	k, _ := keys.Generate("a")
+	if err := k.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(keys.EnvPassphrase, "")
+	p, err := keys.LoadPublic(dir, "a")
+	if err != nil || p.Address != k.Address() || !bytes.Equal(p.PubKey, k.PubKey()) || !bytes.Equal(p.EncPub, k.EncPub()) {
+		t.Fatalf("public half: %+v %v", p, err)
+	}
+	// Another address in the clear is caught.
+	other, _ := keys.Generate("b")
+	b, _ := os.ReadFile(filepath.Join(dir, "a.json"))
+	os.WriteFile(filepath.Join(dir, "a.json"), bytes.Replace(b, []byte(k.Address()), []byte(other.Address()), 1), 0o600)
+	if _, err := keys.LoadPublic(dir, "a"); err == nil {
+		t.Fatal("a mismatched address was accepted")
+	}
+}

@@ -18,8 +18,8 @@ type keyInfo struct {
 	EncKey  string `json:"enc_key"` // hex X25519
 }
 
-func info(k *keys.Key) keyInfo {
-	return keyInfo{Name: k.Name, Address: k.Address(), PubKey: hex.EncodeToString(k.PubKey()), EncKey: hex.EncodeToString(k.EncPub())}
+func info(k *keys.Public) keyInfo {
+	return keyInfo{Name: k.Name, Address: k.Address, PubKey: hex.EncodeToString(k.PubKey), EncKey: hex.EncodeToString(k.EncPub)}
 }
 
 func showKey(w io.Writer, k keyInfo) {
@@ -46,7 +46,7 @@ passphrase the same way.`,
 			if err := k.Save(e.keysDir()); err != nil {
 				return err
 			}
-			ki := info(k)
+			ki := info(&keys.Public{Name: k.Name, Address: k.Address(), PubKey: k.PubKey(), EncPub: k.EncPub()})
 			return e.show(cmd, ki, func(w io.Writer) {
 				fmt.Fprintf(w, "created key %s in %s\n", k.Name, e.keysDir())
 				if keys.IsDev(e.keysDir()) {
@@ -68,7 +68,7 @@ passphrase the same way.`,
 			}
 			out := []keyInfo{}
 			for _, n := range names {
-				k, err := keys.Load(e.keysDir(), n)
+				k, err := keys.LoadPublic(e.keysDir(), n)
 				if err != nil {
 					return err
 				}
@@ -90,7 +90,7 @@ passphrase the same way.`,
 		Short: "Show a key's address and public keys",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := keys.Load(e.keysDir(), args[0])
+			k, err := keys.LoadPublic(e.keysDir(), args[0])
 			if err != nil {
 				return err
 			}
