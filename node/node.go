@@ -30,6 +30,7 @@ import (
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/metrics"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/pebble"
 	"github.com/medchain/medchain/vault"
@@ -46,6 +47,9 @@ type Node struct {
 	rpc      *local.Local
 	api      *http.Server
 	apiLn    net.Listener
+	apiConns *countingListener
+	metrics  *metrics.Metrics
+	jobs     jobCache
 	logFile  *os.File
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
@@ -74,6 +78,9 @@ type Options struct {
 	// are written to that database, whose schema must already be loaded
 	// (docs/indexer.md). Start checks the connection and the tables first.
 	PsqlConn string
+	// HTTP, when set, replaces the HTTP settings of <home>/medchain.json
+	// (LoadHTTP reads those, for a caller that changes a few).
+	HTTP *HTTPSettings
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -103,6 +110,13 @@ func Start(home string, o Options) (*Node, error) {
 	}
 	if o.API != "" {
 		s.API = o.API
+	}
+	hs, err := s.httpSettings(home)
+	if o.HTTP != nil {
+		hs, err = *o.HTTP, o.HTTP.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("HTTP settings: %w", err)
 	}
 	c, err := LoadCometConfig(home)
 	if err != nil {
@@ -141,6 +155,7 @@ func Start(home string, o Options) (*Node, error) {
 	if n.app, err = app.New(n.db); err != nil {
 		return nil, err
 	}
+	n.metrics = n.newMetrics()
 	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {
 		return nil, err
@@ -163,10 +178,11 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.NewServer(n).Handler())
+	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics}).Handler())
+	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("/", web.Handler())
-	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go n.api.Serve(n.apiLn)
+	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
+	go n.api.Serve(n.apiConns)
 	if o.Workers {
 		if err := n.startWorkers(o); err != nil {
 			return nil, err
