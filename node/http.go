@@ -112,14 +112,15 @@ func (s Settings) httpSettings(home string) (HTTPSettings, error) {
 // current cap.
 func (h *HTTPSettings) SetLimit(spec string) error {
 	name, val, ok := strings.Cut(spec, "=")
+	lims := h.Limits // changed only if the result is valid
 	var l *api.Limit
 	switch name {
 	case "verify":
-		l = &h.Limits.Verify
+		l = &lims.Verify
 	case "submit":
-		l = &h.Limits.Submit
+		l = &lims.Submit
 	case "scan":
-		l = &h.Limits.Scan
+		l = &lims.Scan
 	}
 	if !ok || l == nil {
 		return fmt.Errorf("%q: want CLASS=RATE[:BURST[:CONCURRENT]] with CLASS verify, submit or scan", spec)
@@ -148,9 +149,10 @@ func (h *HTTPSettings) SetLimit(spec string) error {
 		next.Burst = 0
 	}
 	*l = next
-	if err := h.Limits.Validate(); err != nil {
+	if err := lims.Validate(); err != nil {
 		return fmt.Errorf("%q: %w", spec, err)
 	}
+	h.Limits = lims
 	return nil
 }
 
