@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -53,11 +54,12 @@ type Limits struct {
 }
 
 // DefaultLimits are generous for a person, a dashboard or an institution's
-// workers (each polls a few routes a few times a second), and stop one
-// client from taking more than a fraction of a core with proofs.
+// workers (each polls a few routes a few times a second), stop one client
+// from taking more than a fifth of a core with proofs, and leave at least
+// half the machine's cores to everything else whoever sends them.
 func DefaultLimits() Limits {
 	return Limits{
-		Verify: Limit{Rate: 20, Burst: 40, Concurrent: 2},
+		Verify: Limit{Rate: 20, Burst: 40, Concurrent: max(1, runtime.NumCPU()/2)},
 		Submit: Limit{Rate: 100, Burst: 400},
 		Scan:   Limit{Rate: 100, Burst: 400, Concurrent: 16},
 	}

@@ -32,6 +32,11 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
+			// Flags are checked before a first run writes anything.
+			hs, err := hf.settings(cmd, home)
+			if err != nil {
+				return err
+			}
 			var seed func(context.Context, *node.Node) error
 			if !node.Initialized(home) {
 				err := node.CreateNetwork([]string{home}, node.NetOptions{
@@ -47,10 +52,6 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
 					}
 				}
-			}
-			hs, err := hf.settings(cmd, home)
-			if err != nil {
-				return err
 			}
 			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs}, seed)
 		},
@@ -220,11 +221,15 @@ func (f *httpFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.limits, "rate-limit", nil, `a costly route class's limit per client, CLASS=RATE[:BURST[:CONCURRENT]] (CLASS verify, submit or scan; RATE requests/s, 0 for none; CONCURRENT over all clients); repeatable`)
 }
 
-// settings are the home's HTTP settings with the flags that were given.
+// settings are the home's HTTP settings (the defaults for a home not yet
+// created) with the flags that were given.
 func (f *httpFlags) settings(cmd *cobra.Command, home string) (*node.HTTPSettings, error) {
-	h, err := node.LoadHTTP(home)
-	if err != nil {
-		return nil, err
+	h := node.DefaultHTTP()
+	if node.Initialized(home) {
+		var err error
+		if h, err = node.LoadHTTP(home); err != nil {
+			return nil, err
+		}
 	}
 	fl := cmd.Flags()
 	if fl.Changed("read-timeout") {
