@@ -188,3 +188,21 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		l.allow(clientOf(clients[i%len(clients)]))
 	}
 }
+
+// The OpenAPI document names the 429 answer on exactly the limited routes.
+func TestOpenAPIDocumentsLimits(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range (&Server{}).routes() {
+		_, has := doc.Paths[r.path][strings.ToLower(r.method)].Responses["429"]
+		if has != (r.class != cheap) {
+			t.Errorf("%s %s: documents 429 %t, limited %t", r.method, r.path, has, r.class != cheap)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func upCmd(g *globals) *cobra.Command {
 		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
 demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
 Ctrl-C stops it cleanly; the next run resumes from disk.
-` + psqlHelp,
+` + httpHelp + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
@@ -66,6 +66,14 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 	return cmd
 }
 
+// httpHelp documents the API server's flags.
+const httpHelp = `
+The API server cuts off slow and idle clients (--read-timeout, --write-timeout, --idle-timeout),
+caps open connections (--max-conns) and rate-limits its costly routes per client (--rate-limit);
+the flags override the "http" settings of <home>/medchain.json for this run. Prometheus metrics
+are at /metrics on the API address. See docs/operations.md.
+`
+
 // psqlHelp and psqlFlagHelp document CometBFT's PostgreSQL indexer, which
 // `up` and `node` can turn on.
 const (
@@ -85,7 +93,7 @@ func nodeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
-		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + psqlHelp,
+		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + httpHelp + psqlHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !node.Initialized(g.home) {
