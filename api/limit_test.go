@@ -206,3 +206,19 @@ func TestOpenAPIDocumentsLimits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRefusedVerify is the whole cost of a refused proof request
+// through the server's handler: what a flood costs the node per request
+// once a client is over its limit.
+func BenchmarkRefusedVerify(b *testing.B) {
+	h := NewServer(nil, Config{Limits: Limits{Verify: Limit{Rate: 1e-9, Burst: 1}}}).Handler()
+	body := strings.Repeat("x", 2800)                           // the size of a 128-feature verify request
+	serve(h, "POST", "/v1/models/m/verify", "192.0.2.1:1", "{") // takes the one token
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if w := serve(h, "POST", "/v1/models/m/verify", "192.0.2.1:1", body); w.Code != http.StatusTooManyRequests {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
