@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -220,5 +221,36 @@ func BenchmarkRefusedVerify(b *testing.B) {
 		if w := serve(h, "POST", "/v1/models/m/verify", "192.0.2.1:1", body); w.Code != http.StatusTooManyRequests {
 			b.Fatalf("status %d", w.Code)
 		}
+	}
+}
+
+// POST /v1/txs?wait=commit may wait longer than the server's write
+// timeout allows other routes; its deadline is moved, so the answer still
+// arrives. The same slow handler without the extension is cut off.
+func TestLongAnswerOutlivesWriteTimeout(t *testing.T) {
+	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(600 * time.Millisecond)
+		io.WriteString(w, "committed")
+	})
+	if longAnswers["POST /v1/txs"] <= commitWait {
+		t.Fatalf("POST /v1/txs may take %s, less than its %s wait", longAnswers["POST /v1/txs"], commitWait)
+	}
+	for _, c := range []struct {
+		h      http.Handler
+		answer bool
+	}{{extendWrite(5*time.Second, slow), true}, {slow, false}} {
+		srv := httptest.NewUnstartedServer(c.h)
+		srv.Config.WriteTimeout = 200 * time.Millisecond
+		srv.Start()
+		resp, err := http.Get(srv.URL)
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if got := err == nil && string(body) == "committed"; got != c.answer {
+			t.Errorf("extended %t: answered %t (%v), want %t", c.answer, got, err, c.answer)
+		}
+		srv.Close()
 	}
 }
