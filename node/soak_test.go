@@ -157,7 +157,11 @@ func soak(t *testing.T, hs node.HTTPSettings, floodFor time.Duration, perSecond 
 		t.Errorf("no request of the flood was refused with 429 (%d verified)", total.verified.Load())
 	}
 	if total.noRetryAfter.Load() != 0 || total.other.Load() != 0 || total.errs.Load() != 0 {
-		t.Errorf("flood: %d 429s without Retry-After, %d other answers, %d transport errors",
+		report := t.Errorf
+		if !limited {
+			report = t.Logf // the node without limits is measured, not judged
+		}
+		report("flood: %d 429s without Retry-After, %d other answers, %d transport errors (a client gives up after 30 s)",
 			total.noRetryAfter.Load(), total.other.Load(), total.errs.Load())
 	}
 	if total.verified.Load() == 0 {
