@@ -78,6 +78,9 @@ type Options struct {
 	// are written to that database, whose schema must already be loaded
 	// (docs/indexer.md). Start checks the connection and the tables first.
 	PsqlConn string
+	// DevSignIn lets the web app offer this home's demo keys for one-click
+	// sign-in (marked DEV ONLY). Only `medchain up` sets it.
+	DevSignIn bool
 	// HTTP, when set, replaces the HTTP settings of <home>/medchain.json
 	// (LoadHTTP reads those, for a caller that changes a few).
 	HTTP *HTTPSettings
@@ -180,7 +183,7 @@ func Start(home string, o Options) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics}).Handler())
 	mux.Handle("GET /metrics", n.metrics.Handler())
-	mux.Handle("/", web.Handler())
+	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
 	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
 	go n.api.Serve(n.apiConns)
 	if o.Workers {
@@ -350,4 +353,13 @@ func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeade
 		return nil, err
 	}
 	return &api.SignedHeader{Height: height, SignedHeader: sh, Validators: vs}, nil
+}
+
+// webOptions offers the home's demo keys to the web app's sign-in page on a
+// dev network only (Options.DevSignIn, set by `medchain up`).
+func webOptions(home string, o Options) web.Options {
+	if !o.DevSignIn {
+		return web.Options{}
+	}
+	return web.Options{DevKeysDir: KeysDir(home)}
 }

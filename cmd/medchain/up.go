@@ -53,7 +53,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 					}
 				}
 			}
-			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs}, seed)
+			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}, seed)
 		},
 	}
 	hf.add(cmd)
