@@ -68,7 +68,7 @@ func TestObserverSeesCommittedBlocksAndChangesNothing(t *testing.T) {
 	to := ledger.Address(other)
 	blocks := [][][]byte{
 		{sign(0, &ledger.Transfer{To: to, Amount: 1}), sign(0, &ledger.Transfer{To: to, Amount: 1})}, // the second reuses the nonce
-		{sign(1, &ledger.Transfer{To: to, Amount: 1000})},                                             // more than the balance
+		{sign(1, &ledger.Transfer{To: to, Amount: 1000})},                                            // more than the balance
 	}
 	enc, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
