@@ -159,8 +159,10 @@ func (h *HTTPSettings) SetLimit(spec string) error {
 // Duration is a time.Duration written as text in JSON ("15s").
 type Duration time.Duration
 
+// MarshalJSON writes the duration as Go's text ("15s").
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// UnmarshalJSON reads a duration in Go's text form ("15s", "1m30s").
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
