@@ -43,7 +43,7 @@ const rules = `
 # computation. They import no medchain package.
 NONE
 < vocab, store, zk, analysis, synth, overlap, web,
-  vault/blob, vault/internal/bech32;
+  vault/blob, vault/internal/bech32, metrics;
 
 # The vault side of an institution: read sources, make research rows,
 # de-identify, seal. It speaks the ledger's vocabulary, never the ledger.
@@ -72,7 +72,7 @@ client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/vaultcfg < node;
+store/pebble, app, compute, web, vault/vaultcfg, metrics < node;
 node < api/apitest;
 node, ingest, synth, seed < cmd/medchain;
 `

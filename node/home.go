@@ -25,6 +25,10 @@ import (
 // Settings are medchain's own per-node settings, in <home>/medchain.json.
 type Settings struct {
 	API string `json:"api"` // listen address of the HTTP API
+	// HTTP holds the API server's timeouts, connection cap and rate limits
+	// (HTTPSettings); absent fields take the defaults, so it is kept raw
+	// and read over DefaultHTTP at start.
+	HTTP json.RawMessage `json:"http,omitempty"`
 }
 
 // Paths inside a node home.
