@@ -73,7 +73,8 @@ client, ingest, synth < seed;
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/blob/s3blob < node;
 node < api/apitest;
-node, ingest, synth, seed < cmd/medchain;
+node < devnet;
+node, ingest, synth, seed, devnet < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
