@@ -122,8 +122,8 @@ type Report struct {
 	// on the ledger (no recipients were given).
 	RegisteredWorkers bool          `json:"registered_workers"`
 	Vault             vault.Summary `json:"vault"`
-	Published       Published     `json:"published"`
-	Elapsed         time.Duration `json:"elapsed_ns"`
+	Published         Published     `json:"published"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
 }
 
 // Reason counts the problems of one kind among the quarantined rows (a
