@@ -69,12 +69,13 @@ api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
+compute < zkmodel;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/blob/s3blob < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
