@@ -24,6 +24,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
 )
@@ -147,8 +148,8 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	step("4. A researcher buys a cardiovascular risk-factor study across the three")
 	params, _ := json.Marshal(map[string]any{"outcome": "cvd_10y", "features": demoFeatures})
 	var datasets []string
-	for _, s := range demoSites {
-		datasets = append(datasets, s.dataset)
+	for _, s := range seed.DemoSites {
+		datasets = append(datasets, s.Dataset)
 	}
 	sub := &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
 		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}
@@ -260,12 +261,12 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	for _, name := range watch {
 		say("%-18s %9d → %9d  (%+d)", name, before[name], after[name], int64(after[name])-int64(before[name]))
 	}
-	for _, s := range demoSites {
-		b, err := c.DatasetBudget(ctx, s.dataset)
+	for _, s := range seed.DemoSites {
+		b, err := c.DatasetBudget(ctx, s.Dataset)
 		if err != nil {
 			return nil, err
 		}
-		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMilli, b.TotalMilli)
+		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.Dataset, b.PatientPool, b.SpentMilli, b.TotalMilli)
 	}
 	step("Done. Every step above is a transaction in the audit log: see http://%s/", n.APIAddr())
 	if keep {
@@ -294,15 +295,12 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 	if err != nil {
 		return err
 	}
-	cohort := func(s demoSite) ([]synth.Person, error) {
-		return synth.Generate(synth.Config{N: s.patients, Seed: s.seed, RefDate: demoRefDate})
-	}
-	stMary, northside := demoSites[0], demoSites[1]
-	smPeople, err := cohort(stMary)
+	stMary, northside := seed.DemoSites[0], seed.DemoSites[1]
+	smPeople, err := stMary.People()
 	if err != nil {
 		return err
 	}
-	nsPeople, err := cohort(northside)
+	nsPeople, err := northside.People()
 	if err != nil {
 		return err
 	}
@@ -314,19 +312,19 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 	if err != nil {
 		return err
 	}
-	if _, err := v.LinkPatient(stMary.org, d.PatientPseudonym(smPeople[0].ID), p2.Address()); err != nil {
+	if _, err := v.LinkPatient(stMary.Org, d.PatientPseudonym(smPeople[0].ID), p2.Address()); err != nil {
 		return err
 	}
-	if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(nsPeople[0].ID), p3.Address()); err != nil {
+	if _, err := v.LinkPatient(northside.Org, d.PatientPseudonym(nsPeople[0].ID), p3.Address()); err != nil {
 		return err
 	}
-	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.org},
+	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.Org},
 		Provision: ledger.Deny, Purposes: []string{"research"}}, true)
 	if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
 		return fmt.Errorf("patient-2 deny: %v %+v", err, r)
 	}
-	say("patient-2 refuses research at %s (an opt-out dataset: everyone else there is used)", stMary.org)
-	say("patient-3 permitted research on %s and then revoked it: excluded from jobs admitted afterwards", northside.dataset)
+	say("patient-2 refuses research at %s (an opt-out dataset: everyone else there is used)", stMary.Org)
+	say("patient-3 permitted research on %s and then revoked it: excluded from jobs admitted afterwards", northside.Dataset)
 
 	// Enrolment: fresh wallets (kept in memory), each registered by its
 	// patient and permitting research at Northside.
@@ -346,7 +344,7 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 			}
 			for _, msg := range []ledger.Msg{
 				&ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient},
-				&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: northside.org}, Provision: ledger.Permit, Purposes: []string{"research"}},
+				&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: northside.Org}, Provision: ledger.Permit, Purposes: []string{"research"}},
 			} {
 				r, err := c.SignAndSubmit(ctx, k, msg, true)
 				if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
@@ -354,7 +352,7 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 					return
 				}
 			}
-			if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(p.ID), k.Address()); err != nil {
+			if _, err := v.LinkPatient(northside.Org, d.PatientPseudonym(p.ID), k.Address()); err != nil {
 				errs <- err
 			}
 		}(nsPeople[i])
@@ -365,7 +363,7 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 		return err
 	}
 	say("%d of %d Northside patients enrolled a wallet and permit research (opt-in: the other %d are never used)",
-		demoEnrolled, northside.patients, northside.patients-demoEnrolled-1)
+		demoEnrolled, northside.Patients, northside.Patients-demoEnrolled-1)
 	return nil
 }
 

@@ -1,0 +1,157 @@
+package seed
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vault"
+)
+
+// DemoSite is one institution of the embedded demo (the organisations and
+// keys of a demo network's genesis) and the synthetic cohort it publishes.
+type DemoSite struct {
+	Admin, Org, Dataset, Title string
+	Patients                   int
+	Seed                       int64 // synth's seed: the same seed, the same patients
+	Price                      uint64
+	ConsentModel               string
+}
+
+// DemoSites are the demo's three institutions.
+var DemoSites = []DemoSite{
+	{"st-mary-admin", "st-mary", "st-mary-cvd", "St Mary's cardiovascular cohort", 1500, 1, 100, ledger.ConsentOptOut},
+	{"northside-admin", "northside", "northside-cvd", "Northside cardiovascular cohort", 1200, 2, 80, ledger.ConsentOptIn},
+	{"lakeview-admin", "lakeview", "lakeview-cvd", "Lakeview lab lipid and HbA1c panel", 800, 3, 60, ledger.ConsentOptOut},
+}
+
+// DemoRefDate is the reference date of the demo cohorts (ages, latest
+// observations).
+var DemoRefDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// People is the site's synthetic cohort, identifiers included.
+func (s DemoSite) People() ([]synth.Person, error) {
+	return synth.Generate(synth.Config{N: s.Patients, Seed: s.Seed, RefDate: DemoRefDate})
+}
+
+// Demo gives a new demo network something to look at: each demo
+// institution registers a compute worker (key <org>-worker in keysDir,
+// created if missing; software attestation of measurement), ingests its
+// synthetic cohort into vault v and sets a policy, all three at once; then
+// the demo patients give, and one revokes, consent. say reports each step
+// (it is called from one goroutine at a time).
+func Demo(ctx context.Context, c *client.Client, v *vault.Vault, keysDir, measurement string, say func(format string, args ...any)) error {
+	secret, err := v.Secret()
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		say(format, args...)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(DemoSites))
+	for _, s := range DemoSites {
+		wg.Add(1)
+		go func(s DemoSite) {
+			defer wg.Done()
+			if err := demoSite(ctx, c, v, secret, keysDir, measurement, s, report); err != nil {
+				errs <- fmt.Errorf("%s: %w", s.Org, err)
+			}
+		}(s)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	return demoConsents(ctx, c, keysDir, say)
+}
+
+func demoSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []byte, dir, measurement string, s DemoSite,
+	say func(string, ...any)) error {
+	admin, err := keys.Load(dir, s.Admin)
+	if err != nil {
+		return err
+	}
+	// The institution's compute worker: its own key, registered with the
+	// measurement (software attestation).
+	wk, err := keys.Load(dir, s.Org+"-worker")
+	if err != nil {
+		if wk, err = keys.Generate(s.Org + "-worker"); err != nil {
+			return err
+		}
+		if err := wk.Save(dir); err != nil {
+			return err
+		}
+	}
+	people, err := s.People()
+	if err != nil {
+		return err
+	}
+	rep, err := Publish(ctx, c, v, secret, Site{Admin: admin, Worker: wk, Measurement: measurement, Org: s.Org,
+		Dataset: s.Dataset, Title: s.Title, People: people, RefDate: DemoRefDate,
+		Description: "Synthetic patients drawn from the Framingham general CVD model (medchain synth), de-identified under HIPAA Safe Harbor.",
+		Policy: ledger.Policy{
+			Purposes:           []string{"research", "public_health"},
+			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
+			MinCohort:          ledger.MinCohortFloor,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 5000,
+			Price:       s.Price,
+			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+			Attestation: ledger.AttestSoftware, ConsentModel: s.ConsentModel,
+			// The demo's pooled logistic study is exact (safe statistics);
+			// without this the workers would refuse it.
+			ExactRegression: true,
+		}})
+	if err != nil {
+		return err
+	}
+	say("%s registered worker %s (software attestation)", s.Org, wk.Address())
+	say("%s ingested %d synthetic patients into dataset %s (record band %s, content root %s…)",
+		s.Org, rep.RowsKept, s.Dataset, rep.Vault.RecordBand, rep.Vault.ContentRoot[:16])
+	say("%s set the policy of %s: research and public health, %d tokens a job, %s", s.Org, s.Dataset, s.Price, s.ConsentModel)
+	return nil
+}
+
+func demoConsents(ctx context.Context, c *client.Client, dir string, say func(string, ...any)) error {
+	p := make([]*keys.Key, 3)
+	for i := range p {
+		var err error
+		if p[i], err = keys.Load(dir, fmt.Sprintf("patient-%d", i+1)); err != nil {
+			return err
+		}
+	}
+	steps := []struct {
+		who  int
+		msg  ledger.Msg
+		what string
+	}{
+		{0, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit, Purposes: []string{"research", "public_health"}},
+			"patient-1 permits research and public health on all their records"},
+		{1, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: "st-mary"}, Provision: ledger.Deny, Purposes: []string{"commercial_research"}},
+			"patient-2 denies commercial research at st-mary"},
+		{2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: "northside-cvd"}, Provision: ledger.Permit, Purposes: []string{"research"}},
+			"patient-3 permits research on northside-cvd"},
+		{2, &ledger.RevokeConsent{Seq: 0}, "patient-3 revokes that consent"},
+	}
+	for _, s := range steps {
+		r, err := c.SignAndSubmit(ctx, p[s.who], s.msg, true)
+		if err != nil {
+			return fmt.Errorf("%s by %s: %w", s.msg.Type(), p[s.who].Name, err)
+		}
+		if r.Result == nil || r.Result.Code != ledger.CodeOK {
+			return fmt.Errorf("%s by %s: %+v", s.msg.Type(), p[s.who].Name, r.Result)
+		}
+		say("%s", s.what)
+	}
+	return nil
+}
