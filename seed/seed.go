@@ -3,8 +3,9 @@
 // synth) written as CSV, ingested into the node's vault (normalised,
 // de-identified, encrypted, published with its Merkle root) with the
 // worker as a recipient of the data key, and the dataset's policy set.
-// `medchain up` and `medchain demo` seed their demo data with it, and the
-// end-to-end tests their sites.
+// Demo publishes the embedded demo's three institutions and has its
+// patients decide; `medchain up` and `medchain demo` seed their demo data
+// with it, and the end-to-end tests their sites with Publish.
 package seed
 
 import (

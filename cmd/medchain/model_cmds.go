@@ -373,11 +373,11 @@ func modelVerifyCmd(e *env) *cobra.Command {
 		apiOnly, localOnly bool
 	)
 	type verifyOutput struct {
-		Model  string            `json:"model"`
-		Bucket uint32            `json:"bucket"`
-		Label  string            `json:"label"`
-		Valid  bool              `json:"valid"`
-		Node   *api.VerifyResult `json:"node,omitempty"`
+		Model  string              `json:"model"`
+		Bucket uint32              `json:"bucket"`
+		Label  string              `json:"label"`
+		Valid  bool                `json:"valid"`
+		Node   *api.VerifyResult   `json:"node,omitempty"`
 		Local  *zkmodel.LocalCheck `json:"local,omitempty"`
 	}
 	cmd := &cobra.Command{
