@@ -5,10 +5,14 @@
 // A first run is only done when the node has started and (unless the
 // network has no demo data) the demo data is seeded. Until then the home
 // carries a marker, written before anything else and naming what was in
-// the home before (usually nothing). A first run that fails removes what it
-// created at once (Remove); one that is killed leaves the marker, and the
-// next run sees the home as Incomplete and recreates it, saying so.
-// Nothing that was in the home before the first run is ever removed.
+// the home before (usually nothing). A first run that fails before its
+// node runs removes what it created at once (Remove), so the next run is a
+// first run again, with that run's flags. One that is killed leaves the
+// marker, and the next run sees the home as Incomplete: if the node never
+// ran, the network is recreated; if it ran (it may hold transactions), it
+// is kept and the first run's unfinished work — seeding the demo data — is
+// done again (package seed skips what is done). Either way the run says
+// so. Nothing that was in the home before the first run is ever removed.
 package devnet
 
 import (
@@ -55,6 +59,11 @@ type marker struct {
 	// Kept are the home's entries from before the first run, never
 	// removed.
 	Kept []string `json:"kept"`
+	// Demo says the network is to have the demo data.
+	Demo bool `json:"demo"`
+	// Started says the node has run: from then on the network may hold
+	// transactions, and it is never removed.
+	Started bool `json:"started"`
 }
 
 func markerPath(home string) string { return filepath.Join(home, MarkerName) }
@@ -79,7 +88,7 @@ func Inspect(home string) (State, error) {
 // until Complete. If writing it fails, what was written is removed again
 // and the error returned.
 func Create(home string, o node.NetOptions) error {
-	m := marker{}
+	m := marker{Demo: o.Demo}
 	entries, err := os.ReadDir(home)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -93,19 +102,10 @@ func Create(home string, o node.NetOptions) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("devnet: home %s: %w", home, err)
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	// The marker goes first: whatever happens after, the home is either
+	// without any of the network's files or marked.
+	if err := writeMarker(home, m); err != nil {
 		return err
-	}
-	// The marker goes first and by rename: whatever happens after, the
-	// home is either without any of the network's files or marked.
-	tmp := markerPath(home) + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("devnet: %w", err)
-	}
-	if err := os.Rename(tmp, markerPath(home)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("devnet: %w", err)
 	}
 	o.Validators = 1
 	if err := node.CreateNetwork([]string{home}, o); err != nil {
@@ -117,6 +117,50 @@ func Create(home string, o node.NetOptions) error {
 	return nil
 }
 
+// writeMarker writes the marker by rename, so it is whole or absent.
+func writeMarker(home string, m marker) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := markerPath(home) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	if err := os.Rename(tmp, markerPath(home)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("devnet: %w", err)
+	}
+	return nil
+}
+
+func readMarker(home string) (marker, error) {
+	var m marker
+	b, err := os.ReadFile(markerPath(home))
+	if err != nil {
+		return m, fmt.Errorf("devnet: %s is not an unfinished first run: %w", home, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("devnet: %s: %w", markerPath(home), err)
+	}
+	return m, nil
+}
+
+// Started records that the node of an unfinished first run has run: from
+// now on the network is kept (Remove refuses it) and a later run finishes
+// the first run instead of recreating the network.
+func Started(home string) error {
+	m, err := readMarker(home)
+	if err != nil {
+		return err
+	}
+	if m.Started {
+		return nil
+	}
+	m.Started = true
+	return writeMarker(home, m)
+}
+
 // Complete marks the first run of home done: from now on it is Ready.
 func Complete(home string) error {
 	err := os.Remove(markerPath(home))
@@ -126,18 +170,21 @@ func Complete(home string) error {
 	return nil
 }
 
-// Remove undoes an incomplete first run: it removes every entry of home
-// that the first run created (the home too, if the first run created it)
-// and keeps what was there before. It refuses a home without a marker, so
-// a finished network is never removed.
+// ErrStarted is returned by Remove for a network whose node has run.
+var ErrStarted = errors.New("the network's node has run: it may hold transactions, and is kept")
+
+// Remove undoes an unfinished first run whose node never ran: it removes
+// every entry of home that the first run created (the home too, if the
+// first run created it) and keeps what was there before. It refuses a home
+// without a marker, so a finished network is never removed, and one whose
+// node has run (ErrStarted).
 func Remove(home string) error {
-	b, err := os.ReadFile(markerPath(home))
+	m, err := readMarker(home)
 	if err != nil {
-		return fmt.Errorf("devnet: %s is not an incomplete first run: %w", home, err)
+		return err
 	}
-	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("devnet: %s: %w", markerPath(home), err)
+	if m.Started {
+		return fmt.Errorf("devnet: %s: %w", home, ErrStarted)
 	}
 	entries, err := os.ReadDir(home)
 	if err != nil {
@@ -168,30 +215,49 @@ type Outcome int
 const (
 	Resumed   Outcome = iota // the home holds a finished network: run it
 	Created                  // a new network was created: this is its first run
-	Recreated                // an unfinished first run was undone and the network created anew
+	Recreated                // an unfinished first run whose node never ran was undone and the network created anew
+	Unfinished               // the node of an unfinished first run has run: run it and finish the first run
 )
 
-// Prepare readies home for `medchain up`: a Ready home is left as it is,
-// an Incomplete one is removed (Remove) and created again, an Absent one
-// is created. After Created or Recreated the caller runs the first run and
-// calls Complete when it is done, or Remove if it failed.
-func Prepare(home string, o node.NetOptions) (Outcome, error) {
+// Plan is what Prepare did, and what the run must still do.
+type Plan struct {
+	Outcome Outcome
+	// Demo says the first run must seed the demo data (after Created,
+	// Recreated or Unfinished): as the network was created, whatever this
+	// run's flags say.
+	Demo bool
+}
+
+// Prepare readies home for `medchain up`: a Ready home is left as it is;
+// an Incomplete one whose node never ran is removed (Remove) and created
+// again, one whose node ran is kept to finish its first run; an Absent one
+// is created. Unless the outcome is Resumed, the caller runs the first
+// run: Started once the node runs, Complete once it is done, or Remove if
+// the node did not start.
+func Prepare(home string, o node.NetOptions) (Plan, error) {
 	st, err := Inspect(home)
 	if err != nil {
-		return 0, err
+		return Plan{}, err
 	}
 	out := Created
 	switch st {
 	case Ready:
-		return Resumed, nil
+		return Plan{Outcome: Resumed}, nil
 	case Incomplete:
+		m, err := readMarker(home)
+		if err != nil {
+			return Plan{}, err
+		}
+		if m.Started {
+			return Plan{Outcome: Unfinished, Demo: m.Demo}, nil
+		}
 		if err := Remove(home); err != nil {
-			return 0, fmt.Errorf("remove the unfinished dev network in %s: %w", home, err)
+			return Plan{}, fmt.Errorf("remove the unfinished dev network in %s: %w", home, err)
 		}
 		out = Recreated
 	}
 	if err := Create(home, o); err != nil {
-		return 0, fmt.Errorf("create dev network in %s: %w", home, err)
+		return Plan{}, fmt.Errorf("create dev network in %s: %w", home, err)
 	}
-	return out, nil
+	return Plan{Outcome: out, Demo: o.Demo}, nil
 }

@@ -1,6 +1,7 @@
 package devnet_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,16 +38,18 @@ func state(t *testing.T, home string) devnet.State {
 }
 
 // A created network stays Incomplete until its first run says it is
-// done; the next Prepare of an incomplete home removes it and creates it
-// anew (a new validator key, so nothing of the old one is reused), and a
-// completed one is resumed as it is.
+// done; the next Prepare of an incomplete home whose node never ran
+// removes it and creates it anew (a new validator key, so nothing of the
+// old one is reused), one whose node ran is kept to finish its first run
+// (with the demo data it was created with), and a completed one is resumed
+// as it is.
 func TestFirstRunLifeCycle(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	if st := state(t, home); st != devnet.Absent {
 		t.Fatalf("new home: %v", st)
 	}
 	got, err := devnet.Prepare(home, opts)
-	if err != nil || got != devnet.Created {
+	if err != nil || got.Outcome != devnet.Created {
 		t.Fatalf("Prepare on an absent home: %v, %v", got, err)
 	}
 	if st := state(t, home); st != devnet.Incomplete || !node.Initialized(home) {
@@ -58,7 +61,7 @@ func TestFirstRunLifeCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = devnet.Prepare(home, opts)
-	if err != nil || got != devnet.Recreated {
+	if err != nil || got.Outcome != devnet.Recreated {
 		t.Fatalf("Prepare on an incomplete home: %v, %v", got, err)
 	}
 	second, err := os.ReadFile(pv)
@@ -68,6 +71,21 @@ func TestFirstRunLifeCycle(t *testing.T) {
 	if string(first) == string(second) {
 		t.Fatal("the recreated network kept the old validator key")
 	}
+	if err := devnet.Started(home); err != nil {
+		t.Fatal(err)
+	}
+	demo := opts
+	demo.Demo = true // this run's flags do not change what the first run must do
+	got, err = devnet.Prepare(home, demo)
+	if err != nil || got.Outcome != devnet.Unfinished || got.Demo {
+		t.Fatalf("Prepare on an incomplete home whose node ran: %+v, %v", got, err)
+	}
+	if after, _ := os.ReadFile(pv); string(after) != string(second) {
+		t.Fatal("finishing a first run changed the network")
+	}
+	if err := devnet.Remove(home); !errors.Is(err, devnet.ErrStarted) {
+		t.Fatalf("Remove of a network whose node ran: %v", err)
+	}
 	if err := devnet.Complete(home); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +93,7 @@ func TestFirstRunLifeCycle(t *testing.T) {
 		t.Fatalf("after Complete: %v", st)
 	}
 	got, err = devnet.Prepare(home, opts)
-	if err != nil || got != devnet.Resumed {
+	if err != nil || got.Outcome != devnet.Resumed {
 		t.Fatalf("Prepare on a ready home: %v, %v", got, err)
 	}
 	if after, _ := os.ReadFile(pv); string(after) != string(second) {

@@ -115,6 +115,10 @@ func demoSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []by
 	if err != nil {
 		return err
 	}
+	if rep == nil {
+		say("%s: dataset %s and its worker were published by an earlier run", s.Org, s.Dataset)
+		return nil
+	}
 	say("%s registered worker %s (software attestation)", s.Org, wk.Address())
 	say("%s ingested %d synthetic patients into dataset %s (record band %s, content root %s…)",
 		s.Org, rep.RowsKept, s.Dataset, rep.Vault.RecordBand, rep.Vault.ContentRoot[:16])
@@ -143,7 +147,29 @@ func demoConsents(ctx context.Context, c *client.Client, dir string, say func(st
 			"patient-3 permits research on northside-cvd"},
 		{2, &ledger.RevokeConsent{Seq: 0}, "patient-3 revokes that consent"},
 	}
+	// An earlier run may have taken some of the steps: a patient's k-th
+	// consent is given only if they have fewer than k+1, and a consent is
+	// revoked only if it is not revoked yet.
+	have := make([][]ledger.Consent, len(p))
+	for i, k := range p {
+		var err error
+		if have[i], err = c.Consents(ctx, k.Address()); err != nil {
+			return err
+		}
+	}
+	given := make([]int, len(p))
 	for _, s := range steps {
+		switch m := s.msg.(type) {
+		case *ledger.GiveConsent:
+			given[s.who]++
+			if len(have[s.who]) >= given[s.who] {
+				continue
+			}
+		case *ledger.RevokeConsent:
+			if int(m.Seq) < len(have[s.who]) && have[s.who][m.Seq].Revoked != 0 {
+				continue
+			}
+		}
 		r, err := c.SignAndSubmit(ctx, p[s.who], s.msg, true)
 		if err != nil {
 			return fmt.Errorf("%s by %s: %w", s.msg.Type(), p[s.who].Name, err)

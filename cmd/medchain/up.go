@@ -31,38 +31,46 @@ demo organisations and accounts unless --no-demo), then runs it with the HTTP AP
 Ctrl-C stops it cleanly; the next run resumes from disk.
 
 The first run is done when the node runs and the demo data is seeded. If it fails before
-the node runs (e.g. a port in use), it removes what it created; if it is stopped or fails
-later, the next run says so and creates the network again. What was in --home before the
-first run is kept.
+the node runs (e.g. a port in use), it removes what it created, so the next run is a first
+run again (with that run's --rpc, --p2p, --no-demo); if it is stopped or fails while
+seeding, the next run says so, keeps the network and seeds what is missing. What was in
+--home before the first run is kept.
 ` + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
 			out := cmd.OutOrStdout()
-			done, err := devnet.Prepare(home, node.NetOptions{
+			plan, err := devnet.Prepare(home, node.NetOptions{
 				ChainID: "medchain-dev", Demo: !noDemo, BlockTime: blockTime, API: api, RPC: rpc, P2P: p2p,
 			})
-			switch {
-			case err != nil:
+			if err != nil {
 				return err
-			case done == devnet.Resumed:
-				return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, nil)
-			case done == devnet.Recreated:
-				fmt.Fprintf(out, "the first run of `medchain up` in %s did not finish: removed what it created\n", home)
 			}
-			fmt.Fprintf(out, "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
-			// The first run is done once the node runs and, unless
-			// --no-demo, the demo data is in; until then the next run
-			// recreates the network.
-			first := &firstRun{complete: func() error { return devnet.Complete(home) }}
-			if !noDemo {
+			switch plan.Outcome {
+			case devnet.Resumed:
+				return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, nil)
+			case devnet.Recreated:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before its node ran: removed what it created\n", home)
+				fallthrough
+			case devnet.Created:
+				fmt.Fprintf(out, "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
+			case devnet.Unfinished:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before it finished: running the network and finishing its set-up\n", home)
+			}
+			// The first run is done once the node runs and, with the demo
+			// data, that is in; until then the next run finishes it.
+			first := &firstRun{
+				started:  func() error { return devnet.Started(home) },
+				complete: func() error { return devnet.Complete(home) },
+			}
+			if plan.Demo {
 				first.seed = func(ctx context.Context, n *node.Node) error {
 					return seedDemo(ctx, home, n.APIAddr(), out)
 				}
 			}
 			err = runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, first)
 			var notStarted *startError
-			if errors.As(err, &notStarted) {
+			if errors.As(err, &notStarted) && plan.Outcome != devnet.Unfinished {
 				if rerr := devnet.Remove(home); rerr != nil {
 					return errors.Join(err, fmt.Errorf("remove the half-created dev network in %s: %w", home, rerr))
 				}
@@ -113,9 +121,10 @@ func nodeCmd(g *globals) *cobra.Command {
 }
 
 // firstRun is what the first run of a dev network does beyond running
-// it: seed the demo data once the genesis state is committed (if seed is
-// set), then mark the network complete.
+// it: record that the node ran, seed the demo data once the genesis state
+// is committed (if seed is set), then mark the network complete.
 type firstRun struct {
+	started  func() error
 	seed     func(context.Context, *node.Node) error
 	complete func() error
 }
@@ -144,6 +153,11 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
 		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
 	seeded := make(chan error, 1)
+	if first != nil {
+		if err := first.started(); err != nil {
+			fmt.Fprintf(out, "could not record that the node ran: %v\n", err)
+		}
+	}
 	switch {
 	case first != nil && first.seed != nil:
 		go func() {
@@ -175,7 +189,7 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 		case err := <-seeded:
 			switch {
 			case err != nil:
-				fmt.Fprintf(out, "demo data incomplete: %v\nthe next `medchain up` in %s recreates the dev network\n", err, home)
+				fmt.Fprintf(out, "demo data incomplete: %v\nthe next `medchain up` in %s seeds what is missing\n", err, home)
 			default:
 				if err := first.complete(); err != nil {
 					fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)

@@ -128,11 +128,48 @@ func TestUpRecreatesAnUnfinishedFirstRun(t *testing.T) {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"the first run of `medchain up` in " + home + " did not finish: removed what it created",
+		"the first run of `medchain up` in " + home + " stopped before its node ran: removed what it created",
 		"created a dev network in " + home,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("up does not say %q:\n%s", want, out)
 		}
+	}
+}
+
+// A first run whose node ran and was stopped before the first run was
+// done (here: before it was marked complete) is kept — its node may hold
+// transactions — and the next `up` runs it, says so and finishes it.
+func TestUpFinishesAFirstRunWhoseNodeRan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	a := freeAddrs(t, 3)
+	if err := devnet.Create(home, node.NetOptions{ChainID: "medchain-dev", API: a[2], RPC: a[0], P2P: a[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := devnet.Started(home); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := os.ReadFile(filepath.Join(home, "config", "priv_validator_key.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := up(t, home, "--api", a[2])
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	if want := "the first run of `medchain up` in " + home + " stopped before it finished: running the network and finishing its set-up"; !strings.Contains(out, want) {
+		t.Errorf("up does not say %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "created a dev network") {
+		t.Errorf("up recreated a network whose node had run:\n%s", out)
+	}
+	if after, _ := os.ReadFile(filepath.Join(home, "config", "priv_validator_key.json")); string(after) != string(pv) {
+		t.Error("the network was replaced")
+	}
+	if st, err := devnet.Inspect(home); err != nil || st != devnet.Ready {
+		t.Fatalf("after the finished first run (no demo data, as created): %v, %v; want ready", st, err)
 	}
 }
