@@ -213,10 +213,10 @@ type Outcome int
 
 // What Prepare can do.
 const (
-	Resumed   Outcome = iota // the home holds a finished network: run it
-	Created                  // a new network was created: this is its first run
-	Recreated                // an unfinished first run whose node never ran was undone and the network created anew
-	Unfinished               // the node of an unfinished first run has run: run it and finish the first run
+	Resumed    Outcome = iota // the home holds a finished network: run it
+	Created                   // a new network was created: this is its first run
+	Recreated                 // an unfinished first run whose node never ran was undone and the network created anew
+	Unfinished                // the node of an unfinished first run has run: run it and finish the first run
 )
 
 // Plan is what Prepare did, and what the run must still do.
