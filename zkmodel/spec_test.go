@@ -59,6 +59,11 @@ func TestModelFromJobResult(t *testing.T) {
 // with everything a regression release carries besides the model.
 func resultFile(t *testing.T, models ...analysis.Model) string {
 	t.Helper()
+	return writeFile(t, string(resultJSON(t, models...)))
+}
+
+func resultJSON(t testing.TB, models ...analysis.Model) []byte {
+	t.Helper()
 	var rs []*compute.Result
 	for i, m := range models {
 		rel, err := json.Marshal(outputctl.RegressionRelease{
@@ -76,7 +81,7 @@ func resultFile(t *testing.T, models ...analysis.Model) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeFile(t, string(b)+"\n")
+	return append(b, '\n')
 }
 
 // The file `medchain job result --out` writes — a list of whole results —
