@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -572,5 +573,58 @@ func TestRecipientsDefaultToRegisteredWorkers(t *testing.T) {
 	e.ledger.workers = [][]byte{{1, 2, 3}}
 	if _, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR}); err == nil || !strings.Contains(err.Error(), "registered worker 0") {
 		t.Fatalf("a bad registered key: %v", err)
+	}
+}
+
+// Verify checks a stored version against what the ledger published: it
+// passes on what ingest stored, and names what differs — a record band
+// the ledger does not have, or a chunk whose bytes changed on disk.
+func TestVerifyAgainstLedger(t *testing.T) {
+	e := newEnv(t)
+	rep, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := e.ledger.published[0]
+	dv := &ledger.DatasetVersion{Dataset: pub.ID, Version: pub.Version, Title: pub.Title, Schema: pub.Schema,
+		RecordBand: pub.RecordBand, ContentRoot: pub.ContentRoot, Locator: pub.Locator, DeidProfile: pub.DeidProfile}
+	got, err := ingest.Verify(e.v, e.node, dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentRoot != rep.Vault.ContentRoot || got.Chunks != rep.Vault.Chunks || got.Rows != uint64(rep.RowsKept) ||
+		len(got.Recipients) != 1 || got.Recipients[0] != e.node.Recipient().String() {
+		t.Fatalf("verified %+v, ingested %+v", got, rep.Vault)
+	}
+
+	other := *dv
+	other.RecordBand = "1k-10k"
+	if _, err := ingest.Verify(e.v, e.node, &other); err == nil || !strings.Contains(err.Error(), "record") {
+		t.Fatalf("a record band the ledger does not have: %v", err)
+	}
+
+	sealed, _, err := e.v.ReadChunk(pub.ID, pub.Version, "sbp", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hit string
+	root := filepath.Join(e.v.Root(), "datasets", pub.ID, "1", "blobs")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Equal(b, sealed) {
+				hit = p
+			}
+		}
+		return nil
+	})
+	if hit == "" {
+		t.Fatal("the sbp chunk is not among the stored blobs")
+	}
+	sealed[len(sealed)/2] ^= 1
+	if err := os.WriteFile(hit, sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.Verify(e.v, e.node, dv); err == nil || !strings.Contains(err.Error(), "column sbp chunk 0") {
+		t.Fatalf("a flipped bit in a stored chunk: %v", err)
 	}
 }

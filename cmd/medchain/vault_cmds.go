@@ -305,18 +305,6 @@ func (b *ingestBar) done() {
 	}
 }
 
-// VerifyResult is what `dataset verify` prints with --json.
-type VerifyResult struct {
-	Dataset     string   `json:"dataset"`
-	Version     uint64   `json:"version"`
-	ContentRoot string   `json:"content_root"`
-	Chunks      int      `json:"chunks"`
-	Bytes       int64    `json:"bytes"`
-	Rows        uint64   `json:"rows"`
-	RecordBand  string   `json:"record_band"`
-	Recipients  []string `json:"recipients"`
-}
-
 func verifyCmd(v *vaultEnv) *cobra.Command {
 	var (
 		id      string
@@ -346,20 +334,10 @@ is reported with the dataset, version, column and chunk.`,
 			if err != nil {
 				return err
 			}
-			r, err := vl.Open(dv.Dataset, dv.Version, dv.ContentRoot, node)
+			res, err := ingest.Verify(vl, node, dv)
 			if err != nil {
 				return err
 			}
-			if err := r.Manifest().CheckPublished(published(dv)); err != nil {
-				return err
-			}
-			rep, err := r.Verify()
-			if err != nil {
-				return err
-			}
-			m := r.Manifest()
-			res := VerifyResult{Dataset: dv.Dataset, Version: dv.Version, ContentRoot: rep.ContentRoot, Chunks: rep.Chunks,
-				Bytes: rep.Bytes, Rows: m.Rows, RecordBand: dv.RecordBand, Recipients: m.Recipients()}
 			return e.show(cmd, res, func(w io.Writer) {
 				fmt.Fprintf(w, "dataset %s version %d: OK\n", res.Dataset, res.Version)
 				fmt.Fprintf(w, "content root:\t%s (recomputed from the stored chunks; matches the ledger)\n", res.ContentRoot)
@@ -396,12 +374,6 @@ func (v *vaultEnv) ledgerVersion(cmd *cobra.Command, e *env, id string, version 
 		version = d.LatestVersion
 	}
 	return c.DatasetVersion(ctx, id, version)
-}
-
-// published is what the vault checks of a version's ledger record.
-func published(dv *ledger.DatasetVersion) vault.Published {
-	return vault.Published{Dataset: dv.Dataset, Version: dv.Version, Schema: dv.Schema, RecordBand: dv.RecordBand,
-		ContentRoot: dv.ContentRoot, DeidProfile: dv.DeidProfile, Locator: dv.Locator}
 }
 
 func rewrapCmd(v *vaultEnv) *cobra.Command {
