@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/synth"
@@ -179,5 +180,93 @@ func demoConsents(ctx context.Context, c *client.Client, dir string, say func(st
 		}
 		say("%s", s.what)
 	}
+	return nil
+}
+
+// DemoEnrol has the demo's patients decide, for the study of `medchain
+// demo`: at Northside (opt-in) the first enrolled patients of its cohort
+// (rows 1…enrolled) enrol a fresh wallet and permit research, and
+// patient-3 — who had permitted and revoked (Demo) — is linked to row 0;
+// at St Mary's (opt-out) patient-2, linked to row 0, refuses research. The
+// institutions link each wallet to its patient's pseudonymised row in
+// vault v, so the workers apply the wallet's consents. Keys are in dir.
+func DemoEnrol(ctx context.Context, c *client.Client, v *vault.Vault, dir string, enrolled int, say func(string, ...any)) error {
+	secret, err := v.Secret()
+	if err != nil {
+		return err
+	}
+	d, err := deid.New(deid.SafeHarbor(), secret)
+	if err != nil {
+		return err
+	}
+	stMary, northside := DemoSites[0], DemoSites[1]
+	smPeople, err := stMary.People()
+	if err != nil {
+		return err
+	}
+	nsPeople, err := northside.People()
+	if err != nil {
+		return err
+	}
+	p2, err := keys.Load(dir, "patient-2")
+	if err != nil {
+		return err
+	}
+	p3, err := keys.Load(dir, "patient-3")
+	if err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(stMary.Org, d.PatientPseudonym(smPeople[0].ID), p2.Address()); err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(northside.Org, d.PatientPseudonym(nsPeople[0].ID), p3.Address()); err != nil {
+		return err
+	}
+	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.Org},
+		Provision: ledger.Deny, Purposes: []string{"research"}}, true)
+	if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
+		return fmt.Errorf("patient-2 deny: %v %+v", err, r)
+	}
+	say("patient-2 refuses research at %s (an opt-out dataset: everyone else there is used)", stMary.Org)
+	say("patient-3 permitted research on %s and then revoked it: excluded from jobs admitted afterwards", northside.Dataset)
+
+	// Enrolment: fresh wallets (kept in memory), each registered by its
+	// patient and permitting research at Northside.
+	var wg sync.WaitGroup
+	errs := make(chan error, enrolled)
+	sem := make(chan struct{}, 32)
+	for i := 1; i <= enrolled; i++ {
+		wg.Add(1)
+		go func(p synth.Person) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			k, err := keys.Generate("enrolled")
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, msg := range []ledger.Msg{
+				&ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient},
+				&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: northside.Org}, Provision: ledger.Permit, Purposes: []string{"research"}},
+			} {
+				r, err := c.SignAndSubmit(ctx, k, msg, true)
+				if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
+					errs <- fmt.Errorf("enrolment %s: %v %+v", msg.Type(), err, r)
+					return
+				}
+			}
+			if _, err := v.LinkPatient(northside.Org, d.PatientPseudonym(p.ID), k.Address()); err != nil {
+				errs <- err
+			}
+		}(nsPeople[i])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	say("%d of %d Northside patients enrolled a wallet and permit research (opt-in: the other %d are never used)",
+		enrolled, northside.Patients, northside.Patients-enrolled-1)
 	return nil
 }

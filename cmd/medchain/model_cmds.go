@@ -186,7 +186,9 @@ ledger stores. --job names the completed compute job that trained the model.
 
 --job-result FILE commits the logistic model a compute job released, from the result
 decrypted with ` + "`medchain job result ID --out FILE`" + `: its coefficients, intercept and
-feature names, and the job id (instead of --model and --job).
+feature names, and the job id (instead of --model and --job). Every result in the file
+must hold the same model (the sites of a pooled study release one fit); for a job whose
+sites released different models, write one site's with ` + "`job result ID --dataset D --out FILE`" + `.
 
 Keep the opening safe: it reveals the weights, and without it no prediction of this
 model can ever be proven.`,
