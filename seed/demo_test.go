@@ -2,6 +2,7 @@ package seed_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,40 @@ func TestDemoResumes(t *testing.T) {
 		earlier := strings.Count(strings.Join(said, "\n"), "published by an earlier run")
 		if want := map[int]int{1: 0, 2: 3}[run]; earlier != want {
 			t.Fatalf("run %d says %d sites were published earlier, want %d:\n%s", run, earlier, want, strings.Join(said, "\n"))
+		}
+	}
+
+	// The study's enrolment links wallets in St Mary's and Northside's
+	// link tables, each readable by the institution's node key and by its
+	// worker (which applies the consents), and by no other site's worker.
+	const enrolled = 3
+	if err := seed.DemoEnrol(ctx, c, v, dir, enrolled, say); err != nil {
+		t.Fatalf("DemoEnrol: %v", err)
+	}
+	for org, want := range map[string]int{"st-mary": 1, "northside": enrolled + 1} {
+		node, err := vault.NodeIdentity(load(org + "-admin").Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worker, err := vault.NewIdentity(load(org + "-worker").Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for who, id := range map[string]*vault.Identity{"node": node, "worker": worker} {
+			l, err := v.Links(org, id)
+			if err != nil {
+				t.Fatalf("links of %s read with its %s key: %v", org, who, err)
+			}
+			if len(l.Links) != want {
+				t.Fatalf("links of %s read with its %s key: %d links, want %d", org, who, len(l.Links), want)
+			}
+		}
+		other, err := vault.NewIdentity(load("lakeview-worker").Enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Links(org, other); !errors.Is(err, vault.ErrNotRecipient) {
+			t.Fatalf("links of %s read with lakeview's worker key: %v, want ErrNotRecipient", org, err)
 		}
 	}
 }
