@@ -70,11 +70,14 @@ api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
+compute < zkmodel;
+api, deid, vault < patientlink;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/vaultcfg, metrics < node;
 node < api/apitest;
-node, ingest, synth, seed < cmd/medchain;
+node < devnet;
+node, ingest, synth, seed, devnet, zkmodel, patientlink < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
