@@ -45,6 +45,11 @@ NONE
 < vocab, store, zk, analysis, synth, overlap, web,
   vault/blob, vault/internal/bech32;
 
+# Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
+# a policy and a block time; its test chain is for tests only.
+NONE < attest;
+attest < attest/attesttest;
+
 # The vault side of an institution: read sources, make research rows,
 # de-identify, seal. It speaks the ledger's vocabulary, never the ledger.
 vocab < record, keys;
@@ -59,7 +64,7 @@ analysis, federated < outputctl;
 # The state machine: storage interfaces, the state and audit trees, proof
 # verification (zk, federated). No adapter, nothing of the vault.
 store < smt, audit;
-vocab, smt, audit, federated < ledger;
+vocab, smt, audit, federated, attest < ledger;
 
 # Adapters: the database, the ABCI application, the HTTP API and its
 # client, the ingest pipeline and the compute worker.
@@ -101,6 +106,11 @@ var noLinks = []struct {
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...", mc + "/zk/...",
 		},
 		why: "reading, normalising, de-identifying and analysing data links no database, consensus, state machine or proof code",
+	},
+	{
+		pkgs:   []string{"attest"},
+		forbid: []string{"github.com/cockroachdb/pebble/...", "github.com/cometbft/...", mc + "/..."},
+		why:    "the evidence verifier runs inside every validator's FinalizeBlock and links nothing of medchain, no database and no consensus",
 	},
 	{
 		pkgs: []string{"keys", "vault/...", "overlap", "federated", "outputctl"},
