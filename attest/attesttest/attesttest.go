@@ -42,9 +42,23 @@ func NewSNP(created time.Time) (*SNP, error) {
 
 // Verifier trusts this chain instead of AMD's roots.
 func (s *SNP) Verifier() attest.Verifier {
+	return attest.Verifier{SNPRoots: map[string][]*trust.AMDRootCerts{"Milan": {s.root()}}}
+}
+
+// VerifierWithAMD trusts this chain beside AMD's embedded Milan roots, so
+// real AMD-signed evidence verifies as it would on a network.
+func (s *SNP) VerifierWithAMD() (attest.Verifier, error) {
+	amd, err := trust.GetDefaultRootCerts("Milan")
+	if err != nil {
+		return attest.Verifier{}, err
+	}
+	return attest.Verifier{SNPRoots: map[string][]*trust.AMDRootCerts{"Milan": {amd, s.root()}}}, nil
+}
+
+func (s *SNP) root() *trust.AMDRootCerts {
 	r := trust.AMDRootCertsProduct("Milan")
 	r.ProductCerts = &trust.ProductCerts{Ark: s.signer.Ark, Ask: s.signer.Ask}
-	return attest.Verifier{SNPRoots: map[string][]*trust.AMDRootCerts{"Milan": {r}}}
+	return r
 }
 
 // Report is what a fake chip reports.
