@@ -46,9 +46,10 @@ NONE
   vault/blob, vault/internal/bech32;
 
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
-# a policy and a block time; its test chain is for tests only.
+# a policy and a block time; its test chain is for tests only; guest
+# gathers evidence from a confidential VM's device, for workers only.
 NONE < attest;
-attest < attest/attesttest;
+attest < attest/attesttest, attest/guest;
 
 # The vault side of an institution: read sources, make research rows,
 # de-identify, seal. It speaks the ledger's vocabulary, never the ledger.
@@ -78,7 +79,7 @@ client, ingest, synth < seed;
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/blob/s3blob < node;
 node < api/apitest;
-node, ingest, synth, seed < cmd/medchain;
+node, ingest, synth, seed, attest/guest < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
@@ -111,6 +112,11 @@ var noLinks = []struct {
 		pkgs:   []string{"attest"},
 		forbid: []string{"github.com/cockroachdb/pebble/...", "github.com/cometbft/...", mc + "/..."},
 		why:    "the evidence verifier runs inside every validator's FinalizeBlock and links nothing of medchain, no database and no consensus",
+	},
+	{
+		pkgs:   []string{"ledger", "app", "api", "node"},
+		forbid: []string{mc + "/attest/guest", "github.com/google/go-configfs-tsm/...", "github.com/google/go-sev-guest/client/...", "github.com/google/go-tdx-guest/client/..."},
+		why:    "validators verify evidence and never open a TEE device; only a worker's command gathers evidence",
 	},
 	{
 		pkgs: []string{"keys", "vault/...", "overlap", "federated", "outputctl"},

@@ -86,6 +86,22 @@ func (s *SNP) Evidence(r Report) ([]byte, error) {
 	return attest.Evidence{Type: attest.TypeSEVSNP, Report: raw, Cert: s.signer.Vcek.Raw}.Encode(), nil
 }
 
+// Device is a fake SEV-SNP guest device (go-sev-guest's test
+// QuoteProvider) on this chip: asked for one of the reports' report data,
+// it signs the report and returns it with the host certificate table
+// holding the chain (ARK, ASK, VCEK), as a real host provides it.
+func (s *SNP) Device(reports ...Report) (*sevtest.QuoteProvider, error) {
+	var tcs []sevtest.TestCase
+	for i, r := range reports {
+		tc := sevtest.TestCase{Name: fmt.Sprint("report ", i), Input: r.ReportData}
+		tc.Output = sevtest.CreateRawReport(&sevtest.TestReportOptions{ReportData: r.ReportData[:]})
+		binary.LittleEndian.PutUint64(tc.Output[0x08:0x10], abi.SnpPolicyToBytes(abi.SnpPolicy{Debug: r.Debug}))
+		copy(tc.Output[0x90:0xC0], r.Measurement[:])
+		tcs = append(tcs, tc)
+	}
+	return sevtest.TcQuoteProvider(tcs, &sevtest.DeviceOptions{Signer: s.signer, Product: abi.DefaultSevProduct()})
+}
+
 // CRL is a revocation list signed by the fake ARK, valid from thisUpdate
 // to nextUpdate, listing the chip's VCEK when revokeVCEK is set.
 func (s *SNP) CRL(thisUpdate, nextUpdate time.Time, revokeVCEK bool) ([]byte, error) {
