@@ -148,6 +148,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/access-requests/{id}", s.getAccessRequest},
 		{"GET", "/v1/workers", s.listWorkers},
 		{"GET", "/v1/workers/{address}", s.getWorker},
+		{"GET", "/v1/attestation-policies/{type}", s.getAttestationPolicy},
 		{"GET", "/v1/jobs", s.listJobs},
 		{"GET", "/v1/jobs/{id}", s.getJob},
 		{"GET", "/v1/jobs/{id}/study", s.getStudy},

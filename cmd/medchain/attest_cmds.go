@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -19,25 +20,61 @@ import (
 // Hardware attestation: the consortium's pinned policy, and a worker's
 // evidence gathered inside its confidential VM (docs/attestation.md).
 
-// attestationPolicyCmd is `attestation-policy`, signed by a consortium
-// authority.
+// attestationPolicyCmd is `attestation-policy`: set (by a consortium
+// authority) and show.
 func attestationPolicyCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "attestation-policy", Short: "What the consortium accepts of SEV-SNP and TDX evidence"}
+	show := &cobra.Command{
+		Use:   "show sev-snp|tdx",
+		Short: "Show the pinned policy of an evidence type",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return query(e, cmd, func(ctx context.Context, c *client.Client) (*ledger.AttestationPolicy, error) {
+				return c.AttestationPolicy(ctx, args[0])
+			}, showAttestationPolicy)
+		},
+	}
+	cmd.AddCommand(attestationPolicySetCmd(e), show)
+	return cmd
+}
+
+func showAttestationPolicy(w io.Writer, p *ledger.AttestationPolicy) {
+	fmt.Fprintf(w, "type:\t%s\n", p.Evidence)
+	for _, m := range p.Measurements {
+		fmt.Fprintf(w, "measurement:\t%s\n", m)
+	}
+	if p.MinTCB != "" {
+		fmt.Fprintf(w, "minimum tcb:\t%s\n", p.MinTCB)
+	}
+	fmt.Fprintf(w, "evidence good for:\t%d blocks\n", p.ExpiryBlocks)
+	switch {
+	case len(p.CRL) > 0:
+		fmt.Fprintf(w, "collateral:\tAMD CRL, %d bytes\n", len(p.CRL))
+	case p.TDXCollateral != nil:
+		fmt.Fprintf(w, "collateral:\tIntel PCS collateral\n")
+	default:
+		fmt.Fprintf(w, "collateral:\tnone (revocation and TCB status not checked)\n")
+	}
+	fmt.Fprintf(w, "set at:\theight %d\n", p.Height)
+}
+
+func attestationPolicySetCmd(e *env) *cobra.Command {
 	var (
 		tf                  txFlags
 		m                   ledger.SetAttestationPolicy
 		crlFile, collateral string
 	)
 	cmd := &cobra.Command{
-		Use:   "attestation-policy",
+		Use:   "set",
 		Short: "Pin what the consortium accepts of SEV-SNP or TDX evidence (by a consortium authority)",
-		Long: `attestation-policy pins, for one evidence type, the launch measurements the
+		Long: `set pins, for one evidence type, the launch measurements the
 consortium accepts, the minimum TCB, how many blocks verified evidence stays
 good for, and the collateral evidence is checked against: AMD's CRL for the
 product line (DER) for sev-snp, Intel's PCS collateral (a JSON file with the
 fields of attest.TDXCollateral) for tdx. It replaces the type's previous policy
 and applies at once to every worker of the type.
 
-  medchain attestation-policy --from consortium-admin --type sev-snp \
+  medchain attestation-policy set --from consortium-admin --type sev-snp \
     --measurement <96 hex> --min-tcb 0300000000000873 --expiry-blocks 86400 --crl milan.crl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
