@@ -57,6 +57,7 @@ vocab < record, keys;
 record < fhir, csvsrc, normalize, deid, vault/column;
 vault/blob, vault/column, vault/internal/bech32 < vault;
 vault/blob < vault/blob/s3blob;
+vault, vault/blob/s3blob < vault/vaultcfg;
 
 # The pure parts of pooled studies and of releasing results.
 zk < federated;
@@ -77,7 +78,7 @@ client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/blob/s3blob < node;
+store/pebble, app, compute, web, vault/vaultcfg < node;
 node < api/apitest;
 node, ingest, synth, seed, attest/guest < cmd/medchain;
 `

@@ -29,10 +29,11 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/pebble"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 	"github.com/medchain/medchain/web"
 )
 
@@ -188,7 +189,7 @@ func (n *Node) startWorkers(o Options) error {
 			return err
 		}
 	}
-	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(n.home, "vault"))
 	if err != nil {
 		return err
 	}
@@ -342,7 +343,9 @@ func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeade
 // webOptions offers the home's demo keys to the web app's sign-in page on a
 // dev network only (Options.DevSignIn, set by `medchain up`).
 func webOptions(home string, o Options) web.Options {
-	if !o.DevSignIn {
+	// And only from a key directory marked as a dev keystore (plaintext
+	// by design): never from a real keystore.
+	if !o.DevSignIn || !keys.IsDev(KeysDir(home)) {
 		return web.Options{}
 	}
 	return web.Options{DevKeysDir: KeysDir(home)}

@@ -40,7 +40,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 				if err != nil {
 					return fmt.Errorf("create dev network in %s: %w", home, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
+				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s, UNENCRYPTED: for development only)\n", home, node.KeysDir(home))
 				if !noDemo {
 					seed = func(ctx context.Context, n *node.Node) error {
 						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
