@@ -31,6 +31,7 @@ var registry = []txDef{
 	def(TxRegisterModel, (*txCtx).registerModel),
 	def(TxRecordPrediction, (*txCtx).recordPrediction),
 	def(TxAttestPrediction, (*txCtx).attestPrediction),
+	def(TxSetAttestationPolicy, (*txCtx).setAttestationPolicy),
 }
 
 // txDef is one registered transaction type.
