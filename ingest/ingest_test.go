@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,10 @@ type fakeLedger struct {
 	latest    uint64
 	fail      error // returned by Publish
 	published []*ledger.RegisterDataset
+	workers   [][]byte // the institution's registered workers' keys
 }
+
+func (l *fakeLedger) WorkerKeys(context.Context) ([][]byte, error) { return l.workers, nil }
 
 func (l *fakeLedger) LatestVersion(context.Context, string) (uint64, error) { return l.latest, nil }
 
@@ -289,19 +293,21 @@ func asSlice(v any) []any {
 // with its file and JSON path.
 func TestFailPublishesNothing(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.run(ingest.Options{Source: badSource(t), Format: ingest.FHIR, BadRows: ingest.Fail})
+	dir := badSource(t)
+	_, err := e.run(ingest.Options{Source: dir, Format: ingest.FHIR, BadRows: ingest.Fail})
 	var rej *ingest.RejectedError
 	if !errors.As(err, &rej) || rej.Rows != 2 {
 		t.Fatalf("got %v, want a rejection of 2 rows", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"zz-broken.json: ", "zz-sbp900.json: Bundle.entry[", "sbp", "nothing was published"} {
+	src := dir
+	for _, want := range []string{fileLabel(t, src, "zz-broken.json") + ": ", fileLabel(t, src, "zz-sbp900.json") + ": Bundle.entry[", "sbp", "nothing was published"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)
 		}
 	}
-	if strings.Contains(msg, "900") && !strings.Contains(msg, "sbp900") {
-		t.Errorf("the error repeats the bad value:\n%s", msg)
+	if strings.Contains(msg, "900") || strings.Contains(msg, ".json") {
+		t.Errorf("the error repeats the bad value or a file name:\n%s", msg)
 	}
 	var ie *record.InputError
 	if !errors.As(err, &ie) {
@@ -316,6 +322,22 @@ func TestFailPublishesNothing(t *testing.T) {
 	if files := listFiles(t, e.v.Root()); len(files) != 0 {
 		t.Fatalf("files left in the vault: %v", files)
 	}
+}
+
+// fileLabel is how reports call a file of a source directory: by its
+// position in name order, never by its name.
+func fileLabel(t *testing.T, dir, name string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	i := slices.Index(files, filepath.Join(dir, name))
+	if i < 0 {
+		t.Fatalf("%s not in %s", name, dir)
+	}
+	return fmt.Sprintf("file %d", i+1)
 }
 
 // listFiles lists the files under root other than the secret and locks.
@@ -336,7 +358,8 @@ func listFiles(t *testing.T, root string) []string {
 // report sealed with the version — without their values.
 func TestQuarantine(t *testing.T) {
 	e := newEnv(t)
-	rep, err := e.run(ingest.Options{Source: badSource(t), Format: ingest.FHIR, BadRows: ingest.Quarantine})
+	dir := badSource(t)
+	rep, err := e.run(ingest.Options{Source: dir, Format: ingest.FHIR, BadRows: ingest.Quarantine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +384,7 @@ func TestQuarantine(t *testing.T) {
 			t.Errorf("problem without place or reason: %+v", p)
 		}
 	}
-	if !slices.Contains(sources, "zz-broken.json") || !slices.Contains(sources, "zz-sbp900.json") {
+	if !slices.Contains(sources, fileLabel(t, dir, "zz-broken.json")) || !slices.Contains(sources, fileLabel(t, dir, "zz-sbp900.json")) {
 		t.Fatalf("quarantined sources: %v", sources)
 	}
 	b, _ := json.Marshal(q)
@@ -447,7 +470,7 @@ func TestCSV(t *testing.T) {
 	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600)
 	_, err = e.run(ingest.Options{Source: path, Format: ingest.CSV, Mapping: m})
 	var ie *record.InputError
-	if !errors.As(err, &ie) || ie.Source != "cohort.csv" || ie.Where != "row 11" || e.ledger.latest != 1 {
+	if !errors.As(err, &ie) || ie.Source != "file 1" || ie.Where != "row 11" || e.ledger.latest != 1 {
 		t.Fatalf("malformed row: %v", err)
 	}
 	rep, err = e.run(ingest.Options{Source: path, Format: ingest.CSV, Mapping: m, BadRows: ingest.Quarantine})
@@ -481,7 +504,7 @@ func TestDuplicatePatient(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.json"), b, 0o600)
 	os.WriteFile(filepath.Join(dir, "b.json"), b, 0o600)
 	_, err := e.run(ingest.Options{Source: dir, Format: ingest.FHIR})
-	if !errors.As(err, new(*ingest.RejectedError)) || !strings.Contains(err.Error(), "b.json") || !strings.Contains(err.Error(), "one row per patient") {
+	if !errors.As(err, new(*ingest.RejectedError)) || !strings.Contains(err.Error(), "file 2: ") || !strings.Contains(err.Error(), "one row per patient") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -514,4 +537,113 @@ func withRef(o ingest.Options) ingest.Options {
 	o.Normalize = normalize.DefaultConfig()
 	o.Normalize.RefDate = refDate
 	return o
+}
+
+// Without recipients, the data key is wrapped to the node's key and to
+// the workers the ledger has registered for the institution, so its own
+// worker opens the version with no rewrap; given recipients replace the
+// registered workers.
+func TestRecipientsDefaultToRegisteredWorkers(t *testing.T) {
+	e := newEnv(t)
+	worker := keys.FromSeed("st-mary-worker", [32]byte{2: 2})
+	other := keys.FromSeed("other-worker", [32]byte{3: 3})
+	e.ledger.workers = [][]byte{worker.EncPub()}
+	workerID, err := vault.NewIdentity(worker.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID, err := vault.NewIdentity(other.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.RegisteredWorkers || len(rep.Recipients) != 2 || rep.Recipients[0] != e.node.Recipient().String() ||
+		rep.Recipients[1] != workerID.Recipient().String() {
+		t.Fatalf("report: registered %v, recipients %v", rep.RegisteredWorkers, rep.Recipients)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, workerID); err != nil {
+		t.Fatalf("the registered worker cannot open the version: %v", err)
+	}
+
+	given, err := vault.NewRecipient(other.EncPub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.run(ingest.Options{Source: synthea, Format: ingest.FHIR, Recipients: []vault.Recipient{given}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RegisteredWorkers || len(rep.Recipients) != 2 || rep.Recipients[1] != given.String() {
+		t.Fatalf("report with a given recipient: registered %v, recipients %v", rep.RegisteredWorkers, rep.Recipients)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, otherID); err != nil {
+		t.Fatalf("the given recipient cannot open the version: %v", err)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, workerID); err == nil {
+		t.Fatal("a given recipient list still included the registered worker")
+	}
+
+	// A worker whose registered key is not an X25519 key fails the ingest
+	// before anything is sealed.
+	e.ledger.workers = [][]byte{{1, 2, 3}}
+	if _, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR}); err == nil || !strings.Contains(err.Error(), "registered worker 0") {
+		t.Fatalf("a bad registered key: %v", err)
+	}
+}
+
+// Verify checks a stored version against what the ledger published: it
+// passes on what ingest stored, and names what differs — a record band
+// the ledger does not have, or a chunk whose bytes changed on disk.
+func TestVerifyAgainstLedger(t *testing.T) {
+	e := newEnv(t)
+	rep, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := e.ledger.published[0]
+	dv := &ledger.DatasetVersion{Dataset: pub.ID, Version: pub.Version, Title: pub.Title, Schema: pub.Schema,
+		RecordBand: pub.RecordBand, ContentRoot: pub.ContentRoot, Locator: pub.Locator, DeidProfile: pub.DeidProfile}
+	got, err := ingest.Verify(e.v, e.node, dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentRoot != rep.Vault.ContentRoot || got.Chunks != rep.Vault.Chunks || got.Rows != uint64(rep.RowsKept) ||
+		len(got.Recipients) != 1 || got.Recipients[0] != e.node.Recipient().String() {
+		t.Fatalf("verified %+v, ingested %+v", got, rep.Vault)
+	}
+
+	other := *dv
+	other.RecordBand = "1k-10k"
+	if _, err := ingest.Verify(e.v, e.node, &other); err == nil || !strings.Contains(err.Error(), "record") {
+		t.Fatalf("a record band the ledger does not have: %v", err)
+	}
+
+	sealed, _, err := e.v.ReadChunk(pub.ID, pub.Version, "sbp", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hit string
+	root := filepath.Join(e.v.Root(), "datasets", pub.ID, "1", "blobs")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Equal(b, sealed) {
+				hit = p
+			}
+		}
+		return nil
+	})
+	if hit == "" {
+		t.Fatal("the sbp chunk is not among the stored blobs")
+	}
+	sealed[len(sealed)/2] ^= 1
+	if err := os.WriteFile(hit, sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.Verify(e.v, e.node, dv); err == nil || !strings.Contains(err.Error(), "column sbp chunk 0") {
+		t.Fatalf("a flipped bit in a stored chunk: %v", err)
+	}
 }

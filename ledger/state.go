@@ -243,6 +243,7 @@ var storedTypes = []struct {
 	{KeyStudyContribution(0, 0, 0, ""), newOf[StoredContribution]},
 	{KeyStudySum(0, 0), newOf[StudySum]},
 	{KeyWorker(""), newOf[Worker]},
+	{KeyAttestationPolicy(""), newOf[AttestationPolicy]},
 	{KeyOrgWorkers(""), newOf[[]string]},
 	{KeyLast(), newOf[Commitment]},
 	{KeyCommitment(0), newOf[Commitment]},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/patientlink"
 	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // Results of compute jobs (download, verify, report) and the patient link
@@ -34,6 +37,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 func patientCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
 	var from, dataset, patientID, wallet, rules, dir string
+	var recipients []string
 	link := &cobra.Command{
 		Use:   "link",
 		Short: "Record that a source patient id belongs to a wallet, so the worker applies that wallet's consents",
@@ -41,10 +45,13 @@ func patientCmd(e *env) *cobra.Command {
 and the dataset's de-identification rules (the same function ingest used; Safe Harbor
 unless --deid names the profile, which must match the version's profile hash), and
 records pseudonym → wallet in the organisation's link table
-(<vault>/links/<org>.links, AES-256-GCM under a key derived from the vault secret, 0600).
-The patient id and the pseudonym are never printed or sent anywhere.
+(<vault>/links/<org>.links, AES-256-GCM under the table's own random key, which is kept in
+<vault>/links/<org>.key wrapped with age to the institution's node key and to the worker keys
+given with --recipient: the organisation's compute workers, which read the table to apply
+consents; recipients are added, never removed). The patient id and the pseudonym are never
+printed or sent anywhere.
 
-  medchain patient link --from st-mary-admin --dataset st-mary-cvd --patient-id 0b6f… --wallet 3fa1…`,
+  medchain patient link --from st-mary-admin --dataset st-mary-cvd --patient-id 0b6f… --wallet 3fa1… --recipient age1…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataset == "" || patientID == "" || wallet == "" {
@@ -58,64 +65,46 @@ The patient id and the pseudonym are never printed or sent anywhere.
 			if err != nil {
 				return err
 			}
+			var r *deid.Rules
+			if rules != "" {
+				if r, err = deid.Load(rules); err != nil {
+					return err
+				}
+			}
+			if dir == "" {
+				dir = filepath.Join(e.g.home, "vault")
+			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
 			ctx, cancel := e.ctx(cmd)
 			defer cancel()
-			ds, err := c.Dataset(ctx, dataset)
+			node, err := vault.NodeIdentity(k.Enc)
 			if err != nil {
 				return err
 			}
-			acct, err := c.Account(ctx, k.Address())
-			if err != nil {
-				return err
-			}
-			if acct.Org != ds.Org {
-				return fail("--from %s is an account of %q; dataset %s is held by %q", k.Name, acct.Org, dataset, ds.Org)
-			}
-			dv, err := c.DatasetVersion(ctx, dataset, ds.LatestVersion)
-			if err != nil {
-				return err
-			}
-			r := deid.SafeHarbor()
-			if rules != "" {
-				if r, err = deid.Load(rules); err != nil {
-					return err
+			var share []vault.Recipient
+			for _, r := range recipients {
+				rc, err := vault.ParseRecipient(r)
+				if err != nil {
+					return fail("--recipient %q: %v", r, err)
 				}
+				share = append(share, rc)
 			}
-			h, err := r.Hash()
-			if err != nil {
+			res, err := patientlink.Link(ctx, c, func() (*vault.Vault, error) { return vaultcfg.Open(dir) }, patientlink.Request{Institution: k.Address(), Dataset: dataset, PatientID: patientID, Wallet: addr, Rules: r, Node: node, Share: share})
+			switch {
+			case errors.Is(err, patientlink.ErrWrongOrg):
+				return fail("--from %s: %v", k.Name, err)
+			case errors.Is(err, patientlink.ErrWrongProfile):
+				return fail("%v: give the dataset's profile with --deid", err)
+			case err != nil:
 				return err
 			}
-			if dv.DeidProfile != "" && h != dv.DeidProfile {
-				return fail("the de-identification profile %s is not the one %s version %d was ingested with (%s): give it with --deid", short(h), dataset, dv.Version, short(dv.DeidProfile))
-			}
-			if dir == "" {
-				dir = filepath.Join(e.g.home, "vault")
-			}
-			v, err := vault.Open(dir)
-			if err != nil {
-				return err
-			}
-			secret, err := v.Secret()
-			if err != nil {
-				return err
-			}
-			d, err := deid.New(r, secret)
-			if err != nil {
-				return err
-			}
-			prev, err := v.LinkPatient(ds.Org, d.PatientPseudonym(patientID), addr)
-			if err != nil {
-				return err
-			}
-			out := map[string]any{"org": ds.Org, "wallet": addr, "replaced": prev}
-			return e.show(cmd, out, func(w io.Writer) {
-				fmt.Fprintf(w, "linked a patient of %s to wallet %s", ds.Org, addr)
-				if prev != "" && prev != addr {
-					fmt.Fprintf(w, " (was linked to %s)", prev)
+			return e.show(cmd, res, func(w io.Writer) {
+				fmt.Fprintf(w, "linked a patient of %s to wallet %s", res.Org, res.Wallet)
+				if res.Replaced != "" && res.Replaced != res.Wallet {
+					fmt.Fprintf(w, " (was linked to %s)", res.Replaced)
 				}
 				fmt.Fprintln(w)
 			})
@@ -128,6 +117,7 @@ The patient id and the pseudonym are never printed or sent anywhere.
 	f.StringVar(&wallet, "wallet", "", "the patient's wallet: address or local key name")
 	f.StringVar(&rules, "deid", "", "de-identification rules the dataset was ingested with (default Safe Harbor)")
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
+	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
 	return cmd
 }

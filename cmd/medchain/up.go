@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/devnet"
 	"github.com/medchain/medchain/node"
 )
 
@@ -20,6 +22,7 @@ func upCmd(g *globals) *cobra.Command {
 		psqlConn      string
 		noDemo        bool
 		blockTime     time.Duration
+		hf            httpFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -27,29 +30,62 @@ func upCmd(g *globals) *cobra.Command {
 		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
 demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
 Ctrl-C stops it cleanly; the next run resumes from disk.
-` + psqlHelp,
+
+The first run is done when the node runs and the demo data is seeded. If it fails before
+the node runs (e.g. a port in use), it removes what it created, so the next run is a first
+run again (with that run's --rpc, --p2p, --no-demo); if it is stopped or fails while
+seeding, the next run says so, keeps the network and seeds what is missing. What was in
+--home before the first run is kept.
+` + httpHelp + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
-			var seed func(context.Context, *node.Node) error
-			if !node.Initialized(home) {
-				err := node.CreateNetwork([]string{home}, node.NetOptions{
-					ChainID: "medchain-dev", Validators: 1, Demo: !noDemo, BlockTime: blockTime,
-					API: api, RPC: rpc, P2P: p2p,
-				})
-				if err != nil {
-					return fmt.Errorf("create dev network in %s: %w", home, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
-				if !noDemo {
-					seed = func(ctx context.Context, n *node.Node) error {
-						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
-					}
+			out := cmd.OutOrStdout()
+			// Flags are checked before a first run writes anything.
+			hs, err := hf.settings(cmd, home)
+			if err != nil {
+				return err
+			}
+			plan, err := devnet.Prepare(home, node.NetOptions{
+				ChainID: "medchain-dev", Demo: !noDemo, BlockTime: blockTime, API: api, RPC: rpc, P2P: p2p,
+			})
+			if err != nil {
+				return err
+			}
+			switch plan.Outcome {
+			case devnet.Resumed:
+				return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}, nil)
+			case devnet.Recreated:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before its node ran: removed what it created\n", home)
+				fallthrough
+			case devnet.Created:
+				fmt.Fprintf(out, "created a dev network in %s (keys in %s, UNENCRYPTED: for development only)\n", home, node.KeysDir(home))
+			case devnet.Unfinished:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before it finished: running the network and finishing its set-up\n", home)
+			}
+			// The first run is done once the node runs and, with the demo
+			// data, that is in; until then the next run finishes it.
+			first := &firstRun{
+				started:  func() error { return devnet.Started(home) },
+				complete: func() error { return devnet.Complete(home) },
+			}
+			if plan.Demo {
+				first.seed = func(ctx context.Context, n *node.Node) error {
+					return seedDemo(ctx, home, n.APIAddr(), out)
 				}
 			}
-			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, seed)
+			err = runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}, first)
+			var notStarted *startError
+			if errors.As(err, &notStarted) && plan.Outcome != devnet.Unfinished {
+				if rerr := devnet.Remove(home); rerr != nil {
+					return errors.Join(err, fmt.Errorf("remove the half-created dev network in %s: %w", home, rerr))
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "removed the dev network this first run created in %s: fix the cause and run `medchain up` again\n", home)
+			}
+			return err
 		},
 	}
+	hf.add(cmd)
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
 	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
 	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
@@ -58,6 +94,14 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
 }
+
+// httpHelp documents the API server's flags.
+const httpHelp = `
+The API server cuts off slow and idle clients (--read-timeout, --write-timeout, --idle-timeout),
+caps open connections (--max-conns) and rate-limits its costly routes per client (--rate-limit);
+the flags override the "http" settings of <home>/medchain.json for this run. Prometheus metrics
+are at /metrics on the API address. See docs/operations.md.
+`
 
 // psqlHelp and psqlFlagHelp document CometBFT's PostgreSQL indexer, which
 // `up` and `node` can turn on.
@@ -74,48 +118,83 @@ tx_index.psql-conn in <home>/config/config.toml does the same on every run. See 
 
 func nodeCmd(g *globals) *cobra.Command {
 	var api, psqlConn string
+	var hf httpFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
-		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + psqlHelp,
+		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + httpHelp + psqlHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !node.Initialized(g.home) {
 				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
 			}
-			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn}, nil)
+			hs, err := hf.settings(cmd, g.home)
+			if err != nil {
+				return err
+			}
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs}, nil)
 		},
 	}
+	hf.add(cmd)
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
 }
 
-// runNode starts the node and blocks until SIGINT/SIGTERM. If seed is set
-// it runs once the genesis state is committed (a new demo network).
-func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.Context, *node.Node) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// firstRun is what the first run of a dev network does beyond running
+// it: record that the node ran, seed the demo data once the genesis state
+// is committed (if seed is set), then mark the network complete.
+type firstRun struct {
+	started  func() error
+	seed     func(context.Context, *node.Node) error
+	complete func() error
+}
+
+// startError is a node that did not start: nothing ran.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// runNode starts the node and blocks until SIGINT/SIGTERM or the
+// command's context ends. first is set on a dev network's first run.
+func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) error {
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o.Workers = true
 	n, err := node.Start(home, o)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
 		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
 	seeded := make(chan error, 1)
-	if seed != nil {
+	if first != nil {
+		if err := first.started(); err != nil {
+			fmt.Fprintf(out, "could not record that the node ran: %v\n", err)
+		}
+	}
+	switch {
+	case first != nil && first.seed != nil:
 		go func() {
 			for ctx.Err() == nil {
 				if st, err := n.Status(ctx); err == nil && st.Height >= 2 {
 					fmt.Fprintln(out, "seeding demo data…")
-					seeded <- seed(ctx, n)
+					seeded <- first.seed(ctx, n)
 					return
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
 		}()
+	case first != nil:
+		if err := first.complete(); err != nil {
+			fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)
+		}
 	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -129,9 +208,13 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 			fmt.Fprintln(out, "stopped cleanly")
 			return nil
 		case err := <-seeded:
-			if err != nil {
-				fmt.Fprintf(out, "demo data incomplete: %v\n", err)
-			} else {
+			switch {
+			case err != nil:
+				fmt.Fprintf(out, "demo data incomplete: %v\nthe next `medchain up` in %s seeds what is missing\n", err, home)
+			default:
+				if err := first.complete(); err != nil {
+					fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)
+				}
 				fmt.Fprintln(out, "demo data ready: see the dashboard, or `medchain dataset list`")
 			}
 		case <-t.C:
@@ -187,4 +270,57 @@ CometBFT RPC on +1 and the medchain API on +2, all on 127.0.0.1. Run each with
 	cmd.Flags().BoolVar(&demo, "demo", true, "seed demo organisations and accounts")
 	cmd.Flags().DurationVar(&blockTime, "block-time", node.DefaultBlockTime, "target block interval")
 	return cmd
+}
+
+// httpFlags are the API server's flags of `up` and `node`. Each overrides,
+// for this run, the "http" settings of <home>/medchain.json
+// (docs/operations.md).
+type httpFlags struct {
+	readTimeout, writeTimeout, idleTimeout time.Duration
+	maxConns                               int
+	limits                                 []string
+}
+
+func (f *httpFlags) add(cmd *cobra.Command) {
+	d := node.DefaultHTTP()
+	fl := cmd.Flags()
+	fl.DurationVar(&f.readTimeout, "read-timeout", time.Duration(d.ReadTimeout), "longest a client may take to send a whole request, body included")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", time.Duration(d.WriteTimeout), "longest an answer may take, from the request's headers to its last byte (POST /v1/txs?wait=commit has its own)")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", time.Duration(d.IdleTimeout), "how long an idle keep-alive connection stays open")
+	fl.IntVar(&f.maxConns, "max-conns", d.MaxConns, "most API connections open at once; more wait to be accepted")
+	fl.StringArrayVar(&f.limits, "rate-limit", nil, `a costly route class's limit per client, CLASS=RATE[:BURST[:CONCURRENT]] (CLASS verify, submit or scan; RATE requests/s, 0 for none; CONCURRENT over all clients); repeatable`)
+}
+
+// settings are the home's HTTP settings (the defaults for a home not yet
+// created) with the flags that were given.
+func (f *httpFlags) settings(cmd *cobra.Command, home string) (*node.HTTPSettings, error) {
+	h := node.DefaultHTTP()
+	if node.Initialized(home) {
+		var err error
+		if h, err = node.LoadHTTP(home); err != nil {
+			return nil, err
+		}
+	}
+	fl := cmd.Flags()
+	if fl.Changed("read-timeout") {
+		h.ReadTimeout = node.Duration(f.readTimeout)
+	}
+	if fl.Changed("write-timeout") {
+		h.WriteTimeout = node.Duration(f.writeTimeout)
+	}
+	if fl.Changed("idle-timeout") {
+		h.IdleTimeout = node.Duration(f.idleTimeout)
+	}
+	if fl.Changed("max-conns") {
+		h.MaxConns = f.maxConns
+	}
+	for _, spec := range f.limits {
+		if err := h.SetLimit(spec); err != nil {
+			return nil, fail("--rate-limit %v", err)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		return nil, fail("HTTP settings: %v (check --read-timeout, --write-timeout, --idle-timeout, --max-conns)", err)
+	}
+	return &h, nil
 }
