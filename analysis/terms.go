@@ -146,3 +146,25 @@ func (tm term) String() string {
 	}
 	return strings.Join(parts, "*")
 }
+
+// FeatureColumns lists the columns a feature reads, by the same rules as a
+// design: a feature that is itself a column (isColumn says so) is that
+// column; otherwise it is parsed as a derived term. It lets a feature be
+// checked against a dataset's schema before any data is read.
+func FeatureColumns(param, feature string, isColumn func(string) bool) ([]string, error) {
+	if feature == "" {
+		return nil, paramErr(param, "column name is empty")
+	}
+	if isColumn(feature) {
+		return []string{feature}, nil
+	}
+	specs, err := parseFactors(param, feature)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(specs))
+	for i, sp := range specs {
+		out[i] = sp.name
+	}
+	return out, nil
+}

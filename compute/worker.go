@@ -13,6 +13,7 @@ import (
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
@@ -221,7 +222,7 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	}
 	if reason := failReason(err); reason != "" {
 		w.log().Info("job refused", "job", id, "dataset", dataset, "reason", reason, "err", err)
-		return w.fail(ctx, o, reason)
+		return w.fail(ctx, o, reason, refusalOf(err))
 	} else if err != nil {
 		return o, err
 	}
@@ -238,8 +239,23 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	return o, nil
 }
 
-func (w *Worker) fail(ctx context.Context, o Outcome, reason string) (Outcome, error) {
-	if err := w.submit(ctx, &ledger.FailJob{Job: o.Job, Dataset: o.Dataset, Reason: reason}); err != nil {
+// refusalOf is what the ledger records of a params refusal: the code, the
+// parameter's path (when it is one the ledger accepts: an unknown key may
+// be any text the requester typed) and the schema column.
+func refusalOf(err error) *ledger.Refusal {
+	var e *jobparams.Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	r := &ledger.Refusal{Code: string(e.Code), Column: e.Column}
+	if ledger.ValidRefusalParam(e.Param) {
+		r.Param = e.Param
+	}
+	return r
+}
+
+func (w *Worker) fail(ctx context.Context, o Outcome, reason string, refusal *ledger.Refusal) (Outcome, error) {
+	if err := w.submit(ctx, &ledger.FailJob{Job: o.Job, Dataset: o.Dataset, Reason: reason, Refusal: refusal}); err != nil {
 		return o, err
 	}
 	o.Action, o.Reason = "failed", reason
@@ -269,6 +285,12 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	}
 	if dv.ContentRoot != site.ContentRoot {
 		return nil, refuse("integrity_error", fmt.Errorf("dataset %s version %d: the ledger's root differs from the job's", site.Dataset, site.Version))
+	}
+	// Params that do not fit the analysis or the schema are refused before
+	// any data is read, by the check the CLI and the API make before a job
+	// is signed; the refusal (invalid_params) costs the requester nothing.
+	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
+		return nil, refuse("invalid_params", err)
 	}
 	id, err := vault.NewIdentity(w.Key.Enc)
 	if err != nil {
@@ -488,10 +510,7 @@ func decodeParams(raw json.RawMessage, v any) error {
 }
 
 // regressionParams are the params of a regression job.
-type regressionParams struct {
-	analysis.RegressionParams
-	Private *outputctl.PrivateRegression `json:"private,omitempty"`
-}
+type regressionParams = jobparams.Regression
 
 // exactAllowed refuses an exact regression, before any fitting, when the
 // policy has an epsilon and does not allow exact regressions (the ledger
@@ -545,16 +564,8 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		if err := decodeParams(params, &p); err != nil {
 			return "", nil, err
 		}
-		if name == "linear_regression" {
-			if p.Link != "" && p.Link != analysis.Identity {
-				return "", nil, &analysis.ParamError{Param: "link", Reason: "a linear regression has the identity link"}
-			}
-			p.Link = analysis.Identity
-		} else if p.Link == analysis.Identity {
-			return "", nil, &analysis.ParamError{Param: "link", Reason: "use linear_regression for the identity link"}
-		}
-		if p.Link == "" {
-			p.Link = analysis.Logit
+		if err := p.Normalise(name); err != nil {
+			return "", nil, &analysis.ParamError{Param: err.Param, Reason: err.Message}
 		}
 		if p.Private != nil {
 			n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
