@@ -43,6 +43,10 @@ type Error struct {
 	Name    string      `json:"name"`
 	Message string      `json:"message"`
 	Param   string      `json:"param,omitempty"`
+	// Reason and Column detail a job's params that do not fit a dataset
+	// (POST /v1/jobs/validate): the jobparams code and the schema column.
+	Reason string `json:"reason,omitempty"`
+	Column string `json:"column,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Name + ": " + e.Message }
@@ -151,6 +155,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs", s.listJobs},
 		{"GET", "/v1/jobs/{id}", s.getJob},
 		{"GET", "/v1/jobs/{id}/study", s.getStudy},
+		{"POST", "/v1/jobs/validate", s.validateJob},
+		{"GET", "/v1/analyses", s.listAnalyses},
+		{"GET", "/v1/analyses/{name}", s.getAnalysis},
 		{"GET", "/v1/results/{job}/{dataset}", s.getResult},
 		{"GET", "/v1/models", s.listModels},
 		{"GET", "/v1/models/{id}", s.getModel},
