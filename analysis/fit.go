@@ -239,7 +239,7 @@ func WaldTable(names []string, beta []float64, cov *mat.SymDense, link Link) []C
 	out := make([]Coefficient, len(beta))
 	for j, b := range beta {
 		se := math.Sqrt(cov.At(j, j))
-		c := Coefficient{Name: names[j], Estimate: b, SE: se, Stat: b / se, P: 2 * distuv.UnitNormal.Survival(math.Abs(b/se)),
+		c := Coefficient{Name: names[j], Estimate: b, SE: se, Stat: b / se, P: normalTwoSided(b / se),
 			Lower: b - z975*se, Upper: b + z975*se}
 		if j > 0 && link.binary() {
 			c.Ratio = &Interval{Estimate: math.Exp(b), Lower: math.Exp(c.Lower), Upper: math.Exp(c.Upper)}
@@ -300,7 +300,7 @@ func (r *Regression) linear(d *Design, fit *Fit, names []string) error {
 		c := Coefficient{Name: names[j], Estimate: b, SE: se, Lower: b - tq*se, Upper: b + tq*se}
 		if se > 0 {
 			c.Stat = b / se
-			c.P = 2 * tdist.Survival(math.Abs(c.Stat))
+			c.P = tTwoSided(c.Stat, float64(r.DF))
 		} else {
 			// A perfect fit: no residual variance to test against.
 			c.Stat, c.P = 0, 0
