@@ -66,8 +66,10 @@ type RegressionParams struct {
 	Features []string `json:"features"`
 	Link     Link     `json:"link,omitempty"` // logit (default), cloglog or identity
 	Filter   Filter   `json:"filter,omitempty"`
-	MaxIter  int      `json:"max_iter,omitempty"` // default DefaultMaxIter
-	Tol      float64  `json:"tol,omitempty"`      // default DefaultTol
+	// Factors declares the categorical predictors the features name.
+	Factors []Factor `json:"factors,omitempty"`
+	MaxIter int      `json:"max_iter,omitempty"` // default DefaultMaxIter
+	Tol     float64  `json:"tol,omitempty"`      // default DefaultTol
 }
 
 // Interval is an estimate with its 95% confidence interval.
@@ -161,7 +163,7 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 	if err := opts.validate(); err != nil {
 		return Regression{}, err
 	}
-	d, err := NewDesign(t, p.Outcome, p.Features, p.Filter)
+	d, err := NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 	if err != nil {
 		return Regression{}, err
 	}
@@ -171,7 +173,7 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 	}
 	r := Regression{
 		Link: p.Link, Outcome: d.Outcome, N: int64(d.n), Iterations: fit.Iterations, Tol: opts.withDefaults().Tol,
-		Model: Model{Link: p.Link, Features: d.Features, Intercept: fit.Beta[0], Coefficients: fit.Beta[1:]},
+		Model: Model{Link: p.Link, Features: d.Features, Factors: d.Factors, Intercept: fit.Beta[0], Coefficients: fit.Beta[1:]},
 	}
 	names := d.Names()
 	if p.Link == Identity {

@@ -44,6 +44,16 @@ func researchTable(t *testing.T, n int) *analysis.Table {
 	}
 	var cols []analysis.Column
 	for _, f := range normalize.Schema() {
+		if f.Name == "sex" { // a code column, held as LoadTable holds it
+			c := analysis.Column{Name: "sex", Values: make([]float64, n), Levels: []string{"male", "female"}}
+			for i := range people {
+				if people[i].Sex == "female" {
+					c.Values[i] = 1
+				}
+			}
+			cols = append(cols, c)
+			continue
+		}
 		if f.Type == "code" || f.Type == "string" {
 			continue
 		}

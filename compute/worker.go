@@ -460,18 +460,20 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	return keep, nil
 }
 
-// LoadTable reads every numeric and boolean column of the version into an
-// analysis table (booleans as 0/1; code and string columns are not
-// analysable and are left out). It is exported so that tests can fit the
-// same rows centrally and compare with what the workers release.
+// LoadTable reads every column of the version into an analysis table:
+// numbers as they are, booleans as 0/1, and code and string columns as
+// dictionaries (usable only as factors of a regression). It is exported
+// so that tests can fit the same rows centrally and compare with what the
+// workers release.
 func LoadTable(v *vault.Version) (*analysis.Table, error) {
 	n := int(v.NumRows())
 	var cols []analysis.Column
 	for _, f := range v.Schema() {
-		if f.Type == "code" || f.Type == "string" {
-			continue
-		}
 		col := analysis.Column{Name: f.Name, Values: make([]float64, 0, n), Valid: make([]bool, 0, n)}
+		var dict map[string]int
+		if f.Type == "code" || f.Type == "string" {
+			dict, col.Levels = map[string]int{}, []string{}
+		}
 		for c, err := range v.Column(f.Name) {
 			if err != nil {
 				return nil, err
@@ -486,6 +488,17 @@ func LoadTable(v *vault.Version) (*analysis.Table, error) {
 					if c.Bools[r] {
 						x = 1
 					}
+				case column.String:
+					if ok && dict != nil {
+						s := c.Strs[r]
+						i, seen := dict[s]
+						if !seen {
+							i = len(col.Levels)
+							dict[s] = i
+							col.Levels = append(col.Levels, s)
+						}
+						x = float64(i)
+					}
 				}
 				col.Values = append(col.Values, x)
 				col.Valid = append(col.Valid, ok)
@@ -494,7 +507,7 @@ func LoadTable(v *vault.Version) (*analysis.Table, error) {
 		cols = append(cols, col)
 	}
 	if len(cols) == 0 {
-		return nil, refuse("analysis_error", errors.New("the dataset has no numeric columns"))
+		return nil, refuse("analysis_error", errors.New("the dataset has no columns"))
 	}
 	return analysis.NewTable(cols...)
 }
@@ -568,14 +581,14 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 			return "", nil, &analysis.ParamError{Param: err.Param, Reason: err.Message}
 		}
 		if p.Private != nil {
-			n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+			n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, p.Factors, p.Filter)
 			if err != nil {
 				return "", nil, err
 			}
 			if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
 				return "", nil, err
 			}
-			d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+			d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 			if err != nil {
 				return "", nil, err
 			}
@@ -589,14 +602,14 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		// fit — the counts before any derived term is evaluated — so a
 		// term error, a separation or a singularity never speaks for a
 		// cohort that could not be released.
-		n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+		n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, p.Factors, p.Filter)
 		if err != nil {
 			return "", nil, err
 		}
 		if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
 			return "", nil, err
 		}
-		d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+		d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 		if err != nil {
 			return "", nil, err
 		}

@@ -96,14 +96,20 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		}
 		c.filter(p.Filter)
 		c.column("outcome", p.Outcome)
+		for i, f := range p.Factors {
+			c.factor(fmt.Sprintf("factors[%d].column", i), f.Column)
+		}
 		for i, f := range p.Features {
 			param := fmt.Sprintf("features[%d]", i)
-			cols, err := analysis.FeatureColumns(param, f, c.has)
+			cols, err := analysis.FeatureColumns(param, f, p.Factors, c.has)
 			if err != nil {
 				c.fail(err)
 				break
 			}
 			for _, col := range cols {
+				if slices.ContainsFunc(p.Factors, func(g analysis.Factor) bool { return g.Column == col }) {
+					continue // checked as a factor
+				}
 				c.column(param, col)
 			}
 		}
@@ -170,6 +176,24 @@ func (c *checker) column(param, name string) {
 	}
 	if t := c.schema[i].Type; !slices.Contains(Numeric, t) {
 		c.err = errorf(WrongType, param, name, "column %q is a %s column; this analysis reads number, integer, year and boolean columns", name, t)
+		if strings.HasPrefix(param, "features[") {
+			c.err.Message = fmt.Sprintf("column %q is a %s column: declare it in factors, with its levels, to use it as a categorical predictor", name, t)
+		}
+	}
+}
+
+// factor checks that a factor's column exists (any type may be a
+// factor: codes, strings, booleans, or numbers that are codes).
+func (c *checker) factor(param, name string) {
+	if c.err != nil {
+		return
+	}
+	if name == "" {
+		c.err = errorf(BadValue, param, "", "column name is empty")
+		return
+	}
+	if !c.has(name) {
+		c.err = errorf(NoSuchColumn, param, "", "no column %q in the dataset; its columns are %s", name, quoteList(c.names()))
 	}
 }
 
@@ -212,14 +236,16 @@ func (c *checker) result(err error) error {
 	return nil
 }
 
-// table is an empty table with the schema's numeric columns: the
+// table is an empty table with the schema's columns: the
 // analyses apply their parameter rules to it exactly as to real data.
 func (c *checker) table() *analysis.Table {
 	var cols []analysis.Column
 	for _, f := range c.schema {
-		if slices.Contains(Numeric, f.Type) {
-			cols = append(cols, analysis.Column{Name: f.Name, Values: []float64{}})
+		col := analysis.Column{Name: f.Name, Values: []float64{}}
+		if !slices.Contains(Numeric, f.Type) {
+			col.Levels = []string{} // a code or string column, as the worker loads it
 		}
+		cols = append(cols, col)
 	}
 	if len(cols) == 0 {
 		cols = []analysis.Column{{Name: "\x00none", Values: []float64{}}}
@@ -253,7 +279,7 @@ func (c *checker) regression(p *Regression) error {
 	if pr.Rounds < 0 || pr.Rounds > 50 {
 		return errorf(BadValue, "private.rounds", "", "must be between 1 and 50 (0 or omitted for the default)")
 	}
-	d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+	d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package jobparams_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,9 +73,21 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 		{"logistic_regression", `{"outcome":"cvd_10y","features":"age"}`, jobparams.WrongType, "features", "",
 			"want a list of strings, got a string"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","sex"]}`, jobparams.WrongType, "features[1]", "sex",
-			`column "sex" is a code column`},
+			`column "sex" is a code column: declare it in factors, with its levels`},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["age*sex"],"factors":[{"column":"sexx","levels":["female","male"]}]}`,
+			jobparams.NoSuchColumn, "factors[0].column", "", `no column "sexx"`},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["age"],"factors":[{"column":"sex","levels":["female","male"]}]}`,
+			jobparams.BadValue, "factors[0]", "", `factor "sex" is not used by any feature`},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["sex"],"factors":[{"column":"sex","levels":["female"]}]}`,
+			jobparams.BadValue, "factors[0].levels", "", "need 2 to 50 levels, got 1"},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["smoker"],"factors":[{"column":"smoker","levels":["no","yes"]}]}`,
+			jobparams.BadValue, "factors[0].levels[0]", "", `"no" is not a number, and column "smoker" holds numbers`},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["log(sex)"],"factors":[{"column":"sex","levels":["female","male"]}]}`,
+			jobparams.BadValue, "features[0]", "", "sex is a factor; log() takes a numeric column"},
+		{"logistic_regression", `{"outcome":"cvd_10y","features":["I(age^12)"]}`,
+			jobparams.BadValue, "features[0]", "", "k from 2 to 9"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","log(sbp"]}`, jobparams.BadValue, "features[1]", "",
-			"without a closing parenthesis"},
+			"unbalanced parentheses"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","log(sbpp)"]}`, jobparams.NoSuchColumn, "features[1]", "",
 			`no column "sbpp"`},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","age"]}`, jobparams.BadValue, "features[1]", "", "listed twice"},
@@ -81,7 +95,7 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age"],"link":"probit"}`, jobparams.BadValue, "link", "", "probit"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age"],"max_iter":2.5}`, jobparams.WrongType, "max_iter", "", "want an integer"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","sbp"],"private":{"bounds":[{"lower":18,"upper":90}]}}`,
-			jobparams.BadValue, "private.bounds", "", "1 bounds for 2 features"},
+			jobparams.BadValue, "private.bounds", "", "1 bounds for 2 design columns (age, sbp)"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age"],"private":{"bounds":[{"lower":90,"upper":18}]}}`,
 			jobparams.BadValue, "private.bounds[0]", "", "is not below upper bound"},
 		{"linear_regression", `{"outcome":"sbp","features":["age"],"link":"logit"}`, jobparams.BadValue, "link", "", "identity link"},
@@ -126,5 +140,23 @@ func TestDecodeNormalisesTheLink(t *testing.T) {
 	v, err = jobparams.Decode("logistic_regression", nil, schema)
 	if err == nil || v != nil {
 		t.Fatalf("empty params of a regression: got %v, %v", v, err)
+	}
+}
+
+// Every `--analysis NAME --params '…'` in docs/analyses.md fits the
+// research schema.
+func TestDocsExamplesFitTheSchema(t *testing.T) {
+	doc, err := os.ReadFile("../docs/analyses.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`--analysis (\S+) --params '([^']*)'`).FindAllStringSubmatch(string(doc), -1)
+	if len(found) < 3 {
+		t.Fatalf("%d examples found in docs/analyses.md", len(found))
+	}
+	for _, m := range found {
+		if err := jobparams.Check(m[1], json.RawMessage(m[2]), schema); err != nil {
+			t.Errorf("docs/analyses.md: --analysis %s --params '%s': %v", m[1], m[2], err)
+		}
 	}
 }

@@ -112,7 +112,8 @@ var specs = []*Spec{
 		typ: reflect.TypeFor[Regression](),
 		Examples: []Example{
 			{"10-year CVD on age, blood pressure, cholesterol and smoking", `{"outcome":"cvd_10y","features":["age","sbp","total_chol","hdl","smoker","diabetes"]}`},
-			{"Framingham-style terms: logarithms and an interaction", `{"outcome":"cvd_10y","features":["log(age)","log(sbp)*bp_treated","log(total_chol)","smoker"],"filter":[{"column":"age","op":">=","value":30}]}`},
+			{"Framingham-style terms: logarithms and an interaction", `{"outcome":"cvd_10y","features":["log(age)","log(sbp)","log(sbp):bp_treated","log(total_chol)","smoker"],"filter":[{"column":"age","op":">=","value":30}]}`},
+			{"sex as a factor (female the reference) with its interaction with age, and a quadratic age term", `{"outcome":"cvd_10y","features":["age*sex","I(age^2)","sbp","smoker"],"factors":[{"column":"sex","levels":["female","male"],"reference":"female"}]}`},
 			{"a differentially private fit with public bounds for each feature", `{"outcome":"cvd_10y","features":["age","sbp"],"private":{"bounds":[{"lower":18,"upper":90},{"lower":80,"upper":220}],"rounds":5}}`},
 		},
 	},
@@ -129,8 +130,13 @@ var specs = []*Spec{
 // regressionDocs describe the regression parameters.
 var regressionDocs = map[string]string{
 	"outcome": "the outcome column: 0/1 or boolean for logistic_regression; a number, integer or year column for linear_regression",
-	"features": "the predictors, in order: a column name, log(column) (natural log), or a product of such factors joined by * " +
-		"(log(sbp)*bp_treated); each column a number, integer, year or boolean column",
+	"features": "the model's terms, as in an R formula: a column (number, integer, year or boolean), log(x), I(x^k) (k from 2 to 9), " +
+		"a factor declared in factors, a:b (interaction), a*b (a, b and a:b); terms are ordered as R orders them (by degree) and " +
+		"coefficients named as R names them (sexmale, age:sexmale)",
+	"factors":                      "the categorical predictors: columns (code, string, boolean, or numbers that are codes) coded as treatment contrasts",
+	"factors[].column":             "the column",
+	"factors[].levels":             "its categories, 2 to 50, written as the vault holds them (codes as text, booleans false/true); a row with another value is left out, and a worker refuses a level with fewer rows than the minimum cohort",
+	"factors[].reference":          "the level the others are compared with (default: the first)",
 	"link":                         `logistic_regression: "logit" (default, odds ratios) or "cloglog" (hazard ratios); linear_regression: "identity" or omitted`,
 	"max_iter":                     "the most Newton iterations (1 to 1000; 0 or omitted for the default)",
 	"tol":                          "the convergence tolerance, in [0, 1) (0 or omitted for the default)",
