@@ -42,7 +42,7 @@ func TestValidateJob(t *testing.T) {
 		{"cohort_count", `{"where":{"age":{"gte":40}}}`, "params.where", "unknown_parameter", "",
 			`dataset api-validate: params.where: unknown parameter "where"; the analysis takes "filter"`},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["age","sex"]}`, "params.features[1]", "wrong_type", "sex",
-			`dataset api-validate: params.features[1]: column "sex" is a code column; this analysis reads number, integer, year and boolean columns`},
+			`dataset api-validate: params.features[1]: column "sex" is a code column: declare it in factors, with its levels, to use it as a categorical predictor`},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["sbp"]}`, "params.features[0]", "no_such_column", "",
 			`dataset api-validate: params.features[0]: no column "sbp" in the dataset; its columns are "age", "sex", "cvd_10y"`},
 		{"survival", `{}`, "analysis", "unknown_analysis", "", `"survival" is not a built-in analysis this worker runs`},
