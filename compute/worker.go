@@ -292,6 +292,18 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
 		return nil, refuse("invalid_params", err)
 	}
+	// An opt-in site whose patients' public consents permit nothing has no
+	// rows for the job: refused before any data is read (and, in a pooled
+	// study, before its first iteration), with that reason.
+	if site.Model == ledger.ConsentOptIn {
+		all, err := consents.get(ctx, w.Ledger)
+		if err != nil {
+			return nil, err
+		}
+		if q := consentQuery(j, site); NobodyConsents(all, q) {
+			return nil, refuse("no_consent", fmt.Errorf("dataset %s is opt-in and no patient's consent permits %s as of height %d", site.Dataset, q.Purpose, q.Height))
+		}
+	}
 	id, err := vault.NewIdentity(w.Key.Enc)
 	if err != nil {
 		return nil, err
@@ -406,7 +418,7 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	if err != nil {
 		return nil, err
 	}
-	q := ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+	q := consentQuery(j, site)
 	// A patient without consents, or unlinked, gets the model's default;
 	// only patients whose consents decide otherwise need a per-row look-up.
 	// So decide once per wallet with consents, keep the wallets that differ
@@ -458,6 +470,35 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 		}
 	}
 	return keep, nil
+}
+
+// consentQuery is what a site's consents are decided by: its dataset and
+// organisation, the job's purpose and model, as of the job's admission.
+func consentQuery(j *ledger.Job, site ledger.JobSite) ledger.ConsentQuery {
+	return ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+}
+
+// NobodyConsents says whether the ledger's consents (all of them, grouped
+// by patient as the API lists them) leave a dataset no patient for q: its
+// model refuses a patient without consents (opt-in), and no patient's
+// consents permit the purpose. It reads only public consents — never the
+// vault — so a refusal on it says nothing about the data, and a requester
+// can check it before submitting.
+func NobodyConsents(all []ledger.Consent, q ledger.ConsentQuery) bool {
+	if ledger.ConsentAllows(nil, q) {
+		return false
+	}
+	for len(all) > 0 {
+		n := 1
+		for n < len(all) && all[n].Patient == all[0].Patient {
+			n++
+		}
+		if ledger.ConsentAllows(all[:n], q) {
+			return false
+		}
+		all = all[n:]
+	}
+	return true
 }
 
 // LoadTable reads every column of the version into an analysis table:

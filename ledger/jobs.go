@@ -205,15 +205,17 @@ func (*ExpireJob) Type() TxType  { return TxExpireJob }
 // FailReasons are the reasons a worker may give (no free text: it could
 // carry record-level data).
 // invalid_params: the params do not fit the analysis or the dataset's
-// schema (decided before reading data; see FailJob.Refusal).
-var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "cohort_overlap", "analysis_error", "policy_changed", "resource_exhausted", "invalid_params"}
+// schema (decided before reading data; see FailJob.Refusal). no_consent:
+// the dataset is opt-in and no patient's consent on the ledger permits the
+// job's purpose (decided from the public consents alone).
+var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "cohort_overlap", "analysis_error", "policy_changed", "resource_exhausted", "invalid_params", "no_consent"}
 
 // untouchedReasons are the refusals a worker makes before it reads any
 // data (the version is missing, its root differs, the policy changed).
 // Every other refusal depends on the data — even "the cohort is too small"
 // says something about it — so it spends the site's epsilon and earns its
 // price: refusals are not a free oracle.
-var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed", "invalid_params"}
+var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed", "invalid_params", "no_consent"}
 
 // analysisAllowed checks a job's analysis against a policy.
 func analysisAllowed(a Analyses, analysis string) bool {

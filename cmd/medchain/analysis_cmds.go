@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 )
@@ -79,6 +81,7 @@ func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) err
 	if strings.HasPrefix(m.Analysis, "code:") {
 		return nil // custom code's params are its own
 	}
+	var consents []ledger.Consent
 	for _, id := range m.Datasets {
 		ds, err := c.Dataset(ctx, id)
 		if client.IsNotFound(err) {
@@ -93,6 +96,32 @@ func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) err
 		if err := jobparams.Check(m.Analysis, m.Params, ds.Latest.Schema); err != nil {
 			return fail("--params do not fit dataset %s (medchain analysis describe %s shows the format): %v", id, m.Analysis, err)
 		}
+		if pol := ds.Policy; pol != nil && pol.ConsentModel == ledger.ConsentOptIn {
+			if err := checkSomeoneConsents(ctx, c, m, ds, &consents); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkSomeoneConsents refuses a job over an opt-in dataset on which no
+// patient's consent permits the purpose: it has no rows for the job, and
+// its worker would refuse it (no_consent). The consents are public; as of
+// now, where the worker reads them as of the job's admission.
+func checkSomeoneConsents(ctx context.Context, c *client.Client, m *ledger.SubmitJob, ds *api.DatasetInfo, all *[]ledger.Consent) error {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *all == nil {
+		if *all, err = c.AllConsents(ctx); err != nil {
+			return err
+		}
+	}
+	q := ledger.ConsentQuery{Dataset: ds.ID, Org: ds.Org, Purpose: m.Purpose, Height: st.Height, Time: st.BlockTime.Unix(), Model: ds.Policy.ConsentModel}
+	if compute.NobodyConsents(*all, q) {
+		return fail("--dataset %s: the dataset is opt-in and no patient's consent permits %s on it, so it has no rows for this job (its worker would refuse it with no_consent); leave it out", ds.ID, m.Purpose)
 	}
 	return nil
 }
