@@ -107,13 +107,24 @@ func (t *Table) formula(outcome string, features []string, factors []Factor) (*C
 }
 
 // completeCases narrows mask to the rows with an outcome and every design
-// column's values, and counts them.
+// column's values, and counts them. Each table column (and each factor's
+// level check) is tested once per row, however many design columns read
+// it: a factor's level columns all read the same one.
 func (t *Table) completeCases(mask []bool, yc *Column, cols []boundColumn) int {
+	var checks []*boundAtom
+	for j := range cols {
+		for k := range cols[j].atoms {
+			a := &cols[j].atoms[k]
+			if !slices.ContainsFunc(checks, func(b *boundAtom) bool { return b.col == a.col && (b.kind == atomLevel) == (a.kind == atomLevel) }) {
+				checks = append(checks, a)
+			}
+		}
+	}
 	n := 0
 	for i := range mask {
 		if mask[i] && yc.valid(i) {
-			for j := range cols {
-				if !cols[j].valid(i) {
+			for _, a := range checks {
+				if !a.col.valid(i) || (a.kind == atomLevel && !a.member(i)) {
 					mask[i] = false
 					break
 				}

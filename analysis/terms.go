@@ -23,6 +23,19 @@ type boundAtom struct {
 	// of the factor's levels (a row with another value is left out).
 	level   float64
 	members []float64
+	// isMember[k] says whether dictionary entry k of a code column is
+	// one of the factor's levels: a row's check without a search.
+	isMember []bool
+}
+
+// member says whether row i holds one of the factor's levels.
+func (a *boundAtom) member(i int) bool {
+	v := a.col.Values[i]
+	if a.isMember != nil {
+		k := int(v)
+		return k >= 0 && k < len(a.isMember) && a.isMember[k]
+	}
+	return slices.Contains(a.members, v)
 }
 
 // levelValue is how a level is held in col: its index in a code column's
@@ -67,6 +80,12 @@ func (t *Table) bind(f *Formula) ([]boundColumn, error) {
 						ba.level = v
 					}
 				}
+				if c.Levels != nil {
+					ba.isMember = make([]bool, len(c.Levels))
+					for _, v := range ba.members {
+						ba.isMember[int(v)] = true
+					}
+				}
 			} else if c.Levels != nil {
 				return nil, paramErr(dc.param, "column %q holds codes: declare it in factors, with its levels", c.Name)
 			}
@@ -87,7 +106,7 @@ func (bc *boundColumn) valid(i int) bool {
 		if !a.col.valid(i) {
 			return false
 		}
-		if a.kind == atomLevel && !slices.Contains(a.members, a.col.Values[i]) {
+		if a.kind == atomLevel && !a.member(i) {
 			return false
 		}
 	}
