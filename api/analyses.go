@@ -46,6 +46,10 @@ type ValidateRequest struct {
 	Datasets []string        `json:"datasets"`
 	Analysis string          `json:"analysis"`
 	Params   json.RawMessage `json:"params"`
+	// Purpose, when given, also checks that no opt-in dataset is left
+	// without a patient whose consent permits it (a worker would refuse
+	// the job with no_consent).
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // Validation is the answer of POST /v1/jobs/validate when the params fit
@@ -85,6 +89,7 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 		return nil, badParam("datasets", "name at least one dataset")
 	}
 	out := &Validation{Valid: true}
+	var optIn []ledger.ConsentQuery
 	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
 		for _, id := range req.Datasets {
 			ds, err := ledger.GetDataset(rd, id)
@@ -104,6 +109,15 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 			if err := jobparams.Check(req.Analysis, req.Params, dv.Schema); err != nil {
 				return paramsError(id, err)
 			}
+			if req.Purpose != "" {
+				pol, err := ledger.GetPolicy(rd, id)
+				if err != nil {
+					return err
+				}
+				if pol != nil && pol.ConsentModel == ledger.ConsentOptIn {
+					optIn = append(optIn, ledger.ConsentQuery{Dataset: id, Org: ds.Org, Purpose: req.Purpose, Model: pol.ConsentModel})
+				}
+			}
 			out.Versions = append(out.Versions, CheckedVersion{Dataset: id, Version: dv.Version})
 		}
 		return nil
@@ -111,7 +125,43 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(optIn) > 0 {
+		if err := s.someoneConsents(r, optIn); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// someoneConsents refuses opt-in datasets on which no patient's consent,
+// as of the latest block, permits the purpose: they have no rows for the
+// job. The consents are read page by page, as GET /v1/consents lists them.
+func (s *Server) someoneConsents(r *http.Request, qs []ledger.ConsentQuery) error {
+	st, err := s.b.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	var all []ledger.Consent
+	for after := ""; ; {
+		page, next, err := ledger.ListConsents(s.b, after, MaxConsentPage)
+		if err != nil {
+			return listError(err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	for _, q := range qs {
+		q.Height, q.Time = st.Height, st.BlockTime.Unix()
+		if ledger.NobodyConsents(all, q) {
+			e := apiError(ledger.CodeInvalidField, "dataset %s: the dataset is opt-in and no patient's consent permits %s on it, so it has no rows for this job (its worker would refuse it with no_consent)", q.Dataset, q.Purpose)
+			e.Param, e.Reason = "datasets", "no_consent"
+			return e
+		}
+	}
+	return nil
 }
 
 // paramsError is a jobparams error as the API's error body.

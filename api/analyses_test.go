@@ -55,6 +55,25 @@ func TestValidateJob(t *testing.T) {
 			t.Errorf("%s %s: message %q, want %q", tc.analysis, tc.params, e.Message, tc.message)
 		}
 	}
+	// With a purpose, an opt-in dataset nobody consented to is refused:
+	// it has no rows for the job.
+	policy := func(model string) {
+		do(t, "st-mary-admin", &ledger.SetPolicy{Dataset: ds, Policy: ledger.Policy{
+			Purposes: []string{"research"}, Requesters: ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
+			Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: 11, EpsilonPerJobMilli: 400, EpsilonTotalMilli: 1000,
+			Price: 20, Split: ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+			Attestation: ledger.AttestSoftware, ConsentModel: model}})
+	}
+	policy(ledger.ConsentOptIn)
+	withPurpose := []byte(`{"datasets":["` + ds + `"],"analysis":"cohort_count","params":{},"purpose":"research"}`)
+	e := apiErr(t, "POST", "/v1/jobs/validate", withPurpose, http.StatusBadRequest, "invalid_field")
+	if e.Reason != "no_consent" || e.Param != "datasets" || !strings.Contains(e.Message, "dataset api-validate: the dataset is opt-in and no patient's consent permits research on it") {
+		t.Errorf("opt-in without consents: %+v", e)
+	}
+	policy(ledger.ConsentOptOut)
+	if status, b := call(t, "POST", "/v1/jobs/validate", withPurpose); status != http.StatusOK {
+		t.Errorf("opt-out: %d %s", status, b)
+	}
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":["nope"],"analysis":"cohort_count","params":{}}`), http.StatusNotFound, "not_found")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":[],"analysis":"cohort_count","params":{}}`), http.StatusBadRequest, "invalid_field")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"dataset":"x"}`), http.StatusBadRequest, "malformed")

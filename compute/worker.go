@@ -300,7 +300,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		if err != nil {
 			return nil, err
 		}
-		if q := consentQuery(j, site); NobodyConsents(all, q) {
+		if q := consentQuery(j, site); ledger.NobodyConsents(all, q) {
 			return nil, refuse("no_consent", fmt.Errorf("dataset %s is opt-in and no patient's consent permits %s as of height %d", site.Dataset, q.Purpose, q.Height))
 		}
 	}
@@ -476,29 +476,6 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 // organisation, the job's purpose and model, as of the job's admission.
 func consentQuery(j *ledger.Job, site ledger.JobSite) ledger.ConsentQuery {
 	return ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
-}
-
-// NobodyConsents says whether the ledger's consents (all of them, grouped
-// by patient as the API lists them) leave a dataset no patient for q: its
-// model refuses a patient without consents (opt-in), and no patient's
-// consents permit the purpose. It reads only public consents — never the
-// vault — so a refusal on it says nothing about the data, and a requester
-// can check it before submitting.
-func NobodyConsents(all []ledger.Consent, q ledger.ConsentQuery) bool {
-	if ledger.ConsentAllows(nil, q) {
-		return false
-	}
-	for len(all) > 0 {
-		n := 1
-		for n < len(all) && all[n].Patient == all[0].Patient {
-			n++
-		}
-		if ledger.ConsentAllows(all[:n], q) {
-			return false
-		}
-		all = all[n:]
-	}
-	return true
 }
 
 // LoadTable reads every column of the version into an analysis table:

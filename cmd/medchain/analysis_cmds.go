@@ -10,7 +10,6 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
-	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 )
@@ -120,7 +119,7 @@ func checkSomeoneConsents(ctx context.Context, c *client.Client, m *ledger.Submi
 		}
 	}
 	q := ledger.ConsentQuery{Dataset: ds.ID, Org: ds.Org, Purpose: m.Purpose, Height: st.Height, Time: st.BlockTime.Unix(), Model: ds.Policy.ConsentModel}
-	if compute.NobodyConsents(*all, q) {
+	if ledger.NobodyConsents(*all, q) {
 		return fail("--dataset %s: the dataset is opt-in and no patient's consent permits %s on it, so it has no rows for this job (its worker would refuse it with no_consent); leave it out", ds.ID, m.Purpose)
 	}
 	return nil
