@@ -2,6 +2,8 @@ package compute
 
 import (
 	"encoding/json"
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
@@ -75,13 +77,25 @@ func researchTable(t *testing.T, n int) *analysis.Table {
 }
 
 // TestDescribedExamplesRun runs every example `medchain analysis describe`
-// shows through the worker's analysis and release, under a policy with an
-// epsilon and exact regressions allowed: each is released.
+// shows, and every one in docs/analyses.md, through the worker's analysis
+// and release, under a policy with an epsilon and exact regressions
+// allowed: each is released.
 func TestDescribedExamplesRun(t *testing.T) {
 	tab := researchTable(t, 3000)
+	examples := map[string][]jobparams.Example{}
 	for _, name := range jobparams.Analyses() {
 		s, _ := jobparams.Describe(name)
-		for _, ex := range s.Examples {
+		examples[name] = s.Examples
+	}
+	doc, err := os.ReadFile("../docs/analyses.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`--analysis (\S+) --params '([^']*)'`).FindAllStringSubmatch(string(doc), -1) {
+		examples[m[1]] = append(examples[m[1]], jobparams.Example{Doc: "docs/analyses.md", Params: m[2]})
+	}
+	for name, exs := range examples {
+		for _, ex := range exs {
 			r := &outputctl.Releaser{
 				Policy: outputctl.Policy{MinCohort: 20, EpsilonMilli: 5000, ExactRegression: true},
 				Budget: &outputctl.Budget{TotalMilli: 5000},

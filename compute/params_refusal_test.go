@@ -78,6 +78,25 @@ func TestWorkerRefusesParamsBeforeReadingData(t *testing.T) {
 	if e, ok := err.(*jobparams.Error); !ok || string(e.Code) != want.Code || e.Param != want.Param || e.Column != want.Column {
 		t.Errorf("the requester's check says %v", err)
 	}
+
+	// A parameter only the data refuses — the log of smoker, which is 0 for
+	// non-smokers — fits the schema; the worker refuses it after reading
+	// the data (analysis_error, charged), naming the parameter.
+	rec = e.submit(rita, &ledger.SubmitJob{Datasets: []string{"pr-cvd"}, Analysis: "logistic_regression",
+		Params: json.RawMessage(`{"outcome":"cvd_10y","features":["age","log(smoker)"]}`), Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()})
+	if id, err = client.JobID(rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j, err = e.c.Job(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	want = ledger.Refusal{Code: "bad_value", Param: "features[1]"}
+	if j.Reason != "pr-cvd: analysis_error" || j.Sites[0].Refusal == nil || *j.Sites[0].Refusal != want || j.Sites[0].Touched == "" {
+		t.Fatalf("job %s %q refusal %+v touched %q, want analysis_error with %+v, charged", j.Status, j.Reason, j.Sites[0].Refusal, j.Sites[0].Touched, want)
+	}
 }
 
 // The ledger keeps its own list of refusal codes (it imports nothing of

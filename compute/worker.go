@@ -241,15 +241,23 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 
 // refusalOf is what the ledger records of a params refusal: the code, the
 // parameter's path (when it is one the ledger accepts: an unknown key may
-// be any text the requester typed) and the schema column.
+// be any text the requester typed) and the schema column. A parameter the
+// data refused (analysis_error: the log of a value that is not positive)
+// is recorded as bad_value with its path only.
 func refusalOf(err error) *ledger.Refusal {
 	var e *jobparams.Error
-	if !errors.As(err, &e) {
+	var pe *analysis.ParamError
+	var r *ledger.Refusal
+	switch {
+	case errors.As(err, &e):
+		r = &ledger.Refusal{Code: string(e.Code), Param: e.Param, Column: e.Column}
+	case errors.As(err, &pe) && failReason(err) == "analysis_error":
+		r = &ledger.Refusal{Code: string(jobparams.BadValue), Param: pe.Param}
+	default:
 		return nil
 	}
-	r := &ledger.Refusal{Code: string(e.Code), Column: e.Column}
-	if ledger.ValidRefusalParam(e.Param) {
-		r.Param = e.Param
+	if !ledger.ValidRefusalParam(r.Param) {
+		r.Param = ""
 	}
 	return r
 }

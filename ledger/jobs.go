@@ -134,8 +134,8 @@ type FailJob struct {
 	Job     uint64 `json:"job"`
 	Dataset string `json:"dataset"`
 	Reason  string `json:"reason"`
-	// Refusal says, with reason invalid_params, which parameter the
-	// worker refused.
+	// Refusal says, with reason invalid_params or analysis_error, which
+	// parameter the worker refused.
 	Refusal *Refusal `json:"refusal,omitempty"`
 }
 
@@ -619,8 +619,8 @@ func (c *txCtx) failJob(m *FailJob) ([]Event, error) {
 // path, and a column the site's schema has.
 func (c *txCtx) checkRefusal(m *FailJob, site *JobSite) error {
 	r := m.Refusal
-	if m.Reason != "invalid_params" {
-		return errf(CodeInvalidField, "msg.refusal: only reason invalid_params carries a refusal, not %s", m.Reason)
+	if m.Reason != "invalid_params" && m.Reason != "analysis_error" {
+		return errf(CodeInvalidField, "msg.refusal: only reasons invalid_params and analysis_error carry a refusal, not %s", m.Reason)
 	}
 	if err := oneOf("msg.refusal.code", r.Code, RefusalCodes); err != nil {
 		return err
