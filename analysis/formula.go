@@ -121,15 +121,6 @@ type designColumn struct {
 	param string // the features entry it comes from
 }
 
-// columns lists the table columns a design column reads.
-func (dc designColumn) columns() []string {
-	out := make([]string, len(dc.atoms))
-	for i, a := range dc.atoms {
-		out[i] = a.col
-	}
-	return out
-}
-
 // splitTop splits s at sep outside parentheses.
 func splitTop(s string, sep byte) ([]string, bool) {
 	var out []string
@@ -339,11 +330,9 @@ func expand(t term, present map[string]bool) []designColumn {
 }
 
 // Formula is a regression's right-hand side, expanded into design
-// columns: what the parameters say, without a table. Columns lists the
-// table columns each design column reads.
+// columns: what the parameters say, without a table.
 type Formula struct {
-	Names   []string   // the design columns, intercept not included
-	Columns [][]string // the table columns each reads
+	Names   []string // the design columns' names, intercept not included
 	Factors []Factor
 	cols    []designColumn
 }
@@ -389,7 +378,6 @@ func ParseFormula(features []string, factors []Factor, isColumn func(string) boo
 			dc.param = params[i]
 			f.cols = append(f.cols, dc)
 			f.Names = append(f.Names, dc.name)
-			f.Columns = append(f.Columns, dc.columns())
 		}
 		if len(f.cols) > MaxDesignColumns {
 			return nil, paramErr(params[i], "the features expand to more than %d columns", MaxDesignColumns)

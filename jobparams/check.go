@@ -12,9 +12,9 @@ import (
 	"github.com/medchain/medchain/vocab"
 )
 
-// Numeric are the schema types the worker reads as numbers (booleans as
-// 0 and 1); code and string columns are not analysable.
-var Numeric = []string{"number", "integer", "year", "boolean"}
+// numeric are the schema types the worker reads as numbers (booleans as
+// 0 and 1); code and string columns can only be factors.
+var numeric = []string{"number", "integer", "year", "boolean"}
 
 // Check checks a job's params for a built-in analysis against a dataset's
 // schema. It returns nil or an *Error. An analysis this package does not
@@ -174,7 +174,7 @@ func (c *checker) column(param, name string) {
 		c.err = errorf(NoSuchColumn, param, "", "no column %q in the dataset; its columns are %s", name, quoteList(c.names()))
 		return
 	}
-	if t := c.schema[i].Type; !slices.Contains(Numeric, t) {
+	if t := c.schema[i].Type; !slices.Contains(numeric, t) {
 		c.err = errorf(WrongType, param, name, "column %q is a %s column; this analysis reads number, integer, year and boolean columns", name, t)
 		if strings.HasPrefix(param, "features[") {
 			c.err.Message = fmt.Sprintf("column %q is a %s column: declare it in factors, with its levels, to use it as a categorical predictor", name, t)
@@ -242,7 +242,7 @@ func (c *checker) table() *analysis.Table {
 	var cols []analysis.Column
 	for _, f := range c.schema {
 		col := analysis.Column{Name: f.Name, Values: []float64{}}
-		if !slices.Contains(Numeric, f.Type) {
+		if !slices.Contains(numeric, f.Type) {
 			col.Levels = []string{} // a code or string column, as the worker loads it
 		}
 		cols = append(cols, col)

@@ -2,6 +2,7 @@ package jobparams
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/outputctl"
@@ -166,18 +167,11 @@ func docFor(path string) string {
 		return d
 	}
 	for _, dim := range []string{"rows.", "cols."} {
-		if rest, ok := cutPrefix(path, dim); ok {
+		if rest, ok := strings.CutPrefix(path, dim); ok {
 			return filterDocs["dimension."+rest]
 		}
 	}
 	return ""
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
 }
 
 func init() {
