@@ -171,7 +171,7 @@ func CrossTabulate(t *Table, p CrossTabParams) (CrossTab, error) {
 	if err != nil {
 		return CrossTab{}, err
 	}
-	rc, err := t.column("rows.column", p.Rows.Column)
+	rc, err := t.numeric("rows.column", p.Rows.Column)
 	if err != nil {
 		return CrossTab{}, err
 	}
@@ -180,7 +180,7 @@ func CrossTabulate(t *Table, p CrossTabParams) (CrossTab, error) {
 	var cc *Column
 	colCat := func(float64) int { return 0 }
 	if p.Cols != nil {
-		if cc, err = t.column("cols.column", p.Cols.Column); err != nil {
+		if cc, err = t.numeric("cols.column", p.Cols.Column); err != nil {
 			return CrossTab{}, err
 		}
 		ct.ColColumn, ct.ColLabels, colCat = cc.Name, p.Cols.labels(), p.Cols.category()

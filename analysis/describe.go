@@ -113,7 +113,7 @@ func Describe(t *Table, p DescribeParams) (Description, error) {
 	cols := make([]*Column, len(p.Variables))
 	for i, v := range p.Variables {
 		param := fmt.Sprintf("variables[%d]", i)
-		c, err := t.column(param+".column", v.Column)
+		c, err := t.numeric(param+".column", v.Column)
 		if err != nil {
 			return Description{}, err
 		}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Design is one site's regression data: the outcome and feature columns of
@@ -18,70 +19,51 @@ type Design struct {
 	events   int    // rows with y = 1
 	binary   bool   // every y is 0 or 1
 	rows     []bool // the table rows in the design
+	// FactorLevels counts the rows at each declared level of each
+	// factor: the release rules refuse a level below the minimum cohort.
+	FactorLevels []LevelCount
+	// Factors are the factors the design's level columns belong to.
+	Factors []Factor
 }
 
 // NewDesign selects the rows kept by the table's mask and the filter, keeps
 // the complete cases, and checks the parameters: an outcome column, and
-// features (columns or derived terms such as log(age) or log(sbp)*treated)
-// that exist, are distinct and do not involve the outcome. When every row
-// is kept and a feature is a plain column, the design shares the table's
-// column slice rather than copying it.
+// features (terms as in an R formula: columns, log(x), I(x^k),
+// interactions a:b, crossings a*b; see formula.go) that exist, are
+// distinct and do not involve the outcome. When every row is kept and a
+// feature is a plain column, the design shares the table's column slice
+// rather than copying it.
 func NewDesign(t *Table, outcome string, features []string, filter Filter) (*Design, error) {
-	yc, err := t.column("outcome", outcome)
+	return NewFactorDesign(t, outcome, features, nil, filter)
+}
+
+// NewFactorDesign is NewDesign with categorical predictors: the factors
+// the features may name.
+func NewFactorDesign(t *Table, outcome string, features []string, factors []Factor, filter Filter) (*Design, error) {
+	yc, f, cols, err := t.formula(outcome, features, factors)
 	if err != nil {
 		return nil, err
-	}
-	terms := make([]term, len(features))
-	for j, f := range features {
-		param := fmt.Sprintf("features[%d]", j)
-		if terms[j], err = t.parseTerm(param, f); err != nil {
-			return nil, err
-		}
-		for _, fc := range terms[j].factors {
-			if fc.col == yc {
-				return nil, paramErr(param, "%q involves the outcome", f)
-			}
-		}
-		for k := range j {
-			if terms[k].String() == terms[j].String() {
-				return nil, paramErr(param, "%q is listed twice", f)
-			}
-		}
 	}
 	mask, _, err := t.selectRows(filter, "filter")
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for i := range mask {
-		if mask[i] && yc.valid(i) {
-			for _, tm := range terms {
-				if !tm.valid(i) {
-					mask[i] = false
-					break
-				}
-			}
-		} else {
-			mask[i] = false
-		}
-		if mask[i] {
-			n++
-		}
-	}
-	d := &Design{Outcome: outcome, Features: slices.Clone(features), n: n, x: make([][]float64, len(terms)), rows: mask}
+	n := t.completeCases(mask, yc, cols)
+	d := &Design{Outcome: outcome, Features: slices.Clone(f.Names), Factors: factors, n: n, x: make([][]float64, len(cols)), rows: mask}
 	if n == t.rows {
 		d.y = yc.Values
 	} else {
 		d.y = gather(yc.Values, mask, n)
 	}
-	for j, tm := range terms {
+	for j := range cols {
+		bc := &cols[j]
 		switch {
-		case tm.plain() && n == t.rows:
-			d.x[j] = tm.factors[0].col.Values
-		case tm.plain():
-			d.x[j] = gather(tm.factors[0].col.Values, mask, n)
+		case bc.plain() && n == t.rows:
+			d.x[j] = bc.atoms[0].col.Values
+		case bc.plain():
+			d.x[j] = gather(bc.atoms[0].col.Values, mask, n)
 		default:
-			if d.x[j], err = tm.values(fmt.Sprintf("features[%d]", j), mask, n); err != nil {
+			if d.x[j], err = bc.values(mask, n); err != nil {
 				return nil, err
 			}
 		}
@@ -96,7 +78,100 @@ func NewDesign(t *Table, outcome string, features []string, filter Filter) (*Des
 			d.binary = false
 		}
 	}
+	d.levelCounts(f, cols, mask)
 	return d, nil
+}
+
+// formula parses the right-hand side against the table and binds it.
+func (t *Table) formula(outcome string, features []string, factors []Factor) (*Column, *Formula, []boundColumn, error) {
+	yc, err := t.numeric("outcome", outcome)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := ParseFormula(features, factors, func(s string) bool { _, ok := t.byName[s]; return ok })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cols, err := t.bind(f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, bc := range cols {
+		for _, a := range bc.atoms {
+			if a.col == yc {
+				return nil, nil, nil, paramErr(bc.param, "%q involves the outcome", bc.name)
+			}
+		}
+	}
+	return yc, f, cols, nil
+}
+
+// completeCases narrows mask to the rows with an outcome and every design
+// column's values, and counts them. Each table column (and each factor's
+// level check) is tested once per row, however many design columns read
+// it: a factor's level columns all read the same one.
+func (t *Table) completeCases(mask []bool, yc *Column, cols []boundColumn) int {
+	var checks []*boundAtom
+	for j := range cols {
+		for k := range cols[j].atoms {
+			a := &cols[j].atoms[k]
+			if !slices.ContainsFunc(checks, func(b *boundAtom) bool { return b.col == a.col && (b.kind == atomLevel) == (a.kind == atomLevel) }) {
+				checks = append(checks, a)
+			}
+		}
+	}
+	n := 0
+	for i := range mask {
+		if mask[i] && yc.valid(i) {
+			for _, a := range checks {
+				if !a.col.valid(i) || (a.kind == atomLevel && !a.member(i)) {
+					mask[i] = false
+					break
+				}
+			}
+		} else {
+			mask[i] = false
+		}
+		if mask[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// LevelCount is how many rows of a design hold one level of a factor.
+type LevelCount struct {
+	Column string
+	Level  string
+	N      int
+}
+
+// levelCounts counts the design's rows at each level of each factor.
+func (d *Design) levelCounts(f *Formula, cols []boundColumn, mask []bool) {
+	for fi := range f.Factors {
+		fc := &f.Factors[fi]
+		var atom *boundAtom
+		for j := range cols {
+			for k := range cols[j].atoms {
+				if a := &cols[j].atoms[k]; a.kind == atomLevel && a.col.Name == fc.Column {
+					atom = a
+				}
+			}
+		}
+		if atom == nil {
+			continue
+		}
+		for _, l := range fc.Levels {
+			v, _ := levelValue(atom.col, l)
+			n := 0
+			for i, keep := range mask {
+				if keep && atom.col.Values[i] == v {
+					n++
+				}
+			}
+			d.FactorLevels = append(d.FactorLevels, LevelCount{Column: fc.Column, Level: l, N: n})
+		}
+	}
 }
 
 func gather(v []float64, mask []bool, n int) []float64 {
@@ -168,7 +243,7 @@ func (d *Design) Levels(j int) *Levels { return binaryLevels(d.x[j]) }
 // then bounded whatever the data.
 func (d *Design) Scaled(bounds []Bounds, outcome *Bounds) (*Design, error) {
 	if len(bounds) != len(d.x) {
-		return nil, paramErr("bounds", "%d bounds for %d features", len(bounds), len(d.x))
+		return nil, paramErr("bounds", "%d bounds for %d design columns (%s)", len(bounds), len(d.x), strings.Join(d.Features, ", "))
 	}
 	scale := func(dst, src []float64, b Bounds) {
 		mid, half := b.Mid(), (b.Upper-b.Lower)/2
@@ -197,39 +272,29 @@ func (d *Design) Scaled(bounds []Bounds, outcome *Bounds) (*Design, error) {
 
 // CompleteCases counts the rows a design of outcome on features with
 // filter would hold — the table's mask, the filter, and rows where the
-// outcome and every column the features read are not null — and the
-// events among them (outcome 1), without evaluating any derived term. A
-// release's cohort rules can run on these counts before anything that
-// depends on the values (a log of a non-positive value, an overflow) can
-// fail.
+// outcome and every column the features read are not null (and a factor
+// holds one of its levels) — and the events among them (outcome 1),
+// without evaluating any derived term. A release's cohort rules can run on
+// these counts before anything that depends on the values (a log of a
+// non-positive value, an overflow) can fail.
 func (t *Table) CompleteCases(outcome string, features []string, filter Filter) (n, events int, err error) {
-	yc, err := t.column("outcome", outcome)
+	return t.FactorCompleteCases(outcome, features, nil, filter)
+}
+
+// FactorCompleteCases is CompleteCases with categorical predictors.
+func (t *Table) FactorCompleteCases(outcome string, features []string, factors []Factor, filter Filter) (n, events int, err error) {
+	yc, _, cols, err := t.formula(outcome, features, factors)
 	if err != nil {
 		return 0, 0, err
-	}
-	terms := make([]term, len(features))
-	for j, f := range features {
-		if terms[j], err = t.parseTerm(fmt.Sprintf("features[%d]", j), f); err != nil {
-			return 0, 0, err
-		}
 	}
 	mask, _, err := t.selectRows(filter, "filter")
 	if err != nil {
 		return 0, 0, err
 	}
+	n = t.completeCases(mask, yc, cols)
 	for i, keep := range mask {
-		if !keep || !yc.valid(i) {
-			continue
-		}
-		ok := true
-		for _, tm := range terms {
-			ok = ok && tm.valid(i)
-		}
-		if ok {
-			n++
-			if yc.Values[i] == 1 {
-				events++
-			}
+		if keep && yc.Values[i] == 1 {
+			events++
 		}
 	}
 	return n, events, nil

@@ -10,7 +10,7 @@
 // output controls (package outputctl) let through ever leaves the worker.
 //
 // Regression features are columns or derived terms — log(age),
-// log(sbp)*treated — so published risk models such as Framingham's, which
+// log(sbp):treated, factors — so published risk models such as Framingham's, which
 // are linear in logarithms and interactions, can be fitted from the
 // measured values.
 //

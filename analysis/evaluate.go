@@ -1,6 +1,9 @@
 package analysis
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // EvaluateParams name the outcome and the cohort on which to evaluate a
 // saved model.
@@ -33,9 +36,21 @@ func Evaluate(t *Table, p EvaluateParams) (Evaluation, error) {
 	if !m.Link.binary() {
 		return Evaluation{}, paramErr("model.link", "evaluation needs a binary-outcome model, not %q", m.Link)
 	}
-	d, err := NewDesign(t, p.Outcome, m.Features, p.Filter)
+	// Each feature of a model is one design column: a product of parts
+	// joined by ':' (models saved before R-style terms wrote '*').
+	features := make([]string, len(m.Features))
+	for j, f := range m.Features {
+		if _, ok := t.byName[f]; !ok {
+			f = strings.ReplaceAll(f, "*", ":")
+		}
+		features[j] = f
+	}
+	d, err := NewFactorDesign(t, p.Outcome, features, m.Factors, p.Filter)
 	if err != nil {
 		return Evaluation{}, err
+	}
+	if d.P() != len(m.Coefficients)+1 {
+		return Evaluation{}, paramErr("model.features", "the features make %d columns for %d coefficients", d.P()-1, len(m.Coefficients))
 	}
 	if err := d.checkLink(m.Link); err != nil {
 		return Evaluation{}, err

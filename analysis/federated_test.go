@@ -120,7 +120,10 @@ func TestFederatedFitEqualsPooledFit(t *testing.T) {
 // the coordinator's wrapping sum of masked vectors is the sum of the
 // unmasked ones, and no single masked vector tells it anything.
 func masked(t *testing.T, rng *rand.Rand) func([]analysis.NewtonStep) analysis.NewtonStep {
-	fp := analysis.DefaultFixedPoint
+	return maskedWith(t, rng, analysis.DefaultFixedPoint)
+}
+
+func maskedWith(t *testing.T, rng *rand.Rand, fp analysis.FixedPoint) func([]analysis.NewtonStep) analysis.NewtonStep {
 	return func(steps []analysis.NewtonStep) analysis.NewtonStep {
 		p := len(steps[0].Gradient)
 		var encs [][]int64

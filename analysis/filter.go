@@ -123,7 +123,7 @@ func (t *Table) selectRows(f Filter, param string) ([]bool, int, error) {
 	}
 	cols := make([]*Column, len(f))
 	for i, c := range f {
-		col, err := t.column(fmt.Sprintf("%s[%d].column", param, i), c.Column)
+		col, err := t.numeric(fmt.Sprintf("%s[%d].column", param, i), c.Column)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -66,8 +66,10 @@ type RegressionParams struct {
 	Features []string `json:"features"`
 	Link     Link     `json:"link,omitempty"` // logit (default), cloglog or identity
 	Filter   Filter   `json:"filter,omitempty"`
-	MaxIter  int      `json:"max_iter,omitempty"` // default DefaultMaxIter
-	Tol      float64  `json:"tol,omitempty"`      // default DefaultTol
+	// Factors declares the categorical predictors the features name.
+	Factors []Factor `json:"factors,omitempty"`
+	MaxIter int      `json:"max_iter,omitempty"` // default DefaultMaxIter
+	Tol     float64  `json:"tol,omitempty"`      // default DefaultTol
 }
 
 // Interval is an estimate with its 95% confidence interval.
@@ -161,7 +163,7 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 	if err := opts.validate(); err != nil {
 		return Regression{}, err
 	}
-	d, err := NewDesign(t, p.Outcome, p.Features, p.Filter)
+	d, err := NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 	if err != nil {
 		return Regression{}, err
 	}
@@ -171,7 +173,7 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 	}
 	r := Regression{
 		Link: p.Link, Outcome: d.Outcome, N: int64(d.n), Iterations: fit.Iterations, Tol: opts.withDefaults().Tol,
-		Model: Model{Link: p.Link, Features: d.Features, Intercept: fit.Beta[0], Coefficients: fit.Beta[1:]},
+		Model: Model{Link: p.Link, Features: d.Features, Factors: d.Factors, Intercept: fit.Beta[0], Coefficients: fit.Beta[1:]},
 	}
 	names := d.Names()
 	if p.Link == Identity {
@@ -239,7 +241,7 @@ func WaldTable(names []string, beta []float64, cov *mat.SymDense, link Link) []C
 	out := make([]Coefficient, len(beta))
 	for j, b := range beta {
 		se := math.Sqrt(cov.At(j, j))
-		c := Coefficient{Name: names[j], Estimate: b, SE: se, Stat: b / se, P: 2 * distuv.UnitNormal.Survival(math.Abs(b/se)),
+		c := Coefficient{Name: names[j], Estimate: b, SE: se, Stat: b / se, P: normalTwoSided(b / se),
 			Lower: b - z975*se, Upper: b + z975*se}
 		if j > 0 && link.binary() {
 			c.Ratio = &Interval{Estimate: math.Exp(b), Lower: math.Exp(c.Lower), Upper: math.Exp(c.Upper)}
@@ -300,7 +302,7 @@ func (r *Regression) linear(d *Design, fit *Fit, names []string) error {
 		c := Coefficient{Name: names[j], Estimate: b, SE: se, Lower: b - tq*se, Upper: b + tq*se}
 		if se > 0 {
 			c.Stat = b / se
-			c.P = 2 * tdist.Survival(math.Abs(c.Stat))
+			c.P = tTwoSided(c.Stat, float64(r.DF))
 		} else {
 			// A perfect fit: no residual variance to test against.
 			c.Stat, c.P = 0, 0

@@ -2,8 +2,6 @@ package analysis
 
 import (
 	"fmt"
-
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // ranked holds a binary outcome's scores split by outcome and sorted, which
@@ -139,7 +137,7 @@ func (r ranked) hosmerLemeshow(link Link) *HosmerLemeshow {
 		return nil
 	}
 	df := groups - 2
-	return &HosmerLemeshow{Statistic: stat, DF: df, P: distuv.ChiSquared{K: float64(df)}.Survival(stat), Groups: groups}
+	return &HosmerLemeshow{Statistic: stat, DF: df, P: chiSquaredUpper(stat, float64(df)), Groups: groups}
 }
 
 // ROCGridSteps is the number of steps of the fixed false-positive-rate grid

@@ -8,9 +8,13 @@ import "fmt"
 // package commits to its quantised weights.
 type Model struct {
 	Link         Link      `json:"link"`
-	Features     []string  `json:"features"`
+	Features     []string  `json:"features"` // one per design column, named as R names them
 	Intercept    float64   `json:"intercept"`
 	Coefficients []float64 `json:"coefficients"`
+	// Factors are the categorical predictors the features' level
+	// columns (sexmale) belong to, so the model can be evaluated on a
+	// table again.
+	Factors []Factor `json:"factors,omitempty"`
 }
 
 // Validate checks that the model is usable.
@@ -62,7 +66,7 @@ func (m *Model) Predict(x []float64) (float64, error) {
 
 // PredictValues is the model's prediction from raw named values, derived
 // features computed as in a design: {"age": 61, "sbp": 140, "treated": 1}
-// serves features "log(age)" and "log(sbp)*treated".
+// serves features "log(age)" and "log(sbp):treated".
 func (m *Model) PredictValues(values map[string]float64) (float64, error) {
 	x := make([]float64, len(m.Features))
 	for j, f := range m.Features {

@@ -343,7 +343,7 @@ func TestRegressionParameters(t *testing.T) {
 		{analysis.RegressionParams{Outcome: "y", Features: []string{"log(x1)"}}, "features[0]"}, // x1 ≤ 0 somewhere
 		{analysis.RegressionParams{Outcome: "y", Features: []string{"x1*z"}}, "features[0]"},
 		{analysis.RegressionParams{Outcome: "y", Features: []string{"x1*y"}}, "features[0]"},
-		{analysis.RegressionParams{Outcome: "y", Features: []string{"x1*x2", "x1 * x2"}}, "features[1]"},
+		{analysis.RegressionParams{Outcome: "y", Features: []string{"x1:x2", "x1:x2"}}, "features[1]"},
 	} {
 		_, err := analysis.Regress(tbl, tc.p)
 		var pe *analysis.ParamError

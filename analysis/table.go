@@ -9,10 +9,17 @@ import (
 // that hold a value (false = null, whatever Values holds there); a nil Valid
 // means every row holds one. Codes and booleans are numbers here (0/1 for
 // booleans), as the vault stores them.
+//
+// A code or string column is held as a dictionary: Levels lists its
+// distinct texts and Values[i] is the index of row i's text. It can be
+// used only as a factor (its indices depend on the data's order and mean
+// nothing as numbers): filters, cross-tabulations, summaries and plain
+// features refuse it.
 type Column struct {
 	Name   string
 	Values []float64
 	Valid  []bool
+	Levels []string
 }
 
 func (c *Column) valid(i int) bool { return c.Valid == nil || c.Valid[i] }
@@ -114,6 +121,15 @@ func (t *Table) Where(keep []bool) (*Table, error) {
 		m[i] = k && (t.keep == nil || t.keep[i])
 	}
 	return &Table{rows: t.rows, cols: t.cols, byName: t.byName, keep: m}, nil
+}
+
+// numeric is column for the uses that read values as numbers.
+func (t *Table) numeric(param, name string) (*Column, error) {
+	c, err := t.column(param, name)
+	if err == nil && c.Levels != nil {
+		return nil, paramErr(param, "column %q holds codes; it can be used only as a factor of a regression", name)
+	}
+	return c, err
 }
 
 func (t *Table) column(param, name string) (*Column, error) {

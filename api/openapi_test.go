@@ -11,6 +11,7 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/attest"
+	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/smt"
 )
@@ -124,6 +125,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		"ModelFeature": ledger.ModelFeature{}, "Model": ledger.Model{}, "ModelList": api.ModelList{},
 		"Prediction": ledger.Prediction{}, "PredictionList": api.PredictionList{},
 		"VerifyRequest": api.VerifyRequest{}, "VerifyResult": api.VerifyResult{},
+		"Refusal": ledger.Refusal{}, "AnalysisList": api.AnalysisList{}, "AnalysisSpec": jobparams.Spec{},
+		"AnalysisParam": jobparams.Param{}, "AnalysisExample": jobparams.Example{},
+		"ValidateRequest": api.ValidateRequest{}, "Validation": api.Validation{}, "CheckedVersion": api.CheckedVersion{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]

@@ -118,6 +118,10 @@ type Error struct {
 	Name    string      `json:"name"`
 	Message string      `json:"message"`
 	Param   string      `json:"param,omitempty"`
+	// Reason and Column detail a job's params that do not fit a dataset
+	// (POST /v1/jobs/validate): the jobparams code and the schema column.
+	Reason string `json:"reason,omitempty"`
+	Column string `json:"column,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Name + ": " + e.Message }
@@ -230,6 +234,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/jobs", s.listJobs, scan},
 		{"GET", "/v1/jobs/{id}", s.getJob, cheap},
 		{"GET", "/v1/jobs/{id}/study", s.getStudy, scan},
+		{"POST", "/v1/jobs/validate", s.validateJob, scan},
+		{"GET", "/v1/analyses", s.listAnalyses, cheap},
+		{"GET", "/v1/analyses/{name}", s.getAnalysis, cheap},
 		{"GET", "/v1/results/{job}/{dataset}", s.getResult, scan},
 		{"GET", "/v1/models", s.listModels, scan},
 		{"GET", "/v1/models/{id}", s.getModel, cheap},

@@ -282,14 +282,14 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		return "", nil, &analysis.ParamError{Param: "link", Reason: fmt.Sprintf("the study was declared with link %q", spec.Link)}
 	}
 	// The cohort's counts first, before any derived term is evaluated.
-	n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+	n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, p.Factors, p.Filter)
 	if err != nil {
 		return "", nil, err
 	}
 	if err := rel.CheckCounts(int64(n), int64(events), p.Link); err != nil {
 		return "", nil, err
 	}
-	d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+	d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 	if err != nil {
 		return "", nil, err
 	}
@@ -501,7 +501,7 @@ func (w *Worker) releasePooled(d *analysis.Design, p regressionParams, spec fede
 		N: n, Events: events, LogLik: fit.at.LogLik,
 		Coefficients: analysis.WaldTable(names, fit.beta, cov, p.Link),
 		Iterations:   fit.iters, Tol: max(p.Tol, 0),
-		Model: analysis.Model{Link: p.Link, Features: d.Features, Intercept: fit.beta[0], Coefficients: slices.Clone(fit.beta[1:])},
+		Model: analysis.Model{Link: p.Link, Features: d.Features, Factors: d.Factors, Intercept: fit.beta[0], Coefficients: slices.Clone(fit.beta[1:])},
 	}
 	if reg.Tol == 0 {
 		reg.Tol = analysis.DefaultTol

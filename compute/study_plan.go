@@ -54,7 +54,15 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 		}
 		return 0, 0, fmt.Errorf("column %q has no plausible range; give its bounds", name)
 	}
-	spec := federated.Spec{Columns: uint32(len(p.Features) + 1), Link: string(link), MaxAbs: []uint64{1 << federated.MaxAbsUnit},
+	// The design's columns follow from the params and the schema alone —
+	// a factor's levels are the params' — so every site builds the same
+	// columns in the same order, whatever its data.
+	f, err := analysis.ParseFormula(p.Features, p.Factors, func(s string) bool { _, ok := types[s]; return ok })
+	if err != nil {
+		return nil, err
+	}
+	width := len(f.Names)
+	spec := federated.Spec{Columns: uint32(width + 1), Link: string(link), MaxAbs: []uint64{1 << federated.MaxAbsUnit},
 		Bins: DiagnosticBins}
 	if p.Private != nil {
 		// Private: the requester's public bounds scale every feature to
@@ -62,15 +70,15 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 		if link != analysis.Logit {
 			return nil, &analysis.ParamError{Param: "link", Reason: "a private pooled study fits the logit link"}
 		}
-		if len(p.Private.Bounds) != len(p.Features) {
-			return nil, &analysis.ParamError{Param: "private.bounds", Reason: fmt.Sprintf("%d bounds for %d features", len(p.Private.Bounds), len(p.Features))}
+		if len(p.Private.Bounds) != width {
+			return nil, &analysis.ParamError{Param: "private.bounds", Reason: fmt.Sprintf("%d bounds for %d design columns (%s)", len(p.Private.Bounds), width, strings.Join(f.Names, ", "))}
 		}
 		rounds := p.Private.Rounds
 		if rounds == 0 {
 			rounds = outputctl.DefaultPrivateRounds
 		}
 		spec.Private = &federated.PrivateSpec{Rounds: uint32(rounds)}
-		for range p.Features {
+		for range width {
 			spec.MaxAbs = append(spec.MaxAbs, 1<<federated.MaxAbsUnit)
 		}
 		if err := spec.Validate(); err != nil {
@@ -78,32 +86,17 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 		}
 		return &ledger.StudyRequest{Spec: spec}, nil
 	}
-	if len(p.Features)+1 > federated.MaxColumns {
-		return nil, &analysis.ParamError{Param: "features", Reason: fmt.Sprintf("a pooled study fits at most %d columns with the intercept", federated.MaxColumns)}
+	if width+1 > federated.MaxColumns {
+		return nil, &analysis.ParamError{Param: "features", Reason: fmt.Sprintf("a pooled study fits at most %d columns with the intercept; these features make %d", federated.MaxColumns, width+1)}
 	}
-	for j, f := range p.Features {
-		m := 1.0
-		for _, factor := range strings.Split(f, "*") {
-			factor = strings.TrimSpace(factor)
-			name, isLog := strings.CutPrefix(factor, "log(")
-			if isLog {
-				name = strings.TrimSuffix(name, ")")
-			}
-			lo, hi, err := colBound(name)
-			if err != nil {
-				return nil, &analysis.ParamError{Param: fmt.Sprintf("features[%d]", j), Reason: err.Error()}
-			}
-			if isLog {
-				if lo <= 0 {
-					return nil, &analysis.ParamError{Param: fmt.Sprintf("features[%d]", j), Reason: fmt.Sprintf("log(%s) needs a positive lower bound", name)}
-				}
-				lo, hi = math.Log(lo), math.Log(hi)
-			}
-			m *= max(math.Abs(lo), math.Abs(hi))
+	for j, name := range f.Names {
+		m, err := f.Bound(j, colBound)
+		if err != nil {
+			return nil, &analysis.ParamError{Param: "features", Reason: fmt.Sprintf("%s: %v", name, err)}
 		}
 		units := math.Ceil(math.Ldexp(m, federated.MaxAbsUnit))
 		if !(units >= 1 && units <= 1<<40) {
-			return nil, &analysis.ParamError{Param: fmt.Sprintf("features[%d]", j), Reason: "the bound of this term is out of range"}
+			return nil, &analysis.ParamError{Param: "features", Reason: fmt.Sprintf("the bound of %s is out of range", name)}
 		}
 		spec.MaxAbs = append(spec.MaxAbs, uint64(units))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
@@ -221,7 +222,7 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	}
 	if reason := failReason(err); reason != "" {
 		w.log().Info("job refused", "job", id, "dataset", dataset, "reason", reason, "err", err)
-		return w.fail(ctx, o, reason)
+		return w.fail(ctx, o, reason, refusalOf(err))
 	} else if err != nil {
 		return o, err
 	}
@@ -238,8 +239,31 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	return o, nil
 }
 
-func (w *Worker) fail(ctx context.Context, o Outcome, reason string) (Outcome, error) {
-	if err := w.submit(ctx, &ledger.FailJob{Job: o.Job, Dataset: o.Dataset, Reason: reason}); err != nil {
+// refusalOf is what the ledger records of a params refusal: the code, the
+// parameter's path (when it is one the ledger accepts: an unknown key may
+// be any text the requester typed) and the schema column. A parameter the
+// data refused (analysis_error: the log of a value that is not positive)
+// is recorded as bad_value with its path only.
+func refusalOf(err error) *ledger.Refusal {
+	var e *jobparams.Error
+	var pe *analysis.ParamError
+	var r *ledger.Refusal
+	switch {
+	case errors.As(err, &e):
+		r = &ledger.Refusal{Code: string(e.Code), Param: e.Param, Column: e.Column}
+	case errors.As(err, &pe) && failReason(err) == "analysis_error":
+		r = &ledger.Refusal{Code: string(jobparams.BadValue), Param: pe.Param}
+	default:
+		return nil
+	}
+	if !ledger.ValidRefusalParam(r.Param) {
+		r.Param = ""
+	}
+	return r
+}
+
+func (w *Worker) fail(ctx context.Context, o Outcome, reason string, refusal *ledger.Refusal) (Outcome, error) {
+	if err := w.submit(ctx, &ledger.FailJob{Job: o.Job, Dataset: o.Dataset, Reason: reason, Refusal: refusal}); err != nil {
 		return o, err
 	}
 	o.Action, o.Reason = "failed", reason
@@ -269,6 +293,24 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	}
 	if dv.ContentRoot != site.ContentRoot {
 		return nil, refuse("integrity_error", fmt.Errorf("dataset %s version %d: the ledger's root differs from the job's", site.Dataset, site.Version))
+	}
+	// Params that do not fit the analysis or the schema are refused before
+	// any data is read, by the check the CLI and the API make before a job
+	// is signed; the refusal (invalid_params) costs the requester nothing.
+	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
+		return nil, refuse("invalid_params", err)
+	}
+	// An opt-in site whose patients' public consents permit nothing has no
+	// rows for the job: refused before any data is read (and, in a pooled
+	// study, before its first iteration), with that reason.
+	if site.Model == ledger.ConsentOptIn {
+		all, err := consents.get(ctx, w.Ledger)
+		if err != nil {
+			return nil, err
+		}
+		if q := consentQuery(j, site); ledger.NobodyConsents(all, q) {
+			return nil, refuse("no_consent", fmt.Errorf("dataset %s is opt-in and no patient's consent permits %s as of height %d", site.Dataset, q.Purpose, q.Height))
+		}
 	}
 	id, err := vault.NewIdentity(w.Key.Enc)
 	if err != nil {
@@ -388,7 +430,7 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	if err != nil {
 		return nil, err
 	}
-	q := ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+	q := consentQuery(j, site)
 	// A patient without consents, or unlinked, gets the model's default;
 	// only patients whose consents decide otherwise need a per-row look-up.
 	// So decide once per wallet with consents, keep the wallets that differ
@@ -442,18 +484,26 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	return keep, nil
 }
 
-// LoadTable reads every numeric and boolean column of the version into an
-// analysis table (booleans as 0/1; code and string columns are not
-// analysable and are left out). It is exported so that tests can fit the
-// same rows centrally and compare with what the workers release.
+// consentQuery is what a site's consents are decided by: its dataset and
+// organisation, the job's purpose and model, as of the job's admission.
+func consentQuery(j *ledger.Job, site ledger.JobSite) ledger.ConsentQuery {
+	return ledger.ConsentQuery{Dataset: site.Dataset, Org: site.Org, Purpose: j.Purpose, Height: j.Admitted, Time: j.AdmittedTime, Model: site.Model}
+}
+
+// LoadTable reads every column of the version into an analysis table:
+// numbers as they are, booleans as 0/1, and code and string columns as
+// dictionaries (usable only as factors of a regression). It is exported
+// so that tests can fit the same rows centrally and compare with what the
+// workers release.
 func LoadTable(v *vault.Version) (*analysis.Table, error) {
 	n := int(v.NumRows())
 	var cols []analysis.Column
 	for _, f := range v.Schema() {
-		if f.Type == "code" || f.Type == "string" {
-			continue
-		}
 		col := analysis.Column{Name: f.Name, Values: make([]float64, 0, n), Valid: make([]bool, 0, n)}
+		var dict map[string]int
+		if f.Type == "code" || f.Type == "string" {
+			dict, col.Levels = map[string]int{}, []string{}
+		}
 		for c, err := range v.Column(f.Name) {
 			if err != nil {
 				return nil, err
@@ -468,6 +518,17 @@ func LoadTable(v *vault.Version) (*analysis.Table, error) {
 					if c.Bools[r] {
 						x = 1
 					}
+				case column.String:
+					if ok && dict != nil {
+						s := c.Strs[r]
+						i, seen := dict[s]
+						if !seen {
+							i = len(col.Levels)
+							dict[s] = i
+							col.Levels = append(col.Levels, s)
+						}
+						x = float64(i)
+					}
 				}
 				col.Values = append(col.Values, x)
 				col.Valid = append(col.Valid, ok)
@@ -476,7 +537,7 @@ func LoadTable(v *vault.Version) (*analysis.Table, error) {
 		cols = append(cols, col)
 	}
 	if len(cols) == 0 {
-		return nil, refuse("analysis_error", errors.New("the dataset has no numeric columns"))
+		return nil, refuse("analysis_error", errors.New("the dataset has no columns"))
 	}
 	return analysis.NewTable(cols...)
 }
@@ -492,10 +553,7 @@ func decodeParams(raw json.RawMessage, v any) error {
 }
 
 // regressionParams are the params of a regression job.
-type regressionParams struct {
-	analysis.RegressionParams
-	Private *outputctl.PrivateRegression `json:"private,omitempty"`
-}
+type regressionParams = jobparams.Regression
 
 // exactAllowed refuses an exact regression, before any fitting, when the
 // policy has an epsilon and does not allow exact regressions (the ledger
@@ -549,26 +607,18 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		if err := decodeParams(params, &p); err != nil {
 			return "", nil, err
 		}
-		if name == "linear_regression" {
-			if p.Link != "" && p.Link != analysis.Identity {
-				return "", nil, &analysis.ParamError{Param: "link", Reason: "a linear regression has the identity link"}
-			}
-			p.Link = analysis.Identity
-		} else if p.Link == analysis.Identity {
-			return "", nil, &analysis.ParamError{Param: "link", Reason: "use linear_regression for the identity link"}
-		}
-		if p.Link == "" {
-			p.Link = analysis.Logit
+		if err := p.Normalise(name); err != nil {
+			return "", nil, &analysis.ParamError{Param: err.Param, Reason: err.Message}
 		}
 		if p.Private != nil {
-			n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+			n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, p.Factors, p.Filter)
 			if err != nil {
 				return "", nil, err
 			}
 			if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
 				return "", nil, err
 			}
-			d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+			d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 			if err != nil {
 				return "", nil, err
 			}
@@ -582,14 +632,14 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		// fit — the counts before any derived term is evaluated — so a
 		// term error, a separation or a singularity never speaks for a
 		// cohort that could not be released.
-		n, events, err := t.CompleteCases(p.Outcome, p.Features, p.Filter)
+		n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, p.Factors, p.Filter)
 		if err != nil {
 			return "", nil, err
 		}
 		if err := r.CheckCounts(int64(n), int64(events), p.Link); err != nil {
 			return "", nil, err
 		}
-		d, err := analysis.NewDesign(t, p.Outcome, p.Features, p.Filter)
+		d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
 		if err != nil {
 			return "", nil, err
 		}

@@ -63,6 +63,9 @@ vault, vault/blob/s3blob < vault/vaultcfg;
 zk < federated;
 analysis, federated < outputctl;
 
+# The built-in analyses' parameter format, checked against a schema.
+vocab, outputctl < jobparams;
+
 # The state machine: storage interfaces, the state and audit trees, proof
 # verification (zk, federated). No adapter, nothing of the vault.
 store < smt, audit;
@@ -71,7 +74,8 @@ vocab, smt, audit, federated, attest < ledger;
 # Adapters: the database, the ABCI application, the HTTP API and its
 # client, the ingest pipeline and the compute worker.
 store < store/pebble;
-ledger < app, api;
+ledger < app;
+ledger, jobparams < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
@@ -123,7 +127,7 @@ var noLinks = []struct {
 		why:    "validators verify evidence and never open a TEE device; only a worker's command gathers evidence",
 	},
 	{
-		pkgs: []string{"keys", "vault/...", "overlap", "federated", "outputctl"},
+		pkgs: []string{"keys", "vault/...", "overlap", "federated", "outputctl", "jobparams"},
 		forbid: []string{
 			"github.com/cockroachdb/pebble/...", "github.com/cometbft/...",
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...",
@@ -149,7 +153,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "outputctl", "federated", "zk", "smt", "store", "record", "vocab"},
+		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",

@@ -48,6 +48,29 @@ func ConsentAllows(consents []Consent, q ConsentQuery) bool {
 	return q.Model == ConsentOptOut
 }
 
+// NobodyConsents says whether consents (every patient's, grouped by
+// patient as ListConsents lists them) leave a dataset no patient for q:
+// its model refuses a patient without consents (opt-in), and no patient's
+// consents permit the purpose. Consents are public, so a worker's refusal
+// on this (fail_job no_consent) says nothing about its data, and a
+// requester can check it before submitting.
+func NobodyConsents(all []Consent, q ConsentQuery) bool {
+	if ConsentAllows(nil, q) {
+		return false
+	}
+	for len(all) > 0 {
+		n := 1
+		for n < len(all) && all[n].Patient == all[0].Patient {
+			n++
+		}
+		if ConsentAllows(all[:n], q) {
+			return false
+		}
+		all = all[n:]
+	}
+	return true
+}
+
 func consentCounts(c Consent, q ConsentQuery) bool {
 	if c.Created > q.Height {
 		return false

@@ -63,6 +63,8 @@ type JobSite struct {
 	// it is not paid.
 	Excluded string     `json:"excluded,omitempty"`
 	Result   *JobResult `json:"result,omitempty"`
+	// Refusal is what the worker named when it refused the job's params.
+	Refusal *Refusal `json:"refusal,omitempty"`
 }
 
 // JobResult is a site's posted result.
@@ -136,6 +138,53 @@ type FailJob struct {
 	Job     uint64 `json:"job"`
 	Dataset string `json:"dataset"`
 	Reason  string `json:"reason"`
+	// Refusal says, with reason invalid_params or analysis_error, which
+	// parameter the worker refused.
+	Refusal *Refusal `json:"refusal,omitempty"`
+}
+
+// Refusal is why a worker refused a job's params, in a form that cannot
+// carry data: a code from RefusalCodes, the parameter's path in the params
+// (names and indices only, e.g. "features[1]" or "filter[0].column") and
+// a column of the site's schema. The requester reads the full message by
+// checking the params against the schema (medchain job show does).
+type Refusal struct {
+	Code   string `json:"code"`
+	Param  string `json:"param,omitempty"`
+	Column string `json:"column,omitempty"`
+}
+
+// RefusalCodes are the codes of a Refusal (package jobparams's codes).
+var RefusalCodes = []string{"unknown_analysis", "malformed", "unknown_parameter", "missing_parameter", "no_such_column", "wrong_type", "bad_value"}
+
+// MaxRefusalParam bounds a Refusal's parameter path.
+const MaxRefusalParam = 96
+
+// ValidRefusalParam reports whether p is a parameter path a Refusal may
+// carry: dot-separated names of ASCII letters, digits and '_', each
+// optionally followed by one [index], at most MaxRefusalParam bytes.
+func ValidRefusalParam(p string) bool {
+	if p == "" || len(p) > MaxRefusalParam {
+		return false
+	}
+	for _, seg := range strings.Split(p, ".") {
+		name, idx, indexed := strings.Cut(seg, "[")
+		if name == "" {
+			return false
+		}
+		for _, r := range name {
+			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+		if indexed {
+			digits, ok := strings.CutSuffix(idx, "]")
+			if !ok || digits == "" || len(digits) > 4 || strings.Trim(digits, "0123456789") != "" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ExpireJob closes a job whose deadline passed without all results.
@@ -159,14 +208,18 @@ func (*ExpireJob) Type() TxType  { return TxExpireJob }
 
 // FailReasons are the reasons a worker may give (no free text: it could
 // carry record-level data).
-var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "cohort_overlap", "analysis_error", "policy_changed", "resource_exhausted"}
+// invalid_params: the params do not fit the analysis or the dataset's
+// schema (decided before reading data; see FailJob.Refusal). no_consent:
+// the dataset is opt-in and no patient's consent on the ledger permits the
+// job's purpose (decided from the public consents alone).
+var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_small", "cohort_overlap", "analysis_error", "policy_changed", "resource_exhausted", "invalid_params", "no_consent"}
 
 // untouchedReasons are the refusals a worker makes before it reads any
 // data (the version is missing, its root differs, the policy changed).
 // Every other refusal depends on the data — even "the cohort is too small"
 // says something about it — so it spends the site's epsilon and earns its
 // price: refusals are not a free oracle.
-var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed"}
+var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed", "invalid_params", "no_consent"}
 
 // analysisAllowed checks a job's analysis against a policy.
 func analysisAllowed(a Analyses, analysis string) bool {
@@ -553,11 +606,43 @@ func (c *txCtx) failJob(m *FailJob) ([]Event, error) {
 	if site.Excluded != "" {
 		return nil, errf(CodeInvalidState, "msg.dataset: %q was %s from study %d", m.Dataset, site.Excluded, j.ID)
 	}
+	if m.Refusal != nil {
+		if err := c.checkRefusal(m, site); err != nil {
+			return nil, err
+		}
+		site.Refusal = m.Refusal
+	}
 	if !slices.Contains(untouchedReasons, m.Reason) && site.Touched == "" {
 		site.Touched = c.addr
 	}
 	return ev("fail_job", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "reason", m.Reason),
 		c.closeUnsettled(j, JobFailed, m.Dataset+": "+m.Reason)
+}
+
+// checkRefusal keeps a refusal to its form: a listed code, a parameter
+// path, and a column the site's schema has.
+func (c *txCtx) checkRefusal(m *FailJob, site *JobSite) error {
+	r := m.Refusal
+	if m.Reason != "invalid_params" && m.Reason != "analysis_error" {
+		return errf(CodeInvalidField, "msg.refusal: only reasons invalid_params and analysis_error carry a refusal, not %s", m.Reason)
+	}
+	if err := oneOf("msg.refusal.code", r.Code, RefusalCodes); err != nil {
+		return err
+	}
+	if r.Param != "" && !ValidRefusalParam(r.Param) {
+		return errf(CodeInvalidField, "msg.refusal.param: not a parameter path (names and [indices] joined by '.', at most %d bytes)", MaxRefusalParam)
+	}
+	if r.Column == "" {
+		return nil
+	}
+	v, err := GetDatasetVersion(c.s, site.Dataset, site.Version)
+	if err != nil {
+		return err
+	}
+	if v == nil || !slices.ContainsFunc(v.Schema, func(f Field) bool { return f.Name == r.Column }) {
+		return errf(CodeInvalidField, "msg.refusal.column: dataset %s version %d has no such column", site.Dataset, site.Version)
+	}
+	return nil
 }
 
 func (c *txCtx) expireJob(m *ExpireJob) ([]Event, error) {

@@ -612,7 +612,11 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 			Measurement: a.str("measurement", scriptHash("worker v1")), ResultHash: a.str("result", scriptHash("result")),
 			Locator: a.str("locator", "vault://results/job")}
 	case TxFailJob:
-		return &FailJob{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Reason: a.str("reason", "data_unavailable")}
+		m := &FailJob{Job: a.u64("job", 0), Dataset: a.str("dataset", ""), Reason: a.str("reason", "data_unavailable")}
+		if code := a.str("refusal", ""); code != "" {
+			m.Refusal = &Refusal{Code: code, Param: a.str("param", ""), Column: a.str("column", "")}
+		}
+		return m
 	case TxExpireJob:
 		return &ExpireJob{Job: a.u64("job", 0)}
 	case TxAdvanceStudy:
@@ -737,6 +741,9 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 					fmt.Fprintf(&out, "  site %s v%d org=%s price=%d eps=%d", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMilli)
 					if s.Result != nil {
 						fmt.Fprintf(&out, " result by %s at %d", r.readable(s.Result.Worker), s.Result.Posted)
+					}
+					if f := s.Refusal; f != nil {
+						fmt.Fprintf(&out, " refusal=%s param=%s column=%s", f.Code, f.Param, f.Column)
 					}
 					fmt.Fprintln(&out)
 				}

@@ -126,7 +126,7 @@ func (r *Releaser) ReleasePooledPrivate(d *analysis.Design, bounds []analysis.Bo
 	reg := analysis.Regression{Link: analysis.Logit, Outcome: d.Outcome, StatName: "z", RatioName: analysis.Logit.RatioName(),
 		N: n, Events: events, Iterations: fit.Rounds}
 	reg.Coefficients = analysis.WaldTable(d.Names(), est, cov, analysis.Logit)
-	reg.Model = analysis.Model{Link: analysis.Logit, Features: d.Features, Intercept: est[0], Coefficients: est[1:]}
+	reg.Model = analysis.Model{Link: analysis.Logit, Features: d.Features, Factors: d.Factors, Intercept: est[0], Coefficients: est[1:]}
 	for _, c := range reg.Coefficients {
 		if math.IsNaN(c.SE) || math.IsInf(c.SE, 0) || math.IsInf(c.Upper, 0) || (c.Ratio != nil && math.IsInf(c.Ratio.Upper, 0)) {
 			return PrivateRegressionRelease{}, fmt.Errorf("%w: a statistic is not finite", ErrNoiseTooLarge)

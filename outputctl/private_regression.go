@@ -197,7 +197,7 @@ func (r *Releaser) RegressPrivate(d *analysis.Design, link analysis.Link, pr Pri
 		est[0] += pr.OutcomeBounds.Mid()
 	}
 	reg.Coefficients = analysis.WaldTable(d.Names(), est, covOrig, link)
-	reg.Model = analysis.Model{Link: link, Features: d.Features, Intercept: est[0], Coefficients: est[1:]}
+	reg.Model = analysis.Model{Link: link, Features: d.Features, Factors: d.Factors, Intercept: est[0], Coefficients: est[1:]}
 	for _, c := range reg.Coefficients {
 		if math.IsNaN(c.SE) || math.IsInf(c.SE, 0) || math.IsInf(c.Upper, 0) || (c.Ratio != nil && math.IsInf(c.Ratio.Upper, 0)) {
 			return PrivateRegressionRelease{}, fmt.Errorf("%w: a statistic is not finite", ErrNoiseTooLarge)
@@ -294,6 +294,16 @@ func (r *Releaser) regressionRules(d *analysis.Design, link analysis.Link) error
 	for j, name := range d.Features {
 		if l := d.Levels(j); l != nil && (l.Zeros < minCell || l.Ones < minCell) {
 			return fmt.Errorf("%w: %q needs at least %d rows at 0 and at 1", ErrSmallGroup, name, minCell)
+		}
+	}
+	// Every level of a factor, the reference included, describes a group
+	// of patients: none may be smaller than the minimum cohort. The
+	// levels are the requester's, so the refusal names one without
+	// revealing a value; merge a rare level into another, or leave it out.
+	for _, lc := range d.FactorLevels {
+		if int64(lc.N) < r.Policy.MinCohort {
+			return fmt.Errorf("%w: level %q of factor %q has fewer than %d rows (merge it with another level, or leave it out of the levels)",
+				ErrSmallGroup, lc.Level, lc.Column, r.Policy.MinCohort)
 		}
 	}
 	return nil

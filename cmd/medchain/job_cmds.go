@@ -176,10 +176,7 @@ func showJob(w io.Writer, j *ledger.Job) {
 	if j.Reason != "" {
 		fmt.Fprintf(w, "reason:\t%s\n", j.Reason)
 	}
-	params := bytes.NewBuffer(nil)
-	if json.Compact(params, j.Params) != nil {
-		params = bytes.NewBuffer(j.Params)
-	}
+	params := readableJSON(j.Params)
 	fmt.Fprintf(w, "requester:\t%s\npurpose:\t%s\nanalysis:\t%s\nparams:\t%s\nescrow:\t%d\n",
 		j.Requester, j.Purpose, j.Analysis, params, j.Escrow)
 	fmt.Fprintf(w, "admitted at:\theight %d (deadline height %d)\n", j.Admitted, j.Deadline)
@@ -194,11 +191,46 @@ func showJob(w io.Writer, j *ledger.Job) {
 		if s.Excluded != "" {
 			res = s.Excluded + " from the study, not paid"
 		}
+		if f := s.Refusal; f != nil {
+			res = "params refused: " + refusalText(f)
+		}
 		fmt.Fprintf(w, "  site %s\tversion %d\t%s\tprice %d\tepsilon %d\t%s\n", s.Dataset, s.Version, s.Org, s.Price, s.EpsilonMilli, res)
 	}
 	if st := j.Study; st != nil {
 		showStudy(w, st)
 	}
+}
+
+// readableJSON is compact JSON, keys sorted, unescaped: the ledger's encoding escapes
+// <, > and & (as \u003e …), which reads badly in a filter.
+func readableJSON(raw json.RawMessage) string {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return string(raw)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return string(raw)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// refusalText is a worker's params refusal in words: its code, parameter
+// and column (the full message: medchain analysis describe, or submitting
+// the same params again, which the CLI checks first).
+func refusalText(f *ledger.Refusal) string {
+	out := f.Code
+	if f.Param != "" {
+		out += " at " + f.Param
+	}
+	if f.Column != "" {
+		out += " (column " + f.Column + ")"
+	}
+	return out
 }
 
 // showStudy prints a pooled study's rounds, participants and exclusions —
@@ -378,8 +410,12 @@ study: the sites fit one model by secure aggregation through the ledger, and the
 job carries the study's declared column bounds (from the schema's plausible ranges).
 ` + "`medchain job show ID`" + ` shows its rounds, participants, dropped and flagged sites.
 
-  medchain job submit --from rita-researcher --dataset diabetes --analysis cohort_count \
-      --params '{"where":{"age":{"gte":40}}}' --purpose research --max-price 100
+  medchain job submit --from rita-researcher --dataset st-mary-cvd --analysis cohort_count \
+      --params '{"filter":[{"column":"age","op":">=","value":40}]}' --purpose research --max-price 100
+
+The params are checked against each dataset's schema before anything is signed, as
+the worker would check them; ` + "`medchain analysis describe NAME`" + ` prints an analysis's
+parameters with examples.
 
 --analysis is a built-in analysis (` + strings.Join(ledger.BuiltinAnalyses, ", ") + `)
 or code:<hex SHA-256 of approved analysis code>. The result is encrypted to the X25519
@@ -400,6 +436,9 @@ key of --result-key (a local key name or 64 hex digits; default: the --from key'
 			}
 			var err error
 			if m.Params, err = readParams(params); err != nil {
+				return err
+			}
+			if err := e.checkJobParams(cmd, &m); err != nil {
 				return err
 			}
 			if compute.NeedsStudy(&m) {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/jobparams"
+	"github.com/medchain/medchain/ledger"
+)
+
+// analysisCmd documents the built-in analyses' parameters where a
+// researcher looks: the parameter format comes from package jobparams,
+// which also checks a job's params before it is signed.
+func analysisCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "analysis", Short: "The built-in analyses and their parameters"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in analyses a worker runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var specs []*jobparams.Spec
+			for _, name := range jobparams.Analyses() {
+				s, _ := jobparams.Describe(name)
+				specs = append(specs, s)
+			}
+			return e.show(cmd, specs, func(w io.Writer) {
+				for _, s := range specs {
+					fmt.Fprintf(w, "%s\t%s\n", s.Name, s.Summary)
+				}
+			})
+		},
+	}
+	describe := &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Print an analysis's parameters (the JSON object of job submit --params) with examples",
+		Long: `describe prints the parameters a built-in analysis takes in job submit --params: each
+parameter's path in the JSON object ("filter[].op" is the op of each filter condition),
+its JSON type, whether it is required and what it means, then examples that fit the
+research schema of an ingested dataset (medchain job submit checks params against the
+dataset's schema before anything is signed).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ok := jobparams.Describe(args[0])
+			if !ok {
+				return fail("NAME: %q is not a built-in analysis a worker runs (%s)", args[0], strings.Join(jobparams.Analyses(), ", "))
+			}
+			return e.show(cmd, s, func(w io.Writer) { describeAnalysis(w, s) })
+		},
+	}
+	cmd.AddCommand(list, describe)
+	return cmd
+}
+
+func describeAnalysis(w io.Writer, s *jobparams.Spec) {
+	fmt.Fprintf(w, "%s: %s\n\nparameters (--params, a JSON object):\n", s.Name, s.Summary)
+	for _, p := range s.Params {
+		req := "optional"
+		if p.Required {
+			req = "required"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", p.Path, p.Type, req, p.Doc)
+	}
+	fmt.Fprintf(w, "\nexamples:\n")
+	for _, ex := range s.Examples {
+		fmt.Fprintf(w, "  # %s\n  --analysis %s --params '%s'\n", ex.Doc, s.Name, ex.Params)
+	}
+}
+
+// checkParams checks a job's params against the schema of each dataset's
+// latest version before the job is signed: the check the worker makes, so
+// a mistake costs no block and no tokens. A dataset the node does not
+// know is left to the ledger to refuse.
+func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) error {
+	if strings.HasPrefix(m.Analysis, "code:") {
+		return nil // custom code's params are its own
+	}
+	var consents []ledger.Consent
+	for _, id := range m.Datasets {
+		ds, err := c.Dataset(ctx, id)
+		if client.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if ds.Latest == nil {
+			continue
+		}
+		if err := jobparams.Check(m.Analysis, m.Params, ds.Latest.Schema); err != nil {
+			return fail("--params do not fit dataset %s (medchain analysis describe %s shows the format): %v", id, m.Analysis, err)
+		}
+		if pol := ds.Policy; pol != nil && pol.ConsentModel == ledger.ConsentOptIn {
+			if err := checkSomeoneConsents(ctx, c, m, ds, &consents); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkSomeoneConsents refuses a job over an opt-in dataset on which no
+// patient's consent permits the purpose: it has no rows for the job, and
+// its worker would refuse it (no_consent). The consents are public; as of
+// now, where the worker reads them as of the job's admission.
+func checkSomeoneConsents(ctx context.Context, c *client.Client, m *ledger.SubmitJob, ds *api.DatasetInfo, all *[]ledger.Consent) error {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *all == nil {
+		if *all, err = c.AllConsents(ctx); err != nil {
+			return err
+		}
+	}
+	q := ledger.ConsentQuery{Dataset: ds.ID, Org: ds.Org, Purpose: m.Purpose, Height: st.Height, Time: st.BlockTime.Unix(), Model: ds.Policy.ConsentModel}
+	if ledger.NobodyConsents(*all, q) {
+		return fail("--dataset %s: the dataset is opt-in and no patient's consent permits %s on it, so it has no rows for this job (its worker would refuse it with no_consent); leave it out", ds.ID, m.Purpose)
+	}
+	return nil
+}
+
+func (e *env) checkJobParams(cmd *cobra.Command, m *ledger.SubmitJob) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.ctx(cmd)
+	defer cancel()
+	return checkParams(ctx, c, m)
+}

@@ -1,0 +1,298 @@
+package jobparams
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/vocab"
+)
+
+// numeric are the schema types the worker reads as numbers (booleans as
+// 0 and 1); code and string columns can only be factors.
+var numeric = []string{"number", "integer", "year", "boolean"}
+
+// Check checks a job's params for a built-in analysis against a dataset's
+// schema. It returns nil or an *Error. An analysis this package does not
+// know (code:<hash>, or a built-in the worker does not run) is
+// unknown_analysis.
+func Check(name string, raw json.RawMessage, schema []vocab.Field) error {
+	_, err := Decode(name, raw, schema)
+	return err
+}
+
+// Decode checks params as Check does and returns them decoded: a
+// *analysis.CountParams, *analysis.CrossTabParams, *analysis.DescribeParams
+// or *Regression (with its link normalised). The worker runs what Decode
+// returns, so it runs exactly what was checked.
+func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error) {
+	s, ok := Describe(name)
+	if !ok {
+		return nil, errorf(UnknownAnalysis, "", "", "%q is not a built-in analysis this worker runs (%s)", name, strings.Join(Analyses(), ", "))
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	v, err := decodeAny(raw)
+	if err != nil {
+		return nil, errorf(Malformed, "", "", "not valid JSON: %v", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, errorf(Malformed, "", "", "want a JSON object, got %s", jsonName(v))
+	}
+	if e := shape("", v, s.typ); e != nil {
+		return nil, e
+	}
+	c := newChecker(schema)
+	switch name {
+	case "cohort_count":
+		var p analysis.CountParams
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.filter(p.Filter)
+		if c.err == nil {
+			_, err = analysis.Count(c.table(), p)
+		}
+		return done(&p, c.result(err))
+	case "crosstab":
+		var p analysis.CrossTabParams
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.filter(p.Filter)
+		c.column("rows.column", p.Rows.Column)
+		if p.Cols != nil {
+			c.column("cols.column", p.Cols.Column)
+		}
+		if c.err == nil {
+			_, err = analysis.CrossTabulate(c.table(), p)
+		}
+		return done(&p, c.result(err))
+	case "descriptive":
+		var p analysis.DescribeParams
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.filter(p.Filter)
+		for i, v := range p.Variables {
+			c.column(fmt.Sprintf("variables[%d].column", i), v.Column)
+		}
+		if c.err == nil {
+			_, err = analysis.Describe(c.table(), p)
+		}
+		return done(&p, c.result(err))
+	default: // the regressions
+		var p Regression
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		if e := p.Normalise(name); e != nil {
+			return nil, e
+		}
+		c.filter(p.Filter)
+		c.column("outcome", p.Outcome)
+		for i, f := range p.Factors {
+			c.factor(fmt.Sprintf("factors[%d].column", i), f.Column)
+		}
+		for i, f := range p.Features {
+			param := fmt.Sprintf("features[%d]", i)
+			cols, err := analysis.FeatureColumns(param, f, p.Factors, c.has)
+			if err != nil {
+				c.fail(err)
+				break
+			}
+			for _, col := range cols {
+				if slices.ContainsFunc(p.Factors, func(g analysis.Factor) bool { return g.Column == col }) {
+					continue // checked as a factor
+				}
+				c.column(param, col)
+			}
+		}
+		if c.err == nil {
+			err = c.regression(&p)
+		}
+		return done(&p, c.result(err))
+	}
+}
+
+// done returns the params, or nil with the error.
+func done(p any, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// strict decodes what the shape check passed; it can fail only where the
+// shape check and encoding/json disagree, so its error is kept as it is.
+func strict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(Malformed, "", "", "%v", err)
+	}
+	return nil
+}
+
+// checker checks column references against a schema, keeping the first
+// failure.
+type checker struct {
+	schema []vocab.Field
+	err    *Error
+}
+
+func newChecker(schema []vocab.Field) *checker { return &checker{schema: schema} }
+
+func (c *checker) has(name string) bool {
+	return slices.ContainsFunc(c.schema, func(f vocab.Field) bool { return f.Name == name })
+}
+
+func (c *checker) names() []string {
+	out := make([]string, len(c.schema))
+	for i, f := range c.schema {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// column checks that a column exists and is numeric.
+func (c *checker) column(param, name string) {
+	if c.err != nil {
+		return
+	}
+	if name == "" {
+		c.err = errorf(BadValue, param, "", "column name is empty")
+		return
+	}
+	i := slices.IndexFunc(c.schema, func(f vocab.Field) bool { return f.Name == name })
+	if i < 0 {
+		c.err = errorf(NoSuchColumn, param, "", "no column %q in the dataset; its columns are %s", name, quoteList(c.names()))
+		return
+	}
+	if t := c.schema[i].Type; !slices.Contains(numeric, t) {
+		c.err = errorf(WrongType, param, name, "column %q is a %s column; this analysis reads number, integer, year and boolean columns", name, t)
+		if strings.HasPrefix(param, "features[") {
+			c.err.Message = fmt.Sprintf("column %q is a %s column: declare it in factors, with its levels, to use it as a categorical predictor", name, t)
+		}
+	}
+}
+
+// factor checks that a factor's column exists (any type may be a
+// factor: codes, strings, booleans, or numbers that are codes).
+func (c *checker) factor(param, name string) {
+	if c.err != nil {
+		return
+	}
+	if name == "" {
+		c.err = errorf(BadValue, param, "", "column name is empty")
+		return
+	}
+	if !c.has(name) {
+		c.err = errorf(NoSuchColumn, param, "", "no column %q in the dataset; its columns are %s", name, quoteList(c.names()))
+	}
+}
+
+func (c *checker) filter(f analysis.Filter) {
+	for i, cond := range f {
+		c.column(fmt.Sprintf("filter[%d].column", i), cond.Column)
+	}
+}
+
+// fail records an analysis parameter error.
+func (c *checker) fail(err error) {
+	if c.err != nil {
+		return
+	}
+	var pe *analysis.ParamError
+	if errors.As(err, &pe) {
+		c.err = &Error{Code: BadValue, Param: pe.Param, Message: pe.Reason}
+		return
+	}
+	c.err = errorf(BadValue, "", "", "%v", err)
+}
+
+// result is the check's outcome given the analysis's error on the empty
+// table: a parameter error counts, any other (too few rows, a cohort that
+// does not vary) is about data there is none of here.
+func (c *checker) result(err error) error {
+	if c.err == nil {
+		var pe *analysis.ParamError
+		var e *Error
+		switch {
+		case errors.As(err, &e):
+			c.err = e
+		case errors.As(err, &pe):
+			c.fail(pe)
+		}
+	}
+	if c.err != nil {
+		return c.err
+	}
+	return nil
+}
+
+// table is an empty table with the schema's columns: the
+// analyses apply their parameter rules to it exactly as to real data.
+func (c *checker) table() *analysis.Table {
+	var cols []analysis.Column
+	for _, f := range c.schema {
+		col := analysis.Column{Name: f.Name, Values: []float64{}}
+		if !slices.Contains(numeric, f.Type) {
+			col.Levels = []string{} // a code or string column, as the worker loads it
+		}
+		cols = append(cols, col)
+	}
+	if len(cols) == 0 {
+		cols = []analysis.Column{{Name: "\x00none", Values: []float64{}}}
+	}
+	t, err := analysis.NewTable(cols...)
+	if err != nil { // names are a schema's: distinct and non-empty
+		panic(err)
+	}
+	return t
+}
+
+// regression applies the worker's parameter rules of a regression.
+func (c *checker) regression(p *Regression) error {
+	t := c.table()
+	if _, err := analysis.Regress(t, p.RegressionParams); err != nil {
+		var pe *analysis.ParamError
+		if errors.As(err, &pe) {
+			return err
+		}
+	}
+	if p.Private == nil {
+		return nil
+	}
+	pr := p.Private
+	if p.Link == analysis.CLogLog {
+		return errorf(BadValue, "link", "", "a private regression supports the logit and identity links, not cloglog")
+	}
+	if p.Link == analysis.Identity && pr.OutcomeBounds == nil {
+		return errorf(MissingParameter, "private.outcome_bounds", "", "a private linear regression needs outcome_bounds")
+	}
+	if pr.Rounds < 0 || pr.Rounds > 50 {
+		return errorf(BadValue, "private.rounds", "", "must be between 1 and 50 (0 or omitted for the default)")
+	}
+	d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
+	if err != nil {
+		return err
+	}
+	var ob *analysis.Bounds
+	if p.Link == analysis.Identity {
+		ob = pr.OutcomeBounds
+	}
+	if _, err := d.Scaled(pr.Bounds, ob); err != nil {
+		var pe *analysis.ParamError
+		if errors.As(err, &pe) {
+			return &analysis.ParamError{Param: "private." + pe.Param, Reason: pe.Reason}
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package jobparams
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/outputctl"
+)
+
+// Regression is the params of logistic_regression and linear_regression:
+// the analysis's own, plus "private" for a differentially private fit.
+type Regression struct {
+	analysis.RegressionParams
+	Private *outputctl.PrivateRegression `json:"private,omitempty"`
+}
+
+// Normalise sets and checks the link for the analysis: linear_regression
+// has the identity link; logistic_regression logit (the default) or
+// cloglog.
+func (r *Regression) Normalise(name string) *Error {
+	if name == "linear_regression" {
+		if r.Link != "" && r.Link != analysis.Identity {
+			return errorf(BadValue, "link", "", "a linear regression has the identity link")
+		}
+		r.Link = analysis.Identity
+		return nil
+	}
+	if r.Link == analysis.Identity {
+		return errorf(BadValue, "link", "", "use linear_regression for the identity link")
+	}
+	if r.Link == "" {
+		r.Link = analysis.Logit
+	}
+	return nil
+}
+
+// Spec describes a built-in analysis's parameters.
+type Spec struct {
+	Name     string    `json:"name"`
+	Summary  string    `json:"summary"`
+	Params   []Param   `json:"params"`
+	Examples []Example `json:"examples"`
+
+	typ reflect.Type
+}
+
+// Param is one parameter: its path in the params object ("filter[].op"
+// is the op of each filter condition), its JSON type, whether it must be
+// given, and what it means.
+type Param struct {
+	Path     string `json:"path"`
+	Type     string `json:"type"`
+	Required bool   `json:"required"`
+	Doc      string `json:"doc"`
+}
+
+// Example is params that fit the research schema every ingested dataset
+// has (normalize.Schema; a test checks every example against it, and one
+// of package compute runs each through the worker's analysis).
+type Example struct {
+	Doc    string `json:"doc"`
+	Params string `json:"params"`
+}
+
+// filterDocs describe a filter, which every analysis takes.
+var filterDocs = map[string]string{
+	"filter":           "conditions every row of the cohort must meet (all of them); a row whose value is null meets none",
+	"filter[].column":  "the column compared: a number, integer, year or boolean column (booleans are 0 and 1)",
+	"filter[].op":      `one of "=", "!=", "<", "<=", ">", ">=", "between" (inclusive, two values) or "in" (any of the values)`,
+	"filter[].value":   `the number compared with, for "=", "!=", "<", "<=", ">" and ">="`,
+	"filter[].values":  `the numbers for "between" ([low, high]) or "in" (one or more)`,
+	"bounds.lower":     "lower clamping bound, chosen by the requester (never read from the data)",
+	"bounds.upper":     "upper clamping bound, above lower",
+	"dimension.column": "the column to categorise: a number, integer, year or boolean column",
+	"dimension.levels": "the exact values that are categories (codes, booleans, small integers); other values are left out",
+	"dimension.breaks": "strictly increasing cut points making the bins [b0,b1), [b1,b2), …, [bk-1,bk]",
+}
+
+var specs = []*Spec{
+	{
+		Name:    "cohort_count",
+		Summary: "the number of consented rows that meet the filter (released with noise under the policy's epsilon, and refused below the minimum cohort)",
+		typ:     reflect.TypeFor[analysis.CountParams](),
+		Examples: []Example{
+			{"every consented patient", `{}`},
+			{"patients aged 40 or over", `{"filter":[{"column":"age","op":">=","value":40}]}`},
+			{"smokers aged 40 to 60", `{"filter":[{"column":"age","op":"between","values":[40,60]},{"column":"smoker","op":"=","value":1}]}`},
+		},
+	},
+	{
+		Name:    "crosstab",
+		Summary: "a one- or two-way table of counts with its margins; the categories come from the params, never from the data",
+		typ:     reflect.TypeFor[analysis.CrossTabParams](),
+		Examples: []Example{
+			{"diabetes by smoking status", `{"rows":{"column":"diabetes","levels":[0,1]},"cols":{"column":"smoker","levels":[0,1]}}`},
+			{"age bands of patients with a treated blood pressure", `{"filter":[{"column":"bp_treated","op":"=","value":1}],"rows":{"column":"age","breaks":[30,40,50,60,70,80]}}`},
+		},
+	},
+	{
+		Name:    "descriptive",
+		Summary: "count, missing, mean, SD and quantiles of each variable; with bounds, the bounded summaries a differentially private release needs",
+		typ:     reflect.TypeFor[analysis.DescribeParams](),
+		Examples: []Example{
+			{"systolic blood pressure and cholesterol, each clamped to public bounds", `{"variables":[{"column":"sbp","bounds":{"lower":80,"upper":220}},{"column":"total_chol","bounds":{"lower":100,"upper":400}}]}`},
+			{"age of the patients with diabetes", `{"filter":[{"column":"diabetes","op":"=","value":1}],"variables":[{"column":"age","bounds":{"lower":18,"upper":90}}]}`},
+		},
+	},
+	{
+		Name: "logistic_regression",
+		Summary: "a binary outcome (0/1 or boolean) regressed on features by maximum likelihood (logit, or cloglog); " +
+			"over several datasets, one pooled fit by secure aggregation",
+		typ: reflect.TypeFor[Regression](),
+		Examples: []Example{
+			{"10-year CVD on age, blood pressure, cholesterol and smoking", `{"outcome":"cvd_10y","features":["age","sbp","total_chol","hdl","smoker","diabetes"]}`},
+			{"Framingham-style terms: logarithms and an interaction", `{"outcome":"cvd_10y","features":["log(age)","log(sbp)","log(sbp):bp_treated","log(total_chol)","smoker"],"filter":[{"column":"age","op":">=","value":30}]}`},
+			{"sex as a factor (female the reference) with its interaction with age, and a quadratic age term", `{"outcome":"cvd_10y","features":["age*sex","I(age^2)","sbp","smoker"],"factors":[{"column":"sex","levels":["female","male"],"reference":"female"}]}`},
+			{"a differentially private fit with public bounds for each feature", `{"outcome":"cvd_10y","features":["age","sbp"],"private":{"bounds":[{"lower":18,"upper":90},{"lower":80,"upper":220}],"rounds":5}}`},
+		},
+	},
+	{
+		Name:    "linear_regression",
+		Summary: "a numeric outcome regressed on features by ordinary least squares",
+		typ:     reflect.TypeFor[Regression](),
+		Examples: []Example{
+			{"systolic blood pressure on age and BMI", `{"outcome":"sbp","features":["age","bmi"]}`},
+		},
+	},
+}
+
+// regressionDocs describe the regression parameters.
+var regressionDocs = map[string]string{
+	"outcome": "the outcome column: 0/1 or boolean for logistic_regression; a number, integer or year column for linear_regression",
+	"features": "the model's terms, as in an R formula: a column (number, integer, year or boolean), log(x), I(x^k) (k from 2 to 9), " +
+		"a factor declared in factors, a:b (interaction), a*b (a, b and a:b); terms are ordered as R orders them (by degree) and " +
+		"coefficients named as R names them (sexmale, age:sexmale)",
+	"factors":                      "the categorical predictors: columns (code, string, boolean, or numbers that are codes) coded as treatment contrasts",
+	"factors[].column":             "the column",
+	"factors[].levels":             "its categories, 2 to 50, written as the vault holds them (codes as text, booleans false/true); a row with another value is left out, and a worker refuses a level with fewer rows than the minimum cohort",
+	"factors[].reference":          "the level the others are compared with (default: the first)",
+	"link":                         `logistic_regression: "logit" (default, odds ratios) or "cloglog" (hazard ratios); linear_regression: "identity" or omitted`,
+	"max_iter":                     "the most Newton iterations (1 to 1000; 0 or omitted for the default)",
+	"tol":                          "the convergence tolerance, in [0, 1) (0 or omitted for the default)",
+	"private":                      "fit with differential privacy (noisy sufficient statistics); without it the fit is exact, which a worker runs only when the dataset's policy sets exact_regression",
+	"private.bounds":               "one clamping interval per feature, in the order of features",
+	"private.bounds[].lower":       "lower clamping bound of the feature",
+	"private.bounds[].upper":       "upper clamping bound of the feature",
+	"private.outcome_bounds":       "the outcome's clamping interval (required by linear_regression, unused by logistic)",
+	"private.outcome_bounds.lower": "lower clamping bound of the outcome",
+	"private.outcome_bounds.upper": "upper clamping bound of the outcome",
+	"private.rounds":               "the fixed number of noisy Newton rounds of a logistic fit, 1 to 50 (default 5)",
+	"variables":                    "the columns to summarise, each with optional clamping bounds",
+	"variables[].column":           "a number, integer, year or boolean column",
+	"variables[].bounds":           "clamping interval for the differentially private release; a worker refuses a variable without one when the policy has an epsilon (every policy has one)",
+	"variables[].bounds.lower":     "lower clamping bound",
+	"variables[].bounds.upper":     "upper clamping bound, above lower",
+	"rows":                         "the row categories",
+	"cols":                         "the column categories (omitted: a one-way table)",
+}
+
+// docFor finds the description of a parameter path.
+func docFor(path string) string {
+	if d, ok := regressionDocs[path]; ok {
+		return d
+	}
+	if d, ok := filterDocs[path]; ok {
+		return d
+	}
+	for _, dim := range []string{"rows.", "cols."} {
+		if rest, ok := strings.CutPrefix(path, dim); ok {
+			return filterDocs["dimension."+rest]
+		}
+	}
+	return ""
+}
+
+func init() {
+	for _, s := range specs {
+		params("", s.typ, true, &s.Params)
+		for i := range s.Params {
+			s.Params[i].Doc = docFor(s.Params[i].Path)
+		}
+	}
+}
+
+// Analyses lists the built-in analyses whose params this package knows.
+func Analyses() []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Describe is the parameter format of a built-in analysis.
+func Describe(name string) (*Spec, bool) {
+	for _, s := range specs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
