@@ -52,6 +52,9 @@ record < fhir, csvsrc, normalize, deid, vault/column;
 vault/blob, vault/column, vault/internal/bech32 < vault;
 vault/blob < vault/blob/s3blob;
 
+# Medical devices: the signed reading and its checks (pure).
+normalize < device;
+
 # The pure parts of pooled studies and of releasing results.
 zk < federated;
 analysis, federated < outputctl;
@@ -95,7 +98,7 @@ var noLinks = []struct {
 		why:    "the vocabulary and the storage interfaces build on the standard library alone",
 	},
 	{
-		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis"},
+		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis", "device"},
 		forbid: []string{
 			"github.com/cockroachdb/pebble/...", "github.com/cometbft/...",
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...", mc + "/zk/...",
@@ -129,7 +132,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "outputctl", "federated", "zk", "smt", "store", "record", "vocab"},
+		pkgs:       []string{"analysis", "outputctl", "federated", "zk", "smt", "store", "record", "vocab", "device"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",
