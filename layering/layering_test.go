@@ -54,6 +54,7 @@ vault/blob < vault/blob/s3blob;
 
 # Medical devices: the signed reading and its checks (pure).
 normalize < device;
+device, vault/blob < vault/series;
 
 # The pure parts of pooled studies and of releasing results.
 zk < federated;
