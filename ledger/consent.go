@@ -1,6 +1,19 @@
 package ledger
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/medchain/medchain/store"
+)
+
+// Transaction types of this feature.
+const (
+	TxGiveConsent   TxType = "give_consent"
+	TxNarrowConsent TxType = "narrow_consent"
+	TxRevokeConsent TxType = "revoke_consent"
+)
 
 // ConsentQuery asks whether one patient's record may be used.
 type ConsentQuery struct {
@@ -59,4 +72,259 @@ func consentCounts(c Consent, q ConsentQuery) bool {
 		return false
 	}
 	return slices.Contains(c.Purposes, q.Purpose)
+}
+
+// GiveConsent records a new patient decision.
+type GiveConsent struct {
+	Scope     Scope    `json:"scope"`
+	Provision string   `json:"provision"`
+	Purposes  []string `json:"purposes"`
+	Expiry    int64    `json:"expiry,omitempty"`
+}
+
+// NarrowConsent removes purposes from, or brings forward the expiry of, an
+// active consent. It can never widen one.
+type NarrowConsent struct {
+	Seq      uint64   `json:"seq"`
+	Purposes []string `json:"purposes"`
+	Expiry   int64    `json:"expiry,omitempty"`
+}
+
+// RevokeConsent ends a consent for every job admitted afterwards.
+type RevokeConsent struct {
+	Seq uint64 `json:"seq"`
+}
+
+func (*GiveConsent) Type() TxType { return TxGiveConsent }
+
+func (*NarrowConsent) Type() TxType { return TxNarrowConsent }
+
+func (*RevokeConsent) Type() TxType { return TxRevokeConsent }
+
+// Consent scopes.
+const (
+	ScopeDataset     = "dataset"
+	ScopeInstitution = "institution"
+	ScopeAll         = "all"
+)
+
+// Scope is what a consent covers.
+type Scope struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id,omitempty"` // dataset or organisation id; empty for all
+}
+
+// Consent provisions.
+const (
+	Permit = "permit"
+	Deny   = "deny"
+)
+
+// Consent is one patient decision, modelled on a FHIR Consent provision.
+// Once revoked it never becomes active again; a new decision is a new consent.
+type Consent struct {
+	Patient   string   `json:"patient"`
+	Seq       uint64   `json:"seq"`
+	Scope     Scope    `json:"scope"`
+	Provision string   `json:"provision"`
+	Purposes  []string `json:"purposes"`
+	Expiry    int64    `json:"expiry,omitempty"` // unix seconds; 0 = none
+	Created   int64    `json:"created_height"`
+	Narrowed  int64    `json:"narrowed_height,omitempty"`
+	Revoked   int64    `json:"revoked_height,omitempty"` // 0 = not revoked
+}
+
+func (c *txCtx) validScope(s Scope) error {
+	switch s.Kind {
+	case ScopeDataset:
+		if err := validID("msg.scope.id", s.ID); err != nil {
+			return err
+		}
+		_, err := c.dataset(s.ID)
+		return err
+	case ScopeInstitution:
+		if err := validID("msg.scope.id", s.ID); err != nil {
+			return err
+		}
+		_, err := c.org(s.ID)
+		return err
+	case ScopeAll:
+		if s.ID != "" {
+			return errf(CodeInvalidField, "msg.scope.id: must be empty for scope all")
+		}
+		return nil
+	}
+	return errf(CodeInvalidField, "msg.scope.kind: %q is not one of dataset, institution, all", s.Kind)
+}
+
+func (c *txCtx) giveConsent(m *GiveConsent) ([]Event, error) {
+	if err := c.requireKind(KindPatient); err != nil {
+		return nil, err
+	}
+	if err := c.validScope(m.Scope); err != nil {
+		return nil, err
+	}
+	if err := oneOf("msg.provision", m.Provision, []string{Permit, Deny}); err != nil {
+		return nil, err
+	}
+	if err := validPurposes("msg.purposes", m.Purposes); err != nil {
+		return nil, err
+	}
+	if m.Expiry != 0 && m.Expiry <= c.now {
+		return nil, errf(CodeExpired, "msg.expiry: %d is not after the block time %d", m.Expiry, c.now)
+	}
+	var seq uint64
+	if _, err := getJSON(c.s, KeyConsentCount(c.addr), &seq); err != nil {
+		return nil, err
+	}
+	con := Consent{Patient: c.addr, Seq: seq, Scope: m.Scope, Provision: m.Provision, Purposes: m.Purposes, Expiry: m.Expiry, Created: c.height}
+	if err := putJSON(c.s, KeyConsentCount(c.addr), seq+1); err != nil {
+		return nil, err
+	}
+	return ev("give_consent", "patient", c.addr, "seq", fmt.Sprint(seq)), putJSON(c.s, KeyConsent(c.addr, seq), con)
+}
+
+// activeConsent loads one of the signer's consents that is still in force.
+func (c *txCtx) activeConsent(seq uint64) (*Consent, error) {
+	if err := c.requireKind(KindPatient); err != nil {
+		return nil, err
+	}
+	var con Consent
+	found, err := getJSON(c.s, KeyConsent(c.addr, seq), &con)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errf(CodeNotFound, "msg.seq: %s has no consent %d", c.addr, seq)
+	}
+	if con.Revoked != 0 {
+		return nil, errf(CodeInvalidState, "msg.seq: consent %d was revoked at height %d; give a new consent instead", seq, con.Revoked)
+	}
+	if con.Expiry != 0 && con.Expiry <= c.now {
+		return nil, errf(CodeExpired, "msg.seq: consent %d expired at %d", seq, con.Expiry)
+	}
+	return &con, nil
+}
+
+func (c *txCtx) narrowConsent(m *NarrowConsent) ([]Event, error) {
+	con, err := c.activeConsent(m.Seq)
+	if err != nil {
+		return nil, err
+	}
+	// Consents are stored as they are now, so narrowing rewrites how jobs
+	// admitted earlier read them. For a permit that only ever takes use
+	// away; for a deny it would hand use back retroactively. A deny is
+	// therefore ended by revocation (which keeps its effect on earlier
+	// jobs) and replaced by a new consent.
+	if con.Provision == Deny {
+		return nil, errf(CodeInvalidState, "msg.seq: consent %d is a deny; narrowing it would widen use for jobs already admitted — revoke it and give a new consent", m.Seq)
+	}
+	if err := validPurposes("msg.purposes", m.Purposes); err != nil {
+		return nil, err
+	}
+	for i, p := range m.Purposes {
+		if !slices.Contains(con.Purposes, p) {
+			return nil, errf(CodeInvalidField, "msg.purposes[%d]: %q is not in consent %d; narrowing cannot add purposes", i, p, m.Seq)
+		}
+	}
+	before := con.Expiry
+	if m.Expiry != 0 {
+		if m.Expiry <= c.now {
+			return nil, errf(CodeExpired, "msg.expiry: %d is not after the block time %d (revoke instead)", m.Expiry, c.now)
+		}
+		if con.Expiry != 0 && m.Expiry > con.Expiry {
+			return nil, errf(CodeInvalidField, "msg.expiry: %d is later than the consent's expiry %d; narrowing cannot extend", m.Expiry, con.Expiry)
+		}
+		con.Expiry = m.Expiry
+	}
+	if len(m.Purposes) == len(con.Purposes) && con.Expiry == before {
+		return nil, errf(CodeInvalidField, "msg: narrows nothing (same purposes, no new expiry)")
+	}
+	con.Purposes = m.Purposes
+	con.Narrowed = c.height
+	return ev("narrow_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putJSON(c.s, KeyConsent(c.addr, m.Seq), con)
+}
+
+func (c *txCtx) revokeConsent(m *RevokeConsent) ([]Event, error) {
+	con, err := c.activeConsent(m.Seq)
+	if err != nil {
+		return nil, err
+	}
+	con.Revoked = c.height
+	return ev("revoke_consent", "patient", c.addr, "seq", fmt.Sprint(m.Seq)), putJSON(c.s, KeyConsent(c.addr, m.Seq), con)
+}
+
+// KeyConsentCount counts a patient's consents (the next sequence number).
+func KeyConsentCount(patient string) []byte { return []byte("s/ccount/" + patient) }
+
+// KeyConsent is one of a patient's consents.
+func KeyConsent(patient string, seq uint64) []byte {
+	return []byte("s/consent/" + patient + "/" + num(seq))
+}
+
+// prefixConsent lists every consent of every patient.
+var prefixConsent = []byte(strings.TrimSuffix(string(KeyConsent("", 0)), "/"+num(0)))
+
+// GetConsent reads one consent.
+func GetConsent(r store.Reader, patient string, seq uint64) (*Consent, error) {
+	return getOne[Consent](r, KeyConsent(patient, seq))
+}
+
+// GetConsents reads all of a patient's consents, oldest first.
+func GetConsents(r store.Reader, patient string) ([]Consent, error) {
+	var n uint64
+	if _, err := getJSON(r, KeyConsentCount(patient), &n); err != nil {
+		return nil, err
+	}
+	out := make([]Consent, 0, n)
+	for i := uint64(0); i < n; i++ {
+		c, err := GetConsent(r, patient, i)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("consent %d of %s missing", i, patient)}
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// ErrBadCursor: a consent page's after value is not a consent key.
+var ErrBadCursor = fmt.Errorf("ledger: not a consent cursor")
+
+// ListConsents lists up to limit consents after the cursor after (""
+// for the first page), in state key order (by patient address, each
+// patient's oldest first). next is the cursor of the following page, ""
+// when there is none.
+func ListConsents(it Iterator, after string, limit int) (consents []Consent, next string, err error) {
+	if after != "" && !strings.HasPrefix(after, string(prefixConsent)) {
+		return nil, "", ErrBadCursor
+	}
+	consents = []Consent{}
+	var last []byte
+	var derr error
+	// Iterator has no start key: a later page skips the keys before it
+	// (cheap: no decoding), O(consents) per page.
+	err = it.Iterate(prefixConsent, func(k, v []byte) bool {
+		if after != "" && string(k) <= after {
+			return true
+		}
+		if len(consents) == limit {
+			next = string(last)
+			return false
+		}
+		var c Consent
+		if derr = decodeState(v, &c); derr != nil {
+			derr = fmt.Errorf("ledger: decode %s: %w", k, derr)
+			return false
+		}
+		consents = append(consents, c)
+		last = append(last[:0], k...)
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	return consents, next, err
 }

@@ -144,3 +144,21 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 func MarshalGenesis(g Genesis) (json.RawMessage, error) {
 	return json.MarshalIndent(g, "", "  ")
 }
+
+// Params are chain-wide settings fixed at genesis.
+type Params struct {
+	ChainID     string   `json:"chain_id"`
+	Authorities []string `json:"authorities"` // addresses allowed to admit organisations
+	// JobTimeoutBlocks is how long an admitted job may wait for its results
+	// before anyone may expire it (refunding the requester); 0 = default.
+	JobTimeoutBlocks int64 `json:"job_timeout_blocks,omitempty"`
+}
+
+// DefaultJobTimeoutBlocks applies when genesis sets no job timeout.
+const DefaultJobTimeoutBlocks = 600
+
+// KeyParams is the chain parameters key.
+func KeyParams() []byte { return []byte("s/params") }
+
+// GetParams reads the chain parameters.
+func GetParams(r store.Reader) (*Params, error) { return getOne[Params](r, KeyParams()) }

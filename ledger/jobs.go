@@ -2,14 +2,13 @@ package ledger
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/medchain/medchain/store"
 	"math/bits"
 	"slices"
 	"strings"
+
+	"github.com/medchain/medchain/store"
 )
 
 // Compute: workers and jobs.
@@ -24,57 +23,6 @@ import (
 // policy's split. A site's worker may fail the job, and after the deadline
 // anyone may expire it; either way the requester is refunded in full and the
 // budget of every site that released nothing is refunded.
-
-// Attestation types a worker can register with.
-const (
-	AttestTypeSoftware = "software"
-	AttestTypeSGX      = "sgx"
-	AttestTypeSEVSNP   = "sev-snp"
-	AttestTypeTDX      = "tdx"
-)
-
-// AttestationTypes lists them.
-var AttestationTypes = []string{AttestTypeSoftware, AttestTypeSGX, AttestTypeSEVSNP, AttestTypeTDX}
-
-// AttestationVerifier checks a worker's attestation evidence for its
-// measurement and key. It must be deterministic: every validator runs it.
-type AttestationVerifier interface {
-	Verify(evidence []byte, measurement string, workerKey []byte) error
-}
-
-// softwareAttestation is the honest attestation of a machine without a
-// TEE: it proves nothing about the machine, so it carries no evidence; the
-// measurement is what the institution declares it runs.
-type softwareAttestation struct{}
-
-func (softwareAttestation) Verify(evidence []byte, _ string, _ []byte) error {
-	if len(evidence) != 0 {
-		return errf(CodeInvalidField, "msg.evidence: software attestation carries no evidence")
-	}
-	return nil
-}
-
-// attestationVerifiers are the attestation types this network can check.
-// Hardware types (SGX, SEV-SNP, TDX) plug in here once a deterministic
-// verifier of their evidence (quote signature chains to the vendor roots,
-// pinned collateral) is available; until then they are refused rather than
-// accepted unchecked.
-var attestationVerifiers = map[string]AttestationVerifier{
-	AttestTypeSoftware: softwareAttestation{},
-}
-
-// isHardware says whether an attestation type is a hardware TEE.
-func isHardware(t string) bool { return t != AttestTypeSoftware }
-
-// Worker is a registered compute worker.
-type Worker struct {
-	Address      string `json:"address"`
-	Org          string `json:"org"`
-	Attestation  string `json:"attestation"`
-	Measurement  string `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
-	EvidenceHash string `json:"evidence_hash,omitempty"`
-	Registered   int64  `json:"registered_height"`
-}
 
 // Job states.
 const (
@@ -154,15 +102,6 @@ const MaxJobParams = 8 << 10
 
 // Messages.
 
-// RegisterWorker registers (or re-registers, e.g. after an upgrade changes
-// its measurement) a worker account of the signer's organisation.
-type RegisterWorker struct {
-	Address     string `json:"address"`
-	Attestation string `json:"attestation"`
-	Measurement string `json:"measurement"`
-	Evidence    []byte `json:"evidence,omitempty"`
-}
-
 // SubmitJob asks for an analysis over datasets.
 type SubmitJob struct {
 	Datasets     []string        `json:"datasets"`
@@ -209,11 +148,10 @@ const (
 	TxExpireJob      TxType = "expire_job"
 )
 
-func (*RegisterWorker) Type() TxType { return TxRegisterWorker }
-func (*SubmitJob) Type() TxType      { return TxSubmitJob }
-func (*PostResult) Type() TxType     { return TxPostResult }
-func (*FailJob) Type() TxType        { return TxFailJob }
-func (*ExpireJob) Type() TxType      { return TxExpireJob }
+func (*SubmitJob) Type() TxType  { return TxSubmitJob }
+func (*PostResult) Type() TxType { return TxPostResult }
+func (*FailJob) Type() TxType    { return TxFailJob }
+func (*ExpireJob) Type() TxType  { return TxExpireJob }
 
 // FailReasons are the reasons a worker may give (no free text: it could
 // carry record-level data).
@@ -225,54 +163,6 @@ var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_sm
 // says something about it — so it spends the site's epsilon and earns its
 // price: refusals are not a free oracle.
 var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed"}
-
-func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
-	if err := validAddress("msg.address", m.Address); err != nil {
-		return nil, err
-	}
-	target, err := getAccount(c.s, m.Address)
-	if err != nil {
-		return nil, err
-	}
-	if target == nil {
-		return nil, errf(CodeUnknownAccount, "msg.address: no account %s", m.Address)
-	}
-	if target.Kind != KindWorker {
-		return nil, errf(CodeInvalidField, "msg.address: %s is a %s account, not a worker", m.Address, target.Kind)
-	}
-	o, err := c.org(target.Org)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.requireAdmin(o); err != nil {
-		return nil, err
-	}
-	if err := oneOf("msg.attestation", m.Attestation, AttestationTypes); err != nil {
-		return nil, err
-	}
-	if err := validHash("msg.measurement", m.Measurement, true); err != nil {
-		return nil, err
-	}
-	if len(m.Evidence) > 16<<10 {
-		return nil, errf(CodeInvalidField, "msg.evidence: %d bytes, limit %d", len(m.Evidence), 16<<10)
-	}
-	v, ok := attestationVerifiers[m.Attestation]
-	if !ok {
-		return nil, errf(CodeUnauthorized, "msg.attestation: this network has no verifier for %s evidence yet; register as software", m.Attestation)
-	}
-	if err := v.Verify(m.Evidence, m.Measurement, target.PubKey); err != nil {
-		return nil, err
-	}
-	w := Worker{Address: m.Address, Org: target.Org, Attestation: m.Attestation, Measurement: m.Measurement, Registered: c.height}
-	if len(m.Evidence) > 0 {
-		h := sha256.Sum256(m.Evidence)
-		w.EvidenceHash = hex.EncodeToString(h[:])
-	}
-	if err := c.indexWorker(target.Org, m.Address); err != nil {
-		return nil, err
-	}
-	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putJSON(c.s, KeyWorker(m.Address), w)
-}
 
 // analysisAllowed checks a job's analysis against a policy.
 func analysisAllowed(a Analyses, analysis string) bool {
@@ -680,11 +570,6 @@ func (c *txCtx) expireJob(m *ExpireJob) ([]Event, error) {
 	return ev("expire_job", "job", fmt.Sprint(j.ID)), c.closeUnsettled(j, JobExpired, "deadline passed")
 }
 
-// GetWorker reads a registered worker.
-func GetWorker(r store.Reader, addr string) (*Worker, error) {
-	return getOne[Worker](r, KeyWorker(addr))
-}
-
 // GetJob reads a job.
 func GetJob(r store.Reader, id uint64) (*Job, error) { return getOne[Job](r, KeyJob(id)) }
 
@@ -700,4 +585,24 @@ func GetPool(r store.Reader, dataset string) (uint64, error) {
 	var p uint64
 	_, err := getJSON(r, KeyPool(dataset), &p)
 	return p, err
+}
+
+// KeyJobCount counts jobs (the next job id).
+func KeyJobCount() []byte { return []byte("s/jcount") }
+
+// KeyJob is a job by id.
+func KeyJob(id uint64) []byte { return []byte("s/job/" + num(id)) }
+
+// prefixJob lists every job.
+var prefixJob = []byte(strings.TrimSuffix(string(KeyJob(0)), num(0)))
+
+// KeyBudget is the privacy budget a dataset has spent (milli-epsilon).
+func KeyBudget(dataset string) []byte { return []byte("s/budget/" + dataset) }
+
+// KeyPool is a dataset's patient reward pool.
+func KeyPool(dataset string) []byte { return []byte("s/pool/" + dataset) }
+
+// ListJobs lists jobs in id order.
+func ListJobs(it Iterator, keep func(*Job) bool) ([]Job, error) {
+	return list(it, prefixJob, keep)
 }

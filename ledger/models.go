@@ -468,3 +468,22 @@ func GetPredictions(r store.Reader, model string) ([]Prediction, error) {
 // ValidModelID checks a model id (as register_model does): 2-64 chars of
 // a-z 0-9 . _ -, so it is safe in a state key and a file name.
 func ValidModelID(id string) error { return validID("id", id) }
+
+// KeyModel is a registered model by id.
+func KeyModel(id string) []byte { return []byte("s/model/" + id) }
+
+// KeyPrediction is one of a model's recorded predictions.
+func KeyPrediction(model string, seq uint64) []byte {
+	return []byte("s/pred/" + model + "/" + num(seq))
+}
+
+// KeyPredictionProof indexes a model's recorded predictions by the
+// SHA-256 of their proof (lower-case hex), so a proof is recorded once.
+func KeyPredictionProof(model, proofHash string) []byte {
+	return []byte("s/predproof/" + model + "/" + proofHash)
+}
+
+// ListModels lists registered models in id order.
+func ListModels(it Iterator, keep func(*Model) bool) ([]Model, error) {
+	return list(it, KeyModel(""), keep)
+}

@@ -568,3 +568,14 @@ func GetStudySums(r store.Reader, j *Job) ([]StudySum, error) {
 func GetStudyContribution(r store.Reader, job uint64, round, iteration uint32, dataset string) (*StoredContribution, error) {
 	return getOne[StoredContribution](r, KeyStudyContribution(job, round, iteration, dataset))
 }
+
+// KeyStudyContribution is one site's (masked) contribution to a study:
+// job (16 hex), round (8 hex), iteration (8 hex), dataset.
+func KeyStudyContribution(job uint64, round, iteration uint32, dataset string) []byte {
+	return []byte(fmt.Sprintf("s/scontrib/%016x/%08x/%08x/%s", job, round, iteration, dataset))
+}
+
+// KeyStudySum is a study's completed sum of one iteration.
+func KeyStudySum(job uint64, iteration uint32) []byte {
+	return []byte(fmt.Sprintf("s/ssum/%016x/%08x", job, iteration))
+}

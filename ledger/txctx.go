@@ -2,49 +2,39 @@ package ledger
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"slices"
 
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/vocab"
 )
 
-// getJSON reads and decodes a value; found is false when the key is absent.
-func getJSON(r store.Reader, key []byte, v any) (found bool, err error) {
-	b, err := r.Get(key)
-	if err != nil {
-		return false, &Error{Code: CodeInternal, Msg: fmt.Sprintf("read %s: %v", key, err)}
-	}
-	if b == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, &Error{Code: CodeInternal, Msg: fmt.Sprintf("decode %s: %v", key, err)}
-	}
-	return true, nil
+// txCtx is what a handler sees: the transaction, its signer's account (nil
+// only for a self-registering patient) and a private overlay of the state.
+type txCtx struct {
+	chainID string
+	s       store.ReadWriter
+	height  int64
+	now     int64
+	tx      *Tx
+	signer  *Account
+	addr    string
 }
 
-// putJSON encodes and stages a value. Encoding Go structs is deterministic:
-// fields in declaration order, no maps.
-func putJSON(w store.Writer, key []byte, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return &Error{Code: CodeInternal, Msg: fmt.Sprintf("encode %s: %v", key, err)}
+func ev(typ string, kv ...string) []Event {
+	e := Event{Type: typ}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Attrs = append(e.Attrs, Attribute{kv[i], kv[i+1]})
 	}
-	if err := w.Set(key, b); err != nil {
-		return &Error{Code: CodeInternal, Msg: fmt.Sprintf("write %s: %v", key, err)}
-	}
-	return nil
+	return []Event{e}
 }
 
-func getAccount(r store.Reader, addr string) (*Account, error) {
-	var a Account
-	found, err := getJSON(r, KeyAccount(addr), &a)
-	if err != nil || !found {
-		return nil, err
+func (c *txCtx) params() (Params, error) {
+	var p Params
+	found, err := getJSON(c.s, KeyParams(), &p)
+	if err == nil && !found {
+		err = errf(CodeInternal, "chain parameters missing")
 	}
-	return &a, nil
+	return p, err
 }
 
 // validID checks an organisation or dataset id: lower-case, no '/', so it

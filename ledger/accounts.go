@@ -1,0 +1,192 @@
+package ledger
+
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+
+	"github.com/medchain/medchain/store"
+)
+
+// Transaction types of this feature.
+const (
+	TxRegisterAccount TxType = "register_account"
+	TxTransfer        TxType = "transfer"
+)
+
+// RegisterAccount registers a key. A patient registers their own wallet key
+// (PubKey equals the signer); every other kind is registered by an admin of
+// the organisation it belongs to.
+type RegisterAccount struct {
+	PubKey []byte      `json:"pub_key"`
+	EncKey []byte      `json:"enc_key"`
+	Kind   AccountKind `json:"kind"`
+	Org    string      `json:"org,omitempty"`
+}
+
+// Transfer moves tokens between accounts.
+type Transfer struct {
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+}
+
+func (*RegisterAccount) Type() TxType { return TxRegisterAccount }
+
+func (*Transfer) Type() TxType { return TxTransfer }
+
+// AccountKind says what an account is for; it decides what it may sign.
+type AccountKind string
+
+// Account kinds.
+const (
+	KindInstitution AccountKind = "institution"
+	KindResearcher  AccountKind = "researcher"
+	KindPatient     AccountKind = "patient"
+	KindDevice      AccountKind = "device"
+	KindWorker      AccountKind = "worker"
+	KindAuditor     AccountKind = "auditor"
+)
+
+// AccountKinds lists every kind.
+var AccountKinds = []AccountKind{KindInstitution, KindResearcher, KindPatient, KindDevice, KindWorker, KindAuditor}
+
+func validKind(k AccountKind) bool { return slices.Contains(AccountKinds, k) }
+
+// Account is a registered key pair. Its address is derived from the signing
+// key, so the ledger never needs names.
+type Account struct {
+	Address    string      `json:"address"`
+	PubKey     []byte      `json:"pub_key"` // ed25519 public key (32 bytes)
+	EncKey     []byte      `json:"enc_key"` // X25519 public key (32 bytes) results are encrypted to
+	Kind       AccountKind `json:"kind"`
+	Org        string      `json:"org,omitempty"`
+	Nonce      uint64      `json:"nonce"` // next nonce this account must sign with
+	Balance    uint64      `json:"balance"`
+	Registered int64       `json:"registered_height"`
+}
+
+func (c *txCtx) requireKind(kinds ...AccountKind) error {
+	if !slices.Contains(kinds, c.signer.Kind) {
+		return errf(CodeUnauthorized, "%s accounts may not sign %s (allowed: %v)", c.signer.Kind, c.tx.Payload.Type, kinds)
+	}
+	return nil
+}
+
+func (c *txCtx) newAccount(pub, enc []byte, kind AccountKind, org string) (*Account, error) {
+	a := &Account{Address: Address(pub), PubKey: pub, EncKey: enc, Kind: kind, Org: org, Registered: c.height}
+	existing, err := getAccount(c.s, a.Address)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		return nil, errf(CodeAlreadyExists, "account %s is already registered", a.Address)
+	}
+	return a, putJSON(c.s, KeyAccount(a.Address), a)
+}
+
+func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
+	if err := validKeyBytes("msg.pub_key", m.PubKey); err != nil {
+		return nil, err
+	}
+	if err := validEncKey("msg.enc_key", m.EncKey); err != nil {
+		return nil, err
+	}
+	if err := oneOf("msg.kind", m.Kind, AccountKinds); err != nil {
+		return nil, err
+	}
+	self := equalBytes(m.PubKey, c.tx.Payload.Signer)
+	if m.Kind == KindPatient {
+		// A patient's wallet is theirs alone: no organisation registers it.
+		if !self {
+			return nil, errf(CodeUnauthorized, "patients register their own key: msg.pub_key must be the signer")
+		}
+		if m.Org != "" {
+			return nil, errf(CodeInvalidField, "msg.org: patient accounts belong to no organisation")
+		}
+	} else {
+		if self || c.signer == nil {
+			return nil, errf(CodeUnauthorized, "%s accounts are registered by an admin of their organisation", m.Kind)
+		}
+		if err := validID("msg.org", m.Org); err != nil {
+			return nil, err
+		}
+		o, err := c.org(m.Org)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.requireAdmin(o); err != nil {
+			return nil, err
+		}
+	}
+	if self && c.signer != nil {
+		return nil, errf(CodeAlreadyExists, "account %s is already registered", c.addr)
+	}
+	a, err := c.newAccount(m.PubKey, m.EncKey, m.Kind, m.Org)
+	if err != nil {
+		return nil, err
+	}
+	if self {
+		a.Nonce = 1 // this transaction used nonce 0
+		if err := putJSON(c.s, KeyAccount(a.Address), a); err != nil {
+			return nil, err
+		}
+	}
+	return ev("register_account", "address", a.Address, "kind", string(a.Kind), "org", a.Org), nil
+}
+
+func (c *txCtx) transfer(m *Transfer) ([]Event, error) {
+	if err := validAddress("msg.to", m.To); err != nil {
+		return nil, err
+	}
+	if m.Amount == 0 {
+		return nil, errf(CodeInvalidField, "msg.amount: must be positive")
+	}
+	if m.To == c.addr {
+		return nil, errf(CodeInvalidField, "msg.to: cannot transfer to yourself")
+	}
+	to, err := getAccount(c.s, m.To)
+	if err != nil {
+		return nil, err
+	}
+	if to == nil {
+		return nil, errf(CodeUnknownAccount, "msg.to: no account %s", m.To)
+	}
+	if c.signer.Balance < m.Amount {
+		return nil, errf(CodeInsufficientFund, "balance of %s is %d, transfer needs %d", c.addr, c.signer.Balance, m.Amount)
+	}
+	sum, carry := bits.Add64(to.Balance, m.Amount, 0)
+	if carry != 0 {
+		return nil, errf(CodeOverflow, "balance of %s would overflow", m.To)
+	}
+	c.signer.Balance -= m.Amount
+	to.Balance = sum
+	if err := putJSON(c.s, KeyAccount(c.addr), c.signer); err != nil {
+		return nil, err
+	}
+	return ev("transfer", "from", c.addr, "to", m.To, "amount", fmt.Sprint(m.Amount)), putJSON(c.s, KeyAccount(m.To), to)
+}
+
+// KeyAccount is an account by address.
+func KeyAccount(addr string) []byte { return []byte("s/acct/" + addr) }
+
+// KeySupply is the total token supply, fixed at genesis.
+func KeySupply() []byte { return []byte("s/supply") }
+
+func getAccount(r store.Reader, addr string) (*Account, error) {
+	var a Account
+	found, err := getJSON(r, KeyAccount(addr), &a)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// GetAccount reads an account.
+func GetAccount(r store.Reader, addr string) (*Account, error) { return getAccount(r, addr) }
+
+// GetSupply reads the total token supply.
+func GetSupply(r store.Reader) (uint64, error) {
+	var s uint64
+	_, err := getJSON(r, KeySupply(), &s)
+	return s, err
+}

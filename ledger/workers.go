@@ -1,0 +1,137 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/medchain/medchain/store"
+)
+
+// Attestation types a worker can register with.
+const (
+	AttestTypeSoftware = "software"
+	AttestTypeSGX      = "sgx"
+	AttestTypeSEVSNP   = "sev-snp"
+	AttestTypeTDX      = "tdx"
+)
+
+// AttestationTypes lists them.
+var AttestationTypes = []string{AttestTypeSoftware, AttestTypeSGX, AttestTypeSEVSNP, AttestTypeTDX}
+
+// AttestationVerifier checks a worker's attestation evidence for its
+// measurement and key. It must be deterministic: every validator runs it.
+type AttestationVerifier interface {
+	Verify(evidence []byte, measurement string, workerKey []byte) error
+}
+
+// softwareAttestation is the honest attestation of a machine without a
+// TEE: it proves nothing about the machine, so it carries no evidence; the
+// measurement is what the institution declares it runs.
+type softwareAttestation struct{}
+
+func (softwareAttestation) Verify(evidence []byte, _ string, _ []byte) error {
+	if len(evidence) != 0 {
+		return errf(CodeInvalidField, "msg.evidence: software attestation carries no evidence")
+	}
+	return nil
+}
+
+// attestationVerifiers are the attestation types this network can check.
+// Hardware types (SGX, SEV-SNP, TDX) plug in here once a deterministic
+// verifier of their evidence (quote signature chains to the vendor roots,
+// pinned collateral) is available; until then they are refused rather than
+// accepted unchecked.
+var attestationVerifiers = map[string]AttestationVerifier{
+	AttestTypeSoftware: softwareAttestation{},
+}
+
+// isHardware says whether an attestation type is a hardware TEE.
+func isHardware(t string) bool { return t != AttestTypeSoftware }
+
+// Worker is a registered compute worker.
+type Worker struct {
+	Address      string `json:"address"`
+	Org          string `json:"org"`
+	Attestation  string `json:"attestation"`
+	Measurement  string `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
+	EvidenceHash string `json:"evidence_hash,omitempty"`
+	Registered   int64  `json:"registered_height"`
+}
+
+// RegisterWorker registers (or re-registers, e.g. after an upgrade changes
+// its measurement) a worker account of the signer's organisation.
+type RegisterWorker struct {
+	Address     string `json:"address"`
+	Attestation string `json:"attestation"`
+	Measurement string `json:"measurement"`
+	Evidence    []byte `json:"evidence,omitempty"`
+}
+
+func (*RegisterWorker) Type() TxType { return TxRegisterWorker }
+
+func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
+	if err := validAddress("msg.address", m.Address); err != nil {
+		return nil, err
+	}
+	target, err := getAccount(c.s, m.Address)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil {
+		return nil, errf(CodeUnknownAccount, "msg.address: no account %s", m.Address)
+	}
+	if target.Kind != KindWorker {
+		return nil, errf(CodeInvalidField, "msg.address: %s is a %s account, not a worker", m.Address, target.Kind)
+	}
+	o, err := c.org(target.Org)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireAdmin(o); err != nil {
+		return nil, err
+	}
+	if err := oneOf("msg.attestation", m.Attestation, AttestationTypes); err != nil {
+		return nil, err
+	}
+	if err := validHash("msg.measurement", m.Measurement, true); err != nil {
+		return nil, err
+	}
+	if len(m.Evidence) > 16<<10 {
+		return nil, errf(CodeInvalidField, "msg.evidence: %d bytes, limit %d", len(m.Evidence), 16<<10)
+	}
+	v, ok := attestationVerifiers[m.Attestation]
+	if !ok {
+		return nil, errf(CodeUnauthorized, "msg.attestation: this network has no verifier for %s evidence yet; register as software", m.Attestation)
+	}
+	if err := v.Verify(m.Evidence, m.Measurement, target.PubKey); err != nil {
+		return nil, err
+	}
+	w := Worker{Address: m.Address, Org: target.Org, Attestation: m.Attestation, Measurement: m.Measurement, Registered: c.height}
+	if len(m.Evidence) > 0 {
+		h := sha256.Sum256(m.Evidence)
+		w.EvidenceHash = hex.EncodeToString(h[:])
+	}
+	if err := c.indexWorker(target.Org, m.Address); err != nil {
+		return nil, err
+	}
+	return ev("register_worker", "worker", m.Address, "org", w.Org, "attestation", w.Attestation), putJSON(c.s, KeyWorker(m.Address), w)
+}
+
+// KeyWorker is a registered compute worker by account address.
+func KeyWorker(addr string) []byte { return []byte("s/worker/" + addr) }
+
+// prefixWorker lists every worker.
+var prefixWorker = KeyWorker("")
+
+// KeyOrgWorkers lists an organisation's registered workers, sorted.
+func KeyOrgWorkers(org string) []byte { return []byte("s/orgworkers/" + org) }
+
+// GetWorker reads a registered worker.
+func GetWorker(r store.Reader, addr string) (*Worker, error) {
+	return getOne[Worker](r, KeyWorker(addr))
+}
+
+// ListWorkers lists registered workers in address order.
+func ListWorkers(it Iterator, keep func(*Worker) bool) ([]Worker, error) {
+	return list(it, prefixWorker, keep)
+}
