@@ -31,6 +31,9 @@ var registry = []txDef{
 	def(TxRegisterModel, (*txCtx).registerModel),
 	def(TxRecordPrediction, (*txCtx).recordPrediction),
 	def(TxAttestPrediction, (*txCtx).attestPrediction),
+	def(TxRegisterDevice, (*txCtx).registerDevice),
+	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
+	def(TxAnchorReadings, (*txCtx).anchorReadings),
 }
 
 // txDef is one registered transaction type.
