@@ -125,10 +125,10 @@ func (g *Ingest) markersAfter(seq uint64) []series.Anchor {
 
 // Inclusion is a stored reading with its proof against its anchor.
 type Inclusion struct {
-	Reading device.Signed
-	Anchor  uint64 // the anchor's number
-	Root    [32]byte
-	Proof   *device.Proof
+	Reading   device.Signed `json:"reading"`
+	AnchorSeq uint64        `json:"anchor_seq"` // the anchor's number
+	Root      [32]byte      `json:"-"`
+	Proof     *device.Proof `json:"proof"`
 }
 
 // ErrNotStored: no stored reading has that device and sequence number.
@@ -159,7 +159,7 @@ func Prove(st *series.Store, dev string, seq uint64) (*Inclusion, error) {
 				if err != nil {
 					return err
 				}
-				found.Anchor, found.Root, found.Proof = f.Anchor.Seq, f.Anchor.Root, p
+				found.AnchorSeq, found.Root, found.Proof = f.Anchor.Seq, f.Anchor.Root, p
 				return stop
 			}
 			leaves = leaves[:0]

@@ -335,10 +335,10 @@ func TestAnchorLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.mu.Lock()
-		root, onLedger := l.anchors[inc.Anchor]
+		root, onLedger := l.anchors[inc.AnchorSeq]
 		l.mu.Unlock()
 		if onLedger && root != inc.Root {
-			t.Fatalf("anchor %d: the ledger's root differs from the store's", inc.Anchor)
+			t.Fatalf("anchor %d: the ledger's root differs from the store's", inc.AnchorSeq)
 		}
 	}
 	// Crash between marker and transaction: cut with the loop stopped.

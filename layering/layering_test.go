@@ -73,10 +73,10 @@ api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
-vault, vault/series < iomt;
+client, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/blob/s3blob < node;
+store/pebble, app, compute, web, vault/blob/s3blob, iomt < node;
 node < api/apitest;
 node, ingest, synth, seed < cmd/medchain;
 `

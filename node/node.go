@@ -50,6 +50,7 @@ type Node struct {
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
 	workDone chan struct{}
+	devices  *devices // device ingestion, if on
 }
 
 var (
@@ -74,6 +75,8 @@ type Options struct {
 	// are written to that database, whose schema must already be loaded
 	// (docs/indexer.md). Start checks the connection and the tables first.
 	PsqlConn string
+	// Devices, when set, runs medical-device ingestion (docs/iomt.md).
+	Devices *DeviceOptions
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -165,6 +168,11 @@ func Start(home string, o Options) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.NewServer(n).Handler())
 	mux.Handle("/", web.Handler())
+	if o.Devices != nil {
+		if err := n.startDevices(*o.Devices, mux); err != nil {
+			return nil, err
+		}
+	}
 	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go n.api.Serve(n.apiLn)
 	if o.Workers {
@@ -219,6 +227,10 @@ func (n *Node) Stop() error {
 	if n.stopWork != nil {
 		n.stopWork()
 		<-n.workDone
+	}
+	if n.devices != nil {
+		errs = append(errs, n.devices.close())
+		n.devices = nil
 	}
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,0 +1,270 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/device"
+	"github.com/medchain/medchain/iomt"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/series"
+)
+
+// DeviceOptions turn on medical-device ingestion (package iomt).
+type DeviceOptions struct {
+	// Gateway is the name of the key in <home>/keys that signs this
+	// node's anchors: an institution account, whose organisation's
+	// devices (and device links) the node serves.
+	Gateway string
+	// MQTT is the broker's listen address ("" = no broker; HTTP batches
+	// are served on the API either way).
+	MQTT string
+	// AnchorEvery is the anchoring interval (default 1 s).
+	AnchorEvery time.Duration
+}
+
+// SeriesDir is where a home keeps its device readings.
+func SeriesDir(home string) string { return filepath.Join(home, "vault", "series") }
+
+// devices is the running device ingestion of a node.
+type devices struct {
+	ingest *iomt.Ingest
+	store  *series.Store
+	broker *iomt.Broker
+	stop   context.CancelFunc
+	done   chan struct{}
+	log    *os.File
+}
+
+func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
+	gw, err := keys.Load(KeysDir(n.home), o.Gateway)
+	if err != nil {
+		return fmt.Errorf("device gateway key: %w", err)
+	}
+	// Genesis accounts become readable with the first block: on a new
+	// network, wait for it.
+	var acct *ledger.Account
+	for try := 0; ; try++ {
+		var height int64
+		err = n.app.View(func(r store.ReadWriter, c ledger.Commitment) error {
+			height = c.Height
+			acct, err = ledger.GetAccount(r, gw.Address())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if acct != nil || height > 0 || try == 300 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if acct == nil || acct.Kind != ledger.KindInstitution {
+		return fmt.Errorf("device gateway key %s: not a registered institution account", o.Gateway)
+	}
+	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	if err != nil {
+		return err
+	}
+	secret, err := v.Secret()
+	if err != nil {
+		return err
+	}
+	d := &devices{done: make(chan struct{})}
+	if d.store, err = series.Open(SeriesDir(n.home), secret, series.Options{}); err != nil {
+		return err
+	}
+	n.devices = d
+	if d.log, err = os.OpenFile(filepath.Join(n.home, "devices.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(d.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d.ingest, err = iomt.New(iomt.Config{
+		Store:    d.store,
+		Registry: &ledgerRegistry{n: n, org: acct.Org, cache: map[string]cachedDevice{}},
+		Links:    func() (iomt.Links, error) { return v.DeviceLinks(acct.Org) },
+		Policy:   device.DefaultPolicy(),
+	})
+	if err != nil {
+		return err
+	}
+	h := iomt.Handler(d.ingest)
+	mux.Handle("/v1/devices/readings", h)
+	mux.Handle("/v1/devices/ingest", h)
+	if o.MQTT != "" {
+		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log); err != nil {
+			return err
+		}
+	}
+	every := o.AnchorEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	al := &anchorLedger{n: n, key: gw, c: client.New("http://" + n.APIAddr())}
+	go func() {
+		defer close(d.done)
+		d.ingest.Anchor(ctx, al, every, log)
+	}()
+	return nil
+}
+
+// MQTTAddr is the address of the node's MQTT broker ("" if none).
+func (n *Node) MQTTAddr() string {
+	if n.devices == nil || n.devices.broker == nil {
+		return ""
+	}
+	return n.devices.broker.Addr()
+}
+
+// DeviceStats are the node's ingestion counts (nil without ingestion).
+func (n *Node) DeviceStats() *iomt.Stats {
+	if n.devices == nil || n.devices.ingest == nil {
+		return nil
+	}
+	s := n.devices.ingest.Stats()
+	return &s
+}
+
+func (d *devices) close() error {
+	var errs []error
+	if d.broker != nil {
+		errs = append(errs, d.broker.Close())
+	}
+	if d.stop != nil {
+		d.stop()
+		<-d.done
+	}
+	if d.ingest != nil {
+		d.ingest.Close()
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	if d.log != nil {
+		errs = append(errs, d.log.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ledgerRegistry reads devices from the node's committed state. A device
+// of another organisation is unknown here: each node serves its own
+// organisation's devices. Lookups are cached for half a second, so a
+// suspension or revocation takes effect within that of its commit.
+type ledgerRegistry struct {
+	n     *Node
+	org   string
+	mu    sync.Mutex
+	cache map[string]cachedDevice
+}
+
+type cachedDevice struct {
+	info *device.Info
+	at   time.Time
+}
+
+const registryTTL = 500 * time.Millisecond
+
+func (r *ledgerRegistry) Device(id string) *device.Info {
+	r.mu.Lock()
+	c, ok := r.cache[id]
+	r.mu.Unlock()
+	if ok && time.Since(c.at) < registryTTL {
+		return c.info
+	}
+	var d *ledger.Device
+	err := r.n.app.View(func(st store.ReadWriter, _ ledger.Commitment) error {
+		var err error
+		d, err = ledger.GetDevice(st, id)
+		return err
+	})
+	if err != nil {
+		return nil // the store failed: refuse rather than guess
+	}
+	var info *device.Info
+	if d != nil && d.Org == r.org {
+		info = deviceInfo(d)
+	}
+	r.mu.Lock()
+	if d != nil || len(r.cache) < 100_000 { // unknown ids are not cached without bound
+		r.cache[id] = cachedDevice{info, time.Now()}
+	}
+	r.mu.Unlock()
+	return info
+}
+
+// deviceInfo is what the checks need of a ledger registration.
+func deviceInfo(d *ledger.Device) *device.Info {
+	info := &device.Info{Key: ed25519.PublicKey(d.PubKey)}
+	switch d.Status {
+	case ledger.DeviceActive:
+		info.Status = device.Active
+	case ledger.DeviceSuspended:
+		info.Status = device.SuspendedStatus
+	default:
+		info.Status = device.RevokedStatus
+	}
+	for _, m := range d.Measurements {
+		if m.System == "loinc" {
+			info.Codes = append(info.Codes, m.Code)
+		}
+	}
+	return info
+}
+
+// anchorLedger submits anchors through the node's own API, signed by the
+// gateway key.
+type anchorLedger struct {
+	n   *Node
+	key *keys.Key
+	c   *client.Client
+}
+
+func (a *anchorLedger) LastAnchor(context.Context) (uint64, error) {
+	var last uint64
+	err := a.n.app.View(func(r store.ReadWriter, _ ledger.Commitment) error {
+		var err error
+		last, err = ledger.GetLastAnchor(r, a.key.Address())
+		return err
+	})
+	return last, err
+}
+
+func (a *anchorLedger) SubmitAnchor(ctx context.Context, seq uint64, root [32]byte, band string) error {
+	res, err := a.c.SignAndSubmit(ctx, a.key, &ledger.AnchorReadings{Seq: seq, Root: hex.EncodeToString(root[:]), Band: band}, true)
+	if err == nil {
+		err = client.ResultError(res)
+	}
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != uint32(ledger.CodeAlreadyExists) {
+		return err
+	}
+	// Sent before and committed, the answer lost: it counts if the
+	// ledger's root is the store's.
+	var got *ledger.Anchor
+	if verr := a.n.app.View(func(r store.ReadWriter, _ ledger.Commitment) error {
+		var e error
+		got, e = ledger.GetAnchor(r, a.key.Address(), seq)
+		return e
+	}); verr != nil || got == nil {
+		return err
+	}
+	if got.Root != hex.EncodeToString(root[:]) {
+		return fmt.Errorf("anchor %d on the ledger has another root than the store's marker", seq)
+	}
+	return nil
+}
