@@ -20,6 +20,7 @@ func upCmd(g *globals) *cobra.Command {
 		psqlConn      string
 		noDemo        bool
 		blockTime     time.Duration
+		df            deviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -47,9 +48,15 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 					}
 				}
 			}
-			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, seed)
+			o := node.Options{API: api, PsqlConn: psqlConn}
+			if df.gateway == "" && fileExists(filepath.Join(node.KeysDir(home), "st-mary-admin.json")) {
+				df.gateway = "st-mary-admin" // the demo network: St Mary's node takes devices
+			}
+			o.Devices = df.options()
+			return runNode(cmd, home, o, seed, df.sim)
 		},
 	}
+	df.add(cmd, 3)
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
 	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
 	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
@@ -74,6 +81,7 @@ tx_index.psql-conn in <home>/config/config.toml does the same on every run. See 
 
 func nodeCmd(g *globals) *cobra.Command {
 	var api, psqlConn string
+	var df deviceFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
@@ -83,9 +91,10 @@ func nodeCmd(g *globals) *cobra.Command {
 			if !node.Initialized(g.home) {
 				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
 			}
-			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn}, nil)
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, Devices: df.options()}, nil, df.sim)
 		},
 	}
+	df.add(cmd, 0)
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
@@ -93,7 +102,7 @@ func nodeCmd(g *globals) *cobra.Command {
 
 // runNode starts the node and blocks until SIGINT/SIGTERM. If seed is set
 // it runs once the genesis state is committed (a new demo network).
-func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.Context, *node.Node) error) error {
+func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.Context, *node.Node) error, sims int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o.Workers = true
@@ -104,9 +113,16 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
 		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
+	if a := n.MQTTAddr(); a != "" {
+		fmt.Fprintf(out, "  MQTT       %s (device readings; HTTP batches at /v1/devices/readings)\n", a)
+	}
 	seeded := make(chan error, 1)
-	if seed != nil {
+	seedDone := make(chan struct{}) // closed once the demo is seeded (or when there is nothing to seed)
+	if seed == nil {
+		close(seedDone)
+	} else {
 		go func() {
+			defer close(seedDone)
 			for ctx.Err() == nil {
 				if st, err := n.Status(ctx); err == nil && st.Height >= 2 {
 					fmt.Fprintln(out, "seeding demo data…")
@@ -116,6 +132,9 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 				time.Sleep(100 * time.Millisecond)
 			}
 		}()
+	}
+	if sims > 0 && o.Devices != nil && n.MQTTAddr() != "" {
+		go simulateInNode(ctx, out, home, n, o.Devices.Gateway, sims, seedDone)
 	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -136,7 +155,11 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 			}
 		case <-t.C:
 			if st, err := n.Status(ctx); err == nil {
-				fmt.Fprintf(out, "height %d  app_hash %x  peers %d\n", st.Height, []byte(st.AppHash), st.Peers)
+				fmt.Fprintf(out, "height %d  app_hash %x  peers %d", st.Height, []byte(st.AppHash), st.Peers)
+				if ds := n.DeviceStats(); ds != nil {
+					fmt.Fprintf(out, "  device readings stored %d refused %d", ds.Stored, refusedTotal(ds))
+				}
+				fmt.Fprintln(out)
 			}
 		}
 	}
