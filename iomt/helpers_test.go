@@ -47,6 +47,9 @@ type fixture struct {
 	g    *iomt.Ingest
 	keys map[string]ed25519.PrivateKey
 	seq  map[string]uint64
+
+	linksOverride iomt.Links // instead of the vault's table (benchmarks)
+	realClock     bool       // time.Now instead of the fixed test clock
 }
 
 func devName(i int) string { return fmt.Sprintf("dev-%04d", i) }
@@ -81,9 +84,16 @@ func (f *fixture) open() {
 	if f.st, err = series.Open(f.dir+"/series", secret, series.Options{}); err != nil {
 		f.t.Fatal(err)
 	}
-	f.g, err = iomt.New(iomt.Config{Store: f.st, Registry: f.reg, Policy: device.DefaultPolicy(),
+	cfg := iomt.Config{Store: f.st, Registry: f.reg, Policy: device.DefaultPolicy(),
 		Links: func() (iomt.Links, error) { return f.v.DeviceLinks("stmary") },
-		Now:   func() time.Time { return now }})
+		Now:   func() time.Time { return now }}
+	if f.linksOverride != nil {
+		cfg.Links = func() (iomt.Links, error) { return f.linksOverride, nil }
+	}
+	if f.realClock {
+		cfg.Now = time.Now
+	}
+	f.g, err = iomt.New(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
