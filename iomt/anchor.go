@@ -184,3 +184,39 @@ func Prove(st *series.Store, dev string, seq uint64) (*Inclusion, error) {
 	}
 	return nil, fmt.Errorf("iomt: device %s seq %d: %w", dev, seq, ErrNotAnchored)
 }
+
+// ProveAll calls fn with the inclusion proof of every anchored reading in
+// the store, anchor by anchor, in one pass (readings after the last
+// marker are not anchored yet and are skipped). It checks each anchor's
+// readings give the root its marker recorded.
+func ProveAll(st *series.Store, fn func(*Inclusion) error) error {
+	var pending []device.Signed
+	var leaves [][32]byte
+	return st.Scan(series.All, func(f *series.Frame) error {
+		if f.Anchor == nil {
+			for i := range f.Readings {
+				pending = append(pending, f.Readings[i].Signed)
+				leaves = append(leaves, f.Readings[i].LeafHash())
+			}
+			return nil
+		}
+		t, err := device.NewTree(leaves)
+		if err != nil {
+			return err
+		}
+		if t.Root() != f.Anchor.Root {
+			return fmt.Errorf("iomt: anchor %d: the stored readings give another root than its marker", f.Anchor.Seq)
+		}
+		for i := range pending {
+			p, err := t.Prove(uint64(i))
+			if err != nil {
+				return err
+			}
+			if err := fn(&Inclusion{Reading: pending[i], AnchorSeq: f.Anchor.Seq, Root: f.Anchor.Root, Proof: p}); err != nil {
+				return err
+			}
+		}
+		pending, leaves = pending[:0], leaves[:0]
+		return nil
+	})
+}

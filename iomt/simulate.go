@@ -56,6 +56,9 @@ type SimConfig struct {
 	// after its last one; 0 starts at the current time in milliseconds,
 	// which is always past what an earlier run used).
 	FirstSeq uint64
+	// OnAck, if set, is called (from the device's goroutine) for every
+	// reading whose PUBACK arrived.
+	OnAck func(dev string, seq uint64)
 }
 
 // SimReport is what a run measured.
@@ -165,6 +168,9 @@ func Simulate(ctx context.Context, c SimConfig) (*SimReport, error) {
 				if tok.WaitTimeout(30*time.Second) && tok.Error() == nil {
 					acked++
 					mine = append(mine, time.Since(t0))
+					if c.OnAck != nil {
+						c.OnAck(d.ID, s.Seq)
+					}
 				} else {
 					lost++
 				}

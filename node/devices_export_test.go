@@ -18,5 +18,5 @@ func openSeries(home string) (*series.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return series.Open(node.SeriesDir(home), secret, series.Options{})
+	return series.Open(node.SeriesDir(home), secret, series.Options{ReadOnly: true})
 }

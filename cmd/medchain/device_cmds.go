@@ -213,7 +213,8 @@ func openSeries(dir string) (*series.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return series.Open(filepath.Join(dir, "series"), secret, series.Options{})
+	// Read-only: the node may be writing the store right now.
+	return series.Open(filepath.Join(dir, "series"), secret, series.Options{ReadOnly: true})
 }
 
 func deviceReadingsCmd(e *env) *cobra.Command {

@@ -82,9 +82,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Store is an open series directory. Append, Mark and Scan may be called
 // from several goroutines.
 type Store struct {
-	dir     string
-	secret  []byte
-	segSize int64
+	dir      string
+	secret   []byte
+	segSize  int64
+	readOnly bool
 
 	mu   sync.Mutex
 	f    *os.File // current segment, opened for append
@@ -96,6 +97,11 @@ type Store struct {
 // Options tune a store; the zero value is the default.
 type Options struct {
 	SegmentSize int64 // 0: DefaultSegmentSize
+	// ReadOnly opens the store to read while another process (the node)
+	// writes it: nothing is cut off or created, Append and Mark fail, and
+	// an incomplete frame at the end of the last segment (being written,
+	// or torn) ends a scan quietly.
+	ReadOnly bool
 }
 
 // Open opens (creating if needed) the series directory dir, sealed under
@@ -107,9 +113,12 @@ func Open(dir string, secret []byte, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	s := &Store{dir: dir, secret: slices.Clone(secret), segSize: o.SegmentSize}
+	s := &Store{dir: dir, secret: slices.Clone(secret), segSize: o.SegmentSize, readOnly: o.ReadOnly}
 	if s.segSize <= 0 {
 		s.segSize = DefaultSegmentSize
+	}
+	if o.ReadOnly {
+		return s, nil
 	}
 	segs, err := s.segments()
 	if err != nil {
@@ -261,7 +270,7 @@ func (s *Store) write(kind byte, n uint32, cs []Column, plains [][]byte) (Pos, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
-		return Pos{}, errors.New("series: store is closed")
+		return Pos{}, errors.New("series: store is closed or read-only")
 	}
 	if s.off >= s.segSize {
 		if err := s.startSegment(s.seg + 1); err != nil {
@@ -344,8 +353,12 @@ func (s *Store) Scan(cols Columns, fn func(*Frame) error) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range segs {
-		if err := s.scanSegment(n, cols, fn); err != nil {
+	for i, n := range segs {
+		err := s.scanSegment(n, cols, fn)
+		if s.readOnly && i == len(segs)-1 && errors.Is(err, errTorn) {
+			return nil // the frame being written now
+		}
+		if err != nil {
 			return err
 		}
 	}

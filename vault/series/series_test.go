@@ -268,3 +268,32 @@ func BenchmarkScanValues(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*100_000)/b.Elapsed().Seconds(), "readings/s")
 }
+
+// A read-only store reads what a writer has written so far, stops quietly
+// at a frame still being written, and never cuts or writes anything.
+func TestReadOnlyBesideAWriter(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := series.Open(dir, secret, series.Options{})
+	defer w.Close()
+	w.Append(batch("dev-1", 1, 10))
+	w.Append(batch("dev-1", 11, 10))
+	seg := filepath.Join(dir, "00000001.seg")
+	full, _ := os.ReadFile(seg)
+	// Half a frame more, as if the writer were in the middle of it.
+	f, _ := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(full[:len(full)/4])
+	f.Close()
+	r, err := series.Open(dir, secret, series.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := all(t, r, series.All); len(got) != 20 {
+		t.Fatalf("read %d, want the 20 complete", len(got))
+	}
+	if st, _ := os.Stat(seg); st.Size() != int64(len(full)+len(full)/4) {
+		t.Fatal("the read-only store changed the segment")
+	}
+	if _, err := r.Append(batch("dev-1", 21, 1)); err == nil {
+		t.Fatal("a read-only store appended")
+	}
+}
