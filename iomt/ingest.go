@@ -76,6 +76,7 @@ type Ingest struct {
 
 	accepted atomic.Uint64
 	stats    stats
+	subs     subscribers
 }
 
 type linksBox struct{ l Links }
@@ -217,6 +218,7 @@ func (g *Ingest) submit(ctx context.Context, s *device.Signed) error {
 	d.w.Mark(s.Seq)
 	d.mu.Unlock()
 	g.accepted.Add(1)
+	g.publish(&s.Reading)
 	return nil
 }
 

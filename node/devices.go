@@ -104,6 +104,7 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	h := iomt.Handler(d.ingest)
 	mux.Handle("/v1/devices/readings", h)
 	mux.Handle("/v1/devices/ingest", h)
+	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, &followers{n: n, v: v, org: acct.Org}, n.ChainID))
 	if o.MQTT != "" {
 		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log); err != nil {
 			return err
@@ -267,4 +268,54 @@ func (a *anchorLedger) SubmitAnchor(ctx context.Context, seq uint64, root [32]by
 		return fmt.Errorf("anchor %d on the ledger has another root than the store's marker", seq)
 	}
 	return nil
+}
+
+// followers decides who may follow a device's live readings, from the
+// ledger and the vault's links: an institution account of the device's
+// organisation (its clinicians), or the patient the device is linked to
+// (the wallet linked to the device's patient pseudonym). Only devices of
+// this node's organisation are served.
+type followers struct {
+	n   *Node
+	v   *vault.Vault
+	org string
+}
+
+func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, error) {
+	var acct *ledger.Account
+	var d *ledger.Device
+	err := f.n.app.View(func(r store.ReadWriter, _ ledger.Commitment) error {
+		var err error
+		if acct, err = ledger.GetAccount(r, account); err != nil {
+			return err
+		}
+		d, err = ledger.GetDevice(r, dev)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if acct == nil || d == nil || d.Org != f.org {
+		return false, nil
+	}
+	switch acct.Kind {
+	case ledger.KindInstitution:
+		return acct.Org == d.Org, nil
+	case ledger.KindPatient:
+		dl, err := f.v.DeviceLinks(f.org)
+		if err != nil {
+			return false, err
+		}
+		psn, ok := dl.Pseudonym(dev)
+		if !ok {
+			return false, nil
+		}
+		pl, err := f.v.Links(f.org)
+		if err != nil {
+			return false, err
+		}
+		wallet, ok := pl.Wallet(psn)
+		return ok && wallet == account, nil
+	}
+	return false, nil
 }

@@ -1,14 +1,18 @@
 package node_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +91,41 @@ func TestDevicesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Who may follow the device live: St Mary's clinicians (its
+	// institution accounts) and the patient it is linked to; not a
+	// researcher, not another patient.
+	patient, _ := keys.Load(node.KeysDir(home), "patient-1")
+	if _, err := v.LinkPatient("st-mary", pseudonym, patient.Address()); err != nil {
+		t.Fatal(err)
+	}
+	follow := func(name string) *http.Response {
+		t.Helper()
+		k, err := keys.Load(node.KeysDir(home), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := time.Now().UnixMilli()
+		sig := ed25519.Sign(k.Sign, iomt.StreamRequest(n.ChainID(), "cuff-1", ms))
+		resp, err := http.Get(fmt.Sprintf("http://%s/v1/devices/cuff-1/stream?key=%x&ts=%d&sig=%x", n.APIAddr(), k.PubKey(), ms, sig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for name, want := range map[string]int{"rita-researcher": 403, "patient-2": 403, "northside-admin": 403, "patient-1": 200} {
+		resp := follow(name)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s following cuff-1: status %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+	live := follow("st-mary-admin")
+	defer live.Body.Close()
+	if live.StatusCode != 200 {
+		t.Fatalf("the clinician may not follow: %d", live.StatusCode)
+	}
+	liveLines := bufio.NewReader(live.Body)
+
 	o := paho.NewClientOptions().AddBroker("tcp://" + n.MQTTAddr()).SetClientID("cuff-1").SetProtocolVersion(4)
 	mc := paho.NewClient(o)
 	if tok := mc.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -106,6 +145,20 @@ func TestDevicesEndToEnd(t *testing.T) {
 	if st := n.DeviceStats(); st.Stored != 20 {
 		t.Fatalf("stats %+v, want 20 stored", st)
 	}
+	for got := 0; got < 20; {
+		line, err := liveLines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("live stream after %d readings: %v", got, err)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var r device.Reading
+			if err := json.Unmarshal([]byte(data), &r); err != nil || r.Device != "cuff-1" || r.Value != value || r.Seq != uint64(got+1) {
+				t.Fatalf("live event %q", data)
+			}
+			got++
+		}
+	}
+	live.Body.Close()
 
 	// Every acknowledged reading is provable against a committed anchor
 	// (once the anchor interval has passed and the anchor is in a block).
