@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,7 +29,7 @@ import (
 
 func deviceCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "device", Short: "Medical devices: register, suspend, link to patients, verify readings, simulate (docs/iomt.md)"}
-	cmd.AddCommand(deviceRegisterCmd(e), deviceStatusCmd(e), deviceShowCmd(e), deviceLinkCmd(e), deviceReadingsCmd(e), deviceVerifyCmd(e), deviceSimulateCmd(e))
+	cmd.AddCommand(deviceRegisterCmd(e), deviceStatusCmd(e), deviceShowCmd(e), deviceLinkCmd(e), deviceReadingsCmd(e), deviceFollowCmd(e), deviceVerifyCmd(e), deviceSimulateCmd(e))
 	return cmd
 }
 
@@ -258,6 +260,74 @@ func deviceReadingsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&dev, "device", "", "device id")
 	cmd.Flags().IntVar(&last, "last", 10, "how many of the latest readings")
 	cmd.Flags().StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
+	return cmd
+}
+
+func deviceFollowCmd(e *env) *cobra.Command {
+	var id, from string
+	var count int
+	cmd := &cobra.Command{
+		Use:   "follow",
+		Short: "Follow a device's readings live (a clinician of its organisation, or the patient it is linked to)",
+		Long: `follow signs a stream request with --from and prints the device's readings as the node stores them
+(server-sent events from GET /v1/devices/{id}/stream), until Ctrl-C or --count readings. The node
+refuses accounts the ledger and its links do not allow (403).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := e.key(from)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := e.ctx(cmd)
+			chainID, err := c.Chain(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			ms := time.Now().UnixMilli()
+			sig := ed25519.Sign(k.Sign, iomt.StreamRequest(chainID, id, ms))
+			u := fmt.Sprintf("%s/v1/devices/%s/stream?key=%x&ts=%d&sig=%x", strings.TrimSuffix(c.BaseURL(), "/"), id, k.PubKey(), ms, sig)
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				return &client.Error{Status: resp.StatusCode, Name: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+			}
+			sc := bufio.NewScanner(resp.Body)
+			w := cmd.OutOrStdout()
+			for n := 0; sc.Scan() && (count == 0 || n < count); {
+				data, ok := strings.CutPrefix(sc.Text(), "data: ")
+				if !ok || data == "{}" {
+					continue
+				}
+				var r device.Reading
+				if err := json.Unmarshal([]byte(data), &r); err != nil {
+					return fmt.Errorf("stream: %w", err)
+				}
+				if e.g.json {
+					fmt.Fprintln(w, data)
+				} else {
+					fmt.Fprintf(w, "%s  %s seq %d  %s %g %s\n", time.UnixMilli(r.Time).UTC().Format(time.RFC3339Nano), r.Device, r.Seq, r.Code, r.Value, r.Unit)
+				}
+				n++
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "device id")
+	cmd.Flags().StringVar(&from, "from", "", "your key: an institution account of the device's organisation, or the patient's")
+	cmd.Flags().IntVar(&count, "count", 0, "stop after this many readings (0: until Ctrl-C)")
 	return cmd
 }
 
