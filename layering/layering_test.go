@@ -73,7 +73,7 @@ api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
-client, vault, vault/series < iomt;
+client, ingest, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/blob/s3blob, iomt < node;

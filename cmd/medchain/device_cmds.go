@@ -20,6 +20,7 @@ import (
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/device"
+	"github.com/medchain/medchain/ingest"
 	"github.com/medchain/medchain/iomt"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
@@ -29,7 +30,7 @@ import (
 
 func deviceCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "device", Short: "Medical devices: register, suspend, link to patients, verify readings, simulate (docs/iomt.md)"}
-	cmd.AddCommand(deviceRegisterCmd(e), deviceStatusCmd(e), deviceShowCmd(e), deviceLinkCmd(e), deviceReadingsCmd(e), deviceFollowCmd(e), deviceVerifyCmd(e), deviceSimulateCmd(e))
+	cmd.AddCommand(deviceRegisterCmd(e), deviceStatusCmd(e), deviceShowCmd(e), deviceLinkCmd(e), deviceReadingsCmd(e), deviceFollowCmd(e), deviceFeaturesCmd(e), deviceVerifyCmd(e), deviceSimulateCmd(e))
 	return cmd
 }
 
@@ -328,6 +329,94 @@ refuses accounts the ledger and its links do not allow (403).`,
 	cmd.Flags().StringVar(&id, "id", "", "device id")
 	cmd.Flags().StringVar(&from, "from", "", "your key: an institution account of the device's organisation, or the patient's")
 	cmd.Flags().IntVar(&count, "count", 0, "stop after this many readings (0: until Ctrl-C)")
+	return cmd
+}
+
+func deviceFeaturesCmd(e *env) *cobra.Command {
+	var (
+		from, dataset, title, desc, to, dir string
+		window                              time.Duration
+		recipients                          []string
+	)
+	cmd := &cobra.Command{
+		Use:   "features",
+		Short: "Publish device readings as a dataset: per patient, mean, max and SD of heart rate and systolic pressure over a window",
+		Long: `features summarises the readings measured in the --window ending at --to (default now) per patient
+pseudonym — mean, maximum, standard deviation and count of heart rate and of systolic pressure, in
+their schema units — seals the rows into the vault as the next version of --dataset (data key wrapped
+to the node key of --from and to each --recipient) and registers it on the ledger. Studies then reach
+the features only through the dataset's policy, the patients' consents and the output controls.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			end := time.Now()
+			if to != "" {
+				var err error
+				if end, err = time.Parse(time.RFC3339, to); err != nil {
+					return fail("--to %q: want an RFC 3339 time", to)
+				}
+			}
+			if window <= 0 {
+				return fail("--window must be positive")
+			}
+			key, err := e.key(from)
+			if err != nil {
+				return err
+			}
+			node, err := vault.NodeIdentity(key.Enc)
+			if err != nil {
+				return err
+			}
+			var rcpts []vault.Recipient
+			for _, r := range recipients {
+				rc, err := vault.ParseRecipient(r)
+				if err != nil {
+					return fail("--recipient %q: %v", r, err)
+				}
+				rcpts = append(rcpts, rc)
+			}
+			if dir == "" {
+				dir = filepath.Join(e.g.home, "vault")
+			}
+			st, err := openSeries(dir)
+			if err != nil {
+				return err
+			}
+			rows, err := iomt.Features(st, end.Add(-window), end)
+			st.Close()
+			if err != nil {
+				return err
+			}
+			v, err := vault.Open(dir)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := e.ctx(cmd)
+			defer cancel()
+			pub, sum, err := iomt.PublishFeatures(ctx, v, node, ingest.ClientLedger{Client: c, Key: key, Timeout: e.o.timeout},
+				dataset, title, desc, rows, rcpts)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"dataset": dataset, "version": sum.Version, "record_band": sum.RecordBand,
+				"content_root": sum.ContentRoot, "published": pub}
+			return e.show(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "published %s version %d: %s patients, content root %s\n", dataset, sum.Version, sum.RecordBand, sum.ContentRoot)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "an institution key of the node's organisation (publishes; its node key opens the version)")
+	f.StringVar(&dataset, "dataset", "", "dataset id")
+	f.StringVar(&title, "title", "Device readings summary", "dataset title")
+	f.StringVar(&desc, "description", "", "dataset description (public: no patient data)")
+	f.DurationVar(&window, "window", 24*time.Hour, "the window of readings summarised")
+	f.StringVar(&to, "to", "", "end of the window, RFC 3339 (default now)")
+	f.StringArrayVar(&recipients, "recipient", nil, "also wrap the data key to this worker key (age1…; repeat)")
+	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	return cmd
 }
 
