@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -63,7 +62,7 @@ device-<id> if --key is not given and no such key exists. Never put anything abo
 				keyName = "device-" + id
 			}
 			k, err := keys.Load(e.keysDir(), keyName)
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, keys.ErrNotFound) {
 				if k, err = keys.Generate(keyName); err == nil {
 					err = k.Save(e.keysDir())
 				}
