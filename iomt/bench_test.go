@@ -52,7 +52,7 @@ func (m mapLinks) Pseudonym(d string) (string, bool) { p, ok := m[d]; return p, 
 func BenchmarkMQTT(b *testing.B) {
 	f, devs := simFixture(b, *benchDevices)
 	defer f.close()
-	br, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet)
+	br, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

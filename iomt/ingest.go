@@ -77,6 +77,7 @@ type Ingest struct {
 	accepted atomic.Uint64
 	stats    stats
 	subs     subscribers
+	live     atomic.Pointer[func(*device.Reading)]
 }
 
 type linksBox struct{ l Links }

@@ -3,12 +3,16 @@ package iomt
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -28,9 +32,14 @@ const (
 	topicPrefix     = "medchain/v1/devices/"
 	readingsSuffix  = "/readings"
 	rejectedSuffix  = "/rejections"
+	liveSuffix      = "/live"
 	codeRefused     = 0x83 // MQTT 5 "implementation specific error"
 	codeStoreFailed = 0x80 // MQTT 5 "unspecified error"
 )
+
+// LiveTopic is the topic a device's stored readings are published to, for
+// followers the Authorizer allows (see Follow).
+func LiveTopic(dev string) string { return topicPrefix + dev + liveSuffix }
 
 // ReadingsTopic is the topic a device publishes its readings to.
 func ReadingsTopic(dev string) string { return topicPrefix + dev + readingsSuffix }
@@ -62,9 +71,27 @@ type Rejection struct {
 	Field  string        `json:"field,omitempty"`
 }
 
+// Follow lets authorised accounts subscribe to devices' live topics over
+// MQTT. A follower connects with username "<account public key, hex>:<Unix
+// ms>" and as password the hex ed25519 signature of
+// FollowerConnect(chain id, client id, ms), within a minute of the node's
+// clock; it may then subscribe, by exact name, to the live topic of each
+// device Auth lets it follow. A connection without username is a
+// device's: it may publish readings and follow nothing.
+type Follow struct {
+	Auth    Authorizer
+	ChainID func() string
+}
+
+// FollowerConnect is what a follower signs to connect.
+func FollowerConnect(chainID, clientID string, ms int64) []byte {
+	return fmt.Appendf(nil, "medchain/device/follow-mqtt/v1\x00%s\x00%s\x00%d", chainID, clientID, ms)
+}
+
 // StartBroker listens on addr (host:port; port 0 picks one) and serves
-// MQTT, handing each published reading to g.
-func StartBroker(g *Ingest, addr string, log *slog.Logger) (*Broker, error) {
+// MQTT, handing each published reading to g. With follow, stored readings
+// are also published to live topics for the followers it allows.
+func StartBroker(g *Ingest, addr string, log *slog.Logger, follow *Follow) (*Broker, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("iomt: mqtt listener: %w", err)
@@ -75,7 +102,8 @@ func StartBroker(g *Ingest, addr string, log *slog.Logger) (*Broker, error) {
 	// Acknowledgements carry no properties of the publish.
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log})
-	if err := srv.AddHook(&hook{g: g, srv: srv}, nil); err != nil {
+	h := &hook{g: g, srv: srv, follow: follow}
+	if err := srv.AddHook(h, nil); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -86,6 +114,16 @@ func StartBroker(g *Ingest, addr string, log *slog.Logger) (*Broker, error) {
 	if err := srv.Serve(); err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if follow != nil {
+		g.setLive(func(r *device.Reading) {
+			topic := LiveTopic(r.Device)
+			if len(srv.Topics.Subscribers(topic).Subscriptions) == 0 {
+				return
+			}
+			b, _ := json.Marshal(r)
+			srv.Publish(topic, b, false, 0)
+		})
 	}
 	return &Broker{srv: srv, ln: ln}, nil
 }
@@ -98,8 +136,9 @@ func (b *Broker) Close() error { return b.srv.Close() }
 
 type hook struct {
 	mqtt.HookBase
-	g   *Ingest
-	srv *mqtt.Server
+	g      *Ingest
+	srv    *mqtt.Server
+	follow *Follow
 }
 
 func (h *hook) ID() string { return "medchain-iomt" }
@@ -108,20 +147,64 @@ func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish}, []byte{b})
 }
 
-// OnConnectAuthenticate lets any client connect: what a device publishes
-// is trusted only through each reading's signature, and what it may
-// subscribe to is refusals, which carry no patient data.
-func (h *hook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+// OnConnectAuthenticate lets any client connect without a username: what
+// a device publishes is trusted only through each reading's signature,
+// and what it may subscribe to is refusals, which carry no patient data.
+// A client with a username is a follower and must prove its account key.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if len(pk.Connect.Username) == 0 {
+		return true
+	}
+	_, ok := h.follower(cl.ID, string(pk.Connect.Username), string(pk.Connect.Password))
+	return ok
+}
 
-// OnACLCheck allows publishing to readings topics and subscribing to
-// rejections topics, exactly (no wildcards), and nothing else.
-func (h *hook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
+// follower checks a follower's credentials and returns its account.
+func (h *hook) follower(clientID, user, pass string) (string, bool) {
+	if h.follow == nil {
+		return "", false
+	}
+	keyHex, msText, ok := strings.Cut(user, ":")
+	pub, err1 := hex.DecodeString(keyHex)
+	sig, err2 := hex.DecodeString(pass)
+	ms, err3 := strconv.ParseInt(msText, 10, 64)
+	if !ok || err1 != nil || err2 != nil || err3 != nil || len(pub) != ed25519.PublicKeySize {
+		return "", false
+	}
+	if d := time.Since(time.UnixMilli(ms)); d > streamSkew || d < -streamSkew {
+		return "", false
+	}
+	if !ed25519.Verify(pub, FollowerConnect(h.follow.ChainID(), clientID, ms), sig) {
+		return "", false
+	}
+	return vocab.Address(pub), true
+}
+
+// OnACLCheck allows publishing to readings topics, subscribing to
+// rejections topics, and, for followers, subscribing to the live topics
+// of the devices they may follow — all by exact name (no wildcards) —
+// and nothing else.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if write {
 		_, ok := deviceOf(topic, readingsSuffix)
 		return ok
 	}
-	_, ok := deviceOf(topic, rejectedSuffix)
-	return ok
+	if _, ok := deviceOf(topic, rejectedSuffix); ok {
+		return true
+	}
+	dev, ok := deviceOf(topic, liveSuffix)
+	if !ok || len(cl.Properties.Username) == 0 || h.follow == nil {
+		return false
+	}
+	// The credentials were checked at CONNECT; the address is read again
+	// from them.
+	keyHex, _, _ := strings.Cut(string(cl.Properties.Username), ":")
+	pub, err := hex.DecodeString(keyHex)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	allowed, err := h.follow.Auth.MayFollow(context.Background(), vocab.Address(pub), dev)
+	return err == nil && allowed
 }
 
 // OnPublish runs on the client's connection goroutine, before the broker

@@ -67,8 +67,15 @@ func (g *Ingest) drop(dev string, s *subscriber) {
 	}
 }
 
+// setLive sets a function every stored reading is also handed to (the
+// broker's live topics).
+func (g *Ingest) setLive(fn func(*device.Reading)) { g.live.Store(&fn) }
+
 // publish hands a stored reading to the device's followers.
 func (g *Ingest) publish(r *device.Reading) {
+	if fn := g.live.Load(); fn != nil {
+		(*fn)(r)
+	}
 	g.subs.mu.Lock()
 	defer g.subs.mu.Unlock()
 	for s := range g.subs.byID[r.Device] {

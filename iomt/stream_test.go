@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/medchain/medchain/device"
 	"github.com/medchain/medchain/iomt"
 	"github.com/medchain/medchain/vocab"
@@ -110,4 +112,83 @@ func nextEvent(t *testing.T, rd *bufio.Reader) string {
 	}
 	t.Fatal("no event")
 	return ""
+}
+
+// followerClient connects over MQTT 3.1.1 as the account of key; ok is
+// false if the broker refused the credentials.
+func followerClient(t *testing.T, addr, id string, key ed25519.PrivateKey, chain string) (paho.Client, bool) {
+	ms := time.Now().UnixMilli()
+	sig := ed25519.Sign(key, iomt.FollowerConnect(chain, id, ms))
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetProtocolVersion(4).SetAutoReconnect(false).
+		SetUsername(fmt.Sprintf("%x:%d", []byte(key.Public().(ed25519.PublicKey)), ms)).SetPassword(hex.EncodeToString(sig))
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, false
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c, true
+}
+
+func subscribeCode(c paho.Client, topic string, cb paho.MessageHandler) byte {
+	tok := c.Subscribe(topic, 0, cb)
+	tok.WaitTimeout(10 * time.Second)
+	return tok.(*paho.SubscribeToken).Result()[topic]
+}
+
+// MQTT followers: an account the Authorizer allows, proven at CONNECT,
+// may subscribe to the device's live topic and receives its readings as
+// stored; a wildcard, another device, a device connection or a bad proof
+// get nothing.
+func TestMQTTFollowers(t *testing.T) {
+	f := newFixture(t, 2)
+	defer f.close()
+	clinician := ed25519.NewKeyFromSeed([]byte("clinician key seed 32 bytes long"))
+	auth := allowList{vocab.Address(clinician.Public().(ed25519.PublicKey)): "dev-0000"}
+	b, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet, &iomt.Follow{Auth: auth, ChainID: func() string { return "chain-x" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	if _, ok := followerClient(t, b.Addr(), "f-bad", clinician, "chain-y"); ok {
+		t.Fatal("a follower proven for another chain connected")
+	}
+	c, ok := followerClient(t, b.Addr(), "f-1", clinician, "chain-x")
+	if !ok {
+		t.Fatal("the follower could not connect")
+	}
+	got := make(chan device.Reading, 10)
+	if code := subscribeCode(c, iomt.LiveTopic("dev-0000"), func(_ paho.Client, m paho.Message) {
+		var r device.Reading
+		json.Unmarshal(m.Payload(), &r)
+		got <- r
+	}); code != 0 {
+		t.Fatalf("live topic refused: %#x", code)
+	}
+	for _, topic := range []string{iomt.LiveTopic("dev-0001"), "medchain/v1/devices/+/live", "#"} {
+		if code := subscribeCode(c, topic, nil); code != 0x80 {
+			t.Errorf("%s granted to the follower", topic)
+		}
+	}
+	dev := pahoClient(t, b.Addr(), "dev-0000")
+	if code := subscribeCode(dev, iomt.LiveTopic("dev-0000"), nil); code != 0x80 {
+		t.Error("a device connection may follow")
+	}
+	for _, v := range []float64{61, 62} {
+		s := f.reading("dev-0000", v)
+		if tok := dev.Publish(iomt.ReadingsTopic("dev-0000"), 1, false, s.Encode()); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	for _, v := range []float64{61, 62} {
+		select {
+		case r := <-got:
+			if r.Value != v || r.Device != "dev-0000" {
+				t.Fatalf("live reading %+v, want %g", r, v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no live reading")
+		}
+	}
 }

@@ -104,9 +104,10 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	h := iomt.Handler(d.ingest)
 	mux.Handle("/v1/devices/readings", h)
 	mux.Handle("/v1/devices/ingest", h)
-	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, &followers{n: n, v: v, org: acct.Org}, n.ChainID))
+	fw := &followers{n: n, v: v, org: acct.Org}
+	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, fw, n.ChainID))
 	if o.MQTT != "" {
-		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log); err != nil {
+		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log, &iomt.Follow{Auth: fw, ChainID: n.ChainID}); err != nil {
 			return err
 		}
 	}
