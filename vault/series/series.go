@@ -17,7 +17,9 @@
 // Segment keys are derived from the vault's pseudonym secret (HKDF-SHA256,
 // "medchain/vault/series/v1", the segment number as salt), so a copy of
 // the files without the secret reveals nothing, and no key has to be kept
-// beside them. Readings leave this store for research only through the
+// beside them. Random 96-bit nonces allow 2^32 seals per key; a 64 MiB
+// segment holds at most a few million sealed columns. Readings leave this
+// store for research only through the
 // ingest pipeline into a dataset version, which is sealed under its own
 // age-wrapped data key like any other.
 //
