@@ -272,10 +272,13 @@ func (a *anchorLedger) SubmitAnchor(ctx context.Context, seq uint64, root [32]by
 }
 
 // followers decides who may follow a device's live readings, from the
-// ledger and the vault's links: an institution account of the device's
-// organisation (its clinicians), or the patient the device is linked to
-// (the wallet linked to the device's patient pseudonym). Only devices of
-// this node's organisation are served.
+// ledger and the vault's links: the patient the device is linked to (the
+// wallet linked to the device's patient pseudonym), or an institution
+// account of the device's organisation — its clinicians — unless that
+// patient's consents deny purpose "clinical" for the organisation (read as
+// of the latest block; a patient linked to no wallet has no consents, and
+// direct care is permitted unless denied). Only devices of this node's
+// organisation are served.
 type followers struct {
 	n   *Node
 	v   *vault.Vault
@@ -285,7 +288,9 @@ type followers struct {
 func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, error) {
 	var acct *ledger.Account
 	var d *ledger.Device
-	err := f.n.app.View(func(r store.ReadWriter, _ ledger.Commitment) error {
+	var height int64
+	err := f.n.app.View(func(r store.ReadWriter, c ledger.Commitment) error {
+		height = c.Height
 		var err error
 		if acct, err = ledger.GetAccount(r, account); err != nil {
 			return err
@@ -299,24 +304,50 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 	if acct == nil || d == nil || d.Org != f.org {
 		return false, nil
 	}
-	switch acct.Kind {
-	case ledger.KindInstitution:
-		return acct.Org == d.Org, nil
-	case ledger.KindPatient:
-		dl, err := f.v.DeviceLinks(f.org)
-		if err != nil {
-			return false, err
-		}
-		psn, ok := dl.Pseudonym(dev)
-		if !ok {
-			return false, nil
-		}
-		pl, err := f.v.Links(f.org)
-		if err != nil {
-			return false, err
-		}
-		wallet, ok := pl.Wallet(psn)
-		return ok && wallet == account, nil
+	if acct.Kind != ledger.KindInstitution && acct.Kind != ledger.KindPatient {
+		return false, nil
 	}
-	return false, nil
+	if acct.Kind == ledger.KindInstitution && acct.Org != d.Org {
+		return false, nil
+	}
+	wallet, err := f.patientWallet(dev)
+	if err != nil {
+		return false, err
+	}
+	if acct.Kind == ledger.KindPatient {
+		return wallet != "" && wallet == account, nil
+	}
+	if wallet == "" {
+		return true, nil
+	}
+	var consents []ledger.Consent
+	err = f.n.app.View(func(r store.ReadWriter, _ ledger.Commitment) error {
+		var err error
+		consents, err = ledger.GetConsents(r, wallet)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return ledger.ConsentAllows(consents, ledger.ConsentQuery{Org: d.Org, Purpose: "clinical", Height: height,
+		Time: time.Now().Unix(), Model: ledger.ConsentOptOut}), nil
+}
+
+// patientWallet is the wallet of the patient a device is linked to ("" if
+// the device or the patient is not linked).
+func (f *followers) patientWallet(dev string) (string, error) {
+	dl, err := f.v.DeviceLinks(f.org)
+	if err != nil {
+		return "", err
+	}
+	psn, ok := dl.Pseudonym(dev)
+	if !ok {
+		return "", nil
+	}
+	pl, err := f.v.Links(f.org)
+	if err != nil {
+		return "", err
+	}
+	w, _ := pl.Wallet(psn)
+	return w, nil
 }

@@ -15,12 +15,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/device"
 	"github.com/medchain/medchain/iomt"
@@ -119,6 +121,32 @@ func TestDevicesEndToEnd(t *testing.T) {
 			t.Errorf("%s following cuff-1: status %d, want %d", name, resp.StatusCode, want)
 		}
 	}
+	// The patient denies direct-care use to St Mary's: its clinicians may
+	// no longer follow; the patient still may. Then the deny is revoked.
+	patientTx := func(m ledger.Msg) *api.TxSubmitted {
+		t.Helper()
+		res, err := c.SignAndSubmit(ctx, patient, m, true)
+		if err == nil {
+			err = client.ResultError(res)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := patientTx(&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: "st-mary"}, Provision: ledger.Deny,
+		Purposes: []string{"clinical"}})
+	for name, want := range map[string]int{"st-mary-admin": 403, "patient-1": 200} {
+		resp := follow(name)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("after the deny, %s following cuff-1: status %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+	seqText, _ := client.EventAttr(res.Result, "give_consent", "seq")
+	seq, _ := strconv.ParseUint(seqText, 10, 64)
+	patientTx(&ledger.RevokeConsent{Seq: seq})
+
 	live := follow("st-mary-admin")
 	defer live.Body.Close()
 	if live.StatusCode != 200 {
