@@ -75,6 +75,9 @@ type Options struct {
 	// are written to that database, whose schema must already be loaded
 	// (docs/indexer.md). Start checks the connection and the tables first.
 	PsqlConn string
+	// DevSignIn lets the web app offer this home's demo keys for one-click
+	// sign-in (marked DEV ONLY). Only `medchain up` sets it.
+	DevSignIn bool
 	// Devices, when set, runs medical-device ingestion (docs/iomt.md).
 	Devices *DeviceOptions
 }
@@ -167,7 +170,7 @@ func Start(home string, o Options) (*Node, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.NewServer(n).Handler())
-	mux.Handle("/", web.Handler())
+	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
 	if o.Devices != nil {
 		if err := n.startDevices(*o.Devices, mux); err != nil {
 			return nil, err
@@ -346,4 +349,13 @@ func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeade
 		return nil, err
 	}
 	return &api.SignedHeader{Height: height, SignedHeader: sh, Validators: vs}, nil
+}
+
+// webOptions offers the home's demo keys to the web app's sign-in page on a
+// dev network only (Options.DevSignIn, set by `medchain up`).
+func webOptions(home string, o Options) web.Options {
+	if !o.DevSignIn {
+		return web.Options{}
+	}
+	return web.Options{DevKeysDir: KeysDir(home)}
 }
