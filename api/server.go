@@ -17,22 +17,97 @@ import (
 type Server struct {
 	b   Backend
 	mux *http.ServeMux
+	obs Observer
+}
+
+// Config adjusts a Server.
+type Config struct {
+	// Limits bound the costly routes (see Limits); the zero value limits
+	// nothing.
+	Limits Limits
+	// Observer, if set, sees every answer.
+	Observer Observer
+	// Now is the limiters' clock; nil means time.Now (tests set it).
+	Now func() time.Time
+}
+
+// Observer sees each answer the server gives: the route pattern that
+// matched (never the request path, which carries ids and addresses), the
+// HTTP status and the time taken.
+type Observer interface {
+	ObserveRequest(route string, status int, d time.Duration)
 }
 
 // NewServer builds the API over a backend.
-func NewServer(b Backend) *Server {
-	s := &Server{b: b, mux: http.NewServeMux()}
-	for _, rt := range s.routes() {
-		s.mux.HandleFunc(rt.method+" "+rt.path, handler(rt.fn))
+func NewServer(b Backend, c Config) *Server {
+	s := &Server{b: b, mux: http.NewServeMux(), obs: c.Observer}
+	now := c.Now
+	if now == nil {
+		now = time.Now
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	limiters := map[class]*limiter{
+		verify: newLimiter("verify", c.Limits.Verify, now),
+		submit: newLimiter("submit", c.Limits.Submit, now),
+		scan:   newLimiter("scan", c.Limits.Scan, now),
+	}
+	for _, rt := range s.routes() {
+		pattern := rt.method + " " + rt.path
+		var h http.Handler = handler(rt.fn)
+		if d := longAnswers[pattern]; d > 0 {
+			h = extendWrite(d, h)
+		}
+		if l := limiters[rt.class]; l != nil {
+			h = l.wrap(h)
+		}
+		s.mux.Handle(pattern, h)
+	}
+	s.mux.HandleFunc(NotFoundPattern, func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiError(ledger.CodeNotFound, "no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
 	})
 	return s
 }
 
+// NotFoundPattern is the pattern of every request no route matches.
+const NotFoundPattern = "/"
+
+// RoutePatterns lists every pattern a request can match ("GET /v1/jobs/{id}",
+// and NotFoundPattern): the closed set of route labels.
+func RoutePatterns() []string {
+	out := []string{NotFoundPattern}
+	for _, r := range (&Server{}).routes() {
+		out = append(out, r.method+" "+r.path)
+	}
+	return out
+}
+
 // Handler is the server's http.Handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	if s.obs == nil {
+		return s.mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		s.mux.ServeHTTP(sw, r)
+		// The mux sets r.Pattern to the pattern it matched.
+		s.obs.ObserveRequest(r.Pattern, sw.status, time.Since(start))
+	})
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (submitTx
+// extends its write deadline).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Error is the API's error body: {"error": {"code": ..., "name": ..., "message": ...}}.
 // Code is the ledger result code (CodeInvalidField for a bad parameter,
@@ -62,6 +137,8 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case ledger.CodeInternal:
 		return http.StatusInternalServerError
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }
@@ -125,43 +202,44 @@ func handler(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 type route struct {
 	method, path string
 	fn           func(r *http.Request) (any, error)
+	class        class // which limit applies (cheap: none)
 }
 
 // routes is the API. openapi.json describes exactly these (a test checks).
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/v1/openapi.json", s.openAPI},
-		{"GET", "/v1/status", s.status},
-		{"POST", "/v1/txs", s.submitTx},
-		{"GET", "/v1/txs/{hash}", s.getTx},
-		{"GET", "/v1/accounts/{address}", s.getAccount},
-		{"GET", "/v1/orgs", s.listOrgs},
-		{"GET", "/v1/orgs/{id}", s.getOrg},
-		{"GET", "/v1/datasets", s.listDatasets},
-		{"GET", "/v1/datasets/{id}", s.getDataset},
-		{"GET", "/v1/datasets/{id}/versions/{version}", s.getDatasetVersion},
-		{"GET", "/v1/datasets/{id}/policy", s.getPolicy},
-		{"GET", "/v1/datasets/{id}/budget", s.getBudget},
-		{"GET", "/v1/patients/{address}/consents", s.listConsents},
-		{"GET", "/v1/consents", s.listAllConsents},
-		{"GET", "/v1/access-requests", s.listAccessRequests},
-		{"GET", "/v1/access-requests/{id}", s.getAccessRequest},
-		{"GET", "/v1/workers", s.listWorkers},
-		{"GET", "/v1/workers/{address}", s.getWorker},
-		{"GET", "/v1/jobs", s.listJobs},
-		{"GET", "/v1/jobs/{id}", s.getJob},
-		{"GET", "/v1/jobs/{id}/study", s.getStudy},
-		{"GET", "/v1/results/{job}/{dataset}", s.getResult},
-		{"GET", "/v1/models", s.listModels},
-		{"GET", "/v1/models/{id}", s.getModel},
-		{"GET", "/v1/models/{id}/predictions", s.listPredictions},
-		{"POST", "/v1/models/{id}/verify", s.verifyPrediction},
-		{"GET", "/v1/state/proof", s.stateProof},
-		{"GET", "/v1/commitments/{height}", s.getCommitment},
-		{"GET", "/v1/headers/{height}", s.getHeader},
-		{"GET", "/v1/audit/entries/{index}", s.auditEntry},
-		{"GET", "/v1/audit/inclusion", s.auditInclusion},
-		{"GET", "/v1/audit/consistency", s.auditConsistency},
+		{"GET", "/v1/openapi.json", s.openAPI, cheap},
+		{"GET", "/v1/status", s.status, cheap},
+		{"POST", "/v1/txs", s.submitTx, submit},
+		{"GET", "/v1/txs/{hash}", s.getTx, cheap},
+		{"GET", "/v1/accounts/{address}", s.getAccount, cheap},
+		{"GET", "/v1/orgs", s.listOrgs, scan},
+		{"GET", "/v1/orgs/{id}", s.getOrg, cheap},
+		{"GET", "/v1/datasets", s.listDatasets, scan},
+		{"GET", "/v1/datasets/{id}", s.getDataset, scan},
+		{"GET", "/v1/datasets/{id}/versions/{version}", s.getDatasetVersion, cheap},
+		{"GET", "/v1/datasets/{id}/policy", s.getPolicy, cheap},
+		{"GET", "/v1/datasets/{id}/budget", s.getBudget, cheap},
+		{"GET", "/v1/patients/{address}/consents", s.listConsents, scan},
+		{"GET", "/v1/consents", s.listAllConsents, scan},
+		{"GET", "/v1/access-requests", s.listAccessRequests, scan},
+		{"GET", "/v1/access-requests/{id}", s.getAccessRequest, cheap},
+		{"GET", "/v1/workers", s.listWorkers, scan},
+		{"GET", "/v1/workers/{address}", s.getWorker, cheap},
+		{"GET", "/v1/jobs", s.listJobs, scan},
+		{"GET", "/v1/jobs/{id}", s.getJob, cheap},
+		{"GET", "/v1/jobs/{id}/study", s.getStudy, scan},
+		{"GET", "/v1/results/{job}/{dataset}", s.getResult, scan},
+		{"GET", "/v1/models", s.listModels, scan},
+		{"GET", "/v1/models/{id}", s.getModel, cheap},
+		{"GET", "/v1/models/{id}/predictions", s.listPredictions, scan},
+		{"POST", "/v1/models/{id}/verify", s.verifyPrediction, verify},
+		{"GET", "/v1/state/proof", s.stateProof, scan},
+		{"GET", "/v1/commitments/{height}", s.getCommitment, cheap},
+		{"GET", "/v1/headers/{height}", s.getHeader, cheap},
+		{"GET", "/v1/audit/entries/{index}", s.auditEntry, cheap},
+		{"GET", "/v1/audit/inclusion", s.auditInclusion, scan},
+		{"GET", "/v1/audit/consistency", s.auditConsistency, scan},
 	}
 }
 
@@ -192,6 +270,23 @@ const maxBody = ledger.MaxTxBytes + 1024
 
 // commitWait bounds how long ?wait=commit waits.
 const commitWait = 30 * time.Second
+
+// longAnswers are the routes that may take longer to answer than the
+// server's write timeout allows (which bounds every other route, so a slow
+// reader cannot hold a connection): POST /v1/txs?wait=commit waits for the
+// commit. Their write deadline is moved to this long after the request.
+var longAnswers = map[string]time.Duration{
+	"POST /v1/txs": commitWait + 15*time.Second,
+}
+
+// extendWrite gives h's answer d to be written. Writers without a deadline
+// (a test recorder) are left as they are.
+func extendWrite(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
+}
 
 // submitTx accepts a signed transaction as the request body (its wire JSON)
 // and broadcasts it; a rejection carries the ledger's code and reason.

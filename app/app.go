@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/zk"
 	"sync"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -36,7 +37,39 @@ type App struct {
 	mu  sync.RWMutex
 	m   *ledger.Machine
 	txs *ledger.TxCache
+
+	// obs sees each committed block; staged is the block FinalizeBlock
+	// executed, handed over once Commit has made it durable. Both belong to
+	// the consensus connection.
+	obs    BlockObserver
+	staged *Block
 }
+
+// BlockObserver sees each block once it is committed: metrics and the
+// like. It runs on the consensus connection after the commit is durable,
+// so it must be quick and must not call back into the app; it observes
+// only, and nothing it does can change state.
+type BlockObserver interface {
+	ObserveBlock(b Block)
+}
+
+// Block is a committed block's outcome.
+type Block struct {
+	Height int64
+	Time   time.Time
+	Txs    []TxOutcome
+}
+
+// TxOutcome is one transaction's result in a committed block. Type is ""
+// for bytes that did not decode (a proposer's fault; the ledger answered
+// malformed).
+type TxOutcome struct {
+	Type   ledger.TxType
+	Result ledger.Result
+}
+
+// SetObserver installs o. Call it before the node starts.
+func (a *App) SetObserver(o BlockObserver) { a.obs = o }
 
 var _ abci.Application = (*App)(nil)
 
@@ -160,6 +193,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		return nil, err
 	}
 	results := make([]*abci.ExecTxResult, len(req.Txs))
+	var out *Block
+	if a.obs != nil {
+		out = &Block{Height: req.Height, Time: req.Time, Txs: make([]TxOutcome, 0, len(req.Txs))}
+	}
 	for i, tx := range req.Txs {
 		r, err := a.m.DeliverTx(tx)
 		if err != nil {
@@ -167,11 +204,17 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 			return nil, fmt.Errorf("height %d tx %d: %w", req.Height, i, err)
 		}
 		results[i] = execResult(r)
+		if a.obs != nil {
+			out.Txs = append(out.Txs, TxOutcome{Type: a.txType(tx), Result: r})
+		}
 	}
 	c, err := a.m.EndBlock()
 	if err != nil {
 		a.m.Abort()
 		return nil, err
+	}
+	if a.obs != nil {
+		a.staged = out
 	}
 	return &abci.FinalizeBlockResponse{TxResults: results, AppHash: c.AppHash}, nil
 }
@@ -204,7 +247,21 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	a.m.Committed()
+	if b := a.staged; b != nil {
+		a.staged = nil
+		a.obs.ObserveBlock(*b)
+	}
 	return &abci.CommitResponse{}, nil
+}
+
+// txType is a delivered transaction's type, for observers. DeliverTx has
+// just decoded the same bytes, so the cache usually answers.
+func (a *App) txType(tx []byte) ledger.TxType {
+	t, err := ledger.DecodeCached(tx, a.m.ChainID(), a.txs)
+	if err != nil {
+		return ""
+	}
+	return t.Payload.Type
 }
 
 // Query answers "/key" (data = a state key) with the value and a JSON state

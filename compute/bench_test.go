@@ -3,9 +3,6 @@ package compute_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +11,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,36 +66,6 @@ func (m *memLedger) AllConsents(context.Context) ([]ledger.Consent, error) {
 			Purposes: []string{"research"}, Created: 2}
 	}
 	return out, nil
-}
-
-// writeLinks writes org's patient link table directly (vault.LinkPatient
-// rewrites the whole table per link): the same sealing as vault/links.go.
-func writeLinks(v *vault.Vault, l *vault.Links) error {
-	secret, err := v.Secret()
-	if err != nil {
-		return err
-	}
-	const info = "medchain/vault/patient-links/v1"
-	key, err := hkdf.Key(sha256.New, secret, nil, info, 32)
-	if err != nil {
-		return err
-	}
-	blk, err := aes.NewCipher(key)
-	if err != nil {
-		return err
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(blk)
-	if err != nil {
-		return err
-	}
-	plain, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(v.Root(), "links"), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(v.Root(), "links", l.Org+".links"), aead.Seal(nil, nil, plain, []byte(info+"\x00"+l.Org)), 0o600)
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
@@ -178,11 +144,23 @@ func BenchmarkJobPath1M20(b *testing.B) {
 	}
 	lk.Unlock()
 	slices.SortFunc(links.Links, func(a, b vault.Link) int { return strings.Compare(a.Pseudonym, b.Pseudonym) })
-	if err := writeLinks(v, links); err != nil {
+	ak, err := keys.Generate(org + "-admin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	nodeID, err := vault.NodeIdentity(ak.Enc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := v.LinkPatients(org, links.Links, nodeID, wr); err != nil {
+		b.Fatal(err)
+	}
+	wid, err := vault.NewIdentity(wk.Enc)
+	if err != nil {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	if l, err := v.Links(org); err != nil || len(l.Links) != n {
+	if l, err := v.Links(org, wid); err != nil || len(l.Links) != n {
 		b.Fatalf("links: %v", err)
 	}
 	linksMs := msSince(t0)

@@ -50,13 +50,14 @@ func (r *recorder) SignAndSubmit(ctx context.Context, k *keys.Key, m ledger.Msg,
 }
 
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	n      *apitest.Node
-	c      *client.Client
-	v      *vault.Vault
-	secret []byte
-	pseudo *deid.Deidentifier
+	t       *testing.T
+	workers map[string]*keys.Key // by organisation, once its site is published
+	ctx     context.Context
+	n       *apitest.Node
+	c       *client.Client
+	v       *vault.Vault
+	secret  []byte
+	pseudo  *deid.Deidentifier
 }
 
 // newEnv opens the test node's vault with its secret and the Safe Harbor
@@ -106,6 +107,10 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if e.workers == nil {
+		e.workers = map[string]*keys.Key{}
+	}
+	e.workers[org] = wk
 	people, err := synth.Generate(synth.Config{N: n, Seed: seed, RefDate: refDate})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +141,17 @@ func (e *env) patient(org string, p synth.Person, consents ...ledger.Msg) *keys.
 		e.t.Fatal(err)
 	}
 	e.submit(k, &ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient})
-	if _, err := e.v.LinkPatient(org, e.pseudo.PatientPseudonym(p.ID), k.Address()); err != nil {
+	// The institution links with its node key and shares the table with
+	// its worker.
+	node, err := vault.NodeIdentity(e.key(org + "-admin").Enc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wr, err := vault.NewRecipient(e.workers[org].EncPub())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.v.LinkPatient(org, e.pseudo.PatientPseudonym(p.ID), k.Address(), node, wr); err != nil {
 		e.t.Fatal(err)
 	}
 	for _, m := range consents {
@@ -406,5 +421,10 @@ func (e *env) study(m *ledger.SubmitJob) *ledger.SubmitJob {
 	if m.Study, err = compute.PlanStudy(m.Params, ds.Latest.Schema, nil); err != nil {
 		e.t.Fatal(err)
 	}
+	// Deadlines are in blocks, and blocks keep coming while the workers
+	// prove their contributions: on a loaded machine (CI runs packages side
+	// by side) a 30-block iteration can pass before a live site has posted.
+	// Tests that want a deadline to pass set a short one themselves.
+	m.Study.IterationBlocks = 600
 	return m
 }

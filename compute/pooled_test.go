@@ -27,7 +27,7 @@ func TestPooledEqualsCentral(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	e := newEnv(t, ctx, n)
 	type site struct {

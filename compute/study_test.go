@@ -82,7 +82,9 @@ func (e *env) submitStudy(datasets []string, params analysis.RegressionParams, b
 	raw, _ := json.Marshal(params)
 	m := e.study(&ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: raw,
 		Purpose: "research", MaxPrice: 10000, ResultKey: rita.EncPub()})
-	m.Study.IterationBlocks = blocks
+	if blocks != 0 {
+		m.Study.IterationBlocks = blocks
+	}
 	id, err := client.JobID(e.submit(rita, m))
 	if err != nil {
 		e.t.Fatal(err)
@@ -155,7 +157,7 @@ func TestStudyDropout(t *testing.T) {
 	rita := e.key("rita-researcher")
 	before, _ := e.c.Account(e.ctx, rita.Address())
 	start := time.Now()
-	id := e.submitStudy([]string{"sm", "ns", "lv", "rs"}, analysis.RegressionParams{Outcome: "cvd_10y", Features: studyFeatures}, 40)
+	id := e.submitStudy([]string{"sm", "ns", "lv", "rs"}, analysis.RegressionParams{Outcome: "cvd_10y", Features: studyFeatures}, 150)
 	// All four take part in the first iterations; then acme-pharma's
 	// worker dies.
 	j := e.runUntil(id, sites, func(j *ledger.Job) bool { return j.Study.Iteration >= 2 })

@@ -380,7 +380,11 @@ func (rc *runConsents) get(ctx context.Context, b Backend) ([]ledger.Consent, er
 // whose pseudonym is not linked, or whose wallet has no consents, is
 // decided by the consent model alone.
 func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Job, site ledger.JobSite, consents *runConsents) ([]bool, error) {
-	links, err := w.Vault.Links(site.Org)
+	id, err := vault.NewIdentity(w.Key.Enc)
+	if err != nil {
+		return nil, err
+	}
+	links, err := w.Vault.Links(site.Org, id) // shared with this worker by the institution (vault.LinkPatient)
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,7 @@ type Report struct {
 	Version         uint64        `json:"version"`
 	Format          Format        `json:"format"`
 	Files           int           `json:"files"`
+	SourceFiles     []SourceFile  `json:"source_files"` // by position and hash: never a file name
 	Bytes           int64         `json:"bytes_read"`
 	RefDate         string        `json:"ref_date"`
 	RowsRead        int           `json:"rows_read"`
@@ -287,6 +288,7 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	if err != nil {
 		return nil, err
 	}
+	rep.SourceFiles = src.sums
 	if o.Progress != nil {
 		o.Progress(Progress{BytesRead: src.done, BytesTotal: src.total, Rows: rep.RowsRead, Bad: badRows})
 	}

@@ -43,7 +43,7 @@ const rules = `
 # computation. They import no medchain package.
 NONE
 < vocab, store, zk, analysis, synth, overlap, web,
-  vault/blob, vault/internal/bech32;
+  vault/blob, vault/internal/bech32, metrics;
 
 # The vault side of an institution: read sources, make research rows,
 # de-identify, seal. It speaks the ledger's vocabulary, never the ledger.
@@ -51,6 +51,7 @@ vocab < record, keys;
 record < fhir, csvsrc, normalize, deid, vault/column;
 vault/blob, vault/column, vault/internal/bech32 < vault;
 vault/blob < vault/blob/s3blob;
+vault, vault/blob/s3blob < vault/vaultcfg;
 
 # Medical devices: the signed reading and its checks (pure).
 normalize < device;
@@ -76,7 +77,7 @@ client, ingest, synth < seed;
 client, ingest, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/blob/s3blob, iomt < node;
+store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
 node < api/apitest;
 node, ingest, synth, seed < cmd/medchain;
 `

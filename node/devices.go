@@ -104,7 +104,11 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	h := iomt.Handler(d.ingest)
 	mux.Handle("/v1/devices/readings", h)
 	mux.Handle("/v1/devices/ingest", h)
-	fw := &followers{n: n, v: v, org: acct.Org}
+	nodeID, err := vault.NodeIdentity(gw.Enc)
+	if err != nil {
+		return err
+	}
+	fw := &followers{n: n, v: v, id: nodeID, org: acct.Org}
 	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, fw, n.ChainID))
 	if o.MQTT != "" {
 		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log, &iomt.Follow{Auth: fw, ChainID: n.ChainID}); err != nil {
@@ -282,6 +286,7 @@ func (a *anchorLedger) SubmitAnchor(ctx context.Context, seq uint64, root [32]by
 type followers struct {
 	n   *Node
 	v   *vault.Vault
+	id  *vault.Identity // the gateway's node key: it opens the patient link table
 	org string
 }
 
@@ -311,6 +316,9 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 		return false, nil
 	}
 	wallet, err := f.patientWallet(dev)
+	if errors.Is(err, errNoLinks) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -344,10 +352,19 @@ func (f *followers) patientWallet(dev string) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	pl, err := f.v.Links(f.org)
+	pl, err := f.v.Links(f.org, f.id)
+	if errors.Is(err, vault.ErrNotRecipient) {
+		// The link table's key is not wrapped to the gateway's key: the
+		// patient cannot be known, so the patient may not follow and no
+		// consent can be checked — fail closed.
+		return "", errNoLinks
+	}
 	if err != nil {
 		return "", err
 	}
 	w, _ := pl.Wallet(psn)
 	return w, nil
 }
+
+// errNoLinks: the gateway's key cannot open the patient link table.
+var errNoLinks = errors.New("the patient link table is not shared with the device gateway's key")

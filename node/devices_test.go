@@ -97,7 +97,11 @@ func TestDevicesEndToEnd(t *testing.T) {
 	// institution accounts) and the patient it is linked to; not a
 	// researcher, not another patient.
 	patient, _ := keys.Load(node.KeysDir(home), "patient-1")
-	if _, err := v.LinkPatient("st-mary", pseudonym, patient.Address()); err != nil {
+	nodeID, err := vault.NodeIdentity(admin.Enc) // the gateway's key: the node opens the link table with it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.LinkPatient("st-mary", pseudonym, patient.Address(), nodeID); err != nil {
 		t.Fatal(err)
 	}
 	follow := func(name string) *http.Response {

@@ -25,13 +25,18 @@ import (
 // Settings are medchain's own per-node settings, in <home>/medchain.json.
 type Settings struct {
 	API string `json:"api"` // listen address of the HTTP API
+	// HTTP holds the API server's timeouts, connection cap and rate limits
+	// (HTTPSettings); absent fields take the defaults, so it is kept raw
+	// and read over DefaultHTTP at start.
+	HTTP json.RawMessage `json:"http,omitempty"`
 }
 
 // Paths inside a node home.
 func settingsPath(home string) string { return filepath.Join(home, "medchain.json") }
 
-// KeysDir is where a home keeps account keys (dev and testnet homes only:
-// a production institution keeps its keys in its own key store).
+// KeysDir is where a home keeps account keys: an encrypted keystore, or
+// in the homes CreateNetwork writes, a dev keystore of plaintext keys
+// (keys.MarkDev).
 func KeysDir(home string) string { return filepath.Join(home, "keys") }
 
 // LogPath is where the node writes CometBFT's log.
@@ -264,6 +269,11 @@ func CreateNetwork(homes []string, o NetOptions) error {
 	}
 	var keysDirs []string
 	for _, h := range homes {
+		// A dev or test network's keys are plaintext, every member's in
+		// every home, and marked so (package keys).
+		if err := keys.MarkDev(KeysDir(h)); err != nil {
+			return err
+		}
 		keysDirs = append(keysDirs, KeysDir(h))
 	}
 	var g ledger.Genesis

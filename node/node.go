@@ -29,10 +29,12 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/metrics"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/pebble"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 	"github.com/medchain/medchain/web"
 )
 
@@ -46,6 +48,9 @@ type Node struct {
 	rpc      *local.Local
 	api      *http.Server
 	apiLn    net.Listener
+	apiConns *countingListener
+	metrics  *metrics.Metrics
+	jobs     jobCache
 	logFile  *os.File
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
@@ -78,6 +83,9 @@ type Options struct {
 	// DevSignIn lets the web app offer this home's demo keys for one-click
 	// sign-in (marked DEV ONLY). Only `medchain up` sets it.
 	DevSignIn bool
+	// HTTP, when set, replaces the HTTP settings of <home>/medchain.json
+	// (LoadHTTP reads those, for a caller that changes a few).
+	HTTP *HTTPSettings
 	// Devices, when set, runs medical-device ingestion (docs/iomt.md).
 	Devices *DeviceOptions
 }
@@ -109,6 +117,13 @@ func Start(home string, o Options) (*Node, error) {
 	}
 	if o.API != "" {
 		s.API = o.API
+	}
+	hs, err := s.httpSettings(home)
+	if o.HTTP != nil {
+		hs, err = *o.HTTP, o.HTTP.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("HTTP settings: %w", err)
 	}
 	c, err := LoadCometConfig(home)
 	if err != nil {
@@ -147,6 +162,7 @@ func Start(home string, o Options) (*Node, error) {
 	if n.app, err = app.New(n.db); err != nil {
 		return nil, err
 	}
+	n.metrics = n.newMetrics()
 	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {
 		return nil, err
@@ -169,15 +185,16 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.NewServer(n).Handler())
+	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics}).Handler())
+	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
 	if o.Devices != nil {
 		if err := n.startDevices(*o.Devices, mux); err != nil {
 			return nil, err
 		}
 	}
-	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go n.api.Serve(n.apiLn)
+	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
+	go n.api.Serve(n.apiConns)
 	if o.Workers {
 		if err := n.startWorkers(o); err != nil {
 			return nil, err
@@ -196,7 +213,7 @@ func (n *Node) startWorkers(o Options) error {
 			return err
 		}
 	}
-	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(n.home, "vault"))
 	if err != nil {
 		return err
 	}
@@ -354,7 +371,9 @@ func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeade
 // webOptions offers the home's demo keys to the web app's sign-in page on a
 // dev network only (Options.DevSignIn, set by `medchain up`).
 func webOptions(home string, o Options) web.Options {
-	if !o.DevSignIn {
+	// And only from a key directory marked as a dev keystore (plaintext
+	// by design): never from a real keystore.
+	if !o.DevSignIn || !keys.IsDev(KeysDir(home)) {
 		return web.Options{}
 	}
 	return web.Options{DevKeysDir: KeysDir(home)}

@@ -33,7 +33,6 @@ package normalize
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -465,8 +464,9 @@ func unitReason(m *measure, unit string) string {
 		accepted = append(accepted, u)
 	}
 	slices.Sort(accepted)
-	// The unit is safe to name: it says nothing about the patient.
-	return fmt.Sprintf("unknown unit %s for LOINC %s (accepted: %s)", strconv.Quote(unit), m.codes[0], strings.Join(accepted, ", "))
+	// Never the unit itself: it is free text of the source, and a unit
+	// field has been seen to carry a name or an SSN.
+	return fmt.Sprintf("unknown unit for LOINC %s (accepted: %s)", m.codes[0], strings.Join(accepted, ", "))
 }
 
 // diagnoses appends the condition flags: true if a matching diagnosis

@@ -104,13 +104,19 @@ func TestUnknownUnits(t *testing.T) {
 	for _, tc := range []struct {
 		code, unit, field, reason string
 	}{
-		{"8480-6", "cm", "sbp", `unknown unit "cm" for LOINC 8480-6 (accepted: kPa, mm Hg, mmHg, mm[Hg])`},
-		{"2093-3", "g/L", "total_chol", `unknown unit "g/L"`},
-		{"4548-4", "mg/dL", "hba1c", `unknown unit "mg/dL"`},
+		{"8480-6", "cm", "sbp", `unknown unit for LOINC 8480-6 (accepted: kPa, mm Hg, mmHg, mm[Hg])`},
+		{"2093-3", "g/L", "total_chol", `unknown unit for LOINC 2093-3`},
+		{"4548-4", "mg/dL", "hba1c", `unknown unit for LOINC 4548-4`},
 		{"2085-9", "", "hdl", "missing unit"},
+		// A unit field is source text: it may hold anything, and is never
+		// repeated.
+		{"8480-6", "Jane Roe 123-45-6789", "sbp", "unknown unit for LOINC 8480-6"},
 	} {
 		o := obs(tc.code, 123.456, tc.unit, "2019-01-01")
 		checkProblem(t, patient(o), config("2020-01-01"), o.Where, tc.field, tc.reason, "123.456")
+		if tc.unit != "" {
+			checkProblem(t, patient(o), config("2020-01-01"), o.Where, tc.field, tc.reason, tc.unit)
+		}
 	}
 }
 

@@ -3,8 +3,6 @@ package vault
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,19 +23,23 @@ import (
 // wallet address. An institution that knows which wallet belongs to which
 // of its patients records it in a link table, one per organisation:
 //
-//	<root>/links/<org>.links    AES-256-GCM sealed JSON, 0600
+//	<root>/links/<org>.links    AES-256-GCM sealed JSON, AD = org, 0600
+//	<root>/links/<org>.key      the table's key, wrapped with age, 0600
 //
-// The table maps pseudonym → wallet address. It is sealed under a key
-// derived (HKDF-SHA256, "medchain/vault/patient-links/v1") from the vault's
-// pseudonym secret, with the organisation as associated data, so a copy of
-// the file alone (a backup, a misplaced directory) reveals neither which
-// wallets are patients here nor their pseudonyms; anyone holding the
-// secret can open it, as they can recompute pseudonyms anyway. The compute
-// worker reads it to find the consents that govern each row: a row whose
-// pseudonym is not linked has no consents, and the dataset's consent model
-// decides (opt-out includes it, opt-in excludes it).
+// The table maps pseudonym → wallet address. It is sealed under its own
+// random 32-byte key, which is stored only wrapped with age (X25519) to
+// the institution's node key (NodeIdentity of the institution account's
+// key) and to the compute workers it is shared with — never derived from
+// the pseudonym secret. So a copy of the vault's files, secret and links/
+// included, maps no pseudonym to a wallet: that takes one of those
+// private keys, which are not in the vault. (The secret alone still
+// recomputes pseudonyms from patient ids; that is what it is for.) The
+// compute worker reads the table with its own key to find the consents
+// that govern each row: a row whose pseudonym is not linked has no
+// consents, and the dataset's consent model decides (opt-out includes it,
+// opt-in excludes it).
 
-const linksInfo = "medchain/vault/patient-links/v1"
+const linksInfo = "medchain/vault/patient-links/v2"
 
 var orgRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
@@ -156,15 +158,9 @@ func (l *Links) Set(pseudonym, wallet string) string {
 
 func (v *Vault) linksPath(org string) string { return filepath.Join(v.root, "links", org+".links") }
 
-func (v *Vault) linksAEAD() (cipher.AEAD, error) {
-	secret, err := v.Secret()
-	if err != nil {
-		return nil, err
-	}
-	key, err := hkdf.Key(sha256.New, secret, nil, linksInfo, 32)
-	if err != nil {
-		return nil, err
-	}
+func (v *Vault) linksKeyPath(org string) string { return filepath.Join(v.root, "links", org+".key") }
+
+func linksAEAD(key []byte) (cipher.AEAD, error) {
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -174,9 +170,31 @@ func (v *Vault) linksAEAD() (cipher.AEAD, error) {
 
 func linksAD(org string) []byte { return []byte(linksInfo + "\x00" + org) }
 
-// Links reads an organisation's link table; an organisation that has
-// linked nobody has an empty one.
-func (v *Vault) Links(org string) (*Links, error) {
+// ErrLinksFormat: a link table written by an older medchain, sealed under
+// a key derived from the pseudonym secret (which anyone holding a copy of
+// the vault could derive). It is not read; re-link the patients.
+var ErrLinksFormat = errors.New("link table of an older format (its key was derived from the vault secret): remove it and re-link the patients")
+
+// readLinksKey reads org's wrapped table key; nil, nil if there is none.
+func (v *Vault) readLinksKey(org string) ([]WrappedKey, error) {
+	b, err := os.ReadFile(v.linksKeyPath(org))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	}
+	var ws []WrappedKey
+	if err := json.Unmarshal(b, &ws); err != nil || len(ws) == 0 {
+		return nil, fmt.Errorf("vault: patient links of %s: %w: %s.key does not parse", org, ErrCorrupt, org)
+	}
+	return ws, nil
+}
+
+// Links reads an organisation's link table with id, which must be one of
+// the keys the table's key is wrapped to (ErrNotRecipient otherwise); an
+// organisation that has linked nobody has an empty one.
+func (v *Vault) Links(org string, id *Identity) (*Links, error) {
 	if !orgRE.MatchString(org) {
 		return nil, fmt.Errorf("vault: patient links: bad organisation id %q", org)
 	}
@@ -187,7 +205,23 @@ func (v *Vault) Links(org string) (*Links, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
 	}
-	aead, err := v.linksAEAD()
+	ws, err := v.readLinksKey(org)
+	if err != nil {
+		return nil, err
+	}
+	if ws == nil {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, ErrLinksFormat)
+	}
+	key, err := unwrapKey(ws, id)
+	if err != nil {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	}
+	defer clear(key)
+	return openLinks(org, key, sealed)
+}
+
+func openLinks(org string, key, sealed []byte) (*Links, error) {
+	aead, err := linksAEAD(key)
 	if err != nil {
 		return nil, err
 	}
@@ -206,24 +240,43 @@ func (v *Vault) Links(org string) (*Links, error) {
 }
 
 // LinkPatient records that the patient with this pseudonym owns wallet, in
-// org's link table (read, changed and rewritten atomically under a lock).
-// It returns the wallet the pseudonym was linked to before ("" if none).
-func (v *Vault) LinkPatient(org, pseudonym, wallet string) (string, error) {
+// org's link table, and returns the wallet the pseudonym was linked to
+// before ("" if none). id is the institution's node key: the table's key
+// is created wrapped to it, and id must be able to open an existing one.
+// share are the further keys that may read the table (the institution's
+// compute workers); they are added to its key's recipients, never removed.
+func (v *Vault) LinkPatient(org, pseudonym, wallet string, id *Identity, share ...Recipient) (string, error) {
+	prev, err := v.LinkPatients(org, []Link{{Pseudonym: pseudonym, Wallet: wallet}}, id, share...)
+	if err != nil {
+		return "", err
+	}
+	return prev[0], nil
+}
+
+// LinkPatients is LinkPatient for many links in one rewrite of the table
+// (read, changed and rewritten atomically under a lock). It returns, per
+// link, the wallet it replaced.
+func (v *Vault) LinkPatients(org string, links []Link, id *Identity, share ...Recipient) ([]string, error) {
 	if !orgRE.MatchString(org) {
-		return "", fmt.Errorf("vault: patient links: bad organisation id %q", org)
+		return nil, fmt.Errorf("vault: patient links: bad organisation id %q", org)
 	}
-	if !vocab.IsAddress(wallet) {
-		return "", fmt.Errorf("vault: patient links: wallet must be a 40-hex-digit lower-case address")
+	if id == nil {
+		return nil, errors.New("vault: patient links: the institution's node key is required")
 	}
-	if pseudonym == "" || len(pseudonym) > 128 {
-		return "", fmt.Errorf("vault: patient links: bad pseudonym")
+	for i, l := range links {
+		if !vocab.IsAddress(l.Wallet) {
+			return nil, fmt.Errorf("vault: patient links: link %d: wallet must be a 40-hex-digit lower-case address", i)
+		}
+		if l.Pseudonym == "" || len(l.Pseudonym) > 128 {
+			return nil, fmt.Errorf("vault: patient links: link %d: bad pseudonym", i)
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(v.root, "links"), 0o700); err != nil {
-		return "", err
+		return nil, err
 	}
 	f, err := os.OpenFile(v.linksPath(org)+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer f.Close()
 	// Another link being written holds the lock for milliseconds: wait.
@@ -233,26 +286,89 @@ func (v *Vault) LinkPatient(org, pseudonym, wallet string) (string, error) {
 			break
 		}
 		if !errors.Is(err, ErrLocked) || try == 500 {
-			return "", fmt.Errorf("vault: patient links of %s: %w", org, err)
+			return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	l, err := v.Links(org)
+	key, err := v.linksKey(org, id, share)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	prev := l.Set(pseudonym, wallet)
+	defer clear(key)
+	l := &Links{Org: org}
+	if sealed, err := os.ReadFile(v.linksPath(org)); err == nil {
+		if l, err = openLinks(org, key, sealed); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	}
+	prev := make([]string, len(links))
+	for i, x := range links {
+		prev[i] = l.Set(x.Pseudonym, x.Wallet)
+	}
 	plain, err := json.Marshal(l)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	aead, err := v.linksAEAD()
+	aead, err := linksAEAD(key)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	sealed := aead.Seal(nil, nil, plain, linksAD(org))
 	if err := blob.WriteFileAtomic(v.linksPath(org), sealed, 0o600); err != nil {
-		return "", fmt.Errorf("vault: patient links of %s: %w", org, err)
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
 	}
 	return prev, nil
+}
+
+// linksKey returns org's table key, creating it (wrapped to id and share)
+// if the organisation has none, and adding to its recipients those of
+// share it lacks. The key file is written before any table sealed under a
+// new key, so a table never exists without its key.
+func (v *Vault) linksKey(org string, id *Identity, share []Recipient) ([]byte, error) {
+	ws, err := v.readLinksKey(org)
+	if err != nil {
+		return nil, err
+	}
+	var key []byte
+	var rs []Recipient
+	if ws == nil {
+		if _, err := os.Stat(v.linksPath(org)); err == nil {
+			return nil, fmt.Errorf("vault: patient links of %s: %w", org, ErrLinksFormat)
+		}
+		key = newDataKey()
+	} else {
+		if key, err = unwrapKey(ws, id); err != nil {
+			return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+		}
+		for _, w := range ws {
+			r, err := ParseRecipient(w.Recipient)
+			if err != nil {
+				return nil, fmt.Errorf("vault: patient links of %s: %w: %s.key: bad recipient", org, ErrCorrupt, org)
+			}
+			rs = append(rs, r)
+		}
+	}
+	n := len(rs)
+	for _, r := range append([]Recipient{id.Recipient()}, share...) {
+		if !slices.ContainsFunc(rs, func(x Recipient) bool { return x.s == r.s }) {
+			rs = append(rs, r)
+		}
+	}
+	if ws != nil && len(rs) == n {
+		return key, nil
+	}
+	nws, err := wrapKey(key, rs)
+	if err != nil {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	}
+	b, err := json.MarshalIndent(nws, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := blob.WriteFileAtomic(v.linksKeyPath(org), b, 0o600); err != nil {
+		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	}
+	return key, nil
 }

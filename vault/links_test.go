@@ -1,8 +1,14 @@
 package vault_test
 
 import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,25 +24,36 @@ func TestPatientLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	node, worker, other := identity(t, 1), identity(t, 2), identity(t, 3)
 	w1, w2 := strings.Repeat("a", 40), strings.Repeat("b", 40)
-	if prev, err := v.LinkPatient("st-mary", "pseudo-1", w1); err != nil || prev != "" {
+	if prev, err := v.LinkPatient("st-mary", "pseudo-1", w1, node); err != nil || prev != "" {
 		t.Fatal(prev, err)
 	}
-	if prev, err := v.LinkPatient("st-mary", "pseudo-1", w2); err != nil || prev != w1 {
+	// The worker is given the table when the next link is written.
+	if prev, err := v.LinkPatient("st-mary", "pseudo-1", w2, node, worker.Recipient()); err != nil || prev != w1 {
 		t.Fatal(prev, err)
 	}
-	v.LinkPatient("st-mary", "pseudo-0", w1)
-	l, err := v.Links("st-mary")
-	if err != nil {
-		t.Fatal(err)
+	v.LinkPatient("st-mary", "pseudo-0", w1, node)
+	for _, id := range []*vault.Identity{node, worker} {
+		l, err := v.Links("st-mary", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := l.Wallet("pseudo-1"); !ok || got != w2 {
+			t.Fatal(got, ok)
+		}
+		if _, ok := l.Wallet("pseudo-2"); ok {
+			t.Fatal("unlinked pseudonym found")
+		}
 	}
-	if got, ok := l.Wallet("pseudo-1"); !ok || got != w2 {
-		t.Fatal(got, ok)
+	// A key the table is not shared with reads nothing, nor links.
+	if _, err := v.Links("st-mary", other); !errors.Is(err, vault.ErrNotRecipient) {
+		t.Fatalf("links read by a stranger: %v", err)
 	}
-	if _, ok := l.Wallet("pseudo-2"); ok {
-		t.Fatal("unlinked pseudonym found")
+	if _, err := v.LinkPatient("st-mary", "pseudo-9", w1, other); !errors.Is(err, vault.ErrNotRecipient) {
+		t.Fatalf("link written by a stranger: %v", err)
 	}
-	if l, err := v.Links("northside"); err != nil || len(l.Links) != 0 {
+	if l, err := v.Links("northside", other); err != nil || len(l.Links) != 0 {
 		t.Fatal(l, err)
 	}
 	path := filepath.Join(dir, "links", "st-mary.links")
@@ -44,22 +61,114 @@ func TestPatientLinks(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatal(st.Mode(), err)
 	}
+	if st, err := os.Stat(filepath.Join(dir, "links", "st-mary.key")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatal(st.Mode(), err)
+	}
 	b, _ := os.ReadFile(path)
 	if strings.Contains(string(b), "pseudo-1") || strings.Contains(string(b), w2) {
 		t.Fatal("link table stored in the clear")
 	}
 	// Another org's name on the file does not open (associated data), nor does a flipped bit.
+	kb, _ := os.ReadFile(filepath.Join(dir, "links", "st-mary.key"))
 	os.WriteFile(filepath.Join(dir, "links", "northside.links"), b, 0o600)
-	if _, err := v.Links("northside"); !errors.Is(err, vault.ErrCorrupt) {
+	os.WriteFile(filepath.Join(dir, "links", "northside.key"), kb, 0o600)
+	if _, err := v.Links("northside", node); !errors.Is(err, vault.ErrCorrupt) {
 		t.Fatal(err)
 	}
 	b[len(b)-1] ^= 1
 	os.WriteFile(path, b, 0o600)
-	if _, err := v.Links("st-mary"); !errors.Is(err, vault.ErrCorrupt) {
+	if _, err := v.Links("st-mary", node); !errors.Is(err, vault.ErrCorrupt) {
 		t.Fatal(err)
 	}
-	if _, err := v.LinkPatient("st-mary", "p", "not-a-wallet"); err == nil {
+	if _, err := v.LinkPatient("st-mary", "p", "not-a-wallet", node); err == nil {
 		t.Fatal("bad wallet accepted")
+	}
+}
+
+// TestCopiedVaultMapsNoPseudonym is finding 5 of issue 10: a copy of the
+// vault's secret and links/ was enough to map pseudonyms to wallets,
+// because the table's key was derived from the secret. Here an intruder
+// copies exactly those files and tries every way in: the old derivation
+// (HKDF of the secret), and the vault API with keys of their own. Nothing
+// opens; the institution's node key still does.
+func TestCopiedVaultMapsNoPseudonym(t *testing.T) {
+	src := t.TempDir()
+	v, err := vault.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := v.Secret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := identity(t, 1)
+	wallet := strings.Repeat("c", 40)
+	if _, err := v.LinkPatient("st-mary", "pseudo-7", wallet, node); err != nil {
+		t.Fatal(err)
+	}
+
+	// The copy: secret and links/, nothing else.
+	dst := t.TempDir()
+	copied := []string{"secret"}
+	entries, _ := os.ReadDir(filepath.Join(src, "links"))
+	for _, e := range entries {
+		copied = append(copied, filepath.Join("links", e.Name()))
+	}
+	for _, f := range copied {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o700)
+		os.WriteFile(filepath.Join(dst, f), b, 0o600)
+	}
+
+	// The old way in: the table's key derived from the secret.
+	sealed, err := os.ReadFile(filepath.Join(dst, "links", "st-mary.links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range []string{"medchain/vault/patient-links/v1", "medchain/vault/patient-links/v2"} {
+		key, _ := hkdf.Key(sha256.New, secret, nil, info, 32)
+		blk, _ := aes.NewCipher(key)
+		aead, _ := cipher.NewGCMWithRandomNonce(blk)
+		for _, ad := range [][]byte{[]byte(info + "\x00st-mary"), nil} {
+			if plain, err := aead.Open(nil, nil, sealed, ad); err == nil {
+				t.Fatalf("the copied table opens under a key derived from the copied secret: %s", plain)
+			}
+		}
+	}
+	// Through the vault, with any key the intruder has, or makes.
+	cv, err := vault.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := cv.Secret(); !bytes.Equal(cs, secret) {
+		t.Fatal("the copy does not hold the secret")
+	}
+	for _, id := range []*vault.Identity{identity(t, 3), identity(t, 4)} {
+		l, err := cv.Links("st-mary", id)
+		if err == nil {
+			t.Fatalf("the copied table opens with a stranger's key: %+v", l)
+		}
+		if _, err := cv.LinkPatient("st-mary", "pseudo-8", wallet, id); err == nil {
+			t.Fatal("a stranger re-keyed the copied table")
+		}
+	}
+	// Every byte of the copy: no wallet, no pseudonym in the clear.
+	for _, f := range copied {
+		b, _ := os.ReadFile(filepath.Join(dst, f))
+		if bytes.Contains(b, []byte(wallet)) || bytes.Contains(b, []byte("pseudo-7")) {
+			t.Fatalf("%s holds a link in the clear", f)
+		}
+	}
+	// The institution's own key maps it.
+	l, err := cv.Links("st-mary", node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := l.Wallet("pseudo-7"); !ok || w != wallet {
+		t.Fatalf("node key: %q %v", w, ok)
 	}
 }
 
@@ -101,4 +210,42 @@ func TestLinksFastDecode(t *testing.T) {
 	if err != nil || got.Org != "o" || len(got.Links) != 1 || got.Links[0] != (vault.Link{Pseudonym: "p", Wallet: "w"}) {
 		t.Errorf("fallback: %+v %v", got, err)
 	}
+}
+
+// BenchmarkLinkPatients100k writes a link table of 100,000 links in one
+// LinkPatients (creating and wrapping its key) and reads it back with a
+// worker's key, as the worker does before each job.
+func BenchmarkLinkPatients100k(b *testing.B) {
+	const n = 100_000
+	links := make([]vault.Link, n)
+	for i := range links {
+		links[i] = vault.Link{Pseudonym: fmt.Sprintf("%064x", i), Wallet: fmt.Sprintf("%040x", i)}
+	}
+	node, worker := identity(b, 1), identity(b, 2)
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			v, err := vault.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := v.LinkPatients("st-mary", links, node, worker.Recipient()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		v, err := vault.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := v.LinkPatients("st-mary", links, node, worker.Recipient()); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			l, err := v.Links("st-mary", worker)
+			if err != nil || len(l.Links) != n {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -56,9 +56,27 @@ func (l *Lock) Remove(version uint64) error {
 	if l.f == nil {
 		return errors.New("vault: Remove after Unlock")
 	}
-	dir := l.v.versionDir(versionID{l.dataset, version})
+	id := versionID{l.dataset, version}
+	dir := l.v.versionDir(id)
+	// In a shared store, the version's blobs are those its manifest lists;
+	// read it before the pointer to it goes. (An unreadable manifest
+	// leaves its blobs behind: unreadable ciphertext nothing refers to.)
+	var blobs []blob.Addr
+	if l.v.blobs != nil {
+		if m, addr, _, err := l.v.readManifest(id); err == nil {
+			blobs = append(m.blobs(), addr)
+		}
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("vault: remove dataset %s version %d: %w", l.dataset, version, err)
 	}
-	return blob.SyncDir(filepath.Dir(dir))
+	if err := blob.SyncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	for _, a := range blobs {
+		if err := l.v.blobs.Delete(a); err != nil {
+			return fmt.Errorf("vault: remove dataset %s version %d: %w", l.dataset, version, err)
+		}
+	}
+	return nil
 }

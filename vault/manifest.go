@@ -2,7 +2,9 @@ package vault
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,21 +25,31 @@ const PseudonymColumn = "@pseudonym"
 // analysis streams a column in bounded memory.
 const DefaultChunkRows = 65536
 
-const manifestFormat = 1
+// manifestFormat 2: the row count is sealed (format 1 had it in the clear).
+const manifestFormat = 2
 
 // Manifest describes one stored version: its schema, its chunks and the
 // wrapped data keys. It is kept as a blob beside the chunks. Everything but
 // Keys is authenticated by MAC (HMAC-SHA256 under a key derived from the
 // data key), so nobody without the data key can alter it; Keys change when
 // the data key is re-wrapped, without touching anything else.
+//
+// The manifest is readable without the data key (to list and prove
+// chunks), so it carries the version's record band, as the ledger does,
+// and the exact row count only sealed under the data key: a small cohort's
+// size is not on disk for anyone who can list the vault.
 type Manifest struct {
-	Format      int           `json:"format"`
-	Dataset     string        `json:"dataset"`
-	Version     uint64        `json:"version"`
-	Schema      record.Schema `json:"schema"`
-	Rows        uint64        `json:"rows"`
-	ChunkRows   int           `json:"chunk_rows"`
-	DeidProfile string        `json:"deid_profile,omitempty"`
+	Format     int           `json:"format"`
+	Dataset    string        `json:"dataset"`
+	Version    uint64        `json:"version"`
+	Schema     record.Schema `json:"schema"`
+	RecordBand string        `json:"record_band"`
+	SealedRows []byte        `json:"sealed_rows"` // the exact row count, AES-256-GCM under the data key
+	// Rows is the exact row count: set by the writer, and by Open once the
+	// data key has unsealed it; zero in a manifest read without the key.
+	Rows        uint64 `json:"-"`
+	ChunkRows   int    `json:"chunk_rows"`
+	DeidProfile string `json:"deid_profile,omitempty"`
 	// Columns are the pseudonym column, then the schema's fields in order.
 	Columns     []ColumnInfo `json:"columns"`
 	Quarantine  *BlobInfo    `json:"quarantine,omitempty"` // sealed report of rows set aside at ingest
@@ -60,7 +72,17 @@ type BlobInfo struct {
 	Size int       `json:"size"`
 }
 
-// NumChunks is how many chunks each column has.
+// chunks is how many chunks each column has, as listed (the count the
+// keyless checks use; NumChunks needs the exact row count).
+func (m *Manifest) chunks() int {
+	if len(m.Columns) == 0 {
+		return 0
+	}
+	return len(m.Columns[0].Chunks)
+}
+
+// NumChunks is how many chunks each column has, from the exact row count
+// (known to the writer, and after Open).
 func (m *Manifest) NumChunks() int {
 	return int((m.Rows + uint64(m.ChunkRows) - 1) / uint64(m.ChunkRows))
 }
@@ -109,6 +131,21 @@ func (m *Manifest) leaves() [][]byte {
 	return out
 }
 
+// blobs lists the sealed blobs the manifest names: chunks and quarantine
+// report.
+func (m *Manifest) blobs() []blob.Addr {
+	var out []blob.Addr
+	for _, c := range m.Columns {
+		for _, ch := range c.Chunks {
+			out = append(out, ch.Addr)
+		}
+	}
+	if m.Quarantine != nil {
+		out = append(out, m.Quarantine.Addr)
+	}
+	return out
+}
+
 // Root recomputes the content root from the chunk list.
 func (m *Manifest) Root() (string, error) {
 	t, err := buildTree(m.leaves())
@@ -131,7 +168,7 @@ func (m *Manifest) Prove(col string, chunk int) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	index := uint64(pos*m.NumChunks() + chunk)
+	index := uint64(pos*m.chunks() + chunk)
 	hashes, err := t.prove(index)
 	if err != nil {
 		return nil, m.id().chunkErr(col, chunk, err)
@@ -156,7 +193,10 @@ func (m *Manifest) check(want versionID) error {
 	if len(m.Columns) != len(m.Schema)+1 {
 		return fmt.Errorf("%w: %d columns for a schema of %d fields", ErrCorrupt, len(m.Columns), len(m.Schema))
 	}
-	n := m.NumChunks()
+	if !slices.Contains(vocab.RecordBands, m.RecordBand) {
+		return fmt.Errorf("%w: record band %q", ErrCorrupt, m.RecordBand)
+	}
+	n := m.chunks()
 	for i, c := range m.Columns {
 		name, enc := PseudonymColumn, column.String
 		if i > 0 {
@@ -171,7 +211,7 @@ func (m *Manifest) check(want versionID) error {
 			return fmt.Errorf("%w: column %d is %s (%s), the schema says %s (%s)", ErrCorrupt, i, c.Name, c.Encoding, name, enc)
 		}
 		if len(c.Chunks) != n {
-			return fmt.Errorf("%w: column %s has %d chunks, %d rows need %d", ErrCorrupt, c.Name, len(c.Chunks), m.Rows, n)
+			return fmt.Errorf("%w: column %s has %d chunks, column %s %d", ErrCorrupt, c.Name, len(c.Chunks), m.Columns[0].Name, n)
 		}
 	}
 	root, err := m.Root()
@@ -184,7 +224,8 @@ func (m *Manifest) check(want versionID) error {
 	return nil
 }
 
-// authenticate checks the MAC under the data key.
+// authenticate checks the MAC under the data key, then unseals the exact
+// row count and checks it against the band and the chunks.
 func (m *Manifest) authenticate(dataKey []byte) error {
 	body, err := m.macBody()
 	if err != nil {
@@ -197,7 +238,27 @@ func (m *Manifest) authenticate(dataKey []byte) error {
 	if !hmac.Equal(mac, m.MAC) {
 		return fmt.Errorf("%w: the manifest does not authenticate under the data key (it was modified)", ErrCorrupt)
 	}
+	aead, err := newAEAD(dataKey)
+	if err != nil {
+		return err
+	}
+	plain, err := aead.Open(nil, nil, m.SealedRows, rowsAD(m.id()))
+	if err != nil || len(plain) != 8 {
+		return fmt.Errorf("%w: the sealed row count does not open", ErrCorrupt)
+	}
+	rows := binary.BigEndian.Uint64(plain)
+	c := *m
+	c.Rows = rows
+	if c.NumChunks() != m.chunks() || RecordBand(rows) != m.RecordBand {
+		return fmt.Errorf("%w: the sealed row count disagrees with the chunks or the band", ErrCorrupt)
+	}
+	m.Rows = rows
 	return nil
+}
+
+// sealRows seals the exact row count under the data key.
+func sealRows(aead cipher.AEAD, id versionID, rows uint64) []byte {
+	return aead.Seal(nil, nil, binary.BigEndian.AppendUint64(nil, rows), rowsAD(id))
 }
 
 // checkSchema rejects schemas the vault cannot store.
@@ -254,8 +315,8 @@ func (m *Manifest) CheckPublished(dv Published) error {
 		return id.err(partRoot, fmt.Errorf("%w: stored chunks have root %s, the ledger publishes %s", ErrRootMismatch, m.ContentRoot, dv.ContentRoot))
 	case !slices.Equal(dv.Schema, m.Schema):
 		return mismatch("schema", fmt.Sprint(m.Schema), fmt.Sprint(dv.Schema))
-	case dv.RecordBand != RecordBand(m.Rows):
-		return mismatch("record band", RecordBand(m.Rows), dv.RecordBand)
+	case dv.RecordBand != m.RecordBand:
+		return mismatch("record band", m.RecordBand, dv.RecordBand)
 	case dv.DeidProfile != m.DeidProfile:
 		return mismatch("de-identification profile", m.DeidProfile, dv.DeidProfile)
 	case dv.Locator != Locator(m.Dataset, m.Version):

@@ -128,7 +128,11 @@ func (r *Version) readChunk(pos, i int, c *column.Chunk, buf []byte) ([]byte, er
 	if err != nil {
 		return buf, r.id.chunkErr(info.Name, i, fmt.Errorf("%w: %w", ErrCorrupt, errAuth))
 	}
-	if err := column.Decode(buf, c); err != nil {
+	body, err := unpad(buf)
+	if err != nil {
+		return buf, r.id.chunkErr(info.Name, i, fmt.Errorf("%w: %v", ErrCorrupt, err))
+	}
+	if err := column.Decode(body, c); err != nil {
 		return buf, r.id.chunkErr(info.Name, i, fmt.Errorf("%w: %v", ErrCorrupt, err))
 	}
 	if c.Encoding.String() != info.Encoding || c.Rows != r.m.chunkRows(i) {
@@ -150,6 +154,9 @@ func (r *Version) Quarantine() (*Quarantine, error) {
 	plain, err := r.aead.Open(nil, nil, sealed, quarantineAD(r.id))
 	if err != nil {
 		return nil, r.id.err(partQuarantine, fmt.Errorf("%w: %w", ErrCorrupt, errAuth))
+	}
+	if plain, err = unpad(plain); err != nil {
+		return nil, r.id.err(partQuarantine, fmt.Errorf("%w: %v", ErrCorrupt, err))
 	}
 	var q Quarantine
 	if err := json.Unmarshal(plain, &q); err != nil {

@@ -27,6 +27,7 @@ import (
 const (
 	adChunk      = "medchain/vault/chunk/v1"
 	adQuarantine = "medchain/vault/quarantine/v1"
+	adRows       = "medchain/vault/rows/v1"
 	macInfo      = "medchain/vault/manifest-mac/v1"
 )
 
@@ -65,6 +66,54 @@ func quarantineAD(v versionID) []byte {
 	b := appendLP(nil, adQuarantine)
 	b = appendLP(b, v.dataset)
 	return binary.BigEndian.AppendUint64(b, v.version)
+}
+
+func rowsAD(v versionID) []byte {
+	b := appendLP(nil, adRows)
+	b = appendLP(b, v.dataset)
+	return binary.BigEndian.AppendUint64(b, v.version)
+}
+
+// Sealed blobs are padded before sealing, so that their sizes, which
+// anyone who can list the vault sees, do not give away the exact number
+// of rows (a column of fixed-width values is a row count times its width):
+// the plaintext is
+//
+//	le32(len(body)) ‖ body ‖ zeros
+//
+// padded to the next power of two, and to at least padMin bytes, so every
+// column of a version under a few hundred rows looks the same and a larger
+// one shows its size only to within a factor of two.
+const padMin = 16 << 10
+
+// pad frames and pads body into dst.
+func pad(dst, body []byte) []byte {
+	n := max(padMin, 4+len(body))
+	size := 1
+	for size < n {
+		size <<= 1
+	}
+	dst = binary.LittleEndian.AppendUint32(dst[:0], uint32(len(body)))
+	dst = append(dst, body...)
+	return append(dst, make([]byte, size-len(dst))...)
+}
+
+// unpad returns the body of a padded plaintext; anything but the one
+// encoding pad writes is an error.
+func unpad(b []byte) ([]byte, error) {
+	if len(b) < 4 || len(b)&(len(b)-1) != 0 || len(b) < padMin {
+		return nil, errors.New("padding: wrong size")
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) || (len(b) > padMin && 4+int(n) <= len(b)/2) {
+		return nil, errors.New("padding: wrong length")
+	}
+	for _, c := range b[4+n:] {
+		if c != 0 {
+			return nil, errors.New("padding: not zeros")
+		}
+	}
+	return b[4 : 4+n], nil
 }
 
 // errAuth is what a chunk that does not open means: it was modified, or it

@@ -15,10 +15,17 @@
 //	datasets/<id>/<version>/blobs/   the version's sealed chunks and manifest (package blob)
 //	datasets/<id>.lock              held while a version of <id> is written
 //	staging/                        versions being written; renamed into datasets/ once sealed
+//	BLOBSTORE                       only in a vault opened with OpenWith: where its blobs are
 //
 // A version becomes visible in one step, the rename of its fully written
 // staging directory, and a crashed or failed write leaves only a staging
 // directory behind, which the next Open of the vault removes.
+//
+// The sealed blobs (chunks, quarantine reports, manifests) may instead be
+// kept in one shared BlobStore, such as an S3 bucket (OpenWith); the
+// version directories then hold only their MANIFEST pointer, and the
+// rename of the staging directory holding it is still the one step that
+// makes a version visible.
 package vault
 
 import (
@@ -39,22 +46,111 @@ import (
 // Vault is a vault directory.
 type Vault struct {
 	root string
+	// blobs, when set, keeps every version's sealed blobs; otherwise each
+	// version has its own blob.Dir under its directory.
+	blobs     BlobStore
+	blobsName string
 }
 
-// Open opens (creating if needed) the vault at root and clears what
-// interrupted writes left in its staging area.
+// BlobStore is what the vault needs of a store of sealed blobs: the
+// content-addressed Put and re-hashing Get of blob.Store, and Delete to
+// take back what a failed write stored. blob.Dir and s3blob.Store are
+// ones.
+type BlobStore interface {
+	blob.Store
+	// Delete removes a blob; a missing one is not an error.
+	Delete(addr blob.Addr) error
+}
+
+// blobStoreFile records, in a vault opened with OpenWith, which store
+// holds its blobs, so the vault is never read through another one.
+const blobStoreFile = "BLOBSTORE"
+
+// Open opens (creating if needed) the vault at root, each version keeping
+// its blobs in its own directory, and clears what interrupted writes left
+// in its staging area. A vault whose blobs are kept elsewhere (OpenWith)
+// is refused, naming the store.
 func Open(root string) (*Vault, error) {
+	if b, err := os.ReadFile(filepath.Join(root, blobStoreFile)); err == nil {
+		return nil, fmt.Errorf("vault at %s keeps its blobs in %s: open it with that blob store (see vault/README.md, \"Blobs in S3\")", root, strings.TrimSpace(string(b)))
+	}
+	return open(root, nil, "")
+}
+
+// OpenWith opens (creating if needed) the vault at root with every
+// version's sealed blobs in st; name says where st is (an s3:// locator
+// without credentials) and is recorded in <root>/BLOBSTORE. A vault's blob
+// store is chosen once: opening it with another name, or opening with a
+// store a vault that already keeps versions in its directories, is an
+// error.
+func OpenWith(root string, st BlobStore, name string) (*Vault, error) {
+	if st == nil || name == "" || strings.ContainsAny(name, "\n\r") {
+		return nil, errors.New("vault: OpenWith needs a blob store and its one-line name")
+	}
+	path := filepath.Join(root, blobStoreFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if got := strings.TrimSpace(string(b)); got != name {
+			return nil, fmt.Errorf("vault at %s keeps its blobs in %s, not %s (%s): a vault's blob store cannot change", root, got, name, path)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if n, err := countVersions(root); err != nil {
+			return nil, err
+		} else if n > 0 {
+			return nil, fmt.Errorf("vault at %s already holds %d version(s) in its own directories: it cannot move to %s", root, n, name)
+		}
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+		if err := blob.WriteFileAtomic(path, []byte(name+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return open(root, st, name)
+}
+
+func open(root string, st BlobStore, name string) (*Vault, error) {
 	for _, d := range []string{root, filepath.Join(root, "datasets"), filepath.Join(root, "staging")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("vault: %w", err)
 		}
 	}
-	v := &Vault{root: root}
+	v := &Vault{root: root, blobs: st, blobsName: name}
 	if err := v.clearStaging(); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
+
+// countVersions counts the version directories under <root>/datasets.
+func countVersions(root string) (int, error) {
+	sets, err := os.ReadDir(filepath.Join(root, "datasets"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("vault: %w", err)
+	}
+	n := 0
+	for _, s := range sets {
+		if !s.IsDir() {
+			continue
+		}
+		vs, err := os.ReadDir(filepath.Join(root, "datasets", s.Name()))
+		if err != nil {
+			return 0, fmt.Errorf("vault: %w", err)
+		}
+		n += len(vs)
+	}
+	return n, nil
+}
+
+// BlobStoreName says where the vault keeps its blobs: "" for its own
+// directories, else the name OpenWith was given.
+func (v *Vault) BlobStoreName() string { return v.blobsName }
 
 // Root is the vault's directory.
 func (v *Vault) Root() string { return v.root }
@@ -139,9 +235,13 @@ func (v *Vault) Versions(dataset string) ([]uint64, error) {
 // manifestRef is the file naming a version's current manifest blob.
 const manifestRef = "MANIFEST"
 
-// store opens a version's blob store.
-func (v *Vault) store(id versionID) (*blob.Dir, error) {
-	return blob.OpenDir(filepath.Join(v.versionDir(id), "blobs"))
+// store opens the blob store of the version whose directory is dir: the
+// vault's shared store, or the directory's own.
+func (v *Vault) store(dir string) (BlobStore, error) {
+	if v.blobs != nil {
+		return v.blobs, nil
+	}
+	return blob.OpenDir(filepath.Join(dir, "blobs"))
 }
 
 // Manifest reads a version's manifest, checking its hash and structure but
@@ -152,7 +252,7 @@ func (v *Vault) Manifest(dataset string, version uint64) (*Manifest, error) {
 	return m, err
 }
 
-func (v *Vault) readManifest(id versionID) (*Manifest, blob.Addr, *blob.Dir, error) {
+func (v *Vault) readManifest(id versionID) (*Manifest, blob.Addr, BlobStore, error) {
 	var addr blob.Addr
 	if err := checkID(id.dataset); err != nil {
 		return nil, addr, nil, err
@@ -167,7 +267,7 @@ func (v *Vault) readManifest(id versionID) (*Manifest, blob.Addr, *blob.Dir, err
 	if addr, err = blob.ParseAddr(strings.TrimSpace(string(ref))); err != nil {
 		return nil, addr, nil, id.err(partManifest, fmt.Errorf("%w: %s: %v", ErrCorrupt, manifestRef, err))
 	}
-	st, err := v.store(id)
+	st, err := v.store(v.versionDir(id))
 	if err != nil {
 		return nil, addr, nil, id.err(partManifest, err)
 	}

@@ -57,13 +57,16 @@ type Writer struct {
 	m          *Manifest
 	recipients []Recipient
 	staging    string
-	st         *blob.Dir
+	st         BlobStore
+	shared     bool        // st is the vault's shared store: Abort deletes what was put
+	put        []blob.Addr // what was put in a shared store
 	key        []byte
 	aead       cipher.AEAD
 	cols       []*column.Chunk // [0] pseudonyms, then the schema's fields
 	quarantine *Quarantine
 	bytes      int64
 	plain, ad  []byte
+	padded     []byte
 	sealed     []byte
 	state      int
 }
@@ -105,7 +108,7 @@ func (l *Lock) Create(meta Meta) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	st, err := blob.OpenDir(filepath.Join(staging, "blobs"))
+	st, err := l.v.store(staging)
 	if err != nil {
 		os.RemoveAll(staging)
 		return nil, err
@@ -117,7 +120,7 @@ func (l *Lock) Create(meta Meta) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{
-		lk: l, id: id, staging: staging, st: st, key: key, aead: aead,
+		lk: l, id: id, staging: staging, st: st, shared: l.v.blobs != nil, key: key, aead: aead,
 		recipients: meta.Recipients,
 		m: &Manifest{Format: manifestFormat, Dataset: id.dataset, Version: id.version, Schema: meta.Schema,
 			ChunkRows: rows, DeidProfile: meta.DeidProfile},
@@ -207,9 +210,10 @@ func (w *Writer) flush() error {
 	for i, c := range w.cols {
 		name := w.m.Columns[i].Name
 		w.plain = c.AppendEncoded(w.plain[:0])
+		w.padded = pad(w.padded, w.plain)
 		w.ad = chunkAD(w.ad, w.id, name, chunk)
-		w.sealed = w.aead.Seal(w.sealed[:0], nil, w.plain, w.ad)
-		addr, err := w.st.Put(w.sealed)
+		w.sealed = w.aead.Seal(w.sealed[:0], nil, w.padded, w.ad)
+		addr, err := w.putBlob(w.sealed)
 		if err != nil {
 			return w.id.chunkErr(name, chunk, err)
 		}
@@ -250,13 +254,15 @@ func (w *Writer) commit() (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		sealed := w.aead.Seal(nil, nil, plain, quarantineAD(w.id))
-		addr, err := w.st.Put(sealed)
+		sealed := w.aead.Seal(nil, nil, pad(nil, plain), quarantineAD(w.id))
+		addr, err := w.putBlob(sealed)
 		if err != nil {
 			return nil, w.id.err(partQuarantine, err)
 		}
 		w.m.Quarantine = &BlobInfo{Addr: addr, Size: len(sealed)}
 	}
+	w.m.RecordBand = RecordBand(w.m.Rows)
+	w.m.SealedRows = sealRows(w.aead, w.id, w.m.Rows)
 	root, err := w.m.Root()
 	if err != nil {
 		return nil, err
@@ -272,7 +278,11 @@ func (w *Writer) commit() (*Summary, error) {
 	if w.m.Keys, err = wrapKey(w.key, w.recipients); err != nil {
 		return nil, w.id.err(partDataKey, err)
 	}
-	addr, err := putManifest(w.st, w.m)
+	body, err = jsonMarshal(w.m)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := w.putBlob(body)
 	if err != nil {
 		return nil, w.id.err(partManifest, err)
 	}
@@ -308,9 +318,22 @@ func (w *Writer) commit() (*Summary, error) {
 	}, nil
 }
 
+// putBlob stores a sealed blob, remembering it if the store is shared.
+func (w *Writer) putBlob(b []byte) (blob.Addr, error) {
+	addr, err := w.st.Put(b)
+	if w.shared {
+		// Remembered even when Put failed: the object may have been
+		// written before the error (a lost answer), and Delete of a
+		// missing blob is harmless.
+		w.put = append(w.put, addr)
+	}
+	return addr, err
+}
+
 // Abort removes everything the writer wrote: the staging directory, or the
-// committed version (when its publication failed). It is safe to call more
-// than once.
+// committed version (when its publication failed), and the blobs it put in
+// a shared store. The directory goes first, so the version is invisible
+// before any of its blobs is deleted. It is safe to call more than once.
 func (w *Writer) Abort() error {
 	if w.state == aborted {
 		return nil
@@ -320,7 +343,17 @@ func (w *Writer) Abort() error {
 	if err := os.RemoveAll(w.staging); err != nil {
 		return fmt.Errorf("vault: abort dataset %s version %d: %w", w.id.dataset, w.id.version, err)
 	}
-	return blob.SyncDir(filepath.Dir(w.staging))
+	err := blob.SyncDir(filepath.Dir(w.staging))
+	for _, a := range w.put {
+		// A blob left behind (the store unreachable now) is ciphertext
+		// under a key that no longer exists anywhere, which no manifest
+		// names: unreadable and invisible, only space.
+		if derr := w.st.Delete(a); derr != nil && err == nil {
+			err = fmt.Errorf("vault: abort dataset %s version %d: %w", w.id.dataset, w.id.version, derr)
+		}
+	}
+	w.put = nil
+	return err
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", " ") }

@@ -42,20 +42,23 @@ func FreeAddr() (string, error) {
 // Start creates the network in a new temporary directory, starts it and
 // waits until the first block is committed (genesis state becomes readable
 // with it).
-func Start() (*Node, error) {
+func Start() (*Node, error) { return StartWith(node.Options{}) }
+
+// StartWith is Start with node options (HTTP settings, say).
+func StartWith(o node.Options) (*Node, error) {
 	dir, err := os.MkdirTemp("", "medchain-apitest-")
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{Home: dir + "/home", dir: dir}
-	if err := n.start(); err != nil {
+	if err := n.start(o); err != nil {
 		n.Stop()
 		return nil, err
 	}
 	return n, nil
 }
 
-func (n *Node) start() error {
+func (n *Node) start(o node.Options) error {
 	var addrs [3]string
 	for i := range addrs {
 		a, err := FreeAddr()
@@ -71,7 +74,7 @@ func (n *Node) start() error {
 	if err != nil {
 		return fmt.Errorf("apitest: create network: %w", err)
 	}
-	if n.Node, err = node.Start(n.Home, node.Options{}); err != nil {
+	if n.Node, err = node.Start(n.Home, o); err != nil {
 		return fmt.Errorf("apitest: start node: %w", err)
 	}
 	n.URL = "http://" + n.APIAddr()

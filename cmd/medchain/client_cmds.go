@@ -115,11 +115,11 @@ func (e *env) address(s string) (string, error) {
 	if addrRE.MatchString(s) {
 		return strings.ToLower(s), nil
 	}
-	k, err := keys.Load(e.keysDir(), s)
+	k, err := keys.LoadPublic(e.keysDir(), s)
 	if err != nil {
 		return "", fmt.Errorf("%q is neither an address (40 hex digits) nor a usable key name: %w", s, err)
 	}
-	return k.Address(), nil
+	return k.Address, nil
 }
 
 // show prints v as JSON with --json, else calls human.

@@ -76,11 +76,11 @@ func consentCmd(e *env) *cobra.Command {
 					return err
 				}
 				for _, n := range names {
-					k, err := keys.Load(e.keysDir(), n)
+					k, err := keys.LoadPublic(e.keysDir(), n)
 					if err != nil {
 						return err
 					}
-					patients = append(patients, k.Address())
+					patients = append(patients, k.Address)
 				}
 			}
 			return query(e, cmd, func(ctx context.Context, c *client.Client) ([]api.ConsentList, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // demoEnrolled is how many of Northside's patients enrol a wallet and permit
@@ -159,6 +160,10 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	if sub.Study, err = compute.PlanStudy(params, ds.Latest.Schema, nil); err != nil {
 		return nil, err
 	}
+	// Each worker proves its contribution's bounds before posting (seconds
+	// on a busy 2-core machine) while blocks keep coming: a generous
+	// iteration deadline keeps a slow live site from being dropped.
+	sub.Study.IterationBlocks = 300
 	r, err := c.SignAndSubmit(ctx, rita, sub, true)
 	if err != nil {
 		return nil, err
@@ -282,7 +287,7 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 // apply the wallet's consents.
 func demoConsents(ctx context.Context, c *client.Client, home string, say func(string, ...any)) error {
 	dir := node.KeysDir(home)
-	v, err := vault.Open(filepath.Join(home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(home, "vault"))
 	if err != nil {
 		return err
 	}
@@ -314,10 +319,36 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 	if err != nil {
 		return err
 	}
-	if _, err := v.LinkPatient(stMary.org, d.PatientPseudonym(smPeople[0].ID), p2.Address()); err != nil {
+	// Each institution links with its node key and shares its table with
+	// its worker, which applies the consents.
+	linker := func(s demoSite) (*vault.Identity, vault.Recipient, error) {
+		admin, err := keys.Load(dir, s.admin)
+		if err != nil {
+			return nil, vault.Recipient{}, err
+		}
+		wk, err := keys.Load(dir, s.org+"-worker")
+		if err != nil {
+			return nil, vault.Recipient{}, err
+		}
+		node, err := vault.NodeIdentity(admin.Enc)
+		if err != nil {
+			return nil, vault.Recipient{}, err
+		}
+		wr, err := vault.NewRecipient(wk.EncPub())
+		return node, wr, err
+	}
+	smNode, smWorker, err := linker(stMary)
+	if err != nil {
 		return err
 	}
-	if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(nsPeople[0].ID), p3.Address()); err != nil {
+	nsNode, nsWorker, err := linker(northside)
+	if err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(stMary.org, d.PatientPseudonym(smPeople[0].ID), p2.Address(), smNode, smWorker); err != nil {
+		return err
+	}
+	if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(nsPeople[0].ID), p3.Address(), nsNode, nsWorker); err != nil {
 		return err
 	}
 	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.org},
@@ -354,7 +385,7 @@ func demoConsents(ctx context.Context, c *client.Client, home string, say func(s
 					return
 				}
 			}
-			if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(p.ID), k.Address()); err != nil {
+			if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(p.ID), k.Address(), nsNode, nsWorker); err != nil {
 				errs <- err
 			}
 		}(nsPeople[i])

@@ -16,6 +16,7 @@ import (
 	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // demoSite is one institution of the embedded demo and the synthetic
@@ -45,7 +46,7 @@ var demoRefDate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 func seedDemo(ctx context.Context, home, apiAddr string, out io.Writer) error {
 	c := client.New("http://" + apiAddr)
 	dir := node.KeysDir(home)
-	v, err := vault.Open(filepath.Join(home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(home, "vault"))
 	if err != nil {
 		return err
 	}

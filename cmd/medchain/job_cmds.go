@@ -289,11 +289,11 @@ func (e *env) resultKey(s string) ([]byte, error) {
 			return b, nil
 		}
 	}
-	k, err := keys.Load(e.keysDir(), s)
+	k, err := keys.LoadPublic(e.keysDir(), s)
 	if err != nil {
 		return nil, fmt.Errorf("--result-key %q is neither a local key name nor 64 hex digits: %w", s, err)
 	}
-	return k.EncPub(), nil
+	return k.EncPub, nil
 }
 
 // jobCreated reports the job a transaction acted on.

@@ -18,8 +18,8 @@ type keyInfo struct {
 	EncKey  string `json:"enc_key"` // hex X25519
 }
 
-func info(k *keys.Key) keyInfo {
-	return keyInfo{Name: k.Name, Address: k.Address(), PubKey: hex.EncodeToString(k.PubKey()), EncKey: hex.EncodeToString(k.EncPub())}
+func info(k *keys.Public) keyInfo {
+	return keyInfo{Name: k.Name, Address: k.Address, PubKey: hex.EncodeToString(k.PubKey), EncKey: hex.EncodeToString(k.EncPub)}
 }
 
 func showKey(w io.Writer, k keyInfo) {
@@ -31,7 +31,13 @@ func keysCmd(e *env) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "new NAME",
 		Short: "Generate a key pair (ed25519 signing, X25519 encryption) and save it",
-		Args:  cobra.ExactArgs(1),
+		Long: `new generates a key pair and saves it in <home>/keys, its private keys encrypted with age
+under a passphrase (scrypt) — taken from the file named by MEDCHAIN_KEY_PASSPHRASE_FILE, or
+MEDCHAIN_KEY_PASSPHRASE, or asked on the terminal; never a flag. In the key directory of a dev
+network (medchain up, medchain testnet: marked by a file UNENCRYPTED-DEV-KEYS) keys are stored
+unencrypted, with a warning. Commands that sign or decrypt with an encrypted key take the
+passphrase the same way.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := keys.Generate(args[0])
 			if err != nil {
@@ -40,9 +46,14 @@ func keysCmd(e *env) *cobra.Command {
 			if err := k.Save(e.keysDir()); err != nil {
 				return err
 			}
-			ki := info(k)
+			ki := info(&keys.Public{Name: k.Name, Address: k.Address(), PubKey: k.PubKey(), EncPub: k.EncPub()})
 			return e.show(cmd, ki, func(w io.Writer) {
 				fmt.Fprintf(w, "created key %s in %s\n", k.Name, e.keysDir())
+				if keys.IsDev(e.keysDir()) {
+					fmt.Fprintln(w, "WARNING: a dev keystore: the key is stored UNENCRYPTED")
+				} else {
+					fmt.Fprintln(w, "encrypted under the keystore passphrase")
+				}
 				showKey(w, ki)
 			})
 		},
@@ -57,7 +68,7 @@ func keysCmd(e *env) *cobra.Command {
 			}
 			out := []keyInfo{}
 			for _, n := range names {
-				k, err := keys.Load(e.keysDir(), n)
+				k, err := keys.LoadPublic(e.keysDir(), n)
 				if err != nil {
 					return err
 				}
@@ -79,7 +90,7 @@ func keysCmd(e *env) *cobra.Command {
 		Short: "Show a key's address and public keys",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := keys.Load(e.keysDir(), args[0])
+			k, err := keys.LoadPublic(e.keysDir(), args[0])
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // Results of compute jobs (download, verify, report) and the patient link
@@ -34,6 +35,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 func patientCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
 	var from, dataset, patientID, wallet, rules, dir string
+	var recipients []string
 	link := &cobra.Command{
 		Use:   "link",
 		Short: "Record that a source patient id belongs to a wallet, so the worker applies that wallet's consents",
@@ -41,10 +43,13 @@ func patientCmd(e *env) *cobra.Command {
 and the dataset's de-identification rules (the same function ingest used; Safe Harbor
 unless --deid names the profile, which must match the version's profile hash), and
 records pseudonym → wallet in the organisation's link table
-(<vault>/links/<org>.links, AES-256-GCM under a key derived from the vault secret, 0600).
-The patient id and the pseudonym are never printed or sent anywhere.
+(<vault>/links/<org>.links, AES-256-GCM under the table's own random key, which is kept in
+<vault>/links/<org>.key wrapped with age to the institution's node key and to the worker keys
+given with --recipient: the organisation's compute workers, which read the table to apply
+consents; recipients are added, never removed). The patient id and the pseudonym are never
+printed or sent anywhere.
 
-  medchain patient link --from st-mary-admin --dataset st-mary-cvd --patient-id 0b6f… --wallet 3fa1…`,
+  medchain patient link --from st-mary-admin --dataset st-mary-cvd --patient-id 0b6f… --wallet 3fa1… --recipient age1…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataset == "" || patientID == "" || wallet == "" {
@@ -95,7 +100,7 @@ The patient id and the pseudonym are never printed or sent anywhere.
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
-			v, err := vault.Open(dir)
+			v, err := vaultcfg.Open(dir)
 			if err != nil {
 				return err
 			}
@@ -107,7 +112,19 @@ The patient id and the pseudonym are never printed or sent anywhere.
 			if err != nil {
 				return err
 			}
-			prev, err := v.LinkPatient(ds.Org, d.PatientPseudonym(patientID), addr)
+			node, err := vault.NodeIdentity(k.Enc)
+			if err != nil {
+				return err
+			}
+			var share []vault.Recipient
+			for _, r := range recipients {
+				rc, err := vault.ParseRecipient(r)
+				if err != nil {
+					return fail("--recipient %q: %v", r, err)
+				}
+				share = append(share, rc)
+			}
+			prev, err := v.LinkPatient(ds.Org, d.PatientPseudonym(patientID), addr, node, share...)
 			if err != nil {
 				return err
 			}
@@ -128,6 +145,7 @@ The patient id and the pseudonym are never printed or sent anywhere.
 	f.StringVar(&wallet, "wallet", "", "the patient's wallet: address or local key name")
 	f.StringVar(&rules, "deid", "", "de-identification rules the dataset was ingested with (default Safe Harbor)")
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
+	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/node"
 )
 
@@ -201,8 +202,10 @@ func TestExitCodes(t *testing.T) {
 	}
 	// A transaction committed with a non-zero code prints it and exits 1.
 	home := t.TempDir()
-	if err := copyFile(filepath.Join(node.KeysDir(tn.Home), "audrey-auditor.json"), filepath.Join(node.KeysDir(home), "audrey-auditor.json")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"audrey-auditor.json", keys.DevMarker} {
+		if err := copyFile(filepath.Join(node.KeysDir(tn.Home), f), filepath.Join(node.KeysDir(home), f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var out bytes.Buffer
 	root := newRoot()

@@ -20,6 +20,7 @@ func upCmd(g *globals) *cobra.Command {
 		psqlConn      string
 		noDemo        bool
 		blockTime     time.Duration
+		hf            httpFlags
 		df            deviceFlags
 	)
 	cmd := &cobra.Command{
@@ -28,10 +29,15 @@ func upCmd(g *globals) *cobra.Command {
 		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
 demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
 Ctrl-C stops it cleanly; the next run resumes from disk.
-` + psqlHelp,
+` + httpHelp + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
+			// Flags are checked before a first run writes anything.
+			hs, err := hf.settings(cmd, home)
+			if err != nil {
+				return err
+			}
 			var seed func(context.Context, *node.Node) error
 			if !node.Initialized(home) {
 				err := node.CreateNetwork([]string{home}, node.NetOptions{
@@ -41,14 +47,14 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 				if err != nil {
 					return fmt.Errorf("create dev network in %s: %w", home, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s)\n", home, node.KeysDir(home))
+				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s, UNENCRYPTED: for development only)\n", home, node.KeysDir(home))
 				if !noDemo {
 					seed = func(ctx context.Context, n *node.Node) error {
 						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
 					}
 				}
 			}
-			o := node.Options{API: api, PsqlConn: psqlConn, DevSignIn: true}
+			o := node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}
 			if df.gateway == "" && fileExists(filepath.Join(node.KeysDir(home), "st-mary-admin.json")) {
 				df.gateway = "st-mary-admin" // the demo network: St Mary's node takes devices
 			}
@@ -56,6 +62,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 			return runNode(cmd, home, o, seed, df.sim)
 		},
 	}
+	hf.add(cmd)
 	df.add(cmd, 3)
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
 	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
@@ -65,6 +72,14 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
 }
+
+// httpHelp documents the API server's flags.
+const httpHelp = `
+The API server cuts off slow and idle clients (--read-timeout, --write-timeout, --idle-timeout),
+caps open connections (--max-conns) and rate-limits its costly routes per client (--rate-limit);
+the flags override the "http" settings of <home>/medchain.json for this run. Prometheus metrics
+are at /metrics on the API address. See docs/operations.md.
+`
 
 // psqlHelp and psqlFlagHelp document CometBFT's PostgreSQL indexer, which
 // `up` and `node` can turn on.
@@ -81,19 +96,25 @@ tx_index.psql-conn in <home>/config/config.toml does the same on every run. See 
 
 func nodeCmd(g *globals) *cobra.Command {
 	var api, psqlConn string
+	var hf httpFlags
 	var df deviceFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
-		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + psqlHelp,
+		Long:  "node runs the node whose home is --home (e.g. one written by `medchain testnet`) until Ctrl-C.\n" + httpHelp + psqlHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !node.Initialized(g.home) {
 				return fail("%s holds no node: create one with `medchain testnet` or `medchain up`", g.home)
 			}
-			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, Devices: df.options()}, nil, df.sim)
+			hs, err := hf.settings(cmd, g.home)
+			if err != nil {
+				return err
+			}
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, Devices: df.options()}, nil, df.sim)
 		},
 	}
+	hf.add(cmd)
 	df.add(cmd, 0)
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
@@ -210,4 +231,57 @@ CometBFT RPC on +1 and the medchain API on +2, all on 127.0.0.1. Run each with
 	cmd.Flags().BoolVar(&demo, "demo", true, "seed demo organisations and accounts")
 	cmd.Flags().DurationVar(&blockTime, "block-time", node.DefaultBlockTime, "target block interval")
 	return cmd
+}
+
+// httpFlags are the API server's flags of `up` and `node`. Each overrides,
+// for this run, the "http" settings of <home>/medchain.json
+// (docs/operations.md).
+type httpFlags struct {
+	readTimeout, writeTimeout, idleTimeout time.Duration
+	maxConns                               int
+	limits                                 []string
+}
+
+func (f *httpFlags) add(cmd *cobra.Command) {
+	d := node.DefaultHTTP()
+	fl := cmd.Flags()
+	fl.DurationVar(&f.readTimeout, "read-timeout", time.Duration(d.ReadTimeout), "longest a client may take to send a whole request, body included")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", time.Duration(d.WriteTimeout), "longest an answer may take, from the request's headers to its last byte (POST /v1/txs?wait=commit has its own)")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", time.Duration(d.IdleTimeout), "how long an idle keep-alive connection stays open")
+	fl.IntVar(&f.maxConns, "max-conns", d.MaxConns, "most API connections open at once; more wait to be accepted")
+	fl.StringArrayVar(&f.limits, "rate-limit", nil, `a costly route class's limit per client, CLASS=RATE[:BURST[:CONCURRENT]] (CLASS verify, submit or scan; RATE requests/s, 0 for none; CONCURRENT over all clients); repeatable`)
+}
+
+// settings are the home's HTTP settings (the defaults for a home not yet
+// created) with the flags that were given.
+func (f *httpFlags) settings(cmd *cobra.Command, home string) (*node.HTTPSettings, error) {
+	h := node.DefaultHTTP()
+	if node.Initialized(home) {
+		var err error
+		if h, err = node.LoadHTTP(home); err != nil {
+			return nil, err
+		}
+	}
+	fl := cmd.Flags()
+	if fl.Changed("read-timeout") {
+		h.ReadTimeout = node.Duration(f.readTimeout)
+	}
+	if fl.Changed("write-timeout") {
+		h.WriteTimeout = node.Duration(f.writeTimeout)
+	}
+	if fl.Changed("idle-timeout") {
+		h.IdleTimeout = node.Duration(f.idleTimeout)
+	}
+	if fl.Changed("max-conns") {
+		h.MaxConns = f.maxConns
+	}
+	for _, spec := range f.limits {
+		if err := h.SetLimit(spec); err != nil {
+			return nil, fail("--rate-limit %v", err)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		return nil, fail("HTTP settings: %v (check --read-timeout, --write-timeout, --idle-timeout, --max-conns)", err)
+	}
+	return &h, nil
 }

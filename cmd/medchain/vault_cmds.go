@@ -19,6 +19,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/normalize"
 	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // The vault commands work on this node's vault (<home>/vault unless
@@ -70,7 +71,7 @@ func (v *vaultEnv) open() (*vault.Vault, error) {
 	if dir == "" {
 		dir = filepath.Join(v.g.home, "vault")
 	}
-	return vault.Open(dir)
+	return vaultcfg.Open(dir)
 }
 
 // nodeIdentity is the node's vault key, derived from the institution key.
