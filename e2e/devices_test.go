@@ -164,11 +164,19 @@ func openSeries(t *testing.T, home string) *series.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := v.Secret()
+	gw, err := keys.Load(filepath.Join(home, "keys"), "st-mary-admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := series.Open(filepath.Join(home, "vault", "series"), secret, series.Options{ReadOnly: true})
+	id, err := vault.NodeIdentity(gw.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, err := v.SeriesKey(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := series.Open(filepath.Join(home, "vault", "series"), skey, series.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

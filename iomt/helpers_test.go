@@ -2,6 +2,7 @@ package iomt_test
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"fmt"
 	"sync"
@@ -45,6 +46,7 @@ type fixture struct {
 	st   *series.Store
 	reg  *registry
 	g    *iomt.Ingest
+	node *vault.Identity // the institution's node key: opens the link tables
 	keys map[string]ed25519.PrivateKey
 	seq  map[string]uint64
 
@@ -61,13 +63,16 @@ func newFixture(t testing.TB, n int) *fixture {
 	if f.v, err = vault.Open(f.dir); err != nil {
 		t.Fatal(err)
 	}
+	if f.node, err = vault.NewIdentity(nodeKey()); err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		d := devName(i)
 		seed := bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 16)
 		f.keys[d] = ed25519.NewKeyFromSeed(seed)
 		f.reg.set(d, &device.Info{Key: f.keys[d].Public().(ed25519.PublicKey), Status: device.Active,
 			Codes: []string{"8867-4", "8480-6", "8462-4"}})
-		if _, err := f.v.LinkDevice("stmary", d, fmt.Sprintf("psn-%04d", i)); err != nil {
+		if _, err := f.v.LinkDevice("stmary", d, fmt.Sprintf("psn-%04d", i), f.node); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,15 +82,15 @@ func newFixture(t testing.TB, n int) *fixture {
 
 // open (re)opens the store and the ingest, as a node start does.
 func (f *fixture) open() {
-	secret, err := f.v.Secret()
+	skey, err := f.v.SeriesKey(f.node)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if f.st, err = series.Open(f.dir+"/series", secret, series.Options{}); err != nil {
+	if f.st, err = series.Open(f.dir+"/series", skey, series.Options{}); err != nil {
 		f.t.Fatal(err)
 	}
 	cfg := iomt.Config{Store: f.st, Registry: f.reg, Policy: device.DefaultPolicy(),
-		Links: func() (iomt.Links, error) { return f.v.DeviceLinks("stmary") },
+		Links: func() (iomt.Links, error) { return f.v.DeviceLinks("stmary", f.node) },
 		Now:   func() time.Time { return now }}
 	if f.linksOverride != nil {
 		cfg.Links = func() (iomt.Links, error) { return f.linksOverride, nil }
@@ -118,4 +123,13 @@ func (f *fixture) stored() []series.Record {
 		f.t.Fatal(err)
 	}
 	return out
+}
+
+// nodeKey is the test institution's X25519 node key (fixed).
+func nodeKey() *ecdh.PrivateKey {
+	k, err := ecdh.X25519().NewPrivateKey(bytes.Repeat([]byte{42}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
 }

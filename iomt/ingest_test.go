@@ -67,7 +67,7 @@ func TestUnlinkedDevice(t *testing.T) {
 	if err := f.g.Submit(ctx, &s); device.ReasonOf(err) != iomt.Unlinked {
 		t.Fatalf("%v, want %s", err, iomt.Unlinked)
 	}
-	f.v.LinkDevice("stmary", "loose-1", "psn-new")
+	f.v.LinkDevice("stmary", "loose-1", "psn-new", f.node)
 	if err := f.g.Submit(ctx, &s); err != nil {
 		t.Fatalf("after linking: %v", err)
 	}

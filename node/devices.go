@@ -79,12 +79,18 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	secret, err := v.Secret()
+	// The gateway's node key opens the organisation's link tables and the
+	// series key.
+	nodeID, err := vault.NodeIdentity(gw.Enc)
+	if err != nil {
+		return err
+	}
+	skey, err := v.SeriesKey(nodeID)
 	if err != nil {
 		return err
 	}
 	d := &devices{done: make(chan struct{})}
-	if d.store, err = series.Open(SeriesDir(n.home), secret, series.Options{}); err != nil {
+	if d.store, err = series.Open(SeriesDir(n.home), skey, series.Options{}); err != nil {
 		return err
 	}
 	n.devices = d
@@ -95,7 +101,7 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	d.ingest, err = iomt.New(iomt.Config{
 		Store:    d.store,
 		Registry: &ledgerRegistry{n: n, org: acct.Org, cache: map[string]cachedDevice{}},
-		Links:    func() (iomt.Links, error) { return v.DeviceLinks(acct.Org) },
+		Links:    func() (iomt.Links, error) { return v.DeviceLinks(acct.Org, nodeID) },
 		Policy:   device.DefaultPolicy(),
 	})
 	if err != nil {
@@ -104,10 +110,6 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	h := iomt.Handler(d.ingest)
 	mux.Handle("/v1/devices/readings", h)
 	mux.Handle("/v1/devices/ingest", h)
-	nodeID, err := vault.NodeIdentity(gw.Enc)
-	if err != nil {
-		return err
-	}
 	fw := &followers{n: n, v: v, id: nodeID, org: acct.Org}
 	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, fw, n.ChainID))
 	if o.MQTT != "" {
@@ -344,7 +346,10 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 // patientWallet is the wallet of the patient a device is linked to ("" if
 // the device or the patient is not linked).
 func (f *followers) patientWallet(dev string) (string, error) {
-	dl, err := f.v.DeviceLinks(f.org)
+	dl, err := f.v.DeviceLinks(f.org, f.id)
+	if errors.Is(err, vault.ErrNotRecipient) {
+		return "", errNoLinks
+	}
 	if err != nil {
 		return "", err
 	}

@@ -89,7 +89,11 @@ func TestDevicesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pseudonym = "psn-planted-5150"
-	if _, err := v.LinkDevice("st-mary", "cuff-1", pseudonym); err != nil {
+	nodeID, err := vault.NodeIdentity(admin.Enc) // the gateway's key: the node opens the link tables with it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.LinkDevice("st-mary", "cuff-1", pseudonym, nodeID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,10 +101,6 @@ func TestDevicesEndToEnd(t *testing.T) {
 	// institution accounts) and the patient it is linked to; not a
 	// researcher, not another patient.
 	patient, _ := keys.Load(node.KeysDir(home), "patient-1")
-	nodeID, err := vault.NodeIdentity(admin.Enc) // the gateway's key: the node opens the link table with it
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := v.LinkPatient("st-mary", pseudonym, patient.Address(), nodeID); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,6 @@
 package vault
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,17 +17,19 @@ import (
 
 // Device links. A medical device streams readings signed with its own
 // key; which patient wears it is the institution's business, never the
-// ledger's. The link table maps device id → patient pseudonym (the same
-// keyed hash the patient's rows carry, so device readings and dataset rows
-// of one patient join), one table per organisation, kept like the patient
-// link table:
+// ledger's. The device link table maps device id → patient pseudonym (the
+// same keyed hash the patient's rows carry, so device readings and dataset
+// rows of one patient join), one table per organisation, kept like the
+// patient link table and under the same key:
 //
-//	<root>/links/<org>.devices    AES-256-GCM sealed JSON, 0600
+//	<root>/links/<org>.devices    AES-256-GCM sealed JSON, AD = device-links/v2 + org, 0600
+//	<root>/links/<org>.key        the organisation's link-table key, wrapped with age (see Links)
 //
-// sealed under a key derived (HKDF-SHA256, "medchain/vault/device-links/v1")
-// from the vault's secret, with the organisation as associated data.
+// So, as for patient links, a copy of the vault's files (secret included)
+// maps no device to a pseudonym: that takes a private key the key is
+// wrapped to (the institution's node key), which is not in the vault.
 
-const deviceLinksInfo = "medchain/vault/device-links/v1"
+const deviceLinksInfo = "medchain/vault/device-links/v2"
 
 // DeviceLinks is an organisation's device → pseudonym table.
 type DeviceLinks struct {
@@ -60,27 +58,13 @@ func (v *Vault) deviceLinksPath(org string) string {
 	return filepath.Join(v.root, "links", org+".devices")
 }
 
-func (v *Vault) deviceLinksAEAD() (cipher.AEAD, error) {
-	secret, err := v.Secret()
-	if err != nil {
-		return nil, err
-	}
-	key, err := hkdf.Key(sha256.New, secret, nil, deviceLinksInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCMWithRandomNonce(b)
-}
-
 func deviceLinksAD(org string) []byte { return []byte(deviceLinksInfo + "\x00" + org) }
 
-// DeviceLinks reads an organisation's device link table; an organisation
-// that has linked no device has an empty one.
-func (v *Vault) DeviceLinks(org string) (*DeviceLinks, error) {
+// DeviceLinks reads an organisation's device link table with id, which
+// must be one of the keys the organisation's link-table key is wrapped to
+// (ErrNotRecipient otherwise); an organisation that has linked no device
+// has an empty one.
+func (v *Vault) DeviceLinks(org string, id *Identity) (*DeviceLinks, error) {
 	if !orgRE.MatchString(org) {
 		return nil, fmt.Errorf("vault: device links: bad organisation id %q", org)
 	}
@@ -91,7 +75,23 @@ func (v *Vault) DeviceLinks(org string) (*DeviceLinks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
 	}
-	aead, err := v.deviceLinksAEAD()
+	ws, err := v.readLinksKey(org)
+	if err != nil {
+		return nil, err
+	}
+	if ws == nil {
+		return nil, fmt.Errorf("vault: device links of %s: %w: the organisation's link-table key is missing", org, ErrCorrupt)
+	}
+	key, err := unwrapKey(ws, id)
+	if err != nil {
+		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
+	}
+	defer clear(key)
+	return openDeviceLinks(org, key, sealed)
+}
+
+func openDeviceLinks(org string, key, sealed []byte) (*DeviceLinks, error) {
+	aead, err := linksAEAD(key)
 	if err != nil {
 		return nil, err
 	}
@@ -111,24 +111,40 @@ func (v *Vault) DeviceLinks(org string) (*DeviceLinks, error) {
 
 // LinkDevice records that device is worn by the patient with this
 // pseudonym, replacing an earlier link (a device handed to another
-// patient); it returns the pseudonym it replaced ("" if none). The table
-// is read, changed and rewritten atomically under a lock.
-func (v *Vault) LinkDevice(org, device, pseudonym string) (string, error) {
-	if !orgRE.MatchString(org) {
-		return "", fmt.Errorf("vault: device links: bad organisation id %q", org)
-	}
-	if !vocab.IsID(device) {
-		return "", fmt.Errorf("vault: device links: device: not an id (%s)", vocab.IDSyntax)
-	}
-	if pseudonym == "" || len(pseudonym) > 128 {
-		return "", errors.New("vault: device links: bad pseudonym")
-	}
-	if err := os.MkdirAll(filepath.Join(v.root, "links"), 0o700); err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(v.deviceLinksPath(org)+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+// patient); it returns the pseudonym it replaced ("" if none). id is the
+// institution's node key, as for LinkPatient.
+func (v *Vault) LinkDevice(org, device, pseudonym string, id *Identity) (string, error) {
+	prev, err := v.LinkDevices(org, []DeviceLink{{Device: device, Pseudonym: pseudonym}}, id)
 	if err != nil {
 		return "", err
+	}
+	return prev[0], nil
+}
+
+// LinkDevices is LinkDevice for many links in one rewrite of the table
+// (read, changed and rewritten atomically, under the lock the patient link
+// table is written under, since both share the organisation's key).
+func (v *Vault) LinkDevices(org string, links []DeviceLink, id *Identity) ([]string, error) {
+	if !orgRE.MatchString(org) {
+		return nil, fmt.Errorf("vault: device links: bad organisation id %q", org)
+	}
+	if id == nil {
+		return nil, errors.New("vault: device links: the institution's node key is required")
+	}
+	for i, l := range links {
+		if !vocab.IsID(l.Device) {
+			return nil, fmt.Errorf("vault: device links: link %d: device: not an id (%s)", i, vocab.IDSyntax)
+		}
+		if l.Pseudonym == "" || len(l.Pseudonym) > 128 {
+			return nil, fmt.Errorf("vault: device links: link %d: bad pseudonym", i)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(v.root, "links"), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(v.linksPath(org)+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	for try := 0; ; try++ { // another link being written holds it for milliseconds
@@ -137,32 +153,43 @@ func (v *Vault) LinkDevice(org, device, pseudonym string) (string, error) {
 			break
 		}
 		if !errors.Is(err, ErrLocked) || try == 500 {
-			return "", fmt.Errorf("vault: device links of %s: %w", org, err)
+			return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	l, err := v.DeviceLinks(org)
+	key, err := v.linksKey(org, id, nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var prev string
-	i, ok := slices.BinarySearchFunc(l.Links, device, cmpDevice)
-	if ok {
-		prev = l.Links[i].Pseudonym
-		l.Links[i].Pseudonym = pseudonym
-	} else {
-		l.Links = slices.Insert(l.Links, i, DeviceLink{Device: device, Pseudonym: pseudonym})
+	defer clear(key)
+	l := &DeviceLinks{Org: org}
+	if sealed, err := os.ReadFile(v.deviceLinksPath(org)); err == nil {
+		if l, err = openDeviceLinks(org, key, sealed); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
+	}
+	prev := make([]string, len(links))
+	for k, x := range links {
+		i, ok := slices.BinarySearchFunc(l.Links, x.Device, cmpDevice)
+		if ok {
+			prev[k] = l.Links[i].Pseudonym
+			l.Links[i].Pseudonym = x.Pseudonym
+		} else {
+			l.Links = slices.Insert(l.Links, i, x)
+		}
 	}
 	plain, err := json.Marshal(l)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	aead, err := v.deviceLinksAEAD()
+	aead, err := linksAEAD(key)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := blob.WriteFileAtomic(v.deviceLinksPath(org), aead.Seal(nil, nil, plain, deviceLinksAD(org)), 0o600); err != nil {
-		return "", fmt.Errorf("vault: device links of %s: %w", org, err)
+		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
 	}
 	return prev, nil
 }

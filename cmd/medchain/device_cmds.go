@@ -184,7 +184,11 @@ Readings of a registered device that is linked to no patient are refused (device
 			if err != nil {
 				return err
 			}
-			prev, err := v.LinkDevice(acct.Org, id, d.PatientPseudonym(patientID))
+			nodeID, err := vault.NodeIdentity(k.Enc)
+			if err != nil {
+				return err
+			}
+			prev, err := v.LinkDevice(acct.Org, id, d.PatientPseudonym(patientID), nodeID)
 			if err != nil {
 				return err
 			}
@@ -206,31 +210,41 @@ Readings of a registered device that is linked to no patient are refused (device
 	return cmd
 }
 
-func openSeries(dir string) (*series.Store, error) {
+// openSeries opens the vault's device readings with the node key of k
+// (an institution key the series key is wrapped to: the node's gateway).
+func openSeries(dir string, k *keys.Key) (*series.Store, error) {
 	v, err := vault.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := v.Secret()
+	id, err := vault.NodeIdentity(k.Enc)
+	if err != nil {
+		return nil, err
+	}
+	skey, err := v.SeriesKey(id)
 	if err != nil {
 		return nil, err
 	}
 	// Read-only: the node may be writing the store right now.
-	return series.Open(filepath.Join(dir, "series"), secret, series.Options{ReadOnly: true})
+	return series.Open(filepath.Join(dir, "series"), skey, series.Options{ReadOnly: true})
 }
 
 func deviceReadingsCmd(e *env) *cobra.Command {
-	var dev, dir string
+	var dev, dir, from string
 	var last int
 	cmd := &cobra.Command{
 		Use:   "readings",
 		Short: "List a device's latest stored readings from the local vault (the institution's own data)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := e.key(from)
+			if err != nil {
+				return err
+			}
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
-			st, err := openSeries(dir)
+			st, err := openSeries(dir, k)
 			if err != nil {
 				return err
 			}
@@ -259,6 +273,7 @@ func deviceReadingsCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dev, "device", "", "device id")
 	cmd.Flags().IntVar(&last, "last", 10, "how many of the latest readings")
+	cmd.Flags().StringVar(&from, "from", "", "the node's gateway key (the series key is wrapped to it)")
 	cmd.Flags().StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	return cmd
 }
@@ -376,7 +391,7 @@ the features only through the dataset's policy, the patients' consents and the o
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
-			st, err := openSeries(dir)
+			st, err := openSeries(dir, key)
 			if err != nil {
 				return err
 			}
@@ -420,7 +435,7 @@ the features only through the dataset's policy, the patients' consents and the o
 }
 
 func deviceVerifyCmd(e *env) *cobra.Command {
-	var dev, gateway, dir string
+	var dev, gateway, dir, from string
 	var seq uint64
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -436,6 +451,9 @@ the vault is, as the institution. Exit 1 if a check fails.`,
 			if err != nil {
 				return err
 			}
+			if from == "" {
+				from = gateway
+			}
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
@@ -443,9 +461,13 @@ the vault is, as the institution. Exit 1 if a check fails.`,
 			if err != nil {
 				return err
 			}
+			k, err := e.key(from)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := e.ctx(cmd)
 			defer cancel()
-			st, err := openSeries(dir)
+			st, err := openSeries(dir, k)
 			if err != nil {
 				return err
 			}
@@ -472,6 +494,7 @@ the vault is, as the institution. Exit 1 if a check fails.`,
 	f.StringVar(&dev, "device", "", "device id")
 	f.Uint64Var(&seq, "seq", 0, "the reading's sequence number")
 	f.StringVar(&gateway, "gateway", "", "the node's anchoring account: address or local key name")
+	f.StringVar(&from, "from", "", "the node's gateway key, to open the vault's readings (default: --gateway when it names a key)")
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	return cmd
 }
@@ -619,10 +642,16 @@ func setupSimDevices(ctx context.Context, c *client.Client, k *keys.Key, devs []
 	if err != nil {
 		return "", 0, err
 	}
+	nodeID, err := vault.NodeIdentity(k.Enc)
+	if err != nil {
+		return "", 0, err
+	}
+	links := make([]vault.DeviceLink, len(devs))
 	for i, dev := range devs {
-		if _, err := v.LinkDevice(acct.Org, dev.ID, d.PatientPseudonym(fmt.Sprintf("sim-patient-%04d", i))); err != nil {
-			return "", 0, err
-		}
+		links[i] = vault.DeviceLink{Device: dev.ID, Pseudonym: d.PatientPseudonym(fmt.Sprintf("sim-patient-%04d", i))}
+	}
+	if _, err := v.LinkDevices(acct.Org, links, nodeID); err != nil {
+		return "", 0, err
 	}
 	return acct.Org, registered, nil
 }

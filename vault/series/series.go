@@ -14,10 +14,11 @@
 //
 //	00000001.seg, 00000002.seg, …   segments; a new one once the current passes its size limit
 //
-// Segment keys are derived from the vault's pseudonym secret (HKDF-SHA256,
-// "medchain/vault/series/v1", the segment number as salt), so a copy of
-// the files without the secret reveals nothing, and no key has to be kept
-// beside them. Random 96-bit nonces allow 2^32 seals per key; a 64 MiB
+// Segment keys are derived from the store's key (HKDF-SHA256,
+// "medchain/vault/series/v1", the segment number as salt): the vault's
+// series key (vault.SeriesKey), random and stored only wrapped with age to
+// the institution's node key, so a copy of the vault's files opens no
+// reading. Random 96-bit nonces allow 2^32 seals per key; a 64 MiB
 // segment holds at most a few million sealed columns. Readings leave this
 // store for research only through the
 // ingest pipeline into a dataset version, which is sealed under its own
@@ -85,7 +86,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // from several goroutines.
 type Store struct {
 	dir      string
-	secret   []byte
+	key      []byte
 	segSize  int64
 	readOnly bool
 
@@ -107,15 +108,15 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the series directory dir, sealed under
-// keys derived from the vault secret, and cuts off a torn last frame.
-func Open(dir string, secret []byte, o Options) (*Store, error) {
-	if len(secret) < 32 {
-		return nil, errors.New("series: the vault secret is shorter than 32 bytes")
+// keys derived from key (vault.SeriesKey), and cuts off a torn last frame.
+func Open(dir string, key []byte, o Options) (*Store, error) {
+	if len(key) < 32 {
+		return nil, errors.New("series: the store key is shorter than 32 bytes")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("series: %w", err)
 	}
-	s := &Store{dir: dir, secret: slices.Clone(secret), segSize: o.SegmentSize, readOnly: o.ReadOnly}
+	s := &Store{dir: dir, key: slices.Clone(key), segSize: o.SegmentSize, readOnly: o.ReadOnly}
 	if s.segSize <= 0 {
 		s.segSize = DefaultSegmentSize
 	}
@@ -205,7 +206,7 @@ func (s *Store) segments() ([]uint64, error) {
 
 func (s *Store) segAEAD(n uint64) (cipher.AEAD, error) {
 	salt := binary.BigEndian.AppendUint64(nil, n)
-	key, err := hkdf.Key(sha256.New, s.secret, salt, keyInfo, 32)
+	key, err := hkdf.Key(sha256.New, s.key, salt, keyInfo, 32)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	secret = bytes.Repeat([]byte{7}, 32)
+	secret = bytes.Repeat([]byte{7}, 32) // the store key (vault.SeriesKey in a vault)
 	key    = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
 )
 
