@@ -46,6 +46,19 @@ func (s *Server) getWorker(r *http.Request) (any, error) {
 	return found(w, err, "%s is not a registered worker", addr)
 }
 
+// getAttestationPolicy is what the consortium pinned for one type of
+// hardware evidence (sev-snp or tdx).
+func (s *Server) getAttestationPolicy(r *http.Request) (any, error) {
+	typ := r.PathValue("type")
+	if typ != ledger.AttestTypeSEVSNP && typ != ledger.AttestTypeTDX {
+		return nil, badParam("type", "%q is not %s or %s", typ, ledger.AttestTypeSEVSNP, ledger.AttestTypeTDX)
+	}
+	p, err := lookup(s, func(rd store.ReadWriter) (*ledger.AttestationPolicy, error) {
+		return ledger.GetAttestationPolicy(rd, typ)
+	})
+	return found(p, err, "no %s attestation policy is pinned", typ)
+}
+
 // listWorkers lists registered workers in address order, filtered by the
 // optional org query parameter.
 func (s *Server) listWorkers(r *http.Request) (any, error) {

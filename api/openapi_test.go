@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/attest"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/smt"
 )
@@ -117,7 +118,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SignedHeader": api.SignedHeader{}, "StateChange": ledger.StateChange{}, "LedgerAuditEntry": ledger.AuditEntry{},
 		"AuditEntry": api.AuditEntry{}, "AuditInclusion": api.AuditInclusion{}, "AuditConsistency": api.AuditConsistency{},
 		"Payload": ledger.Payload{}, "Event": ledger.Event{}, "Attribute": ledger.Attribute{},
-		"Worker": ledger.Worker{}, "WorkerList": api.WorkerList{}, "JobResult": ledger.JobResult{}, "JobSite": ledger.JobSite{},
+		"Worker": ledger.Worker{}, "WorkerList": api.WorkerList{},
+		"AttestationPolicy": ledger.AttestationPolicy{}, "TDXCollateral": attest.TDXCollateral{}, "JobResult": ledger.JobResult{}, "JobSite": ledger.JobSite{},
 		"Job": ledger.Job{}, "JobList": api.JobList{}, "DatasetBudget": api.DatasetBudget{},
 		"ModelFeature": ledger.ModelFeature{}, "Model": ledger.Model{}, "ModelList": api.ModelList{},
 		"Prediction": ledger.Prediction{}, "PredictionList": api.PredictionList{},

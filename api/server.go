@@ -226,6 +226,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/access-requests/{id}", s.getAccessRequest, cheap},
 		{"GET", "/v1/workers", s.listWorkers, scan},
 		{"GET", "/v1/workers/{address}", s.getWorker, cheap},
+		{"GET", "/v1/attestation-policies/{type}", s.getAttestationPolicy, cheap},
 		{"GET", "/v1/jobs", s.listJobs, scan},
 		{"GET", "/v1/jobs/{id}", s.getJob, cheap},
 		{"GET", "/v1/jobs/{id}/study", s.getStudy, scan},

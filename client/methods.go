@@ -160,6 +160,12 @@ func (c *Client) Worker(ctx context.Context, addr string) (*ledger.Worker, error
 	return get[ledger.Worker](ctx, c, "/v1/workers/"+url.PathEscape(addr), nil)
 }
 
+// AttestationPolicy reads what the consortium pinned for sev-snp or tdx
+// evidence.
+func (c *Client) AttestationPolicy(ctx context.Context, typ string) (*ledger.AttestationPolicy, error) {
+	return get[ledger.AttestationPolicy](ctx, c, "/v1/attestation-policies/"+url.PathEscape(typ), nil)
+}
+
 // JobFilter selects jobs; empty fields match everything. Dataset matches a
 // job that uses the dataset among others.
 type JobFilter struct {

@@ -200,8 +200,8 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 		o.Action, o.Reason = "skipped", "deadline passed"
 		return o, nil
 	}
-	if site.Attestation == ledger.AttestHardware && reg.Attestation == ledger.AttestTypeSoftware {
-		o.Action, o.Reason = "skipped", "the policy demands hardware attestation"
+	if !ledger.AttestationSatisfies(site.Attestation, reg.Attestation) {
+		o.Action, o.Reason = "skipped", "the policy demands "+site.Attestation+" attestation"
 		return o, nil
 	}
 	ct, err := w.compute(ctx, reg, j, site, consents)

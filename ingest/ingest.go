@@ -53,7 +53,11 @@ type Options struct {
 	Description string
 	BadRows     BadRows // default Fail
 	// Recipients are the keys, besides the node's own, the data key is
-	// wrapped to: the worker keys the dataset's policy allows.
+	// wrapped to: the worker keys the dataset's policy allows. If there
+	// are none, the data key is wrapped to the compute workers registered
+	// for the publishing institution on the ledger (Ledger.WorkerKeys), so
+	// that the institution's own worker can open the version without a
+	// rewrap.
 	Recipients []vault.Recipient
 	ChunkRows  int // 0 means vault.DefaultChunkRows
 
@@ -74,6 +78,10 @@ type Progress struct {
 type Ledger interface {
 	// LatestVersion is a dataset's latest published version, 0 if none.
 	LatestVersion(ctx context.Context, dataset string) (uint64, error)
+	// WorkerKeys are the X25519 public keys of the compute workers
+	// registered for the publishing institution's organisation, in a
+	// stable order; none if it has none.
+	WorkerKeys(ctx context.Context) ([][]byte, error)
 	// Publish submits register_dataset and waits for it to commit. An
 	// error means the version is not on the ledger, unless it wraps
 	// ErrUncertain: the transaction may still commit.
@@ -108,9 +116,15 @@ type Report struct {
 	Deid            deid.Report   `json:"deid"`
 	DeidProfile     string        `json:"deid_profile"`
 	Schema          record.Schema `json:"schema"`
-	Vault           vault.Summary `json:"vault"`
-	Published       Published     `json:"published"`
-	Elapsed         time.Duration `json:"elapsed_ns"`
+	// Recipients are the keys the data key is wrapped to: the node's
+	// first, then the given or registered workers' (age recipients).
+	Recipients []string `json:"recipients"`
+	// RegisteredWorkers says the workers' keys were the ones registered
+	// on the ledger (no recipients were given).
+	RegisteredWorkers bool          `json:"registered_workers"`
+	Vault             vault.Summary `json:"vault"`
+	Published         Published     `json:"published"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
 }
 
 // Reason counts the problems of one kind among the quarantined rows (a
@@ -151,6 +165,23 @@ func (e *RejectedError) Unwrap() []error {
 		out[i] = p
 	}
 	return out
+}
+
+// workerRecipients are the registered workers' keys as recipients.
+func workerRecipients(ctx context.Context, l Ledger) ([]vault.Recipient, error) {
+	ks, err := l.WorkerKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: the institution's registered workers: %w", err)
+	}
+	out := make([]vault.Recipient, 0, len(ks))
+	for i, k := range ks {
+		r, err := vault.NewRecipient(k)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: registered worker %d of the institution: encryption key: %w", i, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // Run ingests a source into the vault and publishes it. node is the
@@ -212,8 +243,17 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 			return nil, err
 		}
 	}
+	recipients := append([]vault.Recipient{node.Recipient()}, o.Recipients...)
+	registered := len(o.Recipients) == 0
+	if registered {
+		ws, err := workerRecipients(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		recipients = append(recipients, ws...)
+	}
 	w, err := lk.Create(vault.Meta{Version: version, Schema: schema, DeidProfile: profile,
-		Recipients: append([]vault.Recipient{node.Recipient()}, o.Recipients...), ChunkRows: o.ChunkRows})
+		Recipients: recipients, ChunkRows: o.ChunkRows})
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +265,11 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	}()
 
 	rep := &Report{Dataset: o.Dataset, Version: version, Format: o.Format, Files: len(src.files),
-		RefDate: o.Normalize.RefDate.Format(time.DateOnly), DeidProfile: profile, Schema: schema}
+		RefDate: o.Normalize.RefDate.Format(time.DateOnly), DeidProfile: profile, Schema: schema,
+		RegisteredWorkers: registered}
+	for _, r := range recipients {
+		rep.Recipients = append(rep.Recipients, r.String())
+	}
 	var bad []*record.InputError
 	badRows := 0
 	seen := make(map[string]struct{})

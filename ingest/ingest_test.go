@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,10 @@ type fakeLedger struct {
 	latest    uint64
 	fail      error // returned by Publish
 	published []*ledger.RegisterDataset
+	workers   [][]byte // the institution's registered workers' keys
 }
+
+func (l *fakeLedger) WorkerKeys(context.Context) ([][]byte, error) { return l.workers, nil }
 
 func (l *fakeLedger) LatestVersion(context.Context, string) (uint64, error) { return l.latest, nil }
 
@@ -533,4 +537,113 @@ func withRef(o ingest.Options) ingest.Options {
 	o.Normalize = normalize.DefaultConfig()
 	o.Normalize.RefDate = refDate
 	return o
+}
+
+// Without recipients, the data key is wrapped to the node's key and to
+// the workers the ledger has registered for the institution, so its own
+// worker opens the version with no rewrap; given recipients replace the
+// registered workers.
+func TestRecipientsDefaultToRegisteredWorkers(t *testing.T) {
+	e := newEnv(t)
+	worker := keys.FromSeed("st-mary-worker", [32]byte{2: 2})
+	other := keys.FromSeed("other-worker", [32]byte{3: 3})
+	e.ledger.workers = [][]byte{worker.EncPub()}
+	workerID, err := vault.NewIdentity(worker.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID, err := vault.NewIdentity(other.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.RegisteredWorkers || len(rep.Recipients) != 2 || rep.Recipients[0] != e.node.Recipient().String() ||
+		rep.Recipients[1] != workerID.Recipient().String() {
+		t.Fatalf("report: registered %v, recipients %v", rep.RegisteredWorkers, rep.Recipients)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, workerID); err != nil {
+		t.Fatalf("the registered worker cannot open the version: %v", err)
+	}
+
+	given, err := vault.NewRecipient(other.EncPub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.run(ingest.Options{Source: synthea, Format: ingest.FHIR, Recipients: []vault.Recipient{given}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RegisteredWorkers || len(rep.Recipients) != 2 || rep.Recipients[1] != given.String() {
+		t.Fatalf("report with a given recipient: registered %v, recipients %v", rep.RegisteredWorkers, rep.Recipients)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, otherID); err != nil {
+		t.Fatalf("the given recipient cannot open the version: %v", err)
+	}
+	if _, err := e.v.Open(rep.Dataset, rep.Version, rep.Vault.ContentRoot, workerID); err == nil {
+		t.Fatal("a given recipient list still included the registered worker")
+	}
+
+	// A worker whose registered key is not an X25519 key fails the ingest
+	// before anything is sealed.
+	e.ledger.workers = [][]byte{{1, 2, 3}}
+	if _, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR}); err == nil || !strings.Contains(err.Error(), "registered worker 0") {
+		t.Fatalf("a bad registered key: %v", err)
+	}
+}
+
+// Verify checks a stored version against what the ledger published: it
+// passes on what ingest stored, and names what differs — a record band
+// the ledger does not have, or a chunk whose bytes changed on disk.
+func TestVerifyAgainstLedger(t *testing.T) {
+	e := newEnv(t)
+	rep, err := e.run(ingest.Options{Source: synthea, Format: ingest.FHIR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := e.ledger.published[0]
+	dv := &ledger.DatasetVersion{Dataset: pub.ID, Version: pub.Version, Title: pub.Title, Schema: pub.Schema,
+		RecordBand: pub.RecordBand, ContentRoot: pub.ContentRoot, Locator: pub.Locator, DeidProfile: pub.DeidProfile}
+	got, err := ingest.Verify(e.v, e.node, dv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContentRoot != rep.Vault.ContentRoot || got.Chunks != rep.Vault.Chunks || got.Rows != uint64(rep.RowsKept) ||
+		len(got.Recipients) != 1 || got.Recipients[0] != e.node.Recipient().String() {
+		t.Fatalf("verified %+v, ingested %+v", got, rep.Vault)
+	}
+
+	other := *dv
+	other.RecordBand = "1k-10k"
+	if _, err := ingest.Verify(e.v, e.node, &other); err == nil || !strings.Contains(err.Error(), "record") {
+		t.Fatalf("a record band the ledger does not have: %v", err)
+	}
+
+	sealed, _, err := e.v.ReadChunk(pub.ID, pub.Version, "sbp", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hit string
+	root := filepath.Join(e.v.Root(), "datasets", pub.ID, "1", "blobs")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Equal(b, sealed) {
+				hit = p
+			}
+		}
+		return nil
+	})
+	if hit == "" {
+		t.Fatal("the sbp chunk is not among the stored blobs")
+	}
+	sealed[len(sealed)/2] ^= 1
+	if err := os.WriteFile(hit, sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.Verify(e.v, e.node, dv); err == nil || !strings.Contains(err.Error(), "column sbp chunk 0") {
+		t.Fatalf("a flipped bit in a stored chunk: %v", err)
+	}
 }

@@ -44,6 +44,38 @@ func (c ClientLedger) LatestVersion(ctx context.Context, dataset string) (uint64
 	return d.LatestVersion, nil
 }
 
+// WorkerKeys asks the node for the publishing key's account, its
+// organisation's registered workers, and each worker account's encryption
+// key. A key without an organisation has no workers (and may not publish:
+// the ledger will refuse it).
+func (c ClientLedger) WorkerKeys(ctx context.Context) ([][]byte, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	a, err := c.Client.Account(ctx, c.Key.Address())
+	if client.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Org == "" {
+		return nil, nil
+	}
+	ws, err := c.Client.Workers(ctx, a.Org)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(ws))
+	for _, w := range ws {
+		wa, err := c.Client.Account(ctx, w.Address)
+		if err != nil {
+			return nil, fmt.Errorf("worker %s: %w", w.Address, err)
+		}
+		out = append(out, wa.EncKey)
+	}
+	return out, nil
+}
+
 // Publish signs and submits register_dataset and waits for its commit. A
 // refusal by the node or a committed failure is a plain error; losing the
 // node after the transaction may have reached it wraps ErrUncertain.

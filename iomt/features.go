@@ -120,8 +120,8 @@ func Features(st *series.Store, from, to time.Time) ([]record.Row, error) {
 }
 
 // PublishFeatures seals rows (from Features) as the next version of
-// dataset in the vault, its data key wrapped to the node and recipients,
-// and registers it on the ledger with its record band and content root.
+// dataset in the vault, its data key wrapped to the node, recipients and
+// the institution's registered workers (as an ingest does), and registers it on the ledger with its record band and content root.
 // As with an ingest, a version the ledger refuses is removed again.
 func PublishFeatures(ctx context.Context, v *vault.Vault, node *vault.Identity, l ingest.Ledger, dataset, title, description string,
 	rows []record.Row, recipients []vault.Recipient) (*ingest.Published, *vault.Summary, error) {
@@ -144,7 +144,21 @@ func PublishFeatures(ctx context.Context, v *vault.Vault, node *vault.Identity, 
 			return nil, nil, err
 		}
 	}
-	w, err := lk.Create(vault.Meta{Version: version, Schema: schema, Recipients: append([]vault.Recipient{node.Recipient()}, recipients...)})
+	// As an ingest does: the institution's registered workers can open the
+	// version without a rewrap.
+	ks, err := l.WorkerKeys(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: the institution's registered workers: %w", err)
+	}
+	rs := append([]vault.Recipient{node.Recipient()}, recipients...)
+	for i, k := range ks {
+		r, err := vault.NewRecipient(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger: registered worker %d of the institution: encryption key: %w", i, err)
+		}
+		rs = append(rs, r)
+	}
+	w, err := lk.Create(vault.Meta{Version: version, Schema: schema, Recipients: rs})
 	if err != nil {
 		return nil, nil, err
 	}

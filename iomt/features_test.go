@@ -22,6 +22,8 @@ func (l *memLedger) LatestVersion(context.Context, string) (uint64, error) {
 	return uint64(len(l.published)), nil
 }
 
+func (l *memLedger) WorkerKeys(context.Context) ([][]byte, error) { return nil, nil }
+
 func (l *memLedger) Publish(_ context.Context, m *ledger.RegisterDataset) (*ingest.Published, error) {
 	l.published = append(l.published, m)
 	return &ingest.Published{}, nil

@@ -45,6 +45,12 @@ NONE
 < vocab, store, zk, analysis, synth, overlap, web,
   vault/blob, vault/internal/bech32, metrics;
 
+# Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
+# a policy and a block time; its test chain is for tests only; guest
+# gathers evidence from a confidential VM's device, for workers only.
+NONE < attest;
+attest < attest/attesttest, attest/guest;
+
 # The vault side of an institution: read sources, make research rows,
 # de-identify, seal. It speaks the ledger's vocabulary, never the ledger.
 vocab < record, keys;
@@ -64,7 +70,7 @@ analysis, federated < outputctl;
 # The state machine: storage interfaces, the state and audit trees, proof
 # verification (zk, federated). No adapter, nothing of the vault.
 store < smt, audit;
-vocab, smt, audit, federated < ledger;
+vocab, smt, audit, federated, attest < ledger;
 
 # Adapters: the database, the ABCI application, the HTTP API and its
 # client, the ingest pipeline and the compute worker.
@@ -74,12 +80,15 @@ api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
+compute < zkmodel;
+api, deid, vault < patientlink;
 client, ingest, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
 node < api/apitest;
-node, ingest, synth, seed < cmd/medchain;
+node < devnet;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
@@ -107,6 +116,16 @@ var noLinks = []struct {
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...", mc + "/zk/...",
 		},
 		why: "reading, normalising, de-identifying and analysing data links no database, consensus, state machine or proof code",
+	},
+	{
+		pkgs:   []string{"attest"},
+		forbid: []string{"github.com/cockroachdb/pebble/...", "github.com/cometbft/...", mc + "/..."},
+		why:    "the evidence verifier runs inside every validator's FinalizeBlock and links nothing of medchain, no database and no consensus",
+	},
+	{
+		pkgs:   []string{"ledger", "app", "api", "node"},
+		forbid: []string{mc + "/attest/guest", "github.com/google/go-configfs-tsm/...", "github.com/google/go-sev-guest/client/...", "github.com/google/go-tdx-guest/client/..."},
+		why:    "validators verify evidence and never open a TEE device; only a worker's command gathers evidence",
 	},
 	{
 		pkgs: []string{"keys", "vault/...", "overlap", "federated", "outputctl"},

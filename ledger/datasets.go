@@ -299,7 +299,7 @@ func ValidatePolicy(p *Policy) error {
 		return errf(CodeInvalidField, "msg.policy.reward_split: shares sum to %d basis points, must be 10000",
 			uint64(s.InstitutionBps)+uint64(s.PatientPoolBps)+uint64(s.WorkerBps))
 	}
-	if err := oneOf("msg.policy.attestation", p.Attestation, []string{AttestSoftware, AttestHardware}); err != nil {
+	if err := oneOf("msg.policy.attestation", p.Attestation, AttestationDemands); err != nil {
 		return err
 	}
 	if err := oneOf("msg.policy.consent_model", p.ConsentModel, []string{ConsentOptIn, ConsentOptOut}); err != nil {

@@ -32,6 +32,16 @@ const (
 	CodeBudgetExhausted  Code = 17 // a dataset's privacy budget cannot cover the job
 	CodePriceExceeded    Code = 18 // the job costs more than the requester's ceiling
 	CodeInvalidProof     Code = 19 // a zero-knowledge proof does not verify
+	// Refused hardware attestation evidence (register_worker), and workers
+	// whose evidence no longer meets the pinned policy: one code per check.
+	CodeEvidenceMalformed   Code = 20 // evidence does not parse, or is not canonical
+	CodeEvidenceSignature   Code = 21 // signature or certificate chain does not verify to the vendor root
+	CodeEvidenceExpired     Code = 22 // a certificate or the pinned collateral is outside its validity at block time
+	CodeEvidenceRevoked     Code = 23 // a certificate is on the pinned revocation list
+	CodeEvidenceDebug       Code = 24 // the guest was launched with debugging enabled
+	CodeEvidenceMeasurement Code = 25 // the launch measurement is not pinned by the consortium
+	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
+	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 )
 
 var codeNames = map[Code]string{
@@ -55,6 +65,15 @@ var codeNames = map[Code]string{
 	CodeBudgetExhausted:  "budget_exhausted",
 	CodePriceExceeded:    "price_exceeded",
 	CodeInvalidProof:     "invalid_proof",
+
+	CodeEvidenceMalformed:   "evidence_malformed",
+	CodeEvidenceSignature:   "evidence_bad_signature",
+	CodeEvidenceExpired:     "evidence_expired",
+	CodeEvidenceRevoked:     "evidence_revoked",
+	CodeEvidenceDebug:       "evidence_debug",
+	CodeEvidenceMeasurement: "evidence_measurement",
+	CodeEvidenceReportData:  "evidence_report_data",
+	CodeEvidenceTCB:         "evidence_tcb",
 }
 
 // String is the code's stable name.

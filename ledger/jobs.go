@@ -412,8 +412,8 @@ func (c *txCtx) postResult(m *PostResult) ([]Event, error) {
 	if m.Measurement != w.Measurement {
 		return nil, errf(CodeUnauthorized, "msg.measurement: worker %s is registered with measurement %s", c.addr, w.Measurement)
 	}
-	if site.Attestation == AttestHardware && !isHardware(w.Attestation) {
-		return nil, errf(CodeUnauthorized, "dataset %q's policy demands hardware attestation; worker %s is %s", m.Dataset, c.addr, w.Attestation)
+	if err := c.workerMeets(site.Attestation, w); err != nil {
+		return nil, forDataset(err, m.Dataset)
 	}
 	if err := validHash("msg.result_hash", m.ResultHash, true); err != nil {
 		return nil, err

@@ -25,6 +25,10 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeOverflow, 15, "overflow"}, {CodeInternal, 16, "internal"},
 		{CodeBudgetExhausted, 17, "budget_exhausted"}, {CodePriceExceeded, 18, "price_exceeded"},
 		{CodeInvalidProof, 19, "invalid_proof"},
+		{CodeEvidenceMalformed, 20, "evidence_malformed"}, {CodeEvidenceSignature, 21, "evidence_bad_signature"},
+		{CodeEvidenceExpired, 22, "evidence_expired"}, {CodeEvidenceRevoked, 23, "evidence_revoked"},
+		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
+		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -31,6 +31,7 @@ var registry = []txDef{
 	def(TxRegisterModel, (*txCtx).registerModel),
 	def(TxRecordPrediction, (*txCtx).recordPrediction),
 	def(TxAttestPrediction, (*txCtx).attestPrediction),
+	def(TxSetAttestationPolicy, (*txCtx).setAttestationPolicy),
 	def(TxRegisterDevice, (*txCtx).registerDevice),
 	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
 	def(TxAnchorReadings, (*txCtx).anchorReadings),

@@ -583,8 +583,11 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 	case TxDecideAccess:
 		return &DecideAccess{Request: a.u64("request", 0), Grant: a.boolean("grant", true), Expiry: a.time("expiry", r.now)}
 	case TxRegisterWorker:
-		return &RegisterWorker{Address: r.addr(a.str("worker", "")), Attestation: a.str("attestation", AttestTypeSoftware),
-			Measurement: a.str("measurement", scriptHash("worker v1")), Evidence: []byte(a.str("evidence", ""))}
+		worker, code := a.str("worker", ""), a.str("measurement", scriptHash("worker v1"))
+		return &RegisterWorker{Address: r.addr(worker), Attestation: a.str("attestation", AttestTypeSoftware),
+			Measurement: code, Evidence: r.buildEvidence(t, a, worker, code)}
+	case TxSetAttestationPolicy:
+		return r.buildAttestationPolicy(t, a)
 	case TxSubmitJob:
 		return &SubmitJob{Datasets: a.list("datasets"), Analysis: a.str("analysis", "cohort_count"),
 			Params: json.RawMessage(a.str("params", "{}")), Purpose: a.str("purpose", "research"),

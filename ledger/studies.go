@@ -283,7 +283,10 @@ func (c *txCtx) studyWorker(s *JobSite) (string, error) {
 		if w == nil || w.Org != s.Org {
 			continue
 		}
-		if s.Attestation == AttestHardware && !isHardware(w.Attestation) {
+		if err := c.workerMeets(s.Attestation, w); err != nil {
+			if CodeOf(err) == CodeInternal {
+				return "", err
+			}
 			continue
 		}
 		return a, nil

@@ -36,17 +36,13 @@ func (softwareAttestation) Verify(evidence []byte, _ string, _ []byte) error {
 	return nil
 }
 
-// attestationVerifiers are the attestation types this network can check.
-// Hardware types (SGX, SEV-SNP, TDX) plug in here once a deterministic
-// verifier of their evidence (quote signature chains to the vendor roots,
-// pinned collateral) is available; until then they are refused rather than
-// accepted unchecked.
+// attestationVerifiers are the non-hardware attestation types this network
+// can check. SEV-SNP and TDX evidence is verified against the consortium's
+// pinned policy and the block time (checkEvidence, attestation.go); SGX has
+// no verifier and is refused rather than accepted unchecked.
 var attestationVerifiers = map[string]AttestationVerifier{
 	AttestTypeSoftware: softwareAttestation{},
 }
-
-// isHardware says whether an attestation type is a hardware TEE.
-func isHardware(t string) bool { return t != AttestTypeSoftware }
 
 // Worker is a registered compute worker.
 type Worker struct {
@@ -56,6 +52,12 @@ type Worker struct {
 	Measurement  string `json:"measurement"` // hex SHA-256 of the worker binary and analysis code
 	EvidenceHash string `json:"evidence_hash,omitempty"`
 	Registered   int64  `json:"registered_height"`
+	// What verified hardware evidence (sev-snp, tdx) proves, and when it
+	// was verified (attestation.go).
+	LaunchMeasurement string `json:"launch_measurement,omitempty"` // hex SEV-SNP MEASUREMENT / TDX MR_TD
+	TCB               string `json:"tcb,omitempty"`                // hex, as the policy's min_tcb
+	AttestedHeight    int64  `json:"attested_height,omitempty"`
+	EvidenceNotAfter  int64  `json:"evidence_not_after,omitempty"` // unix seconds: the first certificate to expire
 }
 
 // RegisterWorker registers (or re-registers, e.g. after an upgrade changes
@@ -99,14 +101,10 @@ func (c *txCtx) registerWorker(m *RegisterWorker) ([]Event, error) {
 	if len(m.Evidence) > 16<<10 {
 		return nil, errf(CodeInvalidField, "msg.evidence: %d bytes, limit %d", len(m.Evidence), 16<<10)
 	}
-	v, ok := attestationVerifiers[m.Attestation]
-	if !ok {
-		return nil, errf(CodeUnauthorized, "msg.attestation: this network has no verifier for %s evidence yet; register as software", m.Attestation)
-	}
-	if err := v.Verify(m.Evidence, m.Measurement, target.PubKey); err != nil {
+	w := Worker{Address: m.Address, Org: target.Org, Attestation: m.Attestation, Measurement: m.Measurement, Registered: c.height}
+	if err := c.checkEvidence(m, target.PubKey, &w); err != nil {
 		return nil, err
 	}
-	w := Worker{Address: m.Address, Org: target.Org, Attestation: m.Attestation, Measurement: m.Measurement, Registered: c.height}
 	if len(m.Evidence) > 0 {
 		h := sha256.Sum256(m.Evidence)
 		w.EvidenceHash = hex.EncodeToString(h[:])

@@ -3,8 +3,9 @@
 // synth) written as CSV, ingested into the node's vault (normalised,
 // de-identified, encrypted, published with its Merkle root) with the
 // worker as a recipient of the data key, and the dataset's policy set.
-// `medchain up` and `medchain demo` seed their demo data with it, and the
-// end-to-end tests their sites.
+// Demo publishes the embedded demo's three institutions and has its
+// patients decide; `medchain up` and `medchain demo` seed their demo data
+// with it, and the end-to-end tests their sites with Publish.
 package seed
 
 import (
@@ -45,6 +46,11 @@ type Site struct {
 // Publish registers the site's worker, ingests its cohort and sets its
 // policy, on the network c talks to and in vault v (secret is the vault's
 // pseudonymisation secret). It returns the ingest report.
+//
+// It can be run again after it stopped part way (a node killed while
+// seeding): a step the ledger already has — the worker's account, its
+// registration, a published version of the dataset, the dataset's policy
+// — is skipped. The report is nil when the dataset was published already.
 func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byte, s Site) (*ingest.Report, error) {
 	submit := func(m ledger.Msg) error {
 		r, err := c.SignAndSubmit(ctx, s.Admin, m, true)
@@ -57,11 +63,32 @@ func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byt
 		return nil
 	}
 	wk := s.Worker
-	if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org}); err != nil {
+	if _, err := c.Account(ctx, wk.Address()); client.IsNotFound(err) {
+		if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org}); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
-	if err := submit(&ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: s.Measurement}); err != nil {
+	if _, err := c.Worker(ctx, wk.Address()); client.IsNotFound(err) {
+		if err := submit(&ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: s.Measurement}); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
+	}
+	d, err := c.Dataset(ctx, s.Dataset)
+	switch {
+	case client.IsNotFound(err):
+	case err != nil:
+		return nil, err
+	case d.LatestVersion > 0:
+		if d.Policy == nil {
+			if err := submit(&ledger.SetPolicy{Dataset: s.Dataset, Policy: s.Policy}); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
 	tmp, err := os.MkdirTemp("", "medchain-seed-")
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,13 +18,11 @@ import (
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/compute"
-	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/outputctl"
-	"github.com/medchain/medchain/synth"
-	"github.com/medchain/medchain/vault"
+	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
@@ -148,8 +145,8 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	step("4. A researcher buys a cardiovascular risk-factor study across the three")
 	params, _ := json.Marshal(map[string]any{"outcome": "cvd_10y", "features": demoFeatures})
 	var datasets []string
-	for _, s := range demoSites {
-		datasets = append(datasets, s.dataset)
+	for _, s := range seed.DemoSites {
+		datasets = append(datasets, s.Dataset)
 	}
 	sub := &ledger.SubmitJob{Datasets: datasets, Analysis: "logistic_regression", Params: params,
 		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()}
@@ -265,12 +262,12 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	for _, name := range watch {
 		say("%-18s %9d → %9d  (%+d)", name, before[name], after[name], int64(after[name])-int64(before[name]))
 	}
-	for _, s := range demoSites {
-		b, err := c.DatasetBudget(ctx, s.dataset)
+	for _, s := range seed.DemoSites {
+		b, err := c.DatasetBudget(ctx, s.Dataset)
 		if err != nil {
 			return nil, err
 		}
-		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.dataset, b.PatientPool, b.SpentMilli, b.TotalMilli)
+		say("%-18s patient pool %d tokens; privacy budget %d of %d milli-epsilon spent", s.Dataset, b.PatientPool, b.SpentMilli, b.TotalMilli)
 	}
 	step("Done. Every step above is a transaction in the audit log: see http://%s/", n.APIAddr())
 	if keep {
@@ -280,124 +277,14 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 	return &demoOutcome{Job: job, Regression: reg}, nil
 }
 
-// demoConsents has patients decide: at Northside (opt-in) 200 patients enrol
-// a wallet and permit research, and patient-3 — who had permitted — has
-// revoked; at St Mary's (opt-out) patient-2 refuses research. Institutions
-// link each wallet to its patient's pseudonymised row, so the workers can
-// apply the wallet's consents.
+// demoConsents has the demo's patients decide (seed.DemoEnrol), with the
+// institutions' link tables in home's vault.
 func demoConsents(ctx context.Context, c *client.Client, home string, say func(string, ...any)) error {
-	dir := node.KeysDir(home)
 	v, err := vaultcfg.Open(filepath.Join(home, "vault"))
 	if err != nil {
 		return err
 	}
-	secret, err := v.Secret()
-	if err != nil {
-		return err
-	}
-	d, err := deid.New(deid.SafeHarbor(), secret)
-	if err != nil {
-		return err
-	}
-	cohort := func(s demoSite) ([]synth.Person, error) {
-		return synth.Generate(synth.Config{N: s.patients, Seed: s.seed, RefDate: demoRefDate})
-	}
-	stMary, northside := demoSites[0], demoSites[1]
-	smPeople, err := cohort(stMary)
-	if err != nil {
-		return err
-	}
-	nsPeople, err := cohort(northside)
-	if err != nil {
-		return err
-	}
-	p2, err := keys.Load(dir, "patient-2")
-	if err != nil {
-		return err
-	}
-	p3, err := keys.Load(dir, "patient-3")
-	if err != nil {
-		return err
-	}
-	// Each institution links with its node key and shares its table with
-	// its worker, which applies the consents.
-	linker := func(s demoSite) (*vault.Identity, vault.Recipient, error) {
-		admin, err := keys.Load(dir, s.admin)
-		if err != nil {
-			return nil, vault.Recipient{}, err
-		}
-		wk, err := keys.Load(dir, s.org+"-worker")
-		if err != nil {
-			return nil, vault.Recipient{}, err
-		}
-		node, err := vault.NodeIdentity(admin.Enc)
-		if err != nil {
-			return nil, vault.Recipient{}, err
-		}
-		wr, err := vault.NewRecipient(wk.EncPub())
-		return node, wr, err
-	}
-	smNode, smWorker, err := linker(stMary)
-	if err != nil {
-		return err
-	}
-	nsNode, nsWorker, err := linker(northside)
-	if err != nil {
-		return err
-	}
-	if _, err := v.LinkPatient(stMary.org, d.PatientPseudonym(smPeople[0].ID), p2.Address(), smNode, smWorker); err != nil {
-		return err
-	}
-	if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(nsPeople[0].ID), p3.Address(), nsNode, nsWorker); err != nil {
-		return err
-	}
-	r, err := c.SignAndSubmit(ctx, p2, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: stMary.org},
-		Provision: ledger.Deny, Purposes: []string{"research"}}, true)
-	if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
-		return fmt.Errorf("patient-2 deny: %v %+v", err, r)
-	}
-	say("patient-2 refuses research at %s (an opt-out dataset: everyone else there is used)", stMary.org)
-	say("patient-3 permitted research on %s and then revoked it: excluded from jobs admitted afterwards", northside.dataset)
-
-	// Enrolment: fresh wallets (kept in memory), each registered by its
-	// patient and permitting research at Northside.
-	var wg sync.WaitGroup
-	errs := make(chan error, demoEnrolled)
-	sem := make(chan struct{}, 32)
-	for i := 1; i <= demoEnrolled; i++ {
-		wg.Add(1)
-		go func(p synth.Person) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			k, err := keys.Generate("enrolled")
-			if err != nil {
-				errs <- err
-				return
-			}
-			for _, msg := range []ledger.Msg{
-				&ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient},
-				&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: northside.org}, Provision: ledger.Permit, Purposes: []string{"research"}},
-			} {
-				r, err := c.SignAndSubmit(ctx, k, msg, true)
-				if err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
-					errs <- fmt.Errorf("enrolment %s: %v %+v", msg.Type(), err, r)
-					return
-				}
-			}
-			if _, err := v.LinkPatient(northside.org, d.PatientPseudonym(p.ID), k.Address(), nsNode, nsWorker); err != nil {
-				errs <- err
-			}
-		}(nsPeople[i])
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return err
-	}
-	say("%d of %d Northside patients enrolled a wallet and permit research (opt-in: the other %d are never used)",
-		demoEnrolled, northside.patients, northside.patients-demoEnrolled-1)
-	return nil
+	return seed.DemoEnrol(ctx, c, v, node.KeysDir(home), demoEnrolled, say)
 }
 
 func demoBalances(ctx context.Context, c *client.Client, dir string, names []string) (map[string]uint64, error) {

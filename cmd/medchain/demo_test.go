@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/node"
+	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
 )
@@ -87,14 +88,14 @@ func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
 	for i, n := range names {
 		pooled[i].Name = n
 	}
-	for _, site := range demoSites {
-		people, err := synth.Generate(synth.Config{N: site.patients, Seed: site.seed, RefDate: demoRefDate})
+	for _, site := range seed.DemoSites {
+		people, err := synth.Generate(synth.Config{N: site.Patients, Seed: site.Seed, RefDate: seed.DemoRefDate})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Who may be used, by the demo's own consent set-up.
 		keep := func(string) bool { return true } // opt-out: everyone but refusals
-		switch site.org {
+		switch site.Org {
 		case "st-mary": // patient-2 (row 0) refused research
 			refused := d.PatientPseudonym(people[0].ID)
 			keep = func(p string) bool { return p != refused }
@@ -105,7 +106,7 @@ func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
 			}
 			keep = func(p string) bool { return enrolled[p] }
 		}
-		admin, err := keys.Load(node.KeysDir(home), site.admin)
+		admin, err := keys.Load(node.KeysDir(home), site.Admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,11 +116,11 @@ func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
 		}
 		var root string
 		for _, s := range got.Job.Sites {
-			if s.Dataset == site.dataset {
+			if s.Dataset == site.Dataset {
 				root = s.ContentRoot
 			}
 		}
-		ver, err := v.Open(site.dataset, 1, root, id)
+		ver, err := v.Open(site.Dataset, 1, root, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func checkDemoAgainstCentralFit(t *testing.T, home string, got *demoOutcome) {
 		for i, n := range names {
 			col, ok := tab.Column(n)
 			if !ok {
-				t.Fatalf("%s has no column %s", site.dataset, n)
+				t.Fatalf("%s has no column %s", site.Dataset, n)
 			}
 			for r, k := range mask {
 				if k {

@@ -25,7 +25,7 @@ import (
 // addJobCommands adds `worker`, `job` and `dataset budget` (under the
 // dataset command, which must have been added already).
 func addJobCommands(root *cobra.Command, e *env) {
-	root.AddCommand(workerCmd(e), jobCmd(e))
+	root.AddCommand(workerCmd(e), jobCmd(e), attestationPolicyCmd(e))
 	for _, c := range root.Commands() {
 		if c.Name() == "dataset" {
 			c.AddCommand(datasetBudgetCmd(e))
@@ -70,6 +70,9 @@ func showWorker(w io.Writer, wk *ledger.Worker) {
 		fmt.Fprintf(w, "evidence:\tsha256 %s\n", wk.EvidenceHash)
 	}
 	fmt.Fprintf(w, "registered at:\theight %d\n", wk.Registered)
+	if wk.LaunchMeasurement != "" {
+		fmt.Fprintf(w, "launch measurement:\t%s\ntcb:\t%s\nattested at:\theight %d\n", wk.LaunchMeasurement, wk.TCB, wk.AttestedHeight)
+	}
 }
 
 func workerCmd(e *env) *cobra.Command {
@@ -118,7 +121,10 @@ after an upgrade changes the measurement.
 
   medchain worker register --from st-mary-admin --worker st-mary-worker --measure-binary ./medchain-worker
 
-Only software attestation is accepted until verifiers of TEE evidence are plugged in.`,
+A worker in an SEV-SNP or TDX confidential VM registers with --attestation
+sev-snp or tdx and --evidence from "worker evidence" (run inside the VM); the
+ledger verifies it against the consortium's pinned attestation-policy at block
+time. SGX is refused (no verifier).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if worker == "" {
@@ -153,7 +159,7 @@ Only software attestation is accepted until verifiers of TEE evidence are plugge
 	reg.Flags().StringVar(&measurement, "measurement", "", "hex SHA-256 of the worker binary and analysis code")
 	reg.Flags().StringVar(&binary, "measure-binary", "", "compute the measurement as the SHA-256 of this file (instead of --measurement)")
 	reg.Flags().StringVar(&evFile, "evidence", "", "file with the attestation evidence (none for software attestation)")
-	cmd.AddCommand(show, list, reg)
+	cmd.AddCommand(show, list, reg, workerEvidenceCmd(e))
 	return cmd
 }
 

@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/medchain/medchain/analysis"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,88 +14,40 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
-	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/ledger"
-	"github.com/medchain/medchain/zk"
+	"github.com/medchain/medchain/zkmodel"
 )
 
 // Zero-knowledge predictions: commit a model, prove its predictions,
 // verify them, and record them on the ledger.
 
-// modelFile is --model: a linear (e.g. logistic-regression) model in real
-// numbers, logit = Σ weights[i]·x[i] + intercept. Features may come with
-// it (a model saved by a compute job names them) or from --features /
-// --feature.
-type modelFile struct {
-	Weights   []float64             `json:"weights"`
-	Intercept float64               `json:"intercept"`
-	Scale     *uint                 `json:"scale,omitempty"` // fractional bits; default zk.DefaultScale
-	Features  []ledger.ModelFeature `json:"features,omitempty"`
+// openings is where this home keeps the openings of the models committed
+// from it.
+func (e *env) openings() zkmodel.Openings {
+	return zkmodel.Openings{Dir: filepath.Join(e.g.home, "models")}
 }
 
-// openingFile is <home>/models/ID.opening.json: the secret opening of a
-// committed model. It reveals the weights and lets whoever holds it prove
-// predictions; it is written 0600 and never sent anywhere.
-type openingFile struct {
-	Model      string        `json:"model"`
-	ChainID    string        `json:"chain_id"`
-	Commitment zk.Commitment `json:"commitment"`
-	Opening    zk.Opening    `json:"opening"`
+// modelFlags names the flag behind each input of package zkmodel.
+var modelFlags = map[zkmodel.Input]string{
+	zkmodel.InputID:         "--id",
+	zkmodel.InputModel:      "--model",
+	zkmodel.InputFeatures:   "--features/--feature",
+	zkmodel.InputThresholds: "--risk-thresholds",
+	zkmodel.InputLabels:     "--labels",
+	zkmodel.InputJobResult:  "--job-result",
+	zkmodel.InputX:          "--x",
+	zkmodel.InputRequest:    "--request",
 }
 
-func (e *env) modelsDir() string { return filepath.Join(e.g.home, "models") }
-
-func (e *env) openingPath(id string) string {
-	return filepath.Join(e.modelsDir(), id+".opening.json")
-}
-
-// loadOpening reads a model's opening (from path, or the home's).
-func (e *env) loadOpening(id, path string) (*openingFile, error) {
-	if path == "" {
-		path = e.openingPath(id)
-	}
-	var o openingFile
-	if err := readJSONFile("opening", path, &o); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fail("no opening for model %q at %s: only the model's owner can prove its predictions", id, path)
-		}
-		return nil, err
-	}
-	if o.Model != id {
-		return nil, fail("%s is the opening of model %q, not %q", path, o.Model, id)
-	}
-	return &o, nil
-}
-
-// parseFeature reads name[:system[:code[:unit]]].
-func parseFeature(s string) (ledger.ModelFeature, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) > 4 || parts[0] == "" {
-		return ledger.ModelFeature{}, fail("--feature %q: want name[:system[:code[:unit]]], e.g. sbp:loinc:8480-6:mm[Hg]", s)
-	}
-	f := ledger.ModelFeature{Name: parts[0]}
-	for i, p := range []*string{&f.System, &f.Code, &f.Unit} {
-		if i+1 < len(parts) {
-			*p = parts[i+1]
+// modelErr names the flag of an input zkmodel refused; other errors pass.
+func modelErr(err error) error {
+	var ie *zkmodel.Error
+	if errors.As(err, &ie) {
+		if f, ok := modelFlags[ie.Input]; ok {
+			return fail("%s: %v", f, ie.Err)
 		}
 	}
-	return f, nil
-}
-
-// percent prints a probability as a percentage without float noise.
-func percent(p float64) string { return strconv.FormatFloat(p*100, 'g', 6, 64) }
-
-// riskLabels names the buckets of risk thresholds: <5%, 5-10%, …, >=20%.
-func riskLabels(ps []float64) []string {
-	out := make([]string, 0, len(ps)+1)
-	for i, p := range ps {
-		if i == 0 {
-			out = append(out, "<"+percent(p)+"%")
-		} else {
-			out = append(out, percent(ps[i-1])+"-"+percent(p)+"%")
-		}
-	}
-	return append(out, ">="+percent(ps[len(ps)-1])+"%")
+	return err
 }
 
 func showModel(w io.Writer, m *ledger.Model) {
@@ -238,7 +186,9 @@ ledger stores. --job names the completed compute job that trained the model.
 
 --job-result FILE commits the logistic model a compute job released, from the result
 decrypted with ` + "`medchain job result ID --out FILE`" + `: its coefficients, intercept and
-feature names, and the job id (instead of --model and --job).
+feature names, and the job id (instead of --model and --job). Every result in the file
+must hold the same model (the sites of a pooled study release one fit); for a job whose
+sites released different models, write one site's with ` + "`job result ID --dataset D --out FILE`" + `.
 
 Keep the opening safe: it reveals the weights, and without it no prediction of this
 model can ever be proven.`,
@@ -247,69 +197,50 @@ model can ever be proven.`,
 			if err := ledger.ValidModelID(id); err != nil {
 				return fail("--id: %v", err)
 			}
-			var mf modelFile
+			r := zkmodel.Request{ID: id, Thresholds: thresholds, Labels: labels, Description: description}
+			var err error
 			switch {
 			case jobResult != "" && (modelPath != "" || job >= 0):
 				return fail("--job-result names the model and its job: give it without --model and --job")
 			case jobResult != "":
-				var err error
-				if mf, job, err = modelFromJobResult(jobResult); err != nil {
-					return err
+				var j uint64
+				if r.Spec, j, err = zkmodel.ReadJobResult(jobResult); err != nil {
+					return modelErr(err)
 				}
+				r.Job = &j
 			case modelPath == "":
 				return fail("--model (a JSON file {weights, intercept, scale}) or --job-result is required")
 			default:
-				if err := readJSONFile("model", modelPath, &mf); err != nil {
-					return err
+				if r.Spec, err = zkmodel.ReadSpec(modelPath); err != nil {
+					return modelErr(err)
+				}
+				if job >= 0 {
+					j := uint64(job)
+					r.Job = &j
 				}
 			}
-			scale := uint(zk.DefaultScale)
-			if mf.Scale != nil {
-				scale = *mf.Scale
-			}
-			features := mf.Features
 			switch {
 			case featuresPath != "" && len(featureFlags) > 0:
 				return fail("give --features or --feature, not both")
 			case featuresPath != "":
-				features = nil
-				if err := readJSONFile("features", featuresPath, &features); err != nil {
-					return err
+				if r.Features, err = zkmodel.ReadFeatures(featuresPath); err != nil {
+					return modelErr(err)
+				}
+				if r.Features == nil {
+					r.Features = []ledger.ModelFeature{}
 				}
 			case len(featureFlags) > 0:
-				features = nil
 				for _, s := range featureFlags {
-					f, err := parseFeature(s)
+					f, err := zkmodel.ParseFeature(s)
 					if err != nil {
-						return err
+						return fail("--feature %v", err)
 					}
-					features = append(features, f)
+					r.Features = append(r.Features, f)
 				}
 			}
-			if len(features) != len(mf.Weights) {
-				return fail("the model has %d weights but %d features are named (--features, --feature or the model file's \"features\")", len(mf.Weights), len(features))
-			}
-			if len(thresholds) == 0 {
-				return fail("--risk-thresholds is required: increasing probabilities, e.g. 0.05,0.1,0.2")
-			}
-			edges, err := zk.EdgesFromProbabilities(thresholds, scale)
+			msg, opening, err := zkmodel.Commit(r, rand.Reader)
 			if err != nil {
-				return fail("--risk-thresholds: %v", err)
-			}
-			if len(labels) == 0 {
-				labels = riskLabels(thresholds)
-			} else if len(labels) != len(edges)+1 {
-				return fail("--labels: %d thresholds make %d buckets, got %d labels", len(thresholds), len(edges)+1, len(labels))
-			}
-			c, opening, err := zk.Commit(zk.Model{Weights: mf.Weights, Intercept: mf.Intercept, Scale: scale}, rand.Reader)
-			if err != nil {
-				return fail("--model: %v", err)
-			}
-			msg := &ledger.RegisterModel{ID: id, Commitment: c.String(), Features: features, Scale: uint32(scale),
-				BucketEdges: edges, BucketLabels: labels, Description: description}
-			if job >= 0 {
-				j := uint64(job)
-				msg.Job = &j
+				return modelErr(err)
 			}
 			if _, err := e.key(tf.from); err != nil {
 				return err
@@ -319,12 +250,12 @@ model can ever be proven.`,
 				return err
 			}
 			ctx, cancel := e.ctx(cmd)
-			chainID, err := cl.Chain(ctx)
+			opening.ChainID, err = cl.Chain(ctx)
 			cancel()
 			if err != nil {
 				return err
 			}
-			path, err := e.saveOpening(&openingFile{Model: id, ChainID: chainID, Commitment: c, Opening: opening})
+			path, err := e.openings().Save(opening)
 			if err != nil {
 				return err
 			}
@@ -344,7 +275,7 @@ model can ever be proven.`,
 			case errors.As(err, &refused):
 				// Refused, or committed with an error: the commitment is not
 				// on the ledger, and its opening is of no use.
-				os.Remove(path)
+				e.openings().Discard(id)
 			default:
 				fmt.Fprintf(cmd.ErrOrStderr(), "the opening is kept in %s: if model %s was not registered (check `medchain model show %s`), remove it before committing again\n", path, id, id)
 			}
@@ -363,91 +294,6 @@ model can ever be proven.`,
 	fl.StringVar(&description, "description", "", "what the model predicts, for the catalogue")
 	fl.StringVar(&jobResult, "job-result", "", "a decrypted compute job result (medchain job result --out) whose logistic model to commit")
 	return cmd
-}
-
-// modelFromJobResult reads the logistic model a compute job released: the
-// decrypted result file of `medchain job result --out`.
-func modelFromJobResult(path string) (modelFile, int64, error) {
-	var r struct {
-		Job         uint64              `json:"job"`
-		ReleaseKind compute.ReleaseKind `json:"release_kind"`
-		Release     struct {
-			Regression struct {
-				Model analysis.Model `json:"model"`
-			} `json:"regression"`
-		} `json:"release"`
-	}
-	if err := readJSONFile("job-result", path, &r); err != nil {
-		return modelFile{}, 0, err
-	}
-	if !r.ReleaseKind.IsRegression() {
-		return modelFile{}, 0, fail("--job-result %s: job %d released a %q, not a regression", path, r.Job, r.ReleaseKind)
-	}
-	m := r.Release.Regression.Model
-	if err := m.Validate(); err != nil {
-		return modelFile{}, 0, fail("--job-result %s: %v", path, err)
-	}
-	if m.Link != analysis.Logit {
-		// Risk buckets are thresholds on the logit; another link's score
-		// does not map to risk through them.
-		return modelFile{}, 0, fail("--job-result %s: the model's link is %s; only logistic (logit) models can be committed for risk buckets", path, m.Link)
-	}
-	mf := modelFile{Weights: m.Coefficients, Intercept: m.Intercept}
-	for _, f := range m.Features {
-		mf.Features = append(mf.Features, ledger.ModelFeature{Name: f})
-	}
-	return mf, int64(r.Job), nil
-}
-
-// saveOpening writes a new opening file, 0600, refusing to overwrite one.
-func (e *env) saveOpening(o *openingFile) (string, error) {
-	if err := os.MkdirAll(e.modelsDir(), 0o700); err != nil {
-		return "", err
-	}
-	path := e.openingPath(o.Model)
-	b, err := json.MarshalIndent(o, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return "", fail("%s exists: model %q was committed from this home already (move the file away to commit a new model under that id)", path, o.Model)
-	}
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", err
-	}
-	return path, f.Close()
-}
-
-// writeSecretFile writes a file only its owner can read.
-func writeSecretFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func modelProveCmd(e *env) *cobra.Command {
@@ -479,17 +325,11 @@ the model's scale. The proof is bound to this chain, the model and the request i
 			if out == "" {
 				return fail("--out is required: where to write the proof file")
 			}
-			if request == "" {
-				var r [8]byte
-				if _, err := rand.Read(r[:]); err != nil {
-					return err
-				}
-				request = "req-" + hex.EncodeToString(r[:])
+			request, err := zkmodel.RequestID(request, rand.Reader)
+			if err != nil {
+				return modelErr(err)
 			}
-			if err := ledger.ValidRequestID("--request", request); err != nil {
-				return fail("%v", err)
-			}
-			o, err := e.loadOpening(id, openingPath)
+			o, err := e.openings().Load(id, openingPath)
 			if err != nil {
 				return err
 			}
@@ -507,58 +347,16 @@ the model's scale. The proof is bound to this chain, the model and the request i
 			if err != nil {
 				return err
 			}
-			if m.Commitment != o.Commitment.String() {
-				return fail("the opening is for commitment %s, but model %q is registered with %s", o.Commitment, id, m.Commitment)
-			}
-			if err := o.Opening.Matches(o.Commitment); err != nil {
-				return fail("the opening does not open its commitment: %v", err)
-			}
-			if uint(m.Scale) != o.Opening.Scale {
-				return fail("model %q is registered at scale %d, the opening is at scale %d", id, m.Scale, o.Opening.Scale)
-			}
-			if len(values) != len(m.Features) {
-				return fail("--x: %d values, model %q has %d features (%s)", len(values), id, len(m.Features), featureNames(m))
-			}
-			x, err := zk.QuantizeInputs(values, o.Opening.Scale)
+			pf, err := zkmodel.Prove(o, m, chainID, request, values, rand.Reader)
 			if err != nil {
-				return fail("--x: %v", err)
+				return modelErr(err)
 			}
-			score, err := o.Opening.Score(x)
-			if err != nil {
-				return fail("--x: %v", err)
-			}
-			buckets, err := m.Buckets()
-			if err != nil {
-				return err
-			}
-			i, ok := zk.FindBucket(buckets, score)
-			if !ok {
-				return fail("--x: the score is in no bucket (it is at the very top of the int64 range)")
-			}
-			params, err := zk.NewParams(len(x))
-			if err != nil {
-				return err
-			}
-			proof, err := zk.Prove(params, o.Opening, o.Commitment, x, buckets[i], zk.NewContext(chainID, id, request), rand.Reader)
-			if err != nil {
-				return err
-			}
-			pb, err := proof.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			salt := make([]byte, 32)
-			if _, err := rand.Read(salt); err != nil {
-				return err
-			}
-			pf := &client.PredictionFile{ChainID: chainID, Model: id, Commitment: m.Commitment, Request: request, X: x,
-				Bucket: uint32(i), Label: m.BucketLabels[i], Salt: salt, Proof: pb}
-			if err := writeSecretFile(out, pf); err != nil {
+			if err := zkmodel.WritePredictionFile(out, pf); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
 			return e.show(cmd, pf, func(w io.Writer) {
 				fmt.Fprintf(w, "bucket %d: %s\n", pf.Bucket, pf.Label)
-				fmt.Fprintf(w, "wrote %s: model %s, request %s, proof %d bytes\n", out, id, request, len(pb))
+				fmt.Fprintf(w, "wrote %s: model %s, request %s, proof %d bytes\n", out, id, request, len(pf.Proof))
 			})
 		},
 	}
@@ -571,60 +369,18 @@ the model's scale. The proof is bound to this chain, the model and the request i
 	return cmd
 }
 
-func featureNames(m *ledger.Model) string {
-	names := make([]string, len(m.Features))
-	for i, f := range m.Features {
-		names[i] = f.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-// localCheck is the result of verifying a proof here.
-type localCheck struct {
-	Valid      bool                `json:"valid"`
-	Reason     string              `json:"reason,omitempty"`
-	Commitment string              `json:"commitment,omitempty"`
-	State      *client.StateCheck  `json:"state,omitempty"`
-	Header     *client.HeaderCheck `json:"-"`
-}
-
-// checkLocally verifies a prediction file here, with zk.Verify (through
-// ledger.VerifyPrediction), against the model read through a state proof
-// checked against a header signed by the validators. A failure of the
-// check itself (node unreachable, state proof not verifying) is an error;
-// a proof that does not verify is a result with Valid false.
-func (e *env) checkLocally(ctx context.Context, c *client.Client, pf *client.PredictionFile) (*localCheck, *ledger.Model, error) {
-	m, sc, err := c.VerifiedModel(ctx, pf.Model)
-	if err != nil {
-		return nil, nil, err
-	}
-	chainID, err := c.Chain(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	lc := &localCheck{Valid: true, Commitment: m.Commitment, State: sc, Header: sc.Header}
-	if err := pf.Check(chainID, m); err != nil {
-		var le *ledger.Error
-		if !errors.As(err, &le) || le.Code == ledger.CodeInternal {
-			return nil, nil, err
-		}
-		lc.Valid, lc.Reason = false, le.Code.String()+": "+strings.TrimPrefix(le.Msg, "msg.")
-	}
-	return lc, m, nil
-}
-
 func modelVerifyCmd(e *env) *cobra.Command {
 	var (
 		proofPath          string
 		apiOnly, localOnly bool
 	)
 	type verifyOutput struct {
-		Model  string            `json:"model"`
-		Bucket uint32            `json:"bucket"`
-		Label  string            `json:"label"`
-		Valid  bool              `json:"valid"`
-		Node   *api.VerifyResult `json:"node,omitempty"`
-		Local  *localCheck       `json:"local,omitempty"`
+		Model  string              `json:"model"`
+		Bucket uint32              `json:"bucket"`
+		Label  string              `json:"label"`
+		Valid  bool                `json:"valid"`
+		Node   *api.VerifyResult   `json:"node,omitempty"`
+		Local  *zkmodel.LocalCheck `json:"local,omitempty"`
 	}
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -669,7 +425,7 @@ headers). Exit 0 if every check run says valid, 1 if any says invalid.`,
 				}
 			}
 			if !apiOnly {
-				if out.Local, _, err = e.checkLocally(ctx, c, pf); err != nil {
+				if out.Local, err = zkmodel.CheckLocally(ctx, c, pf); err != nil {
 					return err
 				}
 				out.Valid = out.Valid && out.Local.Valid
@@ -802,7 +558,7 @@ holds the proof file can later show that it is the prediction recorded.`,
 				return err
 			}
 			ctx, cancel := e.ctx(cmd)
-			lc, _, err := e.checkLocally(ctx, c, pf)
+			lc, err := zkmodel.CheckLocally(ctx, c, pf)
 			cancel()
 			if err != nil {
 				return err

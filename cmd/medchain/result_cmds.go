@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/medchain/medchain/deid"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/patientlink"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/vaultcfg"
 )
@@ -63,55 +65,21 @@ printed or sent anywhere.
 			if err != nil {
 				return err
 			}
+			var r *deid.Rules
+			if rules != "" {
+				if r, err = deid.Load(rules); err != nil {
+					return err
+				}
+			}
+			if dir == "" {
+				dir = filepath.Join(e.g.home, "vault")
+			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
 			ctx, cancel := e.ctx(cmd)
 			defer cancel()
-			ds, err := c.Dataset(ctx, dataset)
-			if err != nil {
-				return err
-			}
-			acct, err := c.Account(ctx, k.Address())
-			if err != nil {
-				return err
-			}
-			if acct.Org != ds.Org {
-				return fail("--from %s is an account of %q; dataset %s is held by %q", k.Name, acct.Org, dataset, ds.Org)
-			}
-			dv, err := c.DatasetVersion(ctx, dataset, ds.LatestVersion)
-			if err != nil {
-				return err
-			}
-			r := deid.SafeHarbor()
-			if rules != "" {
-				if r, err = deid.Load(rules); err != nil {
-					return err
-				}
-			}
-			h, err := r.Hash()
-			if err != nil {
-				return err
-			}
-			if dv.DeidProfile != "" && h != dv.DeidProfile {
-				return fail("the de-identification profile %s is not the one %s version %d was ingested with (%s): give it with --deid", short(h), dataset, dv.Version, short(dv.DeidProfile))
-			}
-			if dir == "" {
-				dir = filepath.Join(e.g.home, "vault")
-			}
-			v, err := vaultcfg.Open(dir)
-			if err != nil {
-				return err
-			}
-			secret, err := v.Secret()
-			if err != nil {
-				return err
-			}
-			d, err := deid.New(r, secret)
-			if err != nil {
-				return err
-			}
 			node, err := vault.NodeIdentity(k.Enc)
 			if err != nil {
 				return err
@@ -124,15 +92,19 @@ printed or sent anywhere.
 				}
 				share = append(share, rc)
 			}
-			prev, err := v.LinkPatient(ds.Org, d.PatientPseudonym(patientID), addr, node, share...)
-			if err != nil {
+			res, err := patientlink.Link(ctx, c, func() (*vault.Vault, error) { return vaultcfg.Open(dir) }, patientlink.Request{Institution: k.Address(), Dataset: dataset, PatientID: patientID, Wallet: addr, Rules: r, Node: node, Share: share})
+			switch {
+			case errors.Is(err, patientlink.ErrWrongOrg):
+				return fail("--from %s: %v", k.Name, err)
+			case errors.Is(err, patientlink.ErrWrongProfile):
+				return fail("%v: give the dataset's profile with --deid", err)
+			case err != nil:
 				return err
 			}
-			out := map[string]any{"org": ds.Org, "wallet": addr, "replaced": prev}
-			return e.show(cmd, out, func(w io.Writer) {
-				fmt.Fprintf(w, "linked a patient of %s to wallet %s", ds.Org, addr)
-				if prev != "" && prev != addr {
-					fmt.Fprintf(w, " (was linked to %s)", prev)
+			return e.show(cmd, res, func(w io.Writer) {
+				fmt.Fprintf(w, "linked a patient of %s to wallet %s", res.Org, res.Wallet)
+				if res.Replaced != "" && res.Replaced != res.Wallet {
+					fmt.Fprintf(w, " (was linked to %s)", res.Replaced)
 				}
 				fmt.Fprintln(w)
 			})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -100,9 +99,8 @@ no partial file.`,
 				total += phaseWeight[o]
 			}
 			bar := &progressBar{w: cmd.ErrOrStderr(), on: progress, people: n, total: n * total}
-			s := synthRun{ctx: ctx, out: out, bar: bar, outcome: outcome}
 			start := time.Now()
-			sum, err := s.run(cfg, outputs)
+			ds, err := synth.WriteDir(ctx, out, cfg, outputs, synth.DirOptions{WithOutcome: outcome, Phases: bar})
 			bar.finish()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -110,7 +108,7 @@ no partial file.`,
 				}
 				return err
 			}
-			sum.Format, sum.Seconds = format, time.Since(start).Seconds()
+			sum := &synthSummary{DirSummary: *ds, Format: format, Seconds: time.Since(start).Seconds()}
 			return (&env{g: g}).show(cmd, sum, func(w io.Writer) { sum.human(w) })
 		},
 	}
@@ -129,22 +127,9 @@ no partial file.`,
 
 // synthSummary is what synth prints (as JSON with --json).
 type synthSummary struct {
-	N        int        `json:"n"`
-	Seed     int64      `json:"seed"`
-	RefDate  string     `json:"ref_date"`
-	Outcome  string     `json:"outcome"` // the outcome model: framingham or logistic
-	Format   string     `json:"format"`
-	Out      string     `json:"out"`
-	Files    []fileInfo `json:"files"`
-	Events   int        `json:"events"`    // people with cvd_10y
-	MeanRisk float64    `json:"mean_risk"` // mean true 10-year risk
-	Seconds  float64    `json:"seconds"`
-}
-
-type fileInfo struct {
-	Path  string `json:"path"` // relative to Out; fhir/ counts its bundles
-	Files int    `json:"files,omitempty"`
-	Bytes int64  `json:"bytes"`
+	synth.DirSummary
+	Format  string  `json:"format"`
+	Seconds float64 `json:"seconds"`
 }
 
 func (s *synthSummary) human(w io.Writer) {
@@ -176,147 +161,6 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-type synthRun struct {
-	ctx     context.Context
-	out     string
-	bar     *progressBar
-	outcome bool
-	sum     synthSummary
-}
-
-func (s *synthRun) run(cfg synth.Config, outputs []string) (*synthSummary, error) {
-	if err := os.MkdirAll(s.out, 0o755); err != nil {
-		return nil, err
-	}
-	s.bar.phase("generate")
-	cfg.Progress = s.bar.within
-	people, err := synth.Generate(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.bar.next()
-	model, err := cfg.Model()
-	if err != nil {
-		return nil, err
-	}
-	s.sum = synthSummary{N: cfg.N, Seed: cfg.Seed, RefDate: model.RefDate, Outcome: model.Outcome, Out: s.out}
-	for i := range people {
-		s.sum.MeanRisk += people[i].Risk / float64(len(people))
-		if people[i].CVD10y {
-			s.sum.Events++
-		}
-	}
-	opts := []synth.Option{synth.WithContext(s.ctx), synth.WithProgress(s.bar.within)}
-	csvOpts := opts
-	if s.outcome {
-		csvOpts = append(csvOpts, synth.WithOutcome())
-	}
-	for _, o := range outputs {
-		s.bar.phase(o)
-		switch o {
-		case "csv":
-			err = s.write("cohort.csv", func(w io.Writer) error { return synth.WriteCSV(w, people, csvOpts...) })
-			if err == nil {
-				err = s.write("cohort.mapping.json", func(w io.Writer) error { return synth.WriteCSVMapping(w, csvOpts...) })
-			}
-		case "fhir":
-			err = s.writeBundles(people)
-		case "ndjson":
-			err = s.writeNDJSON(people, opts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.bar.next()
-	}
-	s.bar.phase("truth")
-	if err := s.write("truth.csv", func(w io.Writer) error { return synth.WriteTruth(w, people, opts...) }); err != nil {
-		return nil, err
-	}
-	if model.Outcome == synth.OutcomeLogistic {
-		if err := s.write("truth.model.json", func(w io.Writer) error { return synth.WriteTruthModel(w, cfg) }); err != nil {
-			return nil, err
-		}
-	}
-	s.bar.next()
-	return &s.sum, nil
-}
-
-// write writes one file atomically and records its size.
-func (s *synthRun) write(name string, fn func(io.Writer) error) error {
-	path := filepath.Join(s.out, name)
-	if err := synth.WriteFile(path, fn); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	s.sum.Files = append(s.sum.Files, fileInfo{Path: name, Bytes: st.Size()})
-	return nil
-}
-
-// writeBundles writes one Bundle per patient, named by the patient's id
-// rather than their name (as Synthea does) so that file names, which end up
-// in error messages and logs, identify no one.
-func (s *synthRun) writeBundles(people []synth.Person) error {
-	dir := filepath.Join(s.out, "fhir")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	info := fileInfo{Path: "fhir" + string(filepath.Separator)}
-	for i := range people {
-		if err := s.ctx.Err(); err != nil {
-			return err
-		}
-		cw := &countingWriter{}
-		path := filepath.Join(dir, people[i].ID+".json")
-		err := synth.WriteFile(path, func(w io.Writer) error {
-			cw.w = w
-			return synth.WriteFHIRBundle(cw, people[i])
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		info.Files++
-		info.Bytes += cw.n
-		if (i+1)%256 == 0 || i+1 == len(people) {
-			s.bar.within(i + 1)
-		}
-	}
-	s.sum.Files = append(s.sum.Files, info)
-	return nil
-}
-
-func (s *synthRun) writeNDJSON(people []synth.Person, opts []synth.Option) error {
-	dir := filepath.Join(s.out, "ndjson")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := synth.WriteFHIRNDJSON(dir, people, opts...); err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
-	}
-	for _, name := range synth.NDJSONFiles {
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		s.sum.Files = append(s.sum.Files, fileInfo{Path: filepath.Join("ndjson", name), Bytes: st.Size()})
-	}
-	return nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // isTerminal reports whether f is a terminal (a character device), which
 // is all the progress bar needs to know.
 func isTerminal(f *os.File) bool {
@@ -344,16 +188,19 @@ type progressBar struct {
 	last   time.Time
 }
 
-func (b *progressBar) phase(label string) {
+var _ synth.Phases = (*progressBar)(nil)
+
+// Phase begins a phase.
+func (b *progressBar) Phase(label string) {
 	b.label, b.weight = label, phaseWeight[label]
 	b.draw(false)
 }
 
-// within sets how many people the current phase has done.
-func (b *progressBar) within(people int) { b.done = b.base + people*b.weight; b.draw(false) }
+// Within sets how many people the current phase has done.
+func (b *progressBar) Within(people int) { b.done = b.base + people*b.weight; b.draw(false) }
 
-// next closes the current phase.
-func (b *progressBar) next() { b.base += b.people * b.weight; b.done = b.base; b.draw(false) }
+// Next closes the current phase.
+func (b *progressBar) Next() { b.base += b.people * b.weight; b.done = b.base; b.draw(false) }
 
 func (b *progressBar) draw(force bool) {
 	if !b.on || (!force && time.Since(b.last) < 100*time.Millisecond) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/devnet"
 	"github.com/medchain/medchain/node"
 )
 
@@ -29,37 +31,59 @@ func upCmd(g *globals) *cobra.Command {
 		Long: `up creates a dev network in --home on first run (one validator, on-disk stores,
 demo organisations and accounts unless --no-demo), then runs it with the HTTP API on --api.
 Ctrl-C stops it cleanly; the next run resumes from disk.
+
+The first run is done when the node runs and the demo data is seeded. If it fails before
+the node runs (e.g. a port in use), it removes what it created, so the next run is a first
+run again (with that run's --rpc, --p2p, --no-demo); if it is stopped or fails while
+seeding, the next run says so, keeps the network and seeds what is missing. What was in
+--home before the first run is kept.
 ` + httpHelp + psqlHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
+			out := cmd.OutOrStdout()
 			// Flags are checked before a first run writes anything.
 			hs, err := hf.settings(cmd, home)
 			if err != nil {
 				return err
 			}
-			var seed func(context.Context, *node.Node) error
-			if !node.Initialized(home) {
-				err := node.CreateNetwork([]string{home}, node.NetOptions{
-					ChainID: "medchain-dev", Validators: 1, Demo: !noDemo, BlockTime: blockTime,
-					API: api, RPC: rpc, P2P: p2p,
-				})
-				if err != nil {
-					return fmt.Errorf("create dev network in %s: %w", home, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created a dev network in %s (keys in %s, UNENCRYPTED: for development only)\n", home, node.KeysDir(home))
-				if !noDemo {
-					seed = func(ctx context.Context, n *node.Node) error {
-						return seedDemo(ctx, home, n.APIAddr(), cmd.OutOrStdout())
-					}
+			plan, err := devnet.Prepare(home, node.NetOptions{
+				ChainID: "medchain-dev", Demo: !noDemo, BlockTime: blockTime, API: api, RPC: rpc, P2P: p2p,
+			})
+			if err != nil {
+				return err
+			}
+			switch plan.Outcome {
+			case devnet.Resumed:
+				return runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), nil, df.sim)
+			case devnet.Recreated:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before its node ran: removed what it created\n", home)
+				fallthrough
+			case devnet.Created:
+				fmt.Fprintf(out, "created a dev network in %s (keys in %s, UNENCRYPTED: for development only)\n", home, node.KeysDir(home))
+			case devnet.Unfinished:
+				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before it finished: running the network and finishing its set-up\n", home)
+			}
+			// The first run is done once the node runs and, with the demo
+			// data, that is in; until then the next run finishes it.
+			first := &firstRun{
+				started:  func() error { return devnet.Started(home) },
+				complete: func() error { return devnet.Complete(home) },
+			}
+			if plan.Demo {
+				first.seed = func(ctx context.Context, n *node.Node) error {
+					return seedDemo(ctx, home, n.APIAddr(), out)
 				}
 			}
-			o := node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}
-			if df.gateway == "" && fileExists(filepath.Join(node.KeysDir(home), "st-mary-admin.json")) {
-				df.gateway = "st-mary-admin" // the demo network: St Mary's node takes devices
+			err = runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), first, df.sim)
+			var notStarted *startError
+			if errors.As(err, &notStarted) && plan.Outcome != devnet.Unfinished {
+				if rerr := devnet.Remove(home); rerr != nil {
+					return errors.Join(err, fmt.Errorf("remove the half-created dev network in %s: %w", home, rerr))
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "removed the dev network this first run created in %s: fix the cause and run `medchain up` again\n", home)
 			}
-			o.Devices = df.options()
-			return runNode(cmd, home, o, seed, df.sim)
+			return err
 		},
 	}
 	hf.add(cmd)
@@ -121,15 +145,35 @@ func nodeCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// runNode starts the node and blocks until SIGINT/SIGTERM. If seed is set
-// it runs once the genesis state is committed (a new demo network).
-func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.Context, *node.Node) error, sims int) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// firstRun is what the first run of a dev network does beyond running
+// it: record that the node ran, seed the demo data once the genesis state
+// is committed (if seed is set), then mark the network complete.
+type firstRun struct {
+	started  func() error
+	seed     func(context.Context, *node.Node) error
+	complete func() error
+}
+
+// startError is a node that did not start: nothing ran.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// runNode starts the node and blocks until SIGINT/SIGTERM or the
+// command's context ends. first is set on a dev network's first run;
+// sims simulated devices stream once any demo data is seeded.
+func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun, sims int) error {
+	parent := cmd.Context()
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o.Workers = true
 	n, err := node.Start(home, o)
 	if err != nil {
-		return err
+		return &startError{err}
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
@@ -138,21 +182,32 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 		fmt.Fprintf(out, "  MQTT       %s (device readings; HTTP batches at /v1/devices/readings)\n", a)
 	}
 	seeded := make(chan error, 1)
-	seedDone := make(chan struct{}) // closed once the demo is seeded (or when there is nothing to seed)
-	if seed == nil {
-		close(seedDone)
-	} else {
+	seedDone := make(chan struct{}) // closed once the demo is seeded, or at once when there is nothing to seed
+	if first != nil {
+		if err := first.started(); err != nil {
+			fmt.Fprintf(out, "could not record that the node ran: %v\n", err)
+		}
+	}
+	switch {
+	case first != nil && first.seed != nil:
 		go func() {
 			defer close(seedDone)
 			for ctx.Err() == nil {
 				if st, err := n.Status(ctx); err == nil && st.Height >= 2 {
 					fmt.Fprintln(out, "seeding demo data…")
-					seeded <- seed(ctx, n)
+					seeded <- first.seed(ctx, n)
 					return
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
 		}()
+	case first != nil:
+		close(seedDone)
+		if err := first.complete(); err != nil {
+			fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)
+		}
+	default:
+		close(seedDone)
 	}
 	if sims > 0 && o.Devices != nil && n.MQTTAddr() != "" {
 		go simulateInNode(ctx, out, home, n, o.Devices.Gateway, sims, seedDone)
@@ -169,9 +224,13 @@ func runNode(cmd *cobra.Command, home string, o node.Options, seed func(context.
 			fmt.Fprintln(out, "stopped cleanly")
 			return nil
 		case err := <-seeded:
-			if err != nil {
-				fmt.Fprintf(out, "demo data incomplete: %v\n", err)
-			} else {
+			switch {
+			case err != nil:
+				fmt.Fprintf(out, "demo data incomplete: %v\nthe next `medchain up` in %s seeds what is missing\n", err, home)
+			default:
+				if err := first.complete(); err != nil {
+					fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)
+				}
 				fmt.Fprintln(out, "demo data ready: see the dashboard, or `medchain dataset list`")
 			}
 		case <-t.C:

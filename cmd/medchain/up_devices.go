@@ -37,6 +37,16 @@ func (d *deviceFlags) add(cmd *cobra.Command, sims int) {
 	}
 }
 
+// upOptions sets o's device ingestion for `up`: on a demo network, St
+// Mary's node takes devices unless --devices-gateway says otherwise.
+func (d *deviceFlags) upOptions(home string, o node.Options) node.Options {
+	if d.gateway == "" && fileExists(filepath.Join(node.KeysDir(home), "st-mary-admin.json")) {
+		d.gateway = "st-mary-admin"
+	}
+	o.Devices = d.options()
+	return o
+}
+
 func (d *deviceFlags) options() *node.DeviceOptions {
 	if d.gateway == "" {
 		return nil

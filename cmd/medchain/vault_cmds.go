@@ -110,6 +110,12 @@ published and nothing stays in the vault, and every problem is listed with its f
 or JSON path; under --bad-rows quarantine the bad rows are set aside in a report sealed
 with the version (see 'dataset quarantine') and the rest is published.
 
+Who can open the version: the version's data key is wrapped to this node's vault key and,
+unless --recipient is given, to the encryption key of every compute worker registered on
+the ledger for the institution of --from (read from the ledger at ingest), so the
+institution's own worker can run jobs on it. --recipient replaces the registered workers
+with the keys given. 'dataset rewrap' changes the set later without re-encrypting.
+
 Sources: --format csv (a file or a directory of *.csv, with --mapping), fhir (a Bundle per
 patient: a file or a directory of *.json), ndjson (a FHIR Bulk Data export: a file or a
 directory of *.ndjson).`,
@@ -209,7 +215,7 @@ directory of *.ndjson).`,
 	f.IntVar(&window, "window-days", 0, "only observations of the last N days before the reference date count (0: no limit)")
 	f.StringVar(&badRows, "bad-rows", string(ingest.Fail), "bad rows: fail (publish nothing) or quarantine (set them aside, publish the rest)")
 	f.StringVar(&from, "from", "", "institution key to publish with (in <home>/keys); the node's vault key is derived from it")
-	f.StringArrayVar(&recipients, "recipient", nil, "also wrap the data key to this worker key: age1… or 64 hex digits of an X25519 public key (repeatable)")
+	f.StringArrayVar(&recipients, "recipient", nil, "wrap the data key to this worker key instead of the institution's registered workers: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	f.IntVar(&o.ChunkRows, "chunk-rows", 0, "rows per sealed chunk (default 65536)")
 	f.BoolVar(&progress, "progress", false, "show a progress bar on stderr (default: when stderr is a terminal)")
 	f.MarkHidden("chunk-rows")
@@ -230,6 +236,17 @@ func showIngest(w io.Writer, r *ingest.Report) {
 	fmt.Fprintf(w, "columns:\t%d (pseudonym + %d fields)\n", r.Vault.Columns, len(r.Schema))
 	fmt.Fprintf(w, "sealed:\t%d chunks, %s\n", r.Vault.Chunks, bytesText(r.Vault.Bytes))
 	fmt.Fprintf(w, "record band:\t%s\n", r.Vault.RecordBand)
+	workers := "given with --recipient"
+	if r.RegisteredWorkers {
+		workers = "the institution's registered workers"
+	}
+	fmt.Fprintf(w, "data key wrapped to:\tthe node key and %d worker key(s) (%s)\n", len(r.Recipients)-1, workers)
+	for _, k := range r.Recipients {
+		fmt.Fprintf(w, "  %s\n", k)
+	}
+	if r.RegisteredWorkers && len(r.Recipients) == 1 {
+		fmt.Fprintln(w, "  (the institution has no registered worker: only this node can open the version until `dataset rewrap` adds one)")
+	}
 	fmt.Fprintf(w, "content root:\t%s\n", r.Vault.ContentRoot)
 	fmt.Fprintf(w, "published:\ttx %s at height %d\n", r.Published.TxHash, r.Published.Height)
 	secs := r.Elapsed.Seconds()
@@ -289,18 +306,6 @@ func (b *ingestBar) done() {
 	}
 }
 
-// VerifyResult is what `dataset verify` prints with --json.
-type VerifyResult struct {
-	Dataset     string   `json:"dataset"`
-	Version     uint64   `json:"version"`
-	ContentRoot string   `json:"content_root"`
-	Chunks      int      `json:"chunks"`
-	Bytes       int64    `json:"bytes"`
-	Rows        uint64   `json:"rows"`
-	RecordBand  string   `json:"record_band"`
-	Recipients  []string `json:"recipients"`
-}
-
 func verifyCmd(v *vaultEnv) *cobra.Command {
 	var (
 		id      string
@@ -330,20 +335,10 @@ is reported with the dataset, version, column and chunk.`,
 			if err != nil {
 				return err
 			}
-			r, err := vl.Open(dv.Dataset, dv.Version, dv.ContentRoot, node)
+			res, err := ingest.Verify(vl, node, dv)
 			if err != nil {
 				return err
 			}
-			if err := r.Manifest().CheckPublished(published(dv)); err != nil {
-				return err
-			}
-			rep, err := r.Verify()
-			if err != nil {
-				return err
-			}
-			m := r.Manifest()
-			res := VerifyResult{Dataset: dv.Dataset, Version: dv.Version, ContentRoot: rep.ContentRoot, Chunks: rep.Chunks,
-				Bytes: rep.Bytes, Rows: m.Rows, RecordBand: dv.RecordBand, Recipients: m.Recipients()}
 			return e.show(cmd, res, func(w io.Writer) {
 				fmt.Fprintf(w, "dataset %s version %d: OK\n", res.Dataset, res.Version)
 				fmt.Fprintf(w, "content root:\t%s (recomputed from the stored chunks; matches the ledger)\n", res.ContentRoot)
@@ -380,12 +375,6 @@ func (v *vaultEnv) ledgerVersion(cmd *cobra.Command, e *env, id string, version 
 		version = d.LatestVersion
 	}
 	return c.DatasetVersion(ctx, id, version)
-}
-
-// published is what the vault checks of a version's ledger record.
-func published(dv *ledger.DatasetVersion) vault.Published {
-	return vault.Published{Dataset: dv.Dataset, Version: dv.Version, Schema: dv.Schema, RecordBand: dv.RecordBand,
-		ContentRoot: dv.ContentRoot, DeidProfile: dv.DeidProfile, Locator: dv.Locator}
 }
 
 func rewrapCmd(v *vaultEnv) *cobra.Command {

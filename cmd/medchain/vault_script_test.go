@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/blob"
@@ -51,10 +56,34 @@ func TestVaultScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"jsonvar": jsonvar,
-			"tamper":  tamper,
+			"jsonvar":   jsonvar,
+			"tamper":    tamper,
+			"runworker": runworker,
 		},
 	})
+}
+
+// runworker KEYNAME ORG MEASUREMENT runs the compute worker of key
+// KEYNAME (in the script's home) for ORG once, as `medchain up` runs it:
+// against the shared node's API and results store, on the script's vault.
+// It prints one line per job site: "job ID DATASET: ACTION [REASON]".
+func runworker(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: runworker KEYNAME ORG MEASUREMENT")
+	}
+	home := ts.Getenv("MEDCHAIN_HOME")
+	k, err := keys.Load(node.KeysDir(home), args[0])
+	ts.Check(err)
+	v, err := vault.Open(filepath.Join(home, "vault"))
+	ts.Check(err)
+	rs, err := compute.OpenResultStore(compute.ResultsDir(tn.Home))
+	ts.Check(err)
+	w := &compute.Worker{Key: k, Org: args[1], Measurement: args[2], Vault: v, Ledger: client.New(tn.URL), Results: rs}
+	outs, err := w.RunOnce(context.Background())
+	ts.Check(err)
+	for _, o := range outs {
+		fmt.Fprintf(ts.Stdout(), "job %d %s: %s %s\n", o.Job, o.Dataset, o.Action, o.Reason)
+	}
 }
 
 // tamper VAULT DATASET VERSION COLUMN CHUNK flips one bit in the middle of
