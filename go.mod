@@ -11,12 +11,15 @@ require (
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/cometbft/cometbft v1.0.1
 	github.com/cometbft/cometbft-db v1.0.1
+	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/google/go-sev-guest v0.15.0
 	github.com/google/go-tdx-guest v0.3.1
 	github.com/gtank/ristretto255 v0.1.2
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/lib/pq v1.10.9
 	github.com/minio/minio-go/v7 v7.0.100
+	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/prometheus/client_golang v1.20.5
 	github.com/rogpeppe/go-internal v1.12.0
 	github.com/spf13/cobra v1.10.2

@@ -59,6 +59,10 @@ vault/blob, vault/column, vault/internal/bech32 < vault;
 vault/blob < vault/blob/s3blob;
 vault, vault/blob/s3blob < vault/vaultcfg;
 
+# Medical devices: the signed reading and its checks (pure).
+normalize < device;
+device, vault/blob < vault/series;
+
 # The pure parts of pooled studies and of releasing results.
 zk < federated;
 analysis, federated < outputctl;
@@ -82,9 +86,10 @@ client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
+client, ingest, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/vaultcfg, metrics < node;
+store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
 node < api/apitest;
 node < devnet;
 node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest < cmd/medchain;
@@ -109,7 +114,7 @@ var noLinks = []struct {
 		why:    "the vocabulary and the storage interfaces build on the standard library alone",
 	},
 	{
-		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis"},
+		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis", "device"},
 		forbid: []string{
 			"github.com/cockroachdb/pebble/...", "github.com/cometbft/...",
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...", mc + "/zk/...",
@@ -153,7 +158,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab"},
+		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",

@@ -30,6 +30,7 @@ var allTxKinds = []string{
 	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
 	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
 	"register_model", "record_prediction", "attest_prediction",
+	"register_device", "set_device_status", "anchor_readings",
 	"garbage", "replay", "flip",
 }
 
@@ -38,6 +39,7 @@ var (
 	genOrgs     = []string{"consortium", "hosp-a", "lab-b", "newlab"}
 	genDatasets = []string{"cardio", "sleep"}
 	genModels   = []string{"m1", "m2"}
+	genDevices  = []string{"cuff-1", "oxi-1"}
 )
 
 // genPrediction is a prediction proof txGen can send.
@@ -93,6 +95,9 @@ var plausibleSigners = map[string][]string{
 	"expire_job":        {"rita", "pat"},
 	"register_model":    {"rita", "carol", "alice"},
 	"attest_prediction": {"carol", "alice", "rita"},
+	"register_device":   {"alice", "bob", "carol"},
+	"set_device_status": {"alice", "bob", "carol"},
+	"anchor_readings":   {"alice", "bob", "carol"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -218,6 +223,21 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		} else {
 			msg = &AttestPrediction{Model: p.model, XHash: InputsHash([]byte("salt"), p.x), Bucket: bucket, ProofHash: ProofHash(proof)}
 		}
+	case "register_device":
+		m := &RegisterDevice{ID: rapid.SampledFrom(genDevices).Draw(t, "device"), PubKey: testPub(rapid.SampledFrom(genActors).Draw(t, "key")),
+			Kind:         rapid.SampledFrom(append(slices.Clone(DeviceKinds), "toaster")).Draw(t, "kind"),
+			Measurements: []Measurement{{System: "loinc", Code: "8867-4", Unit: "/min"}}}
+		if rapid.IntRange(0, 4).Draw(t, "bad measurement") == 0 {
+			m.Measurements[0].Code = "8867"
+		}
+		msg = m
+	case "set_device_status":
+		msg = &SetDeviceStatus{ID: rapid.SampledFrom(genDevices).Draw(t, "device"),
+			Status: rapid.SampledFrom(append(slices.Clone(DeviceStatuses), "lost")).Draw(t, "status")}
+	case "anchor_readings":
+		root := sha256.Sum256([]byte(rapid.String().Draw(t, "readings")))
+		msg = &AnchorReadings{Seq: rapid.Uint64Range(0, 4).Draw(t, "seq"), Root: hex.EncodeToString(root[:]),
+			Band: rapid.SampledFrom([]string{"<100", "1k-10k", "17"}).Draw(t, "band")}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

@@ -32,6 +32,9 @@ var registry = []txDef{
 	def(TxRecordPrediction, (*txCtx).recordPrediction),
 	def(TxAttestPrediction, (*txCtx).attestPrediction),
 	def(TxSetAttestationPolicy, (*txCtx).setAttestationPolicy),
+	def(TxRegisterDevice, (*txCtx).registerDevice),
+	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
+	def(TxAnchorReadings, (*txCtx).anchorReadings),
 }
 
 // txDef is one registered transaction type.

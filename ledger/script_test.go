@@ -623,6 +623,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return &AdvanceStudy{Job: a.u64("job", 0)}
 	case TxRegisterModel, TxRecordPrediction, TxAttestPrediction:
 		return r.buildModelMsg(t, typ, a)
+	case TxRegisterDevice, TxSetDeviceStatus, TxAnchorReadings:
+		return r.buildDeviceMsg(t, typ, a)
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -764,6 +766,8 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			r.printAudit(t, &out, st, int(a.u64("last", 1<<20)))
 		case "model", "predictions":
 			r.printModels(t, &out, st, cmd, words)
+		case "device", "anchors":
+			r.printDevices(t, &out, st, cmd, words)
 		case "allows":
 			if len(words) != 1 {
 				t.Fatalf("allows: want one patient")

@@ -55,6 +55,7 @@ type Node struct {
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
 	workDone chan struct{}
+	devices  *devices // device ingestion, if on
 }
 
 var (
@@ -85,6 +86,8 @@ type Options struct {
 	// HTTP, when set, replaces the HTTP settings of <home>/medchain.json
 	// (LoadHTTP reads those, for a caller that changes a few).
 	HTTP *HTTPSettings
+	// Devices, when set, runs medical-device ingestion (docs/iomt.md).
+	Devices *DeviceOptions
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -185,6 +188,11 @@ func Start(home string, o Options) (*Node, error) {
 	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics}).Handler())
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
+	if o.Devices != nil {
+		if err := n.startDevices(*o.Devices, mux); err != nil {
+			return nil, err
+		}
+	}
 	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
 	go n.api.Serve(n.apiConns)
 	if o.Workers {
@@ -239,6 +247,10 @@ func (n *Node) Stop() error {
 	if n.stopWork != nil {
 		n.stopWork()
 		<-n.workDone
+	}
+	if n.devices != nil {
+		errs = append(errs, n.devices.close())
+		n.devices = nil
 	}
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -107,4 +107,7 @@ func BandTop(band string) uint64 {
 }
 
 // Purposes is the purpose-of-use vocabulary (after HL7 PurposeOfUse).
-var Purposes = []string{"research", "public_health", "clinical_trial", "commercial_research", "model_training", "quality_improvement", "education"}
+// "clinical" is direct care (HL7 TREAT): following a patient's device
+// readings live; a patient's deny for it stops their institution's
+// clinicians from following.
+var Purposes = []string{"research", "public_health", "clinical_trial", "commercial_research", "model_training", "quality_improvement", "education", "clinical"}

@@ -45,6 +45,7 @@ func addClientCommands(root *cobra.Command, g *globals) {
 	addJobCommands(root, e)
 	addResultCommands(root, e)
 	root.AddCommand(modelCmd(e), analysisCmd(e))
+	root.AddCommand(deviceCmd(e))
 }
 
 // env is what client commands share: the global flags and helpers over them.

@@ -23,6 +23,7 @@ func upCmd(g *globals) *cobra.Command {
 		noDemo        bool
 		blockTime     time.Duration
 		hf            httpFlags
+		df            deviceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -54,7 +55,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 			}
 			switch plan.Outcome {
 			case devnet.Resumed:
-				return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}, nil)
+				return runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), nil, df.sim)
 			case devnet.Recreated:
 				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before its node ran: removed what it created\n", home)
 				fallthrough
@@ -74,7 +75,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 					return seedDemo(ctx, home, n.APIAddr(), out)
 				}
 			}
-			err = runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}, first)
+			err = runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), first, df.sim)
 			var notStarted *startError
 			if errors.As(err, &notStarted) && plan.Outcome != devnet.Unfinished {
 				if rerr := devnet.Remove(home); rerr != nil {
@@ -86,6 +87,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 		},
 	}
 	hf.add(cmd)
+	df.add(cmd, 3)
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
 	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
 	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
@@ -119,6 +121,7 @@ tx_index.psql-conn in <home>/config/config.toml does the same on every run. See 
 func nodeCmd(g *globals) *cobra.Command {
 	var api, psqlConn string
 	var hf httpFlags
+	var df deviceFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
@@ -132,10 +135,11 @@ func nodeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs}, nil)
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, Devices: df.options()}, nil, df.sim)
 		},
 	}
 	hf.add(cmd)
+	df.add(cmd, 0)
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd
@@ -157,8 +161,9 @@ func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
 // runNode starts the node and blocks until SIGINT/SIGTERM or the
-// command's context ends. first is set on a dev network's first run.
-func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) error {
+// command's context ends. first is set on a dev network's first run;
+// sims simulated devices stream once any demo data is seeded.
+func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun, sims int) error {
 	parent := cmd.Context()
 	if parent == nil {
 		parent = context.Background()
@@ -173,7 +178,11 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "medchain node running: chain %s\n  dashboard  http://%s/\n  API        http://%s/v1/status (OpenAPI: /v1/openapi.json)\n  keys       %s\n  log        %s\n",
 		n.ChainID(), n.APIAddr(), n.APIAddr(), node.KeysDir(home), node.LogPath(home))
+	if a := n.MQTTAddr(); a != "" {
+		fmt.Fprintf(out, "  MQTT       %s (device readings; HTTP batches at /v1/devices/readings)\n", a)
+	}
 	seeded := make(chan error, 1)
+	seedDone := make(chan struct{}) // closed once the demo is seeded, or at once when there is nothing to seed
 	if first != nil {
 		if err := first.started(); err != nil {
 			fmt.Fprintf(out, "could not record that the node ran: %v\n", err)
@@ -182,6 +191,7 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 	switch {
 	case first != nil && first.seed != nil:
 		go func() {
+			defer close(seedDone)
 			for ctx.Err() == nil {
 				if st, err := n.Status(ctx); err == nil && st.Height >= 2 {
 					fmt.Fprintln(out, "seeding demo data…")
@@ -192,9 +202,15 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 			}
 		}()
 	case first != nil:
+		close(seedDone)
 		if err := first.complete(); err != nil {
 			fmt.Fprintf(out, "could not mark the dev network complete (the next run will recreate it): %v\n", err)
 		}
+	default:
+		close(seedDone)
+	}
+	if sims > 0 && o.Devices != nil && n.MQTTAddr() != "" {
+		go simulateInNode(ctx, out, home, n, o.Devices.Gateway, sims, seedDone)
 	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -219,7 +235,11 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun) e
 			}
 		case <-t.C:
 			if st, err := n.Status(ctx); err == nil {
-				fmt.Fprintf(out, "height %d  app_hash %x  peers %d\n", st.Height, []byte(st.AppHash), st.Peers)
+				fmt.Fprintf(out, "height %d  app_hash %x  peers %d", st.Height, []byte(st.AppHash), st.Peers)
+				if ds := n.DeviceStats(); ds != nil {
+					fmt.Fprintf(out, "  device readings stored %d refused %d", ds.Stored, refusedTotal(ds))
+				}
+				fmt.Fprintln(out)
 			}
 		}
 	}
