@@ -60,6 +60,8 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusConflict
 	case ledger.CodeOversize:
 		return http.StatusRequestEntityTooLarge
+	case ledger.CodeRateLimited:
+		return http.StatusTooManyRequests
 	case ledger.CodeInternal:
 		return http.StatusInternalServerError
 	}

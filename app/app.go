@@ -8,14 +8,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/medchain/medchain/federated"
-	"github.com/medchain/medchain/zk"
 	"sync"
+	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/zk"
 )
 
 // Version is reported through ABCI Info.
@@ -36,6 +37,17 @@ type App struct {
 	mu  sync.RWMutex
 	m   *ledger.Machine
 	txs *ledger.TxCache
+
+	// pool sequences the mempool's transactions since the last commit
+	// (exact nonces, per-account and self-registration limits); Commit
+	// drops it and CometBFT's recheck of the remaining transactions, in
+	// mempool order, builds it again. poolMu guards it.
+	poolMu sync.Mutex
+	pool   *ledger.Admission
+
+	// lastTime is the latest block's time (unix seconds), for the
+	// expiries CheckCostly meets.
+	lastTime atomic.Int64
 }
 
 var _ abci.Application = (*App)(nil)
@@ -98,20 +110,48 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
 }
 
-// CheckTx is the mempool's gate: well-formed, signed for this chain, and
-// not a replay of a used nonce. It reads committed state only.
+// CheckTx is the mempool's gate (ledger/admission.go): well-formed,
+// signed for this chain, every number in range, the signer's exact next
+// nonce counting its transactions already in the mempool, within the
+// per-account and self-registration limits, and — for the types whose
+// checks are costly — a proof that verifies against committed state. It
+// reads committed state only.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	if err := a.Precheck(req.Tx); err != nil {
+	if err := a.admit(req.Tx); err != nil {
 		return &abci.CheckTxResponse{Code: uint32(ledger.CodeOf(err)), Log: err.Error(), Codespace: "medchain"}, nil
 	}
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
 }
 
-// Precheck is CheckTx's test, callable from any goroutine. The API runs it
-// on the submitting request's goroutine before handing the transaction to
-// the mempool, so decoding and signature verification happen in parallel
-// across requests and the mempool's own (sequential) CheckTx finds the
-// transaction already in the cache.
+func (a *App) admit(raw []byte) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	a.poolMu.Lock()
+	defer a.poolMu.Unlock()
+	if a.pool == nil {
+		p, err := ledger.NewAdmission(a.db, a.m.ChainID(), a.txs, ledger.MempoolBlocks)
+		if err != nil {
+			return err
+		}
+		a.pool = p
+	}
+	tx, err := a.pool.Check(raw)
+	if err != nil {
+		return err
+	}
+	if err := ledger.CheckCostly(a.db, a.m.ChainID(), tx, a.txs, a.lastTime.Load()); err != nil {
+		return err
+	}
+	a.pool.Add(tx)
+	return nil
+}
+
+// Precheck is the stateless part of CheckTx and its costly checks,
+// callable from any goroutine. The API runs it on the submitting request's
+// goroutine before handing the transaction to the mempool, so decoding,
+// signature and proof verification happen in parallel across requests and
+// the mempool's own (sequential) CheckTx finds them in the cache. It
+// refuses replays of used nonces; the exact sequence is CheckTx's.
 func (a *App) Precheck(tx []byte) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -119,18 +159,31 @@ func (a *App) Precheck(tx []byte) error {
 	if err != nil {
 		return err
 	}
-	return ledger.CheckNonce(a.db, t)
+	if err := ledger.CheckNonce(a.db, t); err != nil {
+		return err
+	}
+	return ledger.CheckCostly(a.db, a.m.ChainID(), t, a.txs, a.lastTime.Load())
 }
 
-// PrepareProposal keeps the mempool's order and trims to the byte limit.
-// Transactions were checked by CheckTx; any that fail later get a result
-// code in FinalizeBlock, which is harmless.
-func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+// PrepareProposal keeps the mempool's order, trims to the byte limit and
+// leaves out what ProcessProposal would refuse (a transaction out of its
+// signer's sequence, or over a rate limit, after an earlier one was left
+// out or went stale).
+func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	adm, err := ledger.NewAdmission(a.m.Staged(), a.m.ChainID(), a.txs, 1)
+	if err != nil {
+		return nil, err
+	}
 	var total int64
 	txs := make([][]byte, 0, len(req.Txs))
 	for _, tx := range req.Txs {
 		if total+int64(len(tx)) > req.MaxTxBytes {
 			break
+		}
+		if _, err := adm.Admit(tx); err != nil {
+			continue
 		}
 		total += int64(len(tx))
 		txs = append(txs, tx)
@@ -138,15 +191,25 @@ func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest)
 	return &abci.PrepareProposalResponse{Txs: txs}, nil
 }
 
-// ProcessProposal rejects a block that carries bytes no honest proposer
-// would include: oversize or undecodable transactions. Signature and state
-// checks happen in FinalizeBlock, where failures get result codes.
+// ProcessProposal rejects a block no honest proposer would make: a
+// transaction that does not decode, verify or fit its range limits, one
+// whose nonce is not its signer's next (counting the block's earlier
+// transactions) — so a transaction ahead of its account never takes an
+// audit index — or one over a rate limit. Every validator runs it on the
+// same committed state, so all decide alike. Checks of the state itself
+// happen in FinalizeBlock, where failures get result codes.
 func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
 	a.mu.RLock()
-	chainID := a.m.ChainID()
-	a.mu.RUnlock()
+	defer a.mu.RUnlock()
+	adm, err := ledger.NewAdmission(a.m.Staged(), a.m.ChainID(), a.txs, 1)
+	if err != nil {
+		return nil, err
+	}
 	for _, tx := range req.Txs {
-		if _, err := ledger.DecodeCached(tx, chainID, a.txs); err != nil {
+		if _, err := adm.Admit(tx); err != nil {
+			if ledger.CodeOf(err) == ledger.CodeInternal {
+				return nil, err
+			}
 			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
 		}
 	}
@@ -159,6 +222,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	if err := a.m.BeginBlock(ledger.BlockInfo{Height: req.Height, Time: req.Time.Unix()}); err != nil {
 		return nil, err
 	}
+	a.lastTime.Store(req.Time.Unix())
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r, err := a.m.DeliverTx(tx)
@@ -204,6 +268,9 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	a.m.Committed()
+	a.poolMu.Lock()
+	a.pool = nil
+	a.poolMu.Unlock()
 	return &abci.CommitResponse{}, nil
 }
 

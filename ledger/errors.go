@@ -32,6 +32,7 @@ const (
 	CodeBudgetExhausted  Code = 17 // a dataset's privacy budget cannot cover the job
 	CodePriceExceeded    Code = 18 // the job costs more than the requester's ceiling
 	CodeInvalidProof     Code = 19 // a zero-knowledge proof does not verify
+	CodeRateLimited      Code = 20 // the signer, or self-registration, is over its rate limit (genesis)
 )
 
 var codeNames = map[Code]string{
@@ -55,6 +56,7 @@ var codeNames = map[Code]string{
 	CodeBudgetExhausted:  "budget_exhausted",
 	CodePriceExceeded:    "price_exceeded",
 	CodeInvalidProof:     "invalid_proof",
+	CodeRateLimited:      "rate_limited",
 }
 
 // String is the code's stable name.

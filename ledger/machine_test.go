@@ -24,7 +24,7 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeInvalidState, 13, "invalid_state"}, {CodeExpired, 14, "expired"},
 		{CodeOverflow, 15, "overflow"}, {CodeInternal, 16, "internal"},
 		{CodeBudgetExhausted, 17, "budget_exhausted"}, {CodePriceExceeded, 18, "price_exceeded"},
-		{CodeInvalidProof, 19, "invalid_proof"},
+		{CodeInvalidProof, 19, "invalid_proof"}, {CodeRateLimited, 20, "rate_limited"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -300,6 +300,8 @@ func (r *scriptRunner) genesis(t *testing.T, d *datadriven.TestData) string {
 	d.MaybeScanArgs(t, "chain", &r.chainID)
 	g := Genesis{}
 	d.MaybeScanArgs(t, "job_timeout", &g.JobTimeoutBlocks)
+	d.MaybeScanArgs(t, "per_account", &g.MaxTxsPerAccountPerBlock)
+	d.MaybeScanArgs(t, "self_registrations", &g.MaxSelfRegistrationsPerBlock)
 	var supply uint64
 	for _, line := range inputLines(d) {
 		cmd, _, err := datadriven.ParseLine(line)

@@ -99,8 +99,24 @@ func isJSONObject(raw []byte) bool {
 // canonical encoding (canonical.go): exact-case keys, no duplicate or
 // unknown ones at any depth, no trailing bytes, and bytes equal to the
 // re-encoding of what they decode to. It does not check the signature or
-// the chain; Verify does.
+// the chain; Verify does. Every number is range-checked (limits.go).
 func DecodeTx(data []byte) (*Tx, error) {
+	tx, err := decodeCanonical(data)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Payload.Nonce > MaxSafeInteger {
+		return nil, errf(CodeInvalidField, "payload.nonce: %d is out of range (0 to %d)", tx.Payload.Nonce, uint64(MaxSafeInteger))
+	}
+	if err := checkLimits(tx.Payload.Type, tx.Msg); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// decodeCanonical is DecodeTx without the numeric limits: the encoding
+// rules alone.
+func decodeCanonical(data []byte) (*Tx, error) {
 	if len(data) > MaxTxBytes {
 		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
 	}

@@ -18,6 +18,7 @@ type txCtx struct {
 	tx      *Tx
 	signer  *Account
 	addr    string
+	cache   *TxCache // remembers verified proofs (may be nil)
 }
 
 func ev(typ string, kv ...string) []Event {
