@@ -57,9 +57,9 @@ func fuzzSeeds() []fuzzSeed {
 		Analyses: Analyses{Builtins: []string{"crosstab"}}, MinCohort: 50, EpsilonPerJobMilli: 10, EpsilonTotalMilli: 10,
 		Price: 1, Split: RewardSplit{InstitutionBps: 10000}, Attestation: AttestHardware, ConsentModel: ConsentOptIn, Expiry: fuzzTime + 3600}
 	return []fuzzSeed{
-		{"create_org", mustSign("root", 0, &CreateOrg{ID: "newlab", Name: "New Lab", Kind: OrgLab, Admin: testPub("dave"), EncKey: testEncKey("dave")}), CodeOK},
+		{"create_org", mustSign("root", 0, &CreateOrg{ID: "newlab", Name: "New Lab", Kind: OrgLab, Admin: testPub("dave"), EncKey: testEncKey("dave"), AdminPossession: ProvePossession(testKey("dave"), testChain, "newlab")}), CodeOK},
 		{"set_org_admin", mustSign("alice", 2, &SetOrgAdmin{Org: "hosp-a", Address: testAddr("bob"), Admin: true}), CodeOK},
-		{"register_account", mustSign("alice", 2, &RegisterAccount{PubKey: testPub("newres"), EncKey: testEncKey("newres"), Kind: KindResearcher, Org: "hosp-a"}), CodeOK},
+		{"register_account", mustSign("alice", 2, &RegisterAccount{PubKey: testPub("newres"), EncKey: testEncKey("newres"), Kind: KindResearcher, Org: "hosp-a", Possession: ProvePossession(testKey("newres"), testChain, "hosp-a")}), CodeOK},
 		{"register_account_patient", mustSign("newpat", 0, &RegisterAccount{PubKey: testPub("newpat"), EncKey: testEncKey("newpat"), Kind: KindPatient}), CodeOK},
 		{"transfer", mustSign("alice", 2, transfer), CodeOK},
 		{"register_dataset", mustSign("alice", 2, &RegisterDataset{ID: "cardio", Version: 2, Title: "Cardio v2", Description: "adds smoking status",
@@ -82,7 +82,7 @@ func fuzzSeeds() []fuzzSeed {
 		{"not_json", []byte("transfer 5 to bob"), CodeMalformed},
 		{"empty", nil, CodeMalformed},
 		{"unknown_account", mustSign("ghost", 0, transfer), CodeUnknownAccount},
-		{"unauthorized", mustSign("rita", 2, &CreateOrg{ID: "x1", Name: "X", Kind: OrgLab, Admin: testPub("x"), EncKey: testEncKey("x")}), CodeUnauthorized},
+		{"unauthorized", mustSign("rita", 2, &CreateOrg{ID: "x1", Name: "X", Kind: OrgLab, Admin: testPub("x"), EncKey: testEncKey("x"), AdminPossession: ProvePossession(testKey("x"), testChain, "x1")}), CodeUnauthorized},
 		{"insufficient_funds", mustSign("paula", 1, &Transfer{To: testAddr("pat"), Amount: 1}), CodeInsufficientFund},
 		{"not_found", mustSign("alice", 2, &RequestAccess{Dataset: "onc", Purpose: "research"}), CodeNotFound},
 		{"invalid_state", mustSign("alice", 2, &SetOrgAdmin{Org: "hosp-a", Address: testAddr("alice"), Admin: true}), CodeInvalidState},

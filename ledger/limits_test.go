@@ -129,9 +129,9 @@ func numberSeeds() []Msg {
 		panic(err)
 	}
 	return []Msg{
-		&CreateOrg{ID: "newlab", Name: "New Lab", Kind: OrgLab, Admin: testPub("dave"), EncKey: testEncKey("dave")},
+		&CreateOrg{ID: "newlab", Name: "New Lab", Kind: OrgLab, Admin: testPub("dave"), EncKey: testEncKey("dave"), AdminPossession: ProvePossession(testKey("dave"), testChain, "newlab")},
 		&SetOrgAdmin{Org: "hosp-a", Address: testAddr("bob"), Admin: true},
-		&RegisterAccount{PubKey: testPub("newres"), EncKey: testEncKey("newres"), Kind: KindResearcher, Org: "hosp-a"},
+		&RegisterAccount{PubKey: testPub("newres"), EncKey: testEncKey("newres"), Kind: KindResearcher, Org: "hosp-a", Possession: ProvePossession(testKey("newres"), testChain, "hosp-a")},
 		&Transfer{To: testAddr("bob"), Amount: 5},
 		&RegisterDataset{ID: "cardio", Version: 2, Title: "T", Schema: []Field{{Name: "age", Type: "integer"}}, RecordBand: "1k-10k",
 			ContentRoot: strings.Repeat("ab", 32), Locator: "vault://c"},

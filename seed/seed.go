@@ -57,7 +57,11 @@ func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byt
 		return nil
 	}
 	wk := s.Worker
-	if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org}); err != nil {
+	poss, err := c.Possession(ctx, wk, s.Org)
+	if err != nil {
+		return nil, err
+	}
+	if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org, Possession: poss}); err != nil {
 		return nil, err
 	}
 	if err := submit(&ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: s.Measurement}); err != nil {
