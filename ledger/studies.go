@@ -313,13 +313,21 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	if j.Study == nil {
 		return nil, errf(CodeInvalidState, "msg.job: job %d is not a pooled study", j.ID)
 	}
-	site, _, err := c.siteWorker(j, m.Dataset)
+	site, w, err := c.siteWorker(j, m.Dataset)
 	if err != nil {
 		return nil, err
 	}
 	st := j.Study
 	if c.addr != site.StudyWorker {
 		return nil, errf(CodeUnauthorized, "msg.dataset: worker %s contributes for %q in job %d, not %s", site.StudyWorker, m.Dataset, j.ID, c.addr)
+	}
+	// The checks of a result, at posting time (the worker may have been
+	// re-registered since admission): a contribution is computed on the
+	// site's data just as a result is. The analysis was checked against
+	// every site's policy at admission, and only a pooled study takes
+	// contributions.
+	if site.Attestation == AttestHardware && !isHardware(w.Attestation) {
+		return nil, errf(CodeUnauthorized, "dataset %q's policy demands hardware attestation; worker %s is %s", m.Dataset, c.addr, w.Attestation)
 	}
 	if !slices.Contains(st.Participants, m.Dataset) {
 		return nil, errf(CodeInvalidState, "msg.dataset: %q no longer takes part in study %d", m.Dataset, j.ID)
