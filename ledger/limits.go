@@ -1,10 +1,11 @@
 package ledger
 
 import (
-	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/medchain/medchain/federated"
 )
@@ -109,18 +110,50 @@ var numericLimits = map[string]limit{
 // checkLimits checks every number of a decoded message against
 // numericLimits. Errors name the field (msg.policy.min_cohort, msg.x[3]).
 func checkLimits(t TxType, msg Msg) error {
-	return walkLimits(string(t), "msg", reflect.ValueOf(msg))
+	v := reflect.ValueOf(msg)
+	p, ok := plans.Load(v.Type())
+	if !ok {
+		p, _ = plans.LoadOrStore(v.Type(), planFor(string(t), v.Type()))
+	}
+	if pl := p.(*plan); pl != nil { // nil: a type without numbers
+		if e := pl.check(v); e != nil {
+			return e.err()
+		}
+	}
+	return nil
 }
 
-func walkLimits(key, at string, v reflect.Value) error {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil
+// plans caches, per message type, where its numbers are: a pure function
+// of the type, so the cache cannot change an outcome.
+var plans sync.Map // reflect.Type → *plan
+
+// plan is where the numbers of a type are and the limits they obey.
+type plan struct {
+	key    string // the numericLimits key of this value
+	num    bool   // a number, checked against lim
+	found  bool   // lim was declared
+	signed bool
+	lim    limit
+	ptr    *plan       // a pointer's target
+	fields []fieldPlan // a struct's fields that hold numbers
+	elem   *plan       // a list's elements, when they hold numbers to check
+}
+
+type fieldPlan struct {
+	index int
+	name  string // JSON name; "" for a field flattened into its parent
+	p     *plan
+}
+
+// planFor builds the plan of a type; nil when it holds no numbers to check.
+func planFor(key string, t reflect.Type) *plan {
+	switch t.Kind() {
+	case reflect.Pointer:
+		if p := planFor(key, t.Elem()); p != nil {
+			return &plan{key: key, ptr: p}
 		}
-		return walkLimits(key, at, v.Elem())
 	case reflect.Struct:
-		t := v.Type()
+		pl := &plan{key: key}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if !f.IsExported() {
@@ -130,51 +163,99 @@ func walkLimits(key, at string, v reflect.Value) error {
 			if name == "-" {
 				continue
 			}
-			k, a := key, at
-			if name != "" { // a field without a name is flattened into its parent (PostContribution)
-				k, a = key+"."+name, at+"."+name
+			k := key
+			if name != "" {
+				k = key + "." + name
 			}
-			if err := walkLimits(k, a, v.Field(i)); err != nil {
-				return err
+			if p := planFor(k, f.Type); p != nil {
+				pl.fields = append(pl.fields, fieldPlan{i, name, p})
 			}
 		}
+		if len(pl.fields) > 0 {
+			return pl
+		}
 	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
+		if t.Elem().Kind() == reflect.Uint8 {
 			return nil // bytes: keys, proofs, raw JSON
 		}
 		if l, ok := numericLimits[key+"[]"]; ok && l.all {
 			return nil
 		}
-		for i := range v.Len() {
-			if err := walkLimits(key+"[]", fmt.Sprintf("%s[%d]", at, i), v.Index(i)); err != nil {
-				return err
-			}
+		if p := planFor(key+"[]", t.Elem()); p != nil {
+			return &plan{key: key, elem: p}
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return inLimit(key, at, v.Int() < 0, uint64(v.Int()), v.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return inLimit(key, at, false, v.Uint(), int64(min(v.Uint(), math.MaxInt64)))
-	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Map:
-		return errf(CodeInvalidField, "%s: the ledger has no numbers of this kind", at)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Map:
+		l, ok := numericLimits[key]
+		if ok && l.all {
+			return nil
+		}
+		k := t.Kind()
+		return &plan{key: key, num: true, found: ok && k != reflect.Float32 && k != reflect.Float64 && k != reflect.Complex64 &&
+			k != reflect.Complex128 && k != reflect.Map, lim: l, signed: k >= reflect.Int && k <= reflect.Int64}
 	}
 	return nil
 }
 
-// inLimit checks one number: u is its bit pattern (for printing an unsigned
-// value), s its value clamped to int64.
-func inLimit(key, at string, negative bool, u uint64, s int64) error {
-	l, ok := numericLimits[key]
-	if !ok {
+// rangeErr is a number out of its range; path is built on the way out,
+// innermost first, so a value in range costs no string building.
+type rangeErr struct {
+	path  []string
+	value string
+	p     *plan
+}
+
+func (e *rangeErr) err() error {
+	at := "msg"
+	for i := len(e.path) - 1; i >= 0; i-- {
+		at += e.path[i]
+	}
+	if !e.p.found {
 		return errf(CodeInvalidField, "%s: no declared range", at)
 	}
-	if l.all {
-		return nil
-	}
-	if s < l.lo || s > l.hi || (!negative && u > math.MaxInt64) {
-		if negative {
-			return errf(CodeInvalidField, "%s: %d is out of range (%d to %d)", at, s, l.lo, l.hi)
+	return errf(CodeInvalidField, "%s: %s is out of range (%d to %d)", at, e.value, e.p.lim.lo, e.p.lim.hi)
+}
+
+func (p *plan) check(v reflect.Value) *rangeErr {
+	switch {
+	case p.num:
+		if !p.found {
+			return &rangeErr{p: p}
 		}
-		return errf(CodeInvalidField, "%s: %d is out of range (%d to %d)", at, u, l.lo, l.hi)
+		if p.signed {
+			if n := v.Int(); n < p.lim.lo || n > p.lim.hi {
+				return &rangeErr{value: strconv.FormatInt(n, 10), p: p}
+			}
+		} else if n := v.Uint(); n > math.MaxInt64 || int64(n) < p.lim.lo || int64(n) > p.lim.hi {
+			return &rangeErr{value: strconv.FormatUint(n, 10), p: p}
+		}
+	case p.ptr != nil:
+		if !v.IsNil() {
+			return p.ptr.check(v.Elem())
+		}
+	case p.elem != nil:
+		for i := range v.Len() {
+			if e := p.elem.check(v.Index(i)); e != nil {
+				e.path = append(e.path, "["+strconv.Itoa(i)+"]")
+				return e
+			}
+		}
+	default:
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil
+			}
+			v = v.Elem()
+		}
+		for _, f := range p.fields {
+			if e := f.p.check(v.Field(f.index)); e != nil {
+				if f.name != "" {
+					e.path = append(e.path, "."+f.name)
+				}
+				return e
+			}
+		}
 	}
 	return nil
 }
