@@ -2,9 +2,11 @@ package ledger
 
 import (
 	mrand "math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/zk"
 )
 
 // Issue 10, finding 6: post_step was weaker than post_result — no
@@ -72,5 +74,59 @@ func TestContributionChecksMatchResults(t *testing.T) {
 	forged.Job, forged.Dataset = id+1, "sleep"
 	if r := w.block(w.sign("walt", forged)); r[0].Code != CodeInvalidState {
 		t.Fatalf("contribution to a job that is no study: %s %s", r[0].Code, r[0].Log)
+	}
+}
+
+// A contribution's bounds proof is verified before the mempool
+// (CheckCostly, issue 10 finding 2): a forged one is refused there rather
+// than costing every validator a verification in the block, and an honest
+// one is not verified again when its block runs.
+func TestCheckCostlyContribution(t *testing.T) {
+	w := newStudyWorld(t)
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	id := w.submit("cardio", "renal", "sleep")
+	j := w.job(id)
+	bounds, _ := testSpec.Bounds(federated.PhaseStep, MinCohortFloor, 10_000, 100)
+
+	calls := 0
+	was := verifyContribution
+	verifyContribution = func(c *federated.Contribution, s federated.Session, dataset string, b []zk.Interval) error {
+		calls++
+		return was(c, s, dataset, b)
+	}
+	t.Cleanup(func() { verifyContribution = was })
+	cache := NewTxCache(testChain, 16)
+	w.m.UseTxCache(cache)
+	check := func(raw []byte) error {
+		tx, err := DecodeAndVerifyCached(raw, testChain, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return CheckCostly(w.db, testChain, tx, cache, w.now)
+	}
+
+	v := honest(rng, bounds)
+	forged := slices.Clone(v)
+	for k := range forged {
+		forged[k] *= 1000
+	}
+	bad := w.contribute(j, "sleep", federated.PhaseStep, v, forged)
+	w.nonces["walt"]--
+	if err := check(bad); CodeOf(err) != CodeInvalidProof {
+		t.Fatalf("a forged contribution: %v, want invalid_proof before the mempool", err)
+	}
+	good := w.contribute(j, "sleep", federated.PhaseStep, v, nil)
+	if err := check(good); err != nil {
+		t.Fatalf("an honest contribution: %v", err)
+	}
+	if calls != 2 {
+		t.Fatalf("%d verifications before the block, want 2", calls)
+	}
+	w.ok(w.block(good))
+	if calls != 2 {
+		t.Fatalf("the block verified the contribution again (%d verifications)", calls)
+	}
+	if sc, _ := GetStudyContribution(w.m.block, id, 0, 0, "sleep"); sc == nil {
+		t.Fatal("the contribution is not stored")
 	}
 }
