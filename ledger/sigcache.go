@@ -82,7 +82,7 @@ func DecodeCached(data []byte, chainID string, c *TxCache) (*Tx, error) {
 	return DecodeTx(data)
 }
 
-// verified remembers statements whose proofs verified (a prediction proof,
+// verifiedSet remembers statements whose proofs verified (a prediction proof,
 // a contribution's bounds proof), keyed by the transaction and the state
 // the proof was checked against (verifiedKey). Verification is a pure
 // function of those, so skipping a repeat cannot change an outcome. The
