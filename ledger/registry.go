@@ -90,6 +90,11 @@ func newMsg(t TxType) Msg {
 	return nil
 }
 
+// NewMsg returns a pointer to a zero message struct of a type, or nil if the
+// type is unknown. Encoders outside the ledger (the web app's message table)
+// derive their field lists from it.
+func NewMsg(t TxType) Msg { return newMsg(t) }
+
 // handle applies the transaction in c with its type's handler.
 func handle(c *txCtx) ([]Event, error) {
 	if m := c.tx.Msg; m != nil {

@@ -74,6 +74,9 @@ type Options struct {
 	// are written to that database, whose schema must already be loaded
 	// (docs/indexer.md). Start checks the connection and the tables first.
 	PsqlConn string
+	// DevSignIn lets the web app offer this home's demo keys for one-click
+	// sign-in (marked DEV ONLY). Only `medchain up` sets it.
+	DevSignIn bool
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -164,7 +167,7 @@ func Start(home string, o Options) (*Node, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.NewServer(n).Handler())
-	mux.Handle("/", web.Handler())
+	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
 	n.api = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go n.api.Serve(n.apiLn)
 	if o.Workers {
@@ -334,4 +337,13 @@ func (n *Node) SignedHeader(ctx context.Context, height int64) (*api.SignedHeade
 		return nil, err
 	}
 	return &api.SignedHeader{Height: height, SignedHeader: sh, Validators: vs}, nil
+}
+
+// webOptions offers the home's demo keys to the web app's sign-in page on a
+// dev network only (Options.DevSignIn, set by `medchain up`).
+func webOptions(home string, o Options) web.Options {
+	if !o.DevSignIn {
+		return web.Options{}
+	}
+	return web.Options{DevKeysDir: KeysDir(home)}
 }

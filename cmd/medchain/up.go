@@ -47,7 +47,7 @@ Ctrl-C stops it cleanly; the next run resumes from disk.
 					}
 				}
 			}
-			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn}, seed)
+			return runNode(cmd, home, node.Options{API: api, PsqlConn: psqlConn, DevSignIn: true}, seed)
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")

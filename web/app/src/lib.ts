@@ -1,0 +1,4 @@
+// The web app's library entry: what pages and tests import.
+export * from "./canonical";
+export * from "./tx";
+export * from "./json";
