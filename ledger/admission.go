@@ -23,8 +23,8 @@ import (
 //     to MempoolBlocks blocks' worth of each.
 //   - Costly checks run before the mempool: a record_prediction's proof and
 //     a post_contribution's bounds proof are verified against committed
-//     state (CheckCostly), and what verified is remembered in the TxCache,
-//     so the block does not verify it again.
+//     state (CheckCostly), and the verdict is remembered in the TxCache, so
+//     the block does not verify it again.
 
 // Defaults of the rate limits when genesis sets none.
 const (
@@ -147,9 +147,14 @@ func (a *Admission) Admit(raw []byte) (*Tx, error) {
 // CheckCostly runs, against committed state r at the next height, the
 // handler of a transaction whose checks are costly — record_prediction
 // (a zero-knowledge proof) and post_contribution (a bounds proof) — and
-// refuses the transaction unless it would succeed, its proof verified.
-// What verified is remembered in cache, so the block does not verify it
-// again. Other types pass: their handlers are cheap and run in the block.
+// refuses the transaction unless it would succeed. A prediction whose
+// proof fails is refused. A contribution whose bounds proof fails is
+// admitted, because in the block it flags its site with evidence and
+// excludes it: only the site's study worker can post one, once per
+// iteration, and a flagged site posts no more, so it costs the validators
+// at most one verification per site and study. The verdict is remembered
+// in cache, so the block does not verify again. Other types pass: their
+// handlers are cheap and run in the block.
 // now is the latest block time the caller knows (nothing here depends on
 // it but expiries).
 func CheckCostly(r store.Reader, chainID string, tx *Tx, cache *TxCache, now int64) error {
@@ -170,16 +175,8 @@ func CheckCostly(r store.Reader, chainID string, tx *Tx, cache *TxCache, now int
 		return err
 	}
 	c := txCtx{chainID: chainID, s: store.NewOverlay(r), height: last.Height + 1, now: now, tx: tx, signer: signer, addr: tx.Signer(), cache: cache}
-	events, err := handle(&c)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		if e.Type == "contribution_flagged" {
-			return errf(CodeInvalidProof, "msg.proof: the contribution's bounds proof does not verify")
-		}
-	}
-	return nil
+	_, err = handle(&c)
+	return err
 }
 
 // verifiedKey names a verified statement in the cache: the transaction and

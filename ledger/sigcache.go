@@ -82,30 +82,41 @@ func DecodeCached(data []byte, chainID string, c *TxCache) (*Tx, error) {
 	return DecodeTx(data)
 }
 
-// verifiedSet remembers statements whose proofs verified (a prediction proof,
-// a contribution's bounds proof), keyed by the transaction and the state
-// the proof was checked against (verifiedKey). Verification is a pure
-// function of those, so skipping a repeat cannot change an outcome. The
-// set is bounded like the transaction cache, oldest first out.
+// verifiedSet remembers the verdicts of proofs (a prediction proof, a
+// contribution's bounds proof), keyed by the transaction and the state the
+// proof was checked against (verifiedKey): nil for a proof that verified,
+// the error for one that did not. Verification is a pure function of those,
+// so reusing a verdict cannot change an outcome. The set is bounded like
+// the transaction cache, oldest first out.
 type verifiedSet struct {
-	m    map[[32]byte]struct{}
+	m    map[[32]byte]error
 	ring [][32]byte
 	next int
 }
 
-// hasVerified says whether the statement k verified before.
-func (c *TxCache) hasVerified(k [32]byte) bool {
+// verdict returns the remembered outcome of verifying statement k, and
+// whether there is one.
+func (c *TxCache) verdict(k [32]byte) (err error, known bool) {
 	if c == nil {
-		return false
+		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.ok.m[k]
-	return ok
+	err, known = c.ok.m[k]
+	return err, known
+}
+
+// hasVerified says whether the statement k verified before.
+func (c *TxCache) hasVerified(k [32]byte) bool {
+	err, known := c.verdict(k)
+	return known && err == nil
 }
 
 // markVerified remembers that the statement k verified.
-func (c *TxCache) markVerified(k [32]byte) {
+func (c *TxCache) markVerified(k [32]byte) { c.remember(k, nil) }
+
+// remember records the outcome of verifying statement k.
+func (c *TxCache) remember(k [32]byte, verr error) {
 	if c == nil || len(c.ring) == 0 {
 		return
 	}
@@ -113,7 +124,7 @@ func (c *TxCache) markVerified(k [32]byte) {
 	defer c.mu.Unlock()
 	v := &c.ok
 	if v.m == nil {
-		v.m, v.ring = make(map[[32]byte]struct{}), make([][32]byte, len(c.ring))
+		v.m, v.ring = make(map[[32]byte]error), make([][32]byte, len(c.ring))
 	}
 	if _, ok := v.m[k]; ok {
 		return
@@ -123,7 +134,7 @@ func (c *TxCache) markVerified(k [32]byte) {
 	}
 	v.ring[v.next] = k
 	v.next = (v.next + 1) % len(v.ring)
-	v.m[k] = struct{}{}
+	v.m[k] = verr
 }
 
 // hashParts hashes length-prefixed parts, so no two lists of parts collide.

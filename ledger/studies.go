@@ -374,19 +374,22 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	site.Touched = c.addr
 	sess := federated.Session{ChainID: c.chainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: m.Phase}
 	// CheckTx verified it already (CheckCostly) against the same session
-	// and bounds, unless a proposer included it unchecked.
+	// and bounds, unless a proposer included it unchecked; the verdict,
+	// either way, is reused.
 	bj, err := json.Marshal(bounds)
 	if err != nil {
 		return nil, errf(CodeInternal, "study %d: encode bounds: %v", j.ID, err)
 	}
 	vkey := verifiedKey("contribution", c.tx, c.chainID, fmt.Sprint(j.ID, "/", st.Round, "/", st.Iteration, "/", m.Phase, "/", m.Dataset), string(bj))
-	if !c.cache.hasVerified(vkey) {
-		if err := verifyContribution(&m.Contribution, sess, m.Dataset, bounds); err != nil {
-			ev1 := ev("contribution_flagged", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration))
-			evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+err.Error(), map[string]string{m.Dataset: evidenceHash(m)})
-			return append(ev1, evs...), err
-		}
-		c.cache.markVerified(vkey)
+	verr, known := c.cache.verdict(vkey)
+	if !known {
+		verr = verifyContribution(&m.Contribution, sess, m.Dataset, bounds)
+		c.cache.remember(vkey, verr)
+	}
+	if verr != nil {
+		ev1 := ev("contribution_flagged", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration))
+		evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+verr.Error(), map[string]string{m.Dataset: evidenceHash(m)})
+		return append(ev1, evs...), err
 	}
 	comms := make([]string, len(m.Contribution.Commitments))
 	for i, cm := range m.Contribution.Commitments {
