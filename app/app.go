@@ -154,15 +154,22 @@ func (a *App) admit(raw []byte) error {
 // refuses replays of used nonces; the exact sequence is CheckTx's.
 func (a *App) Precheck(tx []byte) error {
 	a.mu.RLock()
-	defer a.mu.RUnlock()
-	t, err := ledger.DecodeAndVerifyCached(tx, a.m.ChainID(), a.txs)
+	chainID := a.m.ChainID()
+	t, err := ledger.DecodeAndVerifyCached(tx, chainID, a.txs)
+	if err == nil {
+		err = ledger.CheckNonce(a.db, t)
+	}
+	a.mu.RUnlock()
 	if err != nil {
 		return err
 	}
-	if err := ledger.CheckNonce(a.db, t); err != nil {
-		return err
-	}
-	return ledger.CheckCostly(a.db, a.m.ChainID(), t, a.txs, a.lastTime.Load())
+	// A proof takes milliseconds to seconds to verify: not under the read
+	// lock, which would hold up Commit (and with it every reader) behind
+	// a submitter's proof. The store's batches are atomic, so a commit
+	// landing meanwhile can only make this check refuse what CheckTx, under
+	// the lock, then judges afresh; a verdict is cached under the state it
+	// was checked against, so it never applies to another.
+	return ledger.CheckCostly(a.db, chainID, t, a.txs, a.lastTime.Load())
 }
 
 // PrepareProposal keeps the mempool's order, trims to the byte limit and

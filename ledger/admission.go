@@ -21,10 +21,12 @@ import (
 //     and at most max_self_registrations_per_block self-registrations
 //     (a new patient key, which no one vouches for). The mempool holds up
 //     to MempoolBlocks blocks' worth of each.
-//   - Costly checks run before the mempool: a record_prediction's proof and
-//     a post_contribution's bounds proof are verified against committed
-//     state (CheckCostly), and the verdict is remembered in the TxCache, so
-//     the block does not verify it again.
+//   - Costly checks run before the mempool (CheckCostly): a
+//     record_prediction's proof is verified against committed state and the
+//     verdict remembered in the TxCache, so the block does not verify it
+//     again; a post_contribution passes every check but its bounds proof,
+//     which only the site's study worker can make the block verify, once per
+//     iteration.
 
 // Defaults of the rate limits when genesis sets none.
 const (
@@ -147,14 +149,17 @@ func (a *Admission) Admit(raw []byte) (*Tx, error) {
 // CheckCostly runs, against committed state r at the next height, the
 // handler of a transaction whose checks are costly — record_prediction
 // (a zero-knowledge proof) and post_contribution (a bounds proof) — and
-// refuses the transaction unless it would succeed. A prediction whose
-// proof fails is refused. A contribution whose bounds proof fails is
-// admitted, because in the block it flags its site with evidence and
-// excludes it: only the site's study worker can post one, once per
-// iteration, and a flagged site posts no more, so it costs the validators
-// at most one verification per site and study. The verdict is remembered
-// in cache, so the block does not verify again. Other types pass: their
-// handlers are cheap and run in the block.
+// refuses the transaction unless it would succeed. A prediction's proof is
+// verified here (anyone may send one): an invalid one is refused, a valid
+// one remembered in cache so the block does not verify it again. A
+// contribution gets every check but its bounds proof, which the block
+// verifies once: the checks admit only the site's study worker, once per
+// iteration, and a failing proof flags and excludes the site with
+// evidence, so no one can make the validators verify more than one per
+// site and iteration. (Verified here instead, it would leave the consensus
+// path and blocks would keep coming while the sites wait on it: a study's
+// deadlines are counted in blocks, so the sites' time to post would
+// shrink.) Other types pass: their handlers are cheap and run in the block.
 // now is the latest block time the caller knows (nothing here depends on
 // it but expiries).
 func CheckCostly(r store.Reader, chainID string, tx *Tx, cache *TxCache, now int64) error {
@@ -174,7 +179,7 @@ func CheckCostly(r store.Reader, chainID string, tx *Tx, cache *TxCache, now int
 	if _, err := getJSON(r, KeyLast(), &last); err != nil {
 		return err
 	}
-	c := txCtx{chainID: chainID, s: store.NewOverlay(r), height: last.Height + 1, now: now, tx: tx, signer: signer, addr: tx.Signer(), cache: cache}
+	c := txCtx{chainID: chainID, s: store.NewOverlay(r), height: last.Height + 1, now: now, tx: tx, signer: signer, addr: tx.Signer(), cache: cache, admission: true}
 	_, err = handle(&c)
 	return err
 }

@@ -373,16 +373,18 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	// whatever happens to the study.
 	site.Touched = c.addr
 	sess := federated.Session{ChainID: c.chainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: m.Phase}
-	// CheckTx verified it already (CheckCostly) against the same session
-	// and bounds, unless a proposer included it unchecked; the verdict,
-	// either way, is reused.
+	// The proof is verified once, here in the block (CheckCostly checks
+	// everything else before the mempool, so only the site's study worker
+	// can make the ledger verify one, once per iteration; a failure
+	// flags the site and it posts no more). A verdict cached by an earlier
+	// run on this node is reused.
 	bj, err := json.Marshal(bounds)
 	if err != nil {
 		return nil, errf(CodeInternal, "study %d: encode bounds: %v", j.ID, err)
 	}
 	vkey := verifiedKey("contribution", c.tx, c.chainID, fmt.Sprint(j.ID, "/", st.Round, "/", st.Iteration, "/", m.Phase, "/", m.Dataset), string(bj))
 	verr, known := c.cache.verdict(vkey)
-	if !known {
+	if !known && !c.admission {
 		verr = verifyContribution(&m.Contribution, sess, m.Dataset, bounds)
 		c.cache.remember(vkey, verr)
 	}

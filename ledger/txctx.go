@@ -19,6 +19,9 @@ type txCtx struct {
 	signer  *Account
 	addr    string
 	cache   *TxCache // remembers verified proofs (may be nil)
+	// admission is set when CheckCostly runs the handler before the
+	// mempool: a contribution's bounds proof is then left to the block.
+	admission bool
 }
 
 func ev(typ string, kv ...string) []Event {
