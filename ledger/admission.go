@@ -12,8 +12,9 @@ import (
 //     signer's next nonce, counting the signer's transactions already in the
 //     mempool; a proposal is accepted only if, in order, every transaction
 //     carries its signer's next nonce, counting the earlier ones in the
-//     block. A transaction ahead of its account never reaches a block (and
-//     so never takes an audit index).
+//     block (PrepareProposal; ProcessProposal does not enforce it yet, see
+//     app.go). A transaction ahead of its account never reaches an honest
+//     block (and so never takes an audit index).
 //   - Rate limits, set in genesis: at most max_txs_per_account_per_block
 //     transactions of one signer in a block (failed ones count: a
 //     transaction that fails in the block still consumed its nonce and its
