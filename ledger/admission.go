@@ -10,7 +10,7 @@ import (
 //
 //   - Nonces are exact. The mempool admits a transaction only with its
 //     signer's next nonce, counting the signer's transactions already in the
-//     mempool; a proposal is accepted only if, in order, every transaction
+//     mempool; a proposer includes a transaction only if, in order, it
 //     carries its signer's next nonce, counting the earlier ones in the
 //     block (PrepareProposal; ProcessProposal does not enforce it yet, see
 //     app.go). A transaction ahead of its account never reaches an honest
