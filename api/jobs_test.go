@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 )
@@ -56,7 +57,8 @@ func TestJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	do(t, "st-mary-admin", &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary"})
+	do(t, "st-mary-admin", &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary",
+		Possession: ledger.ProvePossession(wk.Sign, apitest.ChainID, "st-mary")})
 	measurement := strings.Repeat("5e", 32)
 	do(t, "st-mary-admin", &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
 	do(t, "st-mary-admin", &ledger.RegisterDataset{ID: ds, Version: 1, Title: "Jobs", RecordBand: "1k-10k",

@@ -103,10 +103,10 @@ const (
 )
 
 // CodeRateLimited is the code of a 429 answer: the request was refused for
-// load, before anything looked at it. It is the API's own, not a ledger
-// result; it sits far above the ledger's codes (appended one at a time from
-// 0) so it can never be read as one.
-const CodeRateLimited ledger.Code = 1000
+// load, before anything looked at it. It is the ledger's rate_limited, the
+// code a transaction gets when its signer is over a genesis rate limit: one
+// name and one number for "too much, come back later", whoever refused.
+const CodeRateLimited = ledger.CodeRateLimited
 
 // rateLimited is the 429 error; Retry-After says when to come back.
 func rateLimited(format string, args ...any) *Error {

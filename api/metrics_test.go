@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 )
@@ -69,7 +70,8 @@ func TestMetrics(t *testing.T) {
 	}
 	_, before := scrape(t)
 
-	do(t, "st-mary-admin", &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary"})
+	do(t, "st-mary-admin", &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary",
+		Possession: ledger.ProvePossession(wk.Sign, apitest.ChainID, "st-mary")})
 	measurement := strings.Repeat("5e", 32)
 	do(t, "st-mary-admin", &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
 	do(t, "st-mary-admin", &ledger.RegisterDataset{ID: ds, Version: 1, Title: mrn, RecordBand: "1k-10k",

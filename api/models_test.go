@@ -175,8 +175,10 @@ func TestModels(t *testing.T) {
 		}
 		bad := slices.Clone(sp)
 		bad[100] ^= 4
-		commit(t, sign(t, p1, &ledger.RecordPrediction{Model: m.id, X: sx, Bucket: sb, Request: "spot-1", Proof: bad}), ledger.CodeInvalidProof)
-		commit(t, sign(t, p1, &ledger.RecordPrediction{Model: m.id, X: sx, Bucket: sb, Request: "spot-1", Proof: sp}), ledger.CodeAlreadyExists)
+		// Proofs are verified before the mempool (issue 10): an invalid or
+		// already recorded one is refused at submission, costing no block.
+		apiErr(t, "POST", "/v1/txs", sign(t, p1, &ledger.RecordPrediction{Model: m.id, X: sx, Bucket: sb, Request: "spot-1", Proof: bad}), http.StatusBadRequest, "invalid_proof")
+		apiErr(t, "POST", "/v1/txs", sign(t, p1, &ledger.RecordPrediction{Model: m.id, X: sx, Bucket: sb, Request: "spot-1", Proof: sp}), http.StatusConflict, "already_exists")
 
 		// A patient's prediction: verified above, attested by hashes.
 		salt := []byte("0123456789abcdef0123456789abcdef")

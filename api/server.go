@@ -139,10 +139,10 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusConflict
 	case ledger.CodeOversize:
 		return http.StatusRequestEntityTooLarge
+	case ledger.CodeRateLimited:
+		return http.StatusTooManyRequests
 	case ledger.CodeInternal:
 		return http.StatusInternalServerError
-	case CodeRateLimited:
-		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

@@ -8,15 +8,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/medchain/medchain/federated"
-	"github.com/medchain/medchain/zk"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/zk"
 )
 
 // Version is reported through ABCI Info.
@@ -45,6 +46,17 @@ type App struct {
 	staged *Block
 
 	ready chan struct{} // closed when the start-up work is done (Ready)
+
+	// pool sequences the mempool's transactions since the last commit
+	// (exact nonces, per-account and self-registration limits); Commit
+	// drops it and CometBFT's recheck of the remaining transactions, in
+	// mempool order, builds it again. poolMu guards it.
+	poolMu sync.Mutex
+	pool   *ledger.Admission
+
+	// lastTime is the latest block's time (unix seconds), for the
+	// expiries CheckCostly meets.
+	lastTime atomic.Int64
 }
 
 // BlockObserver sees each block once it is committed: metrics and the
@@ -150,39 +162,87 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
 }
 
-// CheckTx is the mempool's gate: well-formed, signed for this chain, and
-// not a replay of a used nonce. It reads committed state only.
+// CheckTx is the mempool's gate (ledger/admission.go): well-formed,
+// signed for this chain, every number in range, the signer's exact next
+// nonce counting its transactions already in the mempool, within the
+// per-account and self-registration limits, and — for the types whose
+// checks are costly — a proof that verifies against committed state. It
+// reads committed state only.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	if err := a.Precheck(req.Tx); err != nil {
+	if err := a.admit(req.Tx); err != nil {
 		return &abci.CheckTxResponse{Code: uint32(ledger.CodeOf(err)), Log: err.Error(), Codespace: "medchain"}, nil
 	}
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
 }
 
-// Precheck is CheckTx's test, callable from any goroutine. The API runs it
-// on the submitting request's goroutine before handing the transaction to
-// the mempool, so decoding and signature verification happen in parallel
-// across requests and the mempool's own (sequential) CheckTx finds the
-// transaction already in the cache.
-func (a *App) Precheck(tx []byte) error {
+func (a *App) admit(raw []byte) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	t, err := ledger.DecodeAndVerifyCached(tx, a.m.ChainID(), a.txs)
+	a.poolMu.Lock()
+	defer a.poolMu.Unlock()
+	if a.pool == nil {
+		p, err := ledger.NewAdmission(a.db, a.m.ChainID(), a.txs, ledger.MempoolBlocks)
+		if err != nil {
+			return err
+		}
+		a.pool = p
+	}
+	tx, err := a.pool.Check(raw)
 	if err != nil {
 		return err
 	}
-	return ledger.CheckNonce(a.db, t)
+	if err := ledger.CheckCostly(a.db, a.m.ChainID(), tx, a.txs, a.lastTime.Load()); err != nil {
+		return err
+	}
+	a.pool.Add(tx)
+	return nil
 }
 
-// PrepareProposal keeps the mempool's order and trims to the byte limit.
-// Transactions were checked by CheckTx; any that fail later get a result
-// code in FinalizeBlock, which is harmless.
-func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+// Precheck is the stateless part of CheckTx and its costly checks,
+// callable from any goroutine. The API runs it on the submitting request's
+// goroutine before handing the transaction to the mempool, so decoding,
+// signature and proof verification happen in parallel across requests and
+// the mempool's own (sequential) CheckTx finds them in the cache. It
+// refuses replays of used nonces; the exact sequence is CheckTx's.
+func (a *App) Precheck(tx []byte) error {
+	a.mu.RLock()
+	chainID := a.m.ChainID()
+	t, err := ledger.DecodeAndVerifyCached(tx, chainID, a.txs)
+	if err == nil {
+		err = ledger.CheckNonce(a.db, t)
+	}
+	a.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	// A proof takes milliseconds to seconds to verify: not under the read
+	// lock, which would hold up Commit (and with it every reader) behind
+	// a submitter's proof. The store's batches are atomic, so a commit
+	// landing meanwhile can only make this check refuse what CheckTx, under
+	// the lock, then judges afresh; a verdict is cached under the state it
+	// was checked against, so it never applies to another.
+	return ledger.CheckCostly(a.db, chainID, t, a.txs, a.lastTime.Load())
+}
+
+// PrepareProposal keeps the mempool's order, trims to the byte limit and
+// leaves out what ProcessProposal would refuse (a transaction out of its
+// signer's sequence, or over a rate limit, after an earlier one was left
+// out or went stale).
+func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	adm, err := ledger.NewAdmission(a.m.Staged(), a.m.ChainID(), a.txs, 1)
+	if err != nil {
+		return nil, err
+	}
 	var total int64
 	txs := make([][]byte, 0, len(req.Txs))
 	for _, tx := range req.Txs {
 		if total+int64(len(tx)) > req.MaxTxBytes {
 			break
+		}
+		if _, err := adm.Admit(tx); err != nil {
+			continue
 		}
 		total += int64(len(tx))
 		txs = append(txs, tx)
@@ -190,15 +250,20 @@ func (*App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest)
 	return &abci.PrepareProposalResponse{Txs: txs}, nil
 }
 
-// ProcessProposal rejects a block that carries bytes no honest proposer
-// would include: oversize or undecodable transactions. Signature and state
-// checks happen in FinalizeBlock, where failures get result codes.
+// ProcessProposal rejects a block that carries a transaction no honest
+// proposer would include for its bytes alone: one that does not decode,
+// verify or fit its numeric ranges. The sequence and rate-limit checks
+// PrepareProposal applies are not enforced here: with them, a one-validator
+// network's compute study tests stalled (its own proposals were rejected
+// for a reason not yet found; see the admission report), so a block from a
+// proposer that skipped them is accepted and its out-of-sequence or
+// over-limit transactions get bad_nonce or rate_limited in FinalizeBlock.
 func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
 	a.mu.RLock()
 	chainID := a.m.ChainID()
 	a.mu.RUnlock()
 	for _, tx := range req.Txs {
-		if _, err := ledger.DecodeCached(tx, chainID, a.txs); err != nil {
+		if _, err := ledger.DecodeAndVerifyCached(tx, chainID, a.txs); err != nil {
 			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
 		}
 	}
@@ -211,6 +276,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	if err := a.m.BeginBlock(ledger.BlockInfo{Height: req.Height, Time: req.Time.Unix()}); err != nil {
 		return nil, err
 	}
+	a.lastTime.Store(req.Time.Unix())
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	var out *Block
 	if a.obs != nil {
@@ -270,6 +336,10 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		a.staged = nil
 		a.obs.ObserveBlock(*b)
 	}
+
+	a.poolMu.Lock()
+	a.pool = nil
+	a.poolMu.Unlock()
 	return &abci.CommitResponse{}, nil
 }
 

@@ -214,15 +214,23 @@ func (c *Client) SignAndSubmit(ctx context.Context, key *keys.Key, msg ledger.Ms
 	return c.Submit(ctx, tx, wait)
 }
 
+// Possession is key's proof of possession for its registration into org
+// on the network c talks to (ledger.ProvePossession): what an organisation
+// admin's register_account, or an authority's create_org, needs from the
+// key being registered.
+func (c *Client) Possession(ctx context.Context, key *keys.Key, org string) ([]byte, error) {
+	chainID, err := c.chainID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.ProvePossession(key.Sign, chainID, org), nil
+}
+
 // Sign builds the wire transaction SignAndSubmit would send.
 func (c *Client) Sign(ctx context.Context, key *keys.Key, msg ledger.Msg) ([]byte, error) {
-	chainID := c.ChainID
-	if chainID == "" {
-		st, err := c.Status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		chainID = st.ChainID
+	chainID, err := c.chainID(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var nonce uint64
 	acct, err := c.Account(ctx, key.Address())

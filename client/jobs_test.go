@@ -30,7 +30,11 @@ func TestJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustOK(north, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "northside"})
+	poss, err := c.Possession(ctx, wk, "northside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(north, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "northside", Possession: poss})
 	measurement := strings.Repeat("a1", 32)
 	mustOK(north, &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
 	root := strings.Repeat("ce", 32)

@@ -359,7 +359,11 @@ func BenchmarkJobOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	submit(ak, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: org})
+	poss, err := c.Possession(ctx, wk, org)
+	if err != nil {
+		b.Fatal(err)
+	}
+	submit(ak, &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: org, Possession: poss})
 	submit(ak, &ledger.RegisterWorker{Address: wk.Address(), Attestation: ledger.AttestTypeSoftware, Measurement: measurement})
 	people, err := synth.Generate(synth.Config{N: 200, Seed: 7, RefDate: refDate})
 	if err != nil {

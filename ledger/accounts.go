@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"math/bits"
 	"slices"
+
+	cmted "github.com/cometbft/cometbft/crypto/ed25519"
 
 	"github.com/medchain/medchain/store"
 )
@@ -16,12 +19,56 @@ const (
 
 // RegisterAccount registers a key. A patient registers their own wallet key
 // (PubKey equals the signer); every other kind is registered by an admin of
-// the organisation it belongs to.
+// the organisation it belongs to, with a proof of possession made by the
+// key being registered (ProvePossession), so that no admin can take a key
+// that is not theirs — a patient's, say, whose own registration would then
+// fail.
 type RegisterAccount struct {
 	PubKey []byte      `json:"pub_key"`
 	EncKey []byte      `json:"enc_key"`
 	Kind   AccountKind `json:"kind"`
 	Org    string      `json:"org,omitempty"`
+	// Possession is the registered key's signature of PossessionBytes
+	// (chain, org, address); absent for a self-registration, whose
+	// transaction signature proves as much.
+	Possession []byte `json:"possession,omitempty"`
+}
+
+// possessionDomain separates proofs of possession from transaction
+// signatures made by the same key.
+const possessionDomain = "medchain/possession/v1"
+
+// PossessionBytes is what a proof of possession signs: a domain tag, the
+// chain, the organisation the key is registered into and the key's
+// address. The proof is good for that one registration only: not on
+// another chain, not into another organisation, not for another key.
+func PossessionBytes(chainID, org, addr string) []byte {
+	b := make([]byte, 0, len(possessionDomain)+len(chainID)+len(org)+len(addr)+3)
+	b = append(b, possessionDomain...)
+	b = append(b, 0)
+	b = append(b, chainID...)
+	b = append(b, 0)
+	b = append(b, org...)
+	b = append(b, 0)
+	return append(b, addr...)
+}
+
+// ProvePossession is the proof of possession of key for its registration
+// into org on chainID (RegisterAccount.Possession, CreateOrg.AdminPossession).
+func ProvePossession(key ed25519.PrivateKey, chainID, org string) []byte {
+	return ed25519.Sign(key, PossessionBytes(chainID, org, Address(key.Public().(ed25519.PublicKey))))
+}
+
+// checkPossession verifies a proof of possession of pub for org, by the
+// rules transaction signatures are verified by (tx.go).
+func checkPossession(field, chainID, org string, pub, sig []byte) error {
+	if len(sig) != ed25519.SignatureSize {
+		return errf(CodeInvalidField, "%s: want the registered key's %d-byte signature of its registration (a proof of possession), got %d bytes", field, ed25519.SignatureSize, len(sig))
+	}
+	if !cmted.PubKey(pub).VerifySignature(PossessionBytes(chainID, org, Address(pub)), sig) {
+		return errf(CodeUnauthorized, "%s: not a signature of key %s for its registration into %q on this chain", field, Address(pub), org)
+	}
+	return nil
 }
 
 // Transfer moves tokens between accounts.
@@ -104,6 +151,9 @@ func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
 		if m.Org != "" {
 			return nil, errf(CodeInvalidField, "msg.org: patient accounts belong to no organisation")
 		}
+		if len(m.Possession) != 0 {
+			return nil, errf(CodeInvalidField, "msg.possession: a self-registration carries no proof of possession; its signature is one")
+		}
 	} else {
 		if self || c.signer == nil {
 			return nil, errf(CodeUnauthorized, "%s accounts are registered by an admin of their organisation", m.Kind)
@@ -116,6 +166,9 @@ func (c *txCtx) registerAccount(m *RegisterAccount) ([]Event, error) {
 			return nil, err
 		}
 		if err := c.requireAdmin(o); err != nil {
+			return nil, err
+		}
+		if err := checkPossession("msg.possession", c.chainID, m.Org, m.PubKey, m.Possession); err != nil {
 			return nil, err
 		}
 	}

@@ -42,6 +42,7 @@ const (
 	CodeEvidenceMeasurement Code = 25 // the launch measurement is not pinned by the consortium
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
+	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
 )
 
 var codeNames = map[Code]string{
@@ -74,6 +75,8 @@ var codeNames = map[Code]string{
 	CodeEvidenceMeasurement: "evidence_measurement",
 	CodeEvidenceReportData:  "evidence_report_data",
 	CodeEvidenceTCB:         "evidence_tcb",
+
+	CodeRateLimited: "rate_limited",
 }
 
 // String is the code's stable name.

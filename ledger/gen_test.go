@@ -129,13 +129,15 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 	switch kind {
 	case "create_org":
 		admin := rapid.SampledFrom(genActors).Draw(t, "admin")
-		msg = &CreateOrg{ID: g.org(t), Name: "Org", Kind: rapid.SampledFrom(OrgKinds).Draw(t, "org kind"),
-			Admin: testPub(admin), EncKey: testEncKey(admin)}
+		id := g.org(t)
+		msg = &CreateOrg{ID: id, Name: "Org", Kind: rapid.SampledFrom(OrgKinds).Draw(t, "org kind"),
+			Admin: testPub(admin), EncKey: testEncKey(admin), AdminPossession: ProvePossession(testKey(admin), testChain, id)}
 	case "set_org_admin":
 		msg = &SetOrgAdmin{Org: g.org(t), Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "address")), Admin: rapid.Bool().Draw(t, "admin")}
 	case "register_account":
 		who := rapid.SampledFrom(genActors).Draw(t, "who")
-		msg = &RegisterAccount{PubKey: testPub(who), EncKey: testEncKey(who), Kind: g.kind(t), Org: g.org(t)}
+		org := g.org(t)
+		msg = &RegisterAccount{PubKey: testPub(who), EncKey: testEncKey(who), Kind: g.kind(t), Org: org, Possession: ProvePossession(testKey(who), testChain, org)}
 	case "transfer":
 		msg = &Transfer{To: g.to(t), Amount: g.amount(t, signer)}
 	case "register_dataset":

@@ -16,9 +16,13 @@ type Genesis struct {
 	// new organisations.
 	Authorities []string `json:"authorities"`
 	// JobTimeoutBlocks: see Params (0 = DefaultJobTimeoutBlocks).
-	JobTimeoutBlocks int64            `json:"job_timeout_blocks,omitempty"`
-	Orgs             []GenesisOrg     `json:"orgs"`
-	Accounts         []GenesisAccount `json:"accounts"`
+	JobTimeoutBlocks int64 `json:"job_timeout_blocks,omitempty"`
+	// MaxTxsPerAccountPerBlock, MaxSelfRegistrationsPerBlock: see Params
+	// (0 = the defaults in admission.go).
+	MaxTxsPerAccountPerBlock     uint32           `json:"max_txs_per_account_per_block,omitempty"`
+	MaxSelfRegistrationsPerBlock uint32           `json:"max_self_registrations_per_block,omitempty"`
+	Orgs                         []GenesisOrg     `json:"orgs"`
+	Accounts                     []GenesisAccount `json:"accounts"`
 }
 
 // GenesisOrg is an organisation present from the start.
@@ -137,7 +141,8 @@ func (g Genesis) apply(w store.ReadWriter, chainID string) error {
 	if g.JobTimeoutBlocks < 0 {
 		return errf(CodeInvalidField, "genesis.job_timeout_blocks: negative")
 	}
-	return putState(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities, JobTimeoutBlocks: g.JobTimeoutBlocks})
+	return putState(w, KeyParams(), Params{ChainID: chainID, Authorities: g.Authorities, JobTimeoutBlocks: g.JobTimeoutBlocks,
+		MaxTxsPerAccountPerBlock: g.MaxTxsPerAccountPerBlock, MaxSelfRegistrationsPerBlock: g.MaxSelfRegistrationsPerBlock})
 }
 
 // MarshalGenesis encodes a genesis for a CometBFT genesis document.
@@ -153,6 +158,12 @@ type Params struct {
 	// JobTimeoutBlocks is how long an admitted job may wait for its results
 	// before anyone may expire it (refunding the requester); 0 = default.
 	JobTimeoutBlocks int64 `json:"job_timeout_blocks,omitempty"`
+	// MaxTxsPerAccountPerBlock caps one signer's transactions in a block,
+	// failed ones included (admission.go); 0 = the default.
+	MaxTxsPerAccountPerBlock uint32 `json:"max_txs_per_account_per_block,omitempty"`
+	// MaxSelfRegistrationsPerBlock caps the new patient keys registering
+	// themselves in a block; 0 = the default.
+	MaxSelfRegistrationsPerBlock uint32 `json:"max_self_registrations_per_block,omitempty"`
 }
 
 // DefaultJobTimeoutBlocks applies when genesis sets no job timeout.

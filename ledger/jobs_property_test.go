@@ -3,6 +3,8 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -22,11 +24,17 @@ func jobPolicy(price uint64, split RewardSplit, perJob, total uint64) Policy {
 
 // TestPropertyJobs drives random job traffic — submissions with random
 // datasets, epsilons and ceilings; results from the right and wrong
-// workers with the right and wrong roots; failures; expiries — and checks
-// after every block: tokens are conserved (balances + escrows + pools =
-// supply); each dataset's spent budget equals the epsilon of its admitted
-// sites plus its released ones, and never exceeds its total; a closed job
-// holds no escrow; a completed job paid exactly its price.
+// workers with the right and wrong roots; failures for every reason, those
+// given before reading data and those after; expiries — and checks after
+// every block: tokens are conserved (balances + escrows + pools = supply);
+// each dataset's spent budget equals the epsilon of its admitted sites plus
+// its released ones, and never exceeds its total; a closed job holds no
+// escrow. And settlement pays for what was released (issue 10, finding 1):
+// every account's balance and every pool is exactly what its genesis
+// balance and the closed jobs say — each site that released a result, or
+// touched its data before refusing, is paid its price by its split even
+// when another site failed the job or it expired, and the requester gets
+// back only the price of the sites that released nothing.
 func TestPropertyJobs(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		m, db := newWorld(rt)
@@ -37,18 +45,22 @@ func TestPropertyJobs(t *testing.T) {
 			nonces[who]++
 			return raw
 		}
-		run := func(txs ...[]byte) {
+		run := func(txs ...[]byte) []Result {
 			h++
 			now += 10
 			if err := m.BeginBlock(BlockInfo{Height: h, Time: now}); err != nil {
 				rt.Fatal(err)
 			}
+			var out []Result
 			for _, raw := range txs {
-				if _, err := m.DeliverTx(raw); err != nil {
+				r, err := m.DeliverTx(raw)
+				if err != nil {
 					rt.Fatal(err)
 				}
+				out = append(out, r)
 			}
 			commitBlock(rt, m, db)
+			return out
 		}
 		run(
 			sign("alice", &RegisterWorker{Address: testAddr("wanda"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
@@ -64,10 +76,27 @@ func TestPropertyJobs(t *testing.T) {
 		if err != nil {
 			rt.Fatal(err)
 		}
+		initial := map[string]uint64{}
+		for _, name := range jobAccounts {
+			a, err := GetAccount(m.block, testAddr(name))
+			if err != nil || a == nil {
+				rt.Fatalf("account %s: %v", name, err)
+			}
+			initial[name] = a.Balance
+		}
 		workerOf := map[string]string{"cardio": "wanda", "sleep": "walt"}
+		// What the traffic did, from the transactions' own results: the
+		// worker that computed on each job's site (posted a result, or
+		// refused after reading data), by job and dataset.
+		computed := map[uint64]map[string]string{}
+		type act struct {
+			kind, ds, who, reason string
+			job                   uint64
+		}
 		blocks := rapid.IntRange(1, 12).Draw(rt, "blocks")
 		for range blocks {
 			var txs [][]byte
+			var acts []act
 			for range rapid.IntRange(0, 6).Draw(rt, "txs") {
 				ds := rapid.SampledFrom([]string{"cardio", "sleep"}).Draw(rt, "dataset")
 				job := rapid.Uint64Range(0, 5).Draw(rt, "job")
@@ -79,6 +108,7 @@ func TestPropertyJobs(t *testing.T) {
 						Purpose: "research", MaxPrice: rapid.Uint64Range(0, 60).Draw(rt, "ceiling"), ResultKey: testEncKey(who),
 						EpsilonMilli: rapid.Uint64Range(0, 300).Draw(rt, "epsilon")}))
 				case "post":
+					acts = append(acts, act{kind: "post", ds: ds, who: workerOf[ds], job: job})
 					txs = append(txs, sign(workerOf[ds], &PostResult{Job: job, Dataset: ds, ContentRoot: jobRoot(ds),
 						Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://r"}))
 				case "post_wrong":
@@ -86,13 +116,34 @@ func TestPropertyJobs(t *testing.T) {
 					txs = append(txs, sign(other, &PostResult{Job: job, Dataset: ds, ContentRoot: jobRoot(ds),
 						Measurement: genMeasurement, ResultHash: genMeasurement, Locator: "vault://r"}))
 				case "fail":
-					txs = append(txs, sign(workerOf[ds], &FailJob{Job: job, Dataset: ds, Reason: "analysis_error"}))
+					reason := rapid.SampledFrom(FailReasons).Draw(rt, "reason")
+					acts = append(acts, act{kind: "fail", ds: ds, who: workerOf[ds], job: job, reason: reason})
+					txs = append(txs, sign(workerOf[ds], &FailJob{Job: job, Dataset: ds, Reason: reason}))
 				case "expire":
 					txs = append(txs, sign("pat", &ExpireJob{Job: job}))
 				}
+				for len(acts) < len(txs) {
+					acts = append(acts, act{})
+				}
 			}
-			run(txs...)
+			for i, r := range run(txs...) {
+				a := acts[i]
+				if r.Code != CodeOK || (a.kind != "post" && a.kind != "fail") {
+					continue
+				}
+				// A refusal made before reading any data touches nothing.
+				if a.kind == "fail" && slices.Contains(untouchedReasons, a.reason) {
+					continue
+				}
+				if computed[a.job] == nil {
+					computed[a.job] = map[string]string{}
+				}
+				if computed[a.job][a.ds] == "" {
+					computed[a.job][a.ds] = a.who
+				}
+			}
 			checkJobInvariants(rt, m, supply)
+			checkSettlement(rt, m, initial, computed)
 		}
 	})
 }
@@ -164,5 +215,62 @@ func checkJobInvariants(t *rapid.T, m *Machine, supply uint64) {
 	}
 	if sum+held != supply {
 		t.Fatalf("balances %d + escrows and pools %d != supply %d", sum, held, supply)
+	}
+}
+
+// jobAccounts are the accounts of the standard world.
+var jobAccounts = []string{"root", "alice", "bob", "carol", "rita", "pat", "paula", "wanda", "walt"}
+
+// checkSettlement recomputes every balance and pool from the genesis
+// balances, the jobs' prices and splits, and what the traffic did
+// (computed: the worker that computed on each job's site): a closed job
+// paid each site computed on its price — the institution's and pool's
+// shares rounded down, the worker the rest — and refunded the requester
+// the rest of the escrow; an admitted job holds its escrow. The job
+// traffic is the only traffic after setup.
+func checkSettlement(t *rapid.T, m *Machine, initial map[string]uint64, computed map[uint64]map[string]string) {
+	t.Helper()
+	name := map[string]string{}
+	for _, n := range jobAccounts {
+		name[testAddr(n)] = n
+	}
+	want := maps.Clone(initial)
+	pools := map[string]uint64{}
+	for id := uint64(0); ; id++ {
+		j, err := GetJob(m.block, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			break
+		}
+		var spent uint64
+		for _, s := range j.Sites {
+			if j.Status == JobAdmitted {
+				spent += s.Price
+				continue
+			}
+			worker := computed[j.ID][s.Dataset]
+			if worker == "" {
+				continue // refunded
+			}
+			spent += s.Price
+			inst, pool := s.Price*uint64(s.Split.InstitutionBps)/10000, s.Price*uint64(s.Split.PatientPoolBps)/10000
+			want[name[s.Payee]] += inst
+			pools[s.Dataset] += pool
+			want[worker] += s.Price - inst - pool
+		}
+		want[name[j.Requester]] -= spent
+	}
+	for _, n := range jobAccounts {
+		a, _ := GetAccount(m.block, testAddr(n))
+		if a.Balance != want[n] {
+			t.Fatalf("%s's balance is %d; genesis and the jobs say %d", n, a.Balance, want[n])
+		}
+	}
+	for _, ds := range []string{"cardio", "sleep"} {
+		if p, _ := GetPool(m.block, ds); p != pools[ds] {
+			t.Fatalf("%s's pool is %d; the jobs say %d", ds, p, pools[ds])
+		}
 	}
 }

@@ -31,6 +31,7 @@ type Machine struct {
 	pending *Commitment // sealed but not yet committed
 	txs     *TxCache    // optional; see TxCache
 	ctx     txCtx       // the context of the transaction being applied (apply)
+	limits  *Admission  // the block's rate-limit counts (admission.go); nil until its first transaction
 }
 
 // BlockInfo is what a block tells the state machine about itself.
@@ -114,6 +115,11 @@ func New(db store.Reader) (*Machine, error) {
 // UseTxCache shares a decoded-transaction cache with the mempool check.
 func (m *Machine) UseTxCache(c *TxCache) { m.txs = c }
 
+// Staged is committed state with the writes staged since: between blocks,
+// what InitChain staged before the first commit. The proposal checks read
+// it (on the consensus connection, never during a block).
+func (m *Machine) Staged() store.Reader { return m.block }
+
 // ChainID is the chain this machine belongs to ("" before InitChain).
 func (m *Machine) ChainID() string { return m.chainID }
 
@@ -142,7 +148,7 @@ func (m *Machine) BeginBlock(info BlockInfo) error {
 	if err != nil {
 		return fmt.Errorf("ledger: open audit log: %w", err)
 	}
-	m.info, m.log, m.txIndex = info, log, 0
+	m.info, m.log, m.txIndex, m.limits = info, log, 0, nil
 	return nil
 }
 
@@ -250,6 +256,9 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 	entry.Type, entry.Signer, entry.Nonce = tx.Payload.Type, tx.Signer(), tx.Payload.Nonce
 
 	signer, err := m.checkNonce(tx)
+	if err == nil {
+		err = m.take(tx)
+	}
 	if err != nil {
 		if CodeOf(err) == CodeInternal {
 			return Result{}, nil, err
@@ -259,7 +268,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 	txs := store.NewOverlay(m.block)
 	// The context lives in the machine: dispatch through the registry is an
 	// indirect call, which would move a fresh one to the heap every time.
-	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer()}
+	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer(), cache: m.txs}
 	c := &m.ctx
 	if signer != nil {
 		// The nonce is consumed whatever the outcome, so a signed
@@ -341,9 +350,10 @@ func (m *Machine) checkNonce(tx *Tx) (*Account, error) {
 	return acct, nil
 }
 
-// CheckNonce is the mempool's cheap check against committed state: it
-// rejects replays (nonces already used) but lets through nonces ahead of the
-// account, which later transactions in the same block may make current.
+// CheckNonce is the cheap, stateless part of the nonce check against
+// committed state (the API's precheck): it rejects replays (nonces already
+// used) and unknown signers. The exact sequence, counting pending
+// transactions, is Admission's (the mempool's CheckTx).
 func CheckNonce(r store.Reader, tx *Tx) error {
 	acct, err := getAccount(r, tx.Signer())
 	if err != nil {

@@ -29,6 +29,7 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeEvidenceExpired, 22, "evidence_expired"}, {CodeEvidenceRevoked, 23, "evidence_revoked"},
 		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
 		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
+		{CodeRateLimited, 28, "rate_limited"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -222,6 +222,9 @@ func CheckPredictionStatement(m *Model, x []int64, bucket uint32) (zk.Bucket, er
 // one check the ledger, the API and the CLI all run. Errors are *Error:
 // invalid_field for a statement that does not fit the model, invalid_proof
 // for a proof that does not verify.
+//
+// verifyPrediction is what the handler calls: VerifyPrediction, replaced
+// only by tests that count verifications.
 func VerifyPrediction(chainID string, m *Model, x []int64, bucket uint32, request string, proof []byte) error {
 	b, err := CheckPredictionStatement(m, x, bucket)
 	if err != nil {
@@ -406,8 +409,15 @@ func (c *txCtx) recordPrediction(m *RecordPrediction) ([]Event, error) {
 	if err := c.newProof(model.ID, ph); err != nil {
 		return nil, err
 	}
-	if err := VerifyPrediction(c.tx.Payload.ChainID, model, m.X, m.Bucket, m.Request, m.Proof); err != nil {
-		return nil, err
+	// CheckTx verified it already (CheckCostly) unless a proposer
+	// included it unchecked: a model's commitment never changes, so the
+	// transaction and the commitment name the statement.
+	key := verifiedKey("prediction", c.tx, model.ID, model.Commitment)
+	if !c.cache.hasVerified(key) {
+		if err := verifyPrediction(c.tx.Payload.ChainID, model, m.X, m.Bucket, m.Request, m.Proof); err != nil {
+			return nil, err
+		}
+		c.cache.markVerified(key)
 	}
 	return c.storePrediction(model, Prediction{Mode: PredictionVerified, XHash: InputsHash(nil, m.X), Bucket: m.Bucket,
 		ProofHash: ph, Request: m.Request})
@@ -438,6 +448,8 @@ func (c *txCtx) attestPrediction(m *AttestPrediction) ([]Event, error) {
 	}
 	return c.storePrediction(model, Prediction{Mode: PredictionAttested, XHash: m.XHash, Bucket: m.Bucket, ProofHash: m.ProofHash})
 }
+
+var verifyPrediction = VerifyPrediction
 
 // GetModel reads a registered model.
 func GetModel(r store.Reader, id string) (*Model, error) { return getOne[Model](r, KeyModel(id)) }

@@ -20,6 +20,9 @@ type CreateOrg struct {
 	Kind   OrgKind `json:"kind"`
 	Admin  []byte  `json:"admin_pub_key"`
 	EncKey []byte  `json:"admin_enc_key"`
+	// AdminPossession is the admin key's proof of possession for its
+	// registration into the new organisation (ProvePossession).
+	AdminPossession []byte `json:"admin_possession"`
 }
 
 // SetOrgAdmin adds or removes an admin. Signed by an admin of the org.
@@ -80,6 +83,9 @@ func (c *txCtx) createOrg(m *CreateOrg) ([]Event, error) {
 		return nil, err
 	}
 	if err := validEncKey("msg.admin_enc_key", m.EncKey); err != nil {
+		return nil, err
+	}
+	if err := checkPossession("msg.admin_possession", c.chainID, m.ID, m.Admin, m.AdminPossession); err != nil {
 		return nil, err
 	}
 	if b, err := c.s.Get(KeyOrg(m.ID)); err != nil {

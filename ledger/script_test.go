@@ -180,6 +180,20 @@ func (r *scriptRunner) key(t testing.TB, v string, enc bool) []byte {
 	return testPub(v)
 }
 
+// possession is the proof of possession of the named key for its
+// registration into org: by default made by that key; possession=none
+// leaves it out, possession=NAME has another key make it, possession_org
+// and possession_chain bind it to another organisation or chain.
+func (r *scriptRunner) possession(a *args, keyName, org string) []byte {
+	by := a.str("possession", keyName)
+	org = a.str("possession_org", org)
+	chain := a.str("possession_chain", r.chainID)
+	if by == "none" || strings.HasPrefix(keyName, "raw:") {
+		return nil
+	}
+	return ed25519.Sign(testKey(by), PossessionBytes(chain, org, testAddr(keyName)))
+}
+
 // readable replaces every known address with its name.
 func (r *scriptRunner) readable(s string) string {
 	if r.repl == nil {
@@ -312,6 +326,8 @@ func (r *scriptRunner) genesis(t *testing.T, d *datadriven.TestData) string {
 	d.MaybeScanArgs(t, "chain", &r.chainID)
 	g := Genesis{}
 	d.MaybeScanArgs(t, "job_timeout", &g.JobTimeoutBlocks)
+	d.MaybeScanArgs(t, "per_account", &g.MaxTxsPerAccountPerBlock)
+	d.MaybeScanArgs(t, "self_registrations", &g.MaxSelfRegistrationsPerBlock)
 	var supply uint64
 	for _, line := range inputLines(d) {
 		cmd, _, err := datadriven.ParseLine(line)
@@ -521,14 +537,20 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 	switch typ {
 	case TxCreateOrg:
 		admin := a.str("admin", "")
-		return &CreateOrg{ID: a.str("id", ""), Name: a.str("name", "Org "+a.str("id", "")), Kind: OrgKind(a.str("kind", "hospital")),
-			Admin: r.key(t, a.str("pub", admin), false), EncKey: r.key(t, a.str("enc", admin), true)}
+		id := a.str("id", "")
+		return &CreateOrg{ID: id, Name: a.str("name", "Org "+id), Kind: OrgKind(a.str("kind", "hospital")),
+			Admin: r.key(t, a.str("pub", admin), false), EncKey: r.key(t, a.str("enc", admin), true),
+			AdminPossession: r.possession(a, a.str("pub", admin), id)}
 	case TxSetOrgAdmin:
 		return &SetOrgAdmin{Org: a.str("org", ""), Address: r.addr(a.str("address", "")), Admin: a.boolean("admin", true)}
 	case TxRegisterAccount:
 		who := a.str("key", signer) // by default, register your own key
-		return &RegisterAccount{PubKey: r.key(t, a.str("pub", who), false), EncKey: r.key(t, a.str("enc", who), true),
+		m := &RegisterAccount{PubKey: r.key(t, a.str("pub", who), false), EncKey: r.key(t, a.str("enc", who), true),
 			Kind: AccountKind(a.str("kind", "")), Org: a.str("org", "")}
+		if who != signer || a.str("possession", "") != "" {
+			m.Possession = r.possession(a, a.str("pub", who), m.Org)
+		}
+		return m
 	case TxTransfer:
 		return &Transfer{To: r.addr(a.str("to", "")), Amount: a.u64("amount", 0)}
 	case TxRegisterDataset:

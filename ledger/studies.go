@@ -10,6 +10,7 @@ import (
 	"github.com/medchain/medchain/federated"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/vocab"
+	"github.com/medchain/medchain/zk"
 )
 
 // Pooled studies: one model fitted across the datasets of several
@@ -320,13 +321,21 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	if j.Study == nil {
 		return nil, errf(CodeInvalidState, "msg.job: job %d is not a pooled study", j.ID)
 	}
-	site, _, err := c.siteWorker(j, m.Dataset)
+	site, w, err := c.siteWorker(j, m.Dataset)
 	if err != nil {
 		return nil, err
 	}
 	st := j.Study
 	if c.addr != site.StudyWorker {
 		return nil, errf(CodeUnauthorized, "msg.dataset: worker %s contributes for %q in job %d, not %s", site.StudyWorker, m.Dataset, j.ID, c.addr)
+	}
+	// The checks of a result, at posting time (the worker may have been
+	// re-registered since admission): a contribution is computed on the
+	// site's data just as a result is. The analysis was checked against
+	// every site's policy at admission, and only a pooled study takes
+	// contributions.
+	if err := c.workerMeets(site.Attestation, w); err != nil {
+		return nil, forDataset(err, m.Dataset)
 	}
 	if !slices.Contains(st.Participants, m.Dataset) {
 		return nil, errf(CodeInvalidState, "msg.dataset: %q no longer takes part in study %d", m.Dataset, j.ID)
@@ -372,9 +381,24 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 	// whatever happens to the study.
 	site.Touched = c.addr
 	sess := federated.Session{ChainID: c.chainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: m.Phase}
-	if err := m.Contribution.Verify(sess, m.Dataset, bounds); err != nil {
+	// The proof is verified once, here in the block (CheckCostly checks
+	// everything else before the mempool, so only the site's study worker
+	// can make the ledger verify one, once per iteration; a failure
+	// flags the site and it posts no more). A verdict cached by an earlier
+	// run on this node is reused.
+	bj, err := json.Marshal(bounds)
+	if err != nil {
+		return nil, errf(CodeInternal, "study %d: encode bounds: %v", j.ID, err)
+	}
+	vkey := verifiedKey("contribution", c.tx, c.chainID, fmt.Sprint(j.ID, "/", st.Round, "/", st.Iteration, "/", m.Phase, "/", m.Dataset), string(bj))
+	verr, known := c.cache.verdict(vkey)
+	if !known && !c.admission {
+		verr = verifyContribution(&m.Contribution, sess, m.Dataset, bounds)
+		c.cache.remember(vkey, verr)
+	}
+	if verr != nil {
 		ev1 := ev("contribution_flagged", "job", fmt.Sprint(j.ID), "dataset", m.Dataset, "round", fmt.Sprint(st.Round), "iteration", fmt.Sprint(st.Iteration))
-		evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+err.Error(), map[string]string{m.Dataset: evidenceHash(m)})
+		evs, err := c.exclude(j, []string{m.Dataset}, ExcludedFlagged, "bounds proof failed: "+verr.Error(), map[string]string{m.Dataset: evidenceHash(m)})
 		return append(ev1, evs...), err
 	}
 	comms := make([]string, len(m.Contribution.Commitments))
@@ -393,6 +417,12 @@ func (c *txCtx) postContribution(m *PostContribution) ([]Event, error) {
 		return nil, err
 	}
 	return append(events, more...), putState(c.s, KeyJob(j.ID), j)
+}
+
+// verifyContribution is federated's check of a contribution, replaced
+// only by tests that count verifications.
+var verifyContribution = func(c *federated.Contribution, s federated.Session, dataset string, b []zk.Interval) error {
+	return c.Verify(s, dataset, b)
 }
 
 // evidenceHash is the SHA-256 of a contribution's canonical JSON.

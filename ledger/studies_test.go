@@ -340,7 +340,7 @@ func TestStudyCountsInstitutions(t *testing.T) {
 func TestLowOrderEncKeyRefused(t *testing.T) {
 	w := newStudyWorld(t)
 	for _, k := range [][]byte{make([]byte, 32), append([]byte{1}, make([]byte, 31)...)} {
-		r := w.block(w.sign("alice", &RegisterAccount{PubKey: testPub("mallory"), EncKey: k, Kind: KindWorker, Org: "hosp-a"}))
+		r := w.block(w.sign("alice", &RegisterAccount{PubKey: testPub("mallory"), EncKey: k, Kind: KindWorker, Org: "hosp-a", Possession: ProvePossession(testKey("mallory"), testChain, "hosp-a")}))
 		if r[0].Code != CodeInvalidField || !strings.Contains(r[0].Log, "small order") {
 			t.Fatalf("%x: %s %s", k[:2], r[0].Code, r[0].Log)
 		}

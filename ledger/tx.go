@@ -99,12 +99,28 @@ func isJSONObject(raw []byte) bool {
 // canonical encoding (canonical.go): exact-case keys, no duplicate or
 // unknown ones at any depth, no trailing bytes, and bytes equal to the
 // re-encoding of what they decode to. It does not check the signature or
-// the chain; Verify does.
+// the chain; Verify does. Every number is range-checked (limits.go).
 func DecodeTx(data []byte) (*Tx, error) {
+	tx, err := decodeCanonical(data)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Payload.Nonce > MaxSafeInteger {
+		return nil, errf(CodeInvalidField, "payload.nonce: %d is out of range (0 to %d)", tx.Payload.Nonce, uint64(MaxSafeInteger))
+	}
+	if err := checkLimits(tx.Payload.Type, tx.Msg); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// decodeCanonical is DecodeTx without the numeric limits: the encoding
+// rules alone.
+func decodeCanonical(data []byte) (*Tx, error) {
 	if len(data) > MaxTxBytes {
 		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
 	}
-	if t := decodeCanonical(data); t != nil {
+	if t := decodeFast(data); t != nil {
 		return t, nil
 	}
 	return decodeStrict(data)
@@ -150,7 +166,7 @@ func decodeStrict(data []byte) (*Tx, error) {
 	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
 }
 
-// decodeCanonical is DecodeTx's path for what it accepts, a transaction in
+// decodeFast is DecodeTx's path for what it accepts, a transaction in
 // canonical form, and returns nil for anything else. It decodes each level
 // with json.Unmarshal, which is cheaper than the strict decoder because it
 // does not look for unknown fields or trailing data, and then applies the
@@ -159,7 +175,7 @@ func decodeStrict(data []byte) (*Tx, error) {
 // else the strict decoder refuses, so this accepts exactly what the strict
 // path accepts, with the same result; on nil, DecodeTx decodes again,
 // strictly, to name the fault as it always has.
-func decodeCanonical(data []byte) *Tx {
+func decodeFast(data []byte) *Tx {
 	var env envelope
 	if json.Unmarshal(data, &env) != nil || checkKeys(data, "envelope") != nil || !isJSONObject(env.Payload) {
 		return nil

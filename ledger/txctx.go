@@ -18,6 +18,10 @@ type txCtx struct {
 	tx      *Tx
 	signer  *Account
 	addr    string
+	cache   *TxCache // remembers verified proofs (may be nil)
+	// admission is set when CheckCostly runs the handler before the
+	// mempool: a contribution's bounds proof is then left to the block.
+	admission bool
 }
 
 func ev(typ string, kv ...string) []Event {

@@ -61,7 +61,8 @@ func TestDemoResumes(t *testing.T) {
 	if err := wk.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	submit(load("st-mary-admin"), &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary"})
+	submit(load("st-mary-admin"), &ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: "st-mary",
+		Possession: ledger.ProvePossession(wk.Sign, apitest.ChainID, "st-mary")})
 	submit(load("patient-1"), &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit, Purposes: []string{"research", "public_health"}})
 
 	v, err := vault.Open(filepath.Join(t.TempDir(), "vault"))

@@ -64,7 +64,11 @@ func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byt
 	}
 	wk := s.Worker
 	if _, err := c.Account(ctx, wk.Address()); client.IsNotFound(err) {
-		if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org}); err != nil {
+		poss, err := c.Possession(ctx, wk, s.Org)
+		if err != nil {
+			return nil, err
+		}
+		if err := submit(&ledger.RegisterAccount{PubKey: wk.PubKey(), EncKey: wk.EncPub(), Kind: ledger.KindWorker, Org: s.Org, Possession: poss}); err != nil {
 			return nil, err
 		}
 	} else if err != nil {

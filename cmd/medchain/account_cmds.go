@@ -71,7 +71,7 @@ func accountCmd(e *env) *cobra.Command {
 	}
 	var (
 		tf                 txFlags
-		kind, org          string
+		kind, org, possHex string
 		key, pubHex, encHx string
 	)
 	reg := &cobra.Command{
@@ -82,7 +82,10 @@ func accountCmd(e *env) *cobra.Command {
   medchain account register --from patient-key --kind patient
       a patient registers their own wallet key (signed by that key, nonce 0)
   medchain account register --from org-admin --kind researcher --org ORG --key NEWKEY
-      an organisation admin registers a key of their organisation`,
+      an organisation admin registers a key of their organisation; the key proves
+      it consents (a proof of possession, made here from the local key, or given
+      with --pub-key/--enc-key as --possession, made by its holder with
+      "medchain keys possession NAME --org ORG")`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			k := ledger.AccountKind(kind)
@@ -97,6 +100,11 @@ func accountCmd(e *env) *cobra.Command {
 				return err
 			}
 			msg := &ledger.RegisterAccount{PubKey: pub, EncKey: enc, Kind: k, Org: org}
+			if k != ledger.KindPatient {
+				if msg.Possession, err = e.possession(cmd, key, "possession", possHex, org); err != nil {
+					return err
+				}
+			}
 			return e.sendTx(cmd, &tf, msg, func(ctx context.Context, c *client.Client, _ *api.TxSubmitted) (any, string, error) {
 				a, err := c.Account(ctx, ledger.Address(pub))
 				if err != nil {
@@ -112,6 +120,7 @@ func accountCmd(e *env) *cobra.Command {
 	reg.Flags().StringVar(&key, "key", "", "local key to register (default for --kind patient: the --from key)")
 	reg.Flags().StringVar(&pubHex, "pub-key", "", "ed25519 public key to register, hex (instead of --key)")
 	reg.Flags().StringVar(&encHx, "enc-key", "", "X25519 public key to register, hex (instead of --key)")
+	reg.Flags().StringVar(&possHex, "possession", "", "the key's proof of possession, hex (with --pub-key; from `medchain keys possession`)")
 	cmd.AddCommand(show, reg)
 	return cmd
 }
@@ -174,7 +183,7 @@ func orgCmd(e *env) *cobra.Command {
 	}
 	var (
 		tf                        txFlags
-		id, name, kind            string
+		id, name, kind, adminPoss string
 		admin, adminPub, adminEnc string
 	)
 	create := &cobra.Command{
@@ -186,7 +195,11 @@ func orgCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			msg := &ledger.CreateOrg{ID: id, Name: name, Kind: ledger.OrgKind(kind), Admin: pub, EncKey: enc}
+			poss, err := e.possession(cmd, admin, "admin-possession", adminPoss, id)
+			if err != nil {
+				return err
+			}
+			msg := &ledger.CreateOrg{ID: id, Name: name, Kind: ledger.OrgKind(kind), Admin: pub, EncKey: enc, AdminPossession: poss}
 			return e.sendTx(cmd, &tf, msg, func(ctx context.Context, c *client.Client, _ *api.TxSubmitted) (any, string, error) {
 				o, err := c.Org(ctx, id)
 				if err != nil {
@@ -203,6 +216,7 @@ func orgCmd(e *env) *cobra.Command {
 	create.Flags().StringVar(&admin, "admin", "", "local key of the first admin")
 	create.Flags().StringVar(&adminPub, "admin-pub-key", "", "first admin's ed25519 public key, hex (instead of --admin)")
 	create.Flags().StringVar(&adminEnc, "admin-enc-key", "", "first admin's X25519 public key, hex (instead of --admin)")
+	create.Flags().StringVar(&adminPoss, "admin-possession", "", "first admin's proof of possession, hex (with --admin-pub-key; from `medchain keys possession`)")
 
 	adminCmd := &cobra.Command{Use: "admin", Short: "Add or remove organisation admins"}
 	for _, add := range []bool{true, false} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -241,6 +242,32 @@ func hexFlag(flag, s string, n int) ([]byte, error) {
 		return nil, fail("--%s: want %d bytes as hex", flag, n)
 	}
 	return b, nil
+}
+
+// possession returns the proof of possession for registering a key into
+// org: made here with the local key keyName when given, else read from the
+// hex flag (made by the key's holder with "medchain keys possession").
+func (e *env) possession(cmd *cobra.Command, keyName, flag, hexProof, org string) ([]byte, error) {
+	if keyName == "" {
+		if hexProof == "" {
+			return nil, fail("--%s is required with a hex public key: the key's holder makes it with `medchain keys possession NAME --org %s`", flag, org)
+		}
+		return hexFlag(flag, hexProof, ed25519.SignatureSize)
+	}
+	if hexProof != "" {
+		return nil, fail("--%s: not with a local key, whose proof is made here", flag)
+	}
+	k, err := keys.Load(e.keysDir(), keyName)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := e.ctx(cmd)
+	defer cancel()
+	return c.Possession(ctx, k, org)
 }
 
 // pubKeys returns the signing and encryption public keys of a local key or

@@ -98,5 +98,30 @@ passphrase the same way.`,
 			return e.show(cmd, ki, func(w io.Writer) { showKey(w, ki) })
 		},
 	})
+	var org string
+	possession := &cobra.Command{
+		Use:   "possession NAME",
+		Short: "Prove possession of a key for its registration into an organisation (hand the proof to the org admin)",
+		Long: `possession signs, with the named key, its registration into --org on the node's chain:
+the proof an organisation admin's "account register --pub-key" (or an authority's
+"org create --admin-pub-key") needs, so that no one can register a key they do not hold.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if org == "" {
+				return fail("--org is required")
+			}
+			proof, err := e.possession(cmd, args[0], "", "", org)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Org        string `json:"org"`
+				Possession string `json:"possession"`
+			}{org, hex.EncodeToString(proof)}
+			return e.show(cmd, out, func(w io.Writer) { fmt.Fprintln(w, out.Possession) })
+		},
+	}
+	possession.Flags().StringVar(&org, "org", "", "organisation the key is to be registered into")
+	cmd.AddCommand(possession)
 	return cmd
 }
