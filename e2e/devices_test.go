@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -103,7 +102,7 @@ func TestDeviceCrash(t *testing.T) {
 					return nil // not committed yet
 				}
 				var a ledger.Anchor
-				if err := json.Unmarshal(sc.Value, &a); err != nil {
+				if err := ledger.DecodeState(sc.Value, &a); err != nil {
 					return err
 				}
 				root, roots[inc.AnchorSeq] = a.Root, a.Root

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -59,7 +58,7 @@ func VerifyInclusion(ctx context.Context, c StateProver, gateway string, inc *In
 		return nil, fmt.Errorf("%w: anchor %d of %s is not on the ledger (proven absent at height %d)", ErrVerify, inc.AnchorSeq, gateway, sc.Commitment.Height)
 	}
 	var a ledger.Anchor
-	if err := json.Unmarshal(sc.Value, &a); err != nil || a.Seq != inc.AnchorSeq || a.Gateway != gateway {
+	if err := ledger.DecodeState(sc.Value, &a); err != nil || a.Seq != inc.AnchorSeq || a.Gateway != gateway {
 		return nil, fmt.Errorf("%w: the state key of anchor %d holds something else", ErrVerify, inc.AnchorSeq)
 	}
 	dc, err := c.VerifyStateProof(ctx, string(ledger.KeyDevice(inc.Reading.Device)))
@@ -67,7 +66,7 @@ func VerifyInclusion(ctx context.Context, c StateProver, gateway string, inc *In
 		return nil, err
 	}
 	var d ledger.Device
-	if dc.Value == nil || json.Unmarshal(dc.Value, &d) != nil || d.ID != inc.Reading.Device {
+	if dc.Value == nil || ledger.DecodeState(dc.Value, &d) != nil || d.ID != inc.Reading.Device {
 		return nil, fmt.Errorf("%w: device %s is not registered on the ledger", ErrVerify, inc.Reading.Device)
 	}
 	if !inc.Reading.Verify(ed25519.PublicKey(d.PubKey)) {

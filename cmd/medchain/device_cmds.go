@@ -123,7 +123,7 @@ func deviceShowCmd(e *env) *cobra.Command {
 						Message: fmt.Sprintf("device %q is not registered (proven absent at height %d)", args[0], sc.Commitment.Height)}
 				}
 				var d ledger.Device
-				return &d, json.Unmarshal(sc.Value, &d)
+				return &d, ledger.DecodeState(sc.Value, &d)
 			}, func(w io.Writer, d *ledger.Device) {
 				fmt.Fprintf(w, "device:\t%s\nkind:\t%s\norg:\t%s\nstatus:\t%s\nkey:\t%x\nregistered:\theight %d (changed %d)\n",
 					d.ID, d.Kind, d.Org, d.Status, d.PubKey, d.Registered, d.Changed)
