@@ -615,6 +615,10 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 			return []string{"1"}
 		case "to":
 			return []string{strconv.FormatInt(st.Height, 10)}
+		case "type":
+			return []string{"sev-snp", "tdx"}
+		case "name":
+			return []string{"cohort_count", "crosstab", "descriptive", "logistic_regression", "linear_regression", "survival"}
 		case "wait":
 			return nil
 		case "limit":
