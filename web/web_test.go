@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/api/apitest"
-	"github.com/medchain/medchain/client"
-	"github.com/medchain/medchain/ledger"
 )
 
 // chromium finds a headless browser. CI installs Debian's chromium
@@ -42,31 +40,7 @@ func TestDashboard(t *testing.T) {
 	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := client.New(n.URL)
-	must := func(msg ledger.Msg, signer string) {
-		k, err := n.Key(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := c.SignAndSubmit(ctx, k, msg, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Result == nil || r.Result.Code != ledger.CodeOK {
-			t.Fatalf("%T: %+v", msg, r.Result)
-		}
-	}
-	must(&ledger.RegisterDataset{ID: "cvd-cohort", Version: 1, Title: "CVD risk cohort",
-		Schema:     []ledger.Field{{Name: "sbp", Type: "number", System: "loinc", Code: "8480-6", Unit: "mm[Hg]"}},
-		RecordBand: "1k-10k", ContentRoot: strings.Repeat("ab", 32), Locator: "vault://cvd-cohort/1"}, "st-mary-admin")
-	must(&ledger.SetPolicy{Dataset: "cvd-cohort", Policy: ledger.Policy{
-		Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
-		Analyses: ledger.Analyses{Builtins: []string{"logistic_regression"}}, MinCohort: 11,
-		EpsilonPerJobMilli: 1000, EpsilonTotalMilli: 10000, Price: 250,
-		Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
-		Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptIn}}, "st-mary-admin")
-	must(&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: "cvd-cohort"}, Provision: ledger.Permit,
-		Purposes: []string{"research"}}, "patient-1")
+	seedCatalogue(t, ctx, n)
 
 	dom := dumpDOM(t, browser, n.URL+"/")
 	for _, want := range []string{
