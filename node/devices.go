@@ -21,6 +21,7 @@ import (
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/series"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 // DeviceOptions turn on medical-device ingestion (package iomt).
@@ -75,7 +76,7 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 	if acct == nil || acct.Kind != ledger.KindInstitution {
 		return fmt.Errorf("device gateway key %s: not a registered institution account", o.Gateway)
 	}
-	v, err := vault.Open(filepath.Join(n.home, "vault"))
+	v, err := vaultcfg.Open(filepath.Join(n.home, "vault"))
 	if err != nil {
 		return err
 	}

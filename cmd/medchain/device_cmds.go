@@ -25,6 +25,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/series"
+	"github.com/medchain/medchain/vault/vaultcfg"
 )
 
 func deviceCmd(e *env) *cobra.Command {
@@ -172,7 +173,7 @@ Readings of a registered device that is linked to no patient are refused (device
 			if dir == "" {
 				dir = filepath.Join(e.g.home, "vault")
 			}
-			v, err := vault.Open(dir)
+			v, err := vaultcfg.Open(dir)
 			if err != nil {
 				return err
 			}
@@ -213,7 +214,7 @@ Readings of a registered device that is linked to no patient are refused (device
 // openSeries opens the vault's device readings with the node key of k
 // (an institution key the series key is wrapped to: the node's gateway).
 func openSeries(dir string, k *keys.Key) (*series.Store, error) {
-	v, err := vault.Open(dir)
+	v, err := vaultcfg.Open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +401,7 @@ the features only through the dataset's policy, the patients' consents and the o
 			if err != nil {
 				return err
 			}
-			v, err := vault.Open(dir)
+			v, err := vaultcfg.Open(dir)
 			if err != nil {
 				return err
 			}
@@ -630,7 +631,7 @@ func setupSimDevices(ctx context.Context, c *client.Client, k *keys.Key, devs []
 			return "", 0, err
 		}
 	}
-	v, err := vault.Open(dir)
+	v, err := vaultcfg.Open(dir)
 	if err != nil {
 		return "", 0, err
 	}
