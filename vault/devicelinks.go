@@ -68,23 +68,13 @@ func (v *Vault) DeviceLinks(org string, id *Identity) (*DeviceLinks, error) {
 	if !orgRE.MatchString(org) {
 		return nil, fmt.Errorf("vault: device links: bad organisation id %q", org)
 	}
-	sealed, err := os.ReadFile(v.deviceLinksPath(org))
-	if errors.Is(err, fs.ErrNotExist) {
-		return &DeviceLinks{Org: org}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
-	}
-	ws, err := v.readLinksKey(org)
+	key, sealed, err := v.readTable(org, v.deviceLinksPath(org), "device links", id,
+		fmt.Errorf("%w: the organisation's link-table key is missing", ErrCorrupt))
 	if err != nil {
 		return nil, err
 	}
-	if ws == nil {
-		return nil, fmt.Errorf("vault: device links of %s: %w: the organisation's link-table key is missing", org, ErrCorrupt)
-	}
-	key, err := unwrapKey(ws, id)
-	if err != nil {
-		return nil, fmt.Errorf("vault: device links of %s: %w", org, err)
+	if sealed == nil {
+		return &DeviceLinks{Org: org}, nil
 	}
 	defer clear(key)
 	return openDeviceLinks(org, key, sealed)

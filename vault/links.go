@@ -198,26 +198,40 @@ func (v *Vault) Links(org string, id *Identity) (*Links, error) {
 	if !orgRE.MatchString(org) {
 		return nil, fmt.Errorf("vault: patient links: bad organisation id %q", org)
 	}
-	sealed, err := os.ReadFile(v.linksPath(org))
-	if errors.Is(err, fs.ErrNotExist) {
-		return &Links{Org: org}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
-	}
-	ws, err := v.readLinksKey(org)
+	key, sealed, err := v.readTable(org, v.linksPath(org), "patient links", id, ErrLinksFormat)
 	if err != nil {
 		return nil, err
 	}
-	if ws == nil {
-		return nil, fmt.Errorf("vault: patient links of %s: %w", org, ErrLinksFormat)
-	}
-	key, err := unwrapKey(ws, id)
-	if err != nil {
-		return nil, fmt.Errorf("vault: patient links of %s: %w", org, err)
+	if sealed == nil {
+		return &Links{Org: org}, nil
 	}
 	defer clear(key)
 	return openLinks(org, key, sealed)
+}
+
+// readTable reads one of org's sealed tables (patient or device links) and
+// the organisation's table key, unwrapped with id. sealed is nil when the
+// table does not exist yet (the organisation has linked nothing); noKey is
+// the error for a table whose key file is missing.
+func (v *Vault) readTable(org, path, what string, id *Identity, noKey error) (key, sealed []byte, err error) {
+	sealed, err = os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault: %s of %s: %w", what, org, err)
+	}
+	ws, err := v.readLinksKey(org)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ws == nil {
+		return nil, nil, fmt.Errorf("vault: %s of %s: %w", what, org, noKey)
+	}
+	if key, err = unwrapKey(ws, id); err != nil {
+		return nil, nil, fmt.Errorf("vault: %s of %s: %w", what, org, err)
+	}
+	return key, sealed, nil
 }
 
 func openLinks(org string, key, sealed []byte) (*Links, error) {
