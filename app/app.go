@@ -290,7 +290,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		}
 		results[i] = execResult(r)
 		if a.obs != nil {
-			out.Txs = append(out.Txs, TxOutcome{Type: a.txType(tx), Result: r})
+			out.Txs = append(out.Txs, TxOutcome{Type: r.Type, Result: r})
 		}
 	}
 	c, err := a.m.EndBlock()
@@ -341,16 +341,6 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	a.pool = nil
 	a.poolMu.Unlock()
 	return &abci.CommitResponse{}, nil
-}
-
-// txType is a delivered transaction's type, for observers. DeliverTx has
-// just decoded the same bytes, so the cache usually answers.
-func (a *App) txType(tx []byte) ledger.TxType {
-	t, err := ledger.DecodeCached(tx, a.m.ChainID(), a.txs)
-	if err != nil {
-		return ""
-	}
-	return t.Payload.Type
 }
 
 // Query answers "/key" (data = a state key) with the value and a JSON state

@@ -154,6 +154,9 @@ func (m *Machine) BeginBlock(info BlockInfo) error {
 
 // Result is a transaction's outcome as reported to CometBFT and clients.
 type Result struct {
+	// Type is the transaction's type ("" for bytes that did not decode),
+	// for observers of a block (metrics); it is not part of the record.
+	Type       TxType  `json:"-"`
 	Code       Code    `json:"code"`
 	Log        string  `json:"log"`
 	Events     []Event `json:"events,omitempty"`
@@ -224,7 +227,7 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ledger: append audit entry: %w", err)
 	}
-	res.AuditIndex = ai
+	res.AuditIndex, res.Type = ai, entry.Type
 	res.Events = append(res.Events, Event{Type: "medchain", Attrs: []Attribute{
 		{Key: "type", Value: string(entry.Type)}, {Key: "signer", Value: entry.Signer}, {Key: "audit_index", Value: strconv.FormatUint(ai, 10)},
 	}})
