@@ -80,8 +80,10 @@ type fitState struct {
 
 // replayPrivate replays a private study: a fixed number of Newton rounds
 // from β = 0 over the noisy sums, without a convergence test or step
-// halving (either would spend epsilon), then the final sum of counts.
-func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
+// halving (either would spend epsilon), then the final sum of counts. Each
+// round's summed information matrix but the last is lifted to the floor
+// its participants' noise sets (floor), as a single-site private fit does.
+func replayPrivate(sums []ledger.StudySum, p, rounds int, floor func(participants []string) float64) (*fitState, error) {
 	fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
 	st := &fitState{phase: federated.PhaseStep, beta: make([]float64, p)}
 	for _, s := range sums {
@@ -99,6 +101,11 @@ func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
 		if err != nil {
 			return nil, refuse("analysis_error", err)
 		}
+		if st.iters < rounds-1 { // the last is used as it is: the standard errors come from it
+			if step, err = analysis.FloorInformation(step, floor(s.Participants)); err != nil {
+				return nil, fmt.Errorf("%w (%v)", outputctl.ErrNoiseTooLarge, err)
+			}
+		}
 		next, err := analysis.NextBeta(st.beta, step)
 		if err != nil {
 			return nil, fmt.Errorf("%w (%v)", outputctl.ErrNoiseTooLarge, err)
@@ -112,20 +119,30 @@ func replayPrivate(sums []ledger.StudySum, p, rounds int) (*fitState, error) {
 	return st, nil
 }
 
+// siteEpsilons is the epsilon each listed dataset's site gives the job
+// (a dataset that is not a site of the job adds nothing).
+func siteEpsilons(j *ledger.Job, datasets []string) []uint64 {
+	var eps []uint64
+	for _, ds := range datasets {
+		if i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == ds }); i >= 0 {
+			eps = append(eps, j.Sites[i].EpsilonMilli)
+		}
+	}
+	return eps
+}
+
 // releasePooledPrivate builds a private study's release from the replayed
 // rounds and the final (noisy) counts.
 func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regressionParams, spec federated.Spec, fit *fitState, rel *outputctl.Releaser) (ReleaseKind, any, error) {
 	if len(fit.final) != spec.FinalLen() {
 		return "", nil, refuse("analysis_error", errors.New("the study's final sum is missing"))
 	}
-	var eps []uint64
 	for _, ds := range fit.lastSites {
-		i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == ds })
-		if i < 0 {
+		if !slices.ContainsFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == ds }) {
 			return "", nil, refuse("analysis_error", fmt.Errorf("summed site %q is not a site of the job", ds))
 		}
-		eps = append(eps, j.Sites[i].EpsilonMilli)
 	}
+	eps := siteEpsilons(j, fit.lastSites)
 	out, err := rel.ReleasePooledPrivate(d, p.Private.Bounds, outputctl.PooledPrivateFit{Beta: fit.beta, Last: fit.at,
 		SiteEpsilonMilli: eps, Shares: spec.NoiseShares(), N: fit.final[0], Events: fit.final[1], Rounds: fit.iters})
 	if err != nil {
@@ -330,7 +347,9 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	var fit *fitState
 	if private {
-		fit, err = replayPrivate(view.Sums, d.P(), int(spec.Private.Rounds))
+		fit, err = replayPrivate(view.Sums, d.P(), int(spec.Private.Rounds), func(participants []string) float64 {
+			return outputctl.PooledInformationFloor(d.P(), siteEpsilons(j, participants), spec.NoiseShares())
+		})
 	} else {
 		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, st.Round, restartPerturbation(j.ID, spec))
 	}

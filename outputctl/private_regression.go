@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/federated"
 )
 
 // DefaultPrivateRounds is how many Newton rounds a private logistic fit
@@ -60,7 +61,15 @@ const quantum = 1.0 / 1024
 //   - identity: one step at β = 0 is X'y, X'X and −½y'y, the sufficient
 //     statistics of least squares, each made noisy (sensitivities p,
 //     p(p+1)/2 and ½);
-//   - N and events get their own noise (sensitivity 1), floored at MinCell.
+//   - N and events get their own noise (sensitivity 1), floored at MinCell;
+//   - each noisy information matrix but the last has its eigenvalues
+//     lifted to the noise's scale (InformationFloor) before it is stepped
+//     through, so noise that makes an intermediate one indefinite shrinks
+//     that step instead of failing the fit (post-processing: no privacy
+//     cost). The last is used as it is: the standard errors come from it,
+//     and a lifted matrix would claim information the data did not give
+//     (too narrow intervals around an estimate shrunk towards zero), so a
+//     last matrix the noise has made singular still fails the fit.
 //
 // The epsilon is split evenly over the noisy quantities: 2·Rounds + 2
 // shares for logit, 4 for linear regression (sequential composition).
@@ -125,7 +134,7 @@ func (r *Releaser) RegressPrivate(d *analysis.Design, link analysis.Link, pr Pri
 	beta := make([]float64, p)
 	var last analysis.NewtonStep
 	var gVar, hVar float64
-	for range rounds {
+	for round := range rounds {
 		step, err := analysis.LocalStep(scaled, beta, link)
 		if err != nil {
 			return PrivateRegressionRelease{}, err
@@ -147,6 +156,11 @@ func (r *Releaser) RegressPrivate(d *analysis.Design, link analysis.Link, pr Pri
 				return PrivateRegressionRelease{}, err
 			}
 			noisy.LogLik = ll[0]
+		}
+		if round < rounds-1 {
+			if noisy, err = analysis.FloorInformation(noisy, InformationFloor(p, hVar)); err != nil {
+				return PrivateRegressionRelease{}, fmt.Errorf("%w (%v)", ErrNoiseTooLarge, err)
+			}
 		}
 		if beta, err = analysis.NextBeta(beta, noisy); err != nil {
 			return PrivateRegressionRelease{}, fmt.Errorf("%w (%v)", ErrNoiseTooLarge, err)
@@ -240,6 +254,30 @@ func (r *Releaser) noisyRealsClipped(vals []float64, sens float64, epsMilli uint
 		out[i] = float64(noisy) * quantum
 	}
 	return out, noiseVariance(units, epsMilli), nil
+}
+
+// InformationFloor is the smallest eigenvalue a noisy p×p information
+// matrix is lifted to: twice the expected spectral norm scale of its noise,
+// 2·√(p·v) for a per-entry noise variance v — the directions where the
+// noise is as large as the signal.
+func InformationFloor(p int, variance float64) float64 {
+	if !(variance > 0) {
+		return 0
+	}
+	return 2 * math.Sqrt(float64(p)*variance)
+}
+
+// PooledInformationFloor is InformationFloor for a private study's summed
+// information matrix: each listed site's noise at its epsilon split into
+// shares adds its variance.
+func PooledInformationFloor(p int, siteEpsilonMilli []uint64, shares uint64) float64 {
+	var v float64
+	for _, eps := range siteEpsilonMilli {
+		if share := eps / max(shares, 1); share > 0 {
+			v += noiseVariance(federated.HessianUnits(p), share)
+		}
+	}
+	return InformationFloor(p, v)
 }
 
 // noiseVariance is the variance of discrete Laplace noise of L1
