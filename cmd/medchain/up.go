@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/devnet"
 	"github.com/medchain/medchain/node"
 )
@@ -72,7 +73,15 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 			}
 			if plan.Demo {
 				first.seed = func(ctx context.Context, n *node.Node) error {
-					return seedDemo(ctx, home, n.APIAddr(), out)
+					if err := seedDemo(ctx, home, n.APIAddr(), out); err != nil {
+						return err
+					}
+					// Patients decide too, so that a study over all three
+					// hospitals (Northside is opt-in) has consenting
+					// patients everywhere.
+					return demoConsents(ctx, client.New("http://"+n.APIAddr()), home, func(format string, args ...any) {
+						fmt.Fprintf(out, "  demo: "+format+"\n", args...)
+					})
 				}
 			}
 			err = runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), first, df.sim)
