@@ -67,6 +67,9 @@ device, vault/blob < vault/series;
 zk < federated;
 analysis, federated < outputctl;
 
+# Reports of released results (tables and plots): pure rendering.
+outputctl < report;
+
 # The built-in analyses' parameter format, checked against a schema.
 vocab, outputctl < jobparams;
 
@@ -92,7 +95,7 @@ client, ingest, vault, vault/series < iomt;
 store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest, report < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
@@ -158,7 +161,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device"},
+		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device", "report"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",

@@ -22,6 +22,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/report"
 	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/vault/vaultcfg"
 )
@@ -240,19 +241,11 @@ func playDemo(ctx context.Context, home string, out io.Writer, keep bool) (*demo
 		}
 		say("%s", line)
 	}
-	report := filepath.Join(home, fmt.Sprintf("job-%d-report.svg", id))
-	f, err := os.Create(report)
-	if err != nil {
+	reportFile := filepath.Join(home, fmt.Sprintf("job-%d-report.png", id))
+	if err := writeReport(reportFile, report.PNG, results, report.Options{}); err != nil {
 		return nil, err
 	}
-	if err := compute.RenderSVG(f, results); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	say("report with the forest plot of odds ratios: %s", report)
+	say("report with the forest plot of odds ratios: %s", reportFile)
 
 	step("7. The tokens land")
 	after, err := demoBalances(ctx, c, dir, watch)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/patientlink"
+	"github.com/medchain/medchain/report"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/vaultcfg"
 )
@@ -266,31 +268,48 @@ worker and measurement. It prints each check and fails if any does.`,
 
 func jobReportCmd(e *env) *cobra.Command {
 	var from, dataset, outFile string
+	var per []string
 	cmd := &cobra.Command{
 		Use:   "report ID",
-		Short: "Render a job's results as SVG: tables, and a forest plot of odds/hazard ratios for regressions",
-		Args:  cobra.ExactArgs(1),
+		Short: "Render a job's results as PNG or SVG: tables, forest plot, ROC and calibration",
+		Long: `report downloads and decrypts a job's results (as job result does) and renders them for
+people as one page, PNG or SVG by the --out file's extension: per release a table of the
+coefficients (estimate, SE, ratio with 95% CI, z, p), a forest plot of the odds ratios on a log
+scale, the ROC curve (as released, or the binormal curve implied by the released AUC, labelled
+so) and calibration (a pooled study's released risk bins, or a single site's calibration line).
+The sites of a pooled study release one fit: it is drawn once, naming them.
+
+--per TERM=UNITS shows a term's effect per UNITS of its units (an odds ratio per 10 years:
+--per age=10; per standard deviation: give the SD a descriptive job released).
+
+  medchain job report 0 --from rita-researcher --out job-0.png --per age=10 --per sbp=20`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := uintArg("ID", args[0])
 			if err != nil {
 				return err
 			}
-			if outFile == "" || !strings.HasSuffix(outFile, ".svg") {
-				return fail("--out FILE.svg is required")
+			if outFile == "" {
+				return fail("--out FILE.png or FILE.svg is required")
+			}
+			format, err := report.FormatOf(outFile)
+			if err != nil {
+				return fail("--out: %v", err)
+			}
+			opts := report.Options{Per: map[string]float64{}}
+			for _, p := range per {
+				term, units, ok := strings.Cut(p, "=")
+				k, err := strconv.ParseFloat(units, 64)
+				if !ok || term == "" || err != nil {
+					return fail("--per %q: want TERM=UNITS, e.g. age=10", p)
+				}
+				opts.Per[term] = k
 			}
 			rs, err := e.fetchResults(cmd, id, dataset, from)
 			if err != nil {
 				return err
 			}
-			f, err := os.OpenFile(outFile, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-			if err != nil {
-				return err
-			}
-			if err := compute.RenderSVG(f, rs); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
+			if err := writeReport(outFile, format, rs, opts); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote the report of job %d (%d result(s)) to %s\n", id, len(rs), outFile)
@@ -299,6 +318,32 @@ func jobReportCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&from, "from", "", "the requester's key (holds the result key)")
 	cmd.Flags().StringVar(&dataset, "dataset", "", "only this site's result (default: every site)")
-	cmd.Flags().StringVar(&outFile, "out", "", "SVG file to write")
+	cmd.Flags().StringVar(&outFile, "out", "", "file to write: .png or .svg")
+	cmd.Flags().StringArrayVar(&per, "per", nil, "TERM=UNITS: show TERM's effect per UNITS of its units (repeatable)")
 	return cmd
+}
+
+// writeReport renders results to path (owner-only: the report holds the
+// decrypted results) through a temporary file, so a failed render leaves
+// no partial report.
+func writeReport(path string, format report.Format, rs []*compute.Result, opts report.Options) error {
+	in := make([]report.Result, len(rs))
+	for i, r := range rs {
+		in[i] = report.Result{Job: r.Job, Dataset: r.Dataset, Version: r.Version, Analysis: r.Analysis, Purpose: r.Purpose,
+			ConsentModel: r.ConsentModel, ConsentAsOf: r.ConsentAsOf, Worker: r.Worker, MinCohort: r.MinCohort,
+			EpsilonMilli: r.EpsilonMilli, ReleaseKind: string(r.ReleaseKind), Release: r.Release}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".report-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := report.Render(f, format, in, opts); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
