@@ -358,7 +358,6 @@ func TestWorkerEndToEnd(t *testing.T) {
 		t.Fatalf("verify: ok=%v %v %+v", ok, err, checks)
 	}
 
-
 	// No identifier or pseudonym in what the worker posted, the store's
 	// file names or the logs.
 	var names []string
