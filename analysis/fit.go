@@ -70,6 +70,12 @@ type RegressionParams struct {
 	Factors []Factor `json:"factors,omitempty"`
 	MaxIter int      `json:"max_iter,omitempty"` // default DefaultMaxIter
 	Tol     float64  `json:"tol,omitempty"`      // default DefaultTol
+	// Robust asks for sandwich (HC0) standard errors instead of those of
+	// the inverse information.
+	Robust bool `json:"robust,omitempty"`
+	// LRTDrop asks for a likelihood-ratio (or, for least squares, F) test
+	// of the model against the nested one without these terms.
+	LRTDrop []string `json:"lrt_drop,omitempty"`
 }
 
 // Interval is an estimate with its 95% confidence interval.
@@ -140,6 +146,12 @@ type Regression struct {
 	AdjRSquared float64 `json:"adj_r_squared,omitempty"`
 	Sigma       float64 `json:"sigma,omitempty"` // residual standard deviation
 
+	// Covariance is the estimator of the standard errors when it is not
+	// the inverse information: CovarianceHC0 for robust ones.
+	Covariance string `json:"covariance,omitempty"`
+	// LRT is the test of the nested model asked for with lrt_drop.
+	LRT *LikelihoodRatio `json:"lrt,omitempty"`
+
 	Model Model `json:"model"`
 }
 
@@ -176,6 +188,9 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 		Model: Model{Link: p.Link, Features: d.Features, Factors: d.Factors, Intercept: fit.Beta[0], Coefficients: fit.Beta[1:]},
 	}
 	names := d.Names()
+	if p.Robust {
+		fit.Cov, r.Covariance = d.sandwich(fit), CovarianceHC0
+	}
 	if p.Link == Identity {
 		err = r.linear(d, fit, names)
 	} else {
@@ -183,6 +198,23 @@ func Regress(t *Table, p RegressionParams) (Regression, error) {
 	}
 	if err != nil {
 		return Regression{}, err
+	}
+	if len(p.LRTDrop) > 0 {
+		features, factors, err := DropTerms(p.Features, p.LRTDrop, p.Factors, func(s string) bool { _, ok := t.byName[s]; return ok })
+		if err != nil {
+			return Regression{}, err
+		}
+		same, err := t.Where(d.Rows())
+		if err != nil {
+			return Regression{}, err
+		}
+		reduced, err := NewFactorDesign(same, p.Outcome, features, factors, p.Filter)
+		if err != nil {
+			return Regression{}, err
+		}
+		if r.LRT, err = likelihoodRatio(d, fit, reduced, p.Link, opts, p.LRTDrop); err != nil {
+			return Regression{}, err
+		}
 	}
 	for j, x := range d.x {
 		r.Coefficients[j+1].Levels = binaryLevels(x)
@@ -297,8 +329,12 @@ func (r *Regression) linear(d *Design, fit *Fit, names []string) error {
 	}
 	tdist := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(r.DF)}
 	tq := tdist.Quantile(0.975)
+	scale := sigma2
+	if r.Covariance != "" { // a sandwich is already on the outcome's scale
+		scale = 1
+	}
 	for j, b := range fit.Beta {
-		se := math.Sqrt(sigma2 * fit.Cov.At(j, j))
+		se := math.Sqrt(scale * fit.Cov.At(j, j))
 		c := Coefficient{Name: names[j], Estimate: b, SE: se, Lower: b - tq*se, Upper: b + tq*se}
 		if se > 0 {
 			c.Stat = b / se

@@ -51,3 +51,19 @@ func chiSquaredUpper(x, df float64) float64 {
 	}
 	return mathext.GammaIncRegComp(df/2, x/2)
 }
+
+// fUpper is P(F > f) for Snedecor's F with (d1, d2) degrees of freedom:
+// I_x(d2/2, d1/2) at x = d2/(d2 + d1·f), the regularised incomplete beta
+// function, whose value is the tail itself.
+func fUpper(f, d1, d2 float64) float64 {
+	if math.IsNaN(f) || !(d1 > 0) || !(d2 > 0) {
+		return math.NaN()
+	}
+	if f <= 0 {
+		return 1
+	}
+	if math.IsInf(f, 1) {
+		return 0
+	}
+	return mathext.RegIncBeta(d2/2, d1/2, d2/(d2+d1*f))
+}

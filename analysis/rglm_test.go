@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"bufio"
+	"errors"
 	"encoding/csv"
 	"math"
 	"os"
@@ -80,7 +81,9 @@ func rReference(t *testing.T) map[string][]rCoef {
 		}
 		var v [4]float64
 		for i := range v {
-			if v[i], err = strconv.ParseFloat(fs[2+i], 64); err != nil {
+			if fs[2+i] == "NA" {
+				v[i] = math.NaN()
+			} else if v[i], err = strconv.ParseFloat(fs[2+i], 64); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,6 +116,13 @@ func TestRegressionMatchesR(t *testing.T) {
 			Factors: []analysis.Factor{sex, smoking}}},
 		{"logit_reference", analysis.RegressionParams{Outcome: "cvd_10y", Features: []string{"age", "smoking"},
 			Factors: []analysis.Factor{{Column: "smoking", Levels: smoking.Levels, Reference: "current"}}}},
+		// Robust (HC0 sandwich) standard errors: R's sandwich::vcovHC(type
+		// = "HC0"), computed in glm.R without the package.
+		{"logit_terms_hc0", analysis.RegressionParams{Outcome: "cvd_10y", Features: []string{"age*sex", "smoking", "sbp", "total_chol", "hdl", "diabetes"},
+			Factors: []analysis.Factor{sex, smoking}, Robust: true}},
+		{"cloglog_hc0", analysis.RegressionParams{Outcome: "cvd_10y", Features: []string{"age", "sbp", "diabetes"}, Link: analysis.CLogLog, Robust: true}},
+		{"linear_hc0", analysis.RegressionParams{Outcome: "sbp", Features: []string{"age", "sex", "smoking", "bmi"}, Link: analysis.Identity,
+			Factors: []analysis.Factor{sex, smoking}, Robust: true}},
 	}
 	rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-300) }
 	for _, m := range models {
@@ -148,5 +158,59 @@ func TestRegressionMatchesR(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Likelihood-ratio tests of nested models (R's anova(reduced, full,
+// test = "LRT")) and the F test for least squares (anova(reduced, full)):
+// the statistic, its degrees of freedom and p to 1e-6 relative. Dropping
+// "age*sex" drops age, sex and age:sex; a term the model does not have is
+// refused, naming the parameter.
+func TestLikelihoodRatioMatchesR(t *testing.T) {
+	tbl := rRows(t)
+	ref := rReference(t)
+	sex := analysis.Factor{Column: "sex", Levels: []string{"female", "male"}}
+	smoking := analysis.Factor{Column: "smoking", Levels: []string{"never", "former", "current"}}
+	logit := analysis.RegressionParams{Outcome: "cvd_10y", Features: []string{"age*sex", "smoking", "sbp", "total_chol", "hdl", "diabetes"},
+		Factors: []analysis.Factor{sex, smoking}}
+	linear := analysis.RegressionParams{Outcome: "sbp", Features: []string{"age", "sex", "smoking", "bmi"}, Link: analysis.Identity,
+		Factors: []analysis.Factor{sex, smoking}}
+	for _, tc := range []struct {
+		name string
+		p    analysis.RegressionParams
+		drop []string
+	}{
+		{"lrt_smoking", logit, []string{"smoking"}},
+		{"lrt_age_sex", logit, []string{"age*sex"}},
+		{"f_smoking", linear, []string{"smoking"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.p.LRTDrop = tc.drop
+			reg, err := analysis.Regress(tbl, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := ref[tc.name][0]
+			lr := reg.LRT
+			if lr == nil || lr.Test != w.term || float64(lr.DF) != w.se {
+				t.Fatalf("test %+v, R %+v", lr, w)
+			}
+			if tc.name == "f_smoking" && float64(lr.DFResid) != w.stat {
+				t.Errorf("residual df %d, R %v", lr.DFResid, w.stat)
+			}
+			for _, x := range []struct {
+				what      string
+				got, want float64
+			}{{"statistic", lr.Statistic, w.est}, {"p", lr.P, w.pval}} {
+				if r := math.Abs(x.got-x.want) / math.Abs(x.want); r > 1e-6 {
+					t.Errorf("%s: %.12g, R %.12g (relative difference %.2g)", x.what, x.got, x.want, r)
+				}
+			}
+		})
+	}
+	logit.LRTDrop = []string{"bmi"}
+	var pe *analysis.ParamError
+	if _, err := analysis.Regress(tbl, logit); !errors.As(err, &pe) || pe.Param != "lrt_drop[0]" {
+		t.Errorf("dropping a term the model lacks: %v", err)
 	}
 }

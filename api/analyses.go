@@ -125,6 +125,9 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := jobparams.CheckSites(req.Analysis, req.Params, len(req.Datasets)); err != nil {
+		return nil, paramsError(req.Datasets[0], err)
+	}
 	if len(optIn) > 0 {
 		if err := s.someoneConsents(r, optIn); err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/vault"
@@ -276,6 +277,9 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	var p regressionParams
 	if err := decodeParams(j.Params, &p); err != nil {
+		return "", nil, err
+	}
+	if err := jobparams.PooledRules(&p); err != nil {
 		return "", nil, err
 	}
 	spec := j.Study.Spec

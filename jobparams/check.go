@@ -269,6 +269,12 @@ func (c *checker) regression(p *Regression) error {
 	if p.Private == nil {
 		return nil
 	}
+	if p.Robust {
+		return errorf(BadValue, "robust", "", "robust standard errors are not available for a private fit (its intervals already include the privacy noise)")
+	}
+	if len(p.LRTDrop) > 0 {
+		return errorf(BadValue, "lrt_drop", "", "a likelihood-ratio test is not available for a private fit (it would need its own noisy log-likelihoods)")
+	}
 	pr := p.Private
 	if p.Link == analysis.CLogLog {
 		return errorf(BadValue, "link", "", "a private regression supports the logit and identity links, not cloglog")
@@ -293,6 +299,37 @@ func (c *checker) regression(p *Regression) error {
 			return &analysis.ParamError{Param: "private." + pe.Param, Reason: pe.Reason}
 		}
 		return err
+	}
+	return nil
+}
+
+// PooledRules are the rules a regression's params must also meet when the
+// job names several datasets (a pooled study): the robust standard errors
+// and the likelihood-ratio test of a single site's fit are not computed
+// by pooled studies (each would need sums of its own through the secure
+// aggregation).
+func PooledRules(p *Regression) *Error {
+	if p.Robust {
+		return errorf(BadValue, "robust", "", "robust standard errors are not available for a pooled study (several datasets) yet: fit each dataset alone, or leave robust out")
+	}
+	if len(p.LRTDrop) > 0 {
+		return errorf(BadValue, "lrt_drop", "", "a likelihood-ratio test is not available for a pooled study (several datasets) yet: fit each dataset alone, or leave lrt_drop out")
+	}
+	return nil
+}
+
+// CheckSites applies the rules that depend on how many datasets a job
+// names (PooledRules for a regression over several), after Check.
+func CheckSites(name string, raw json.RawMessage, datasets int) error {
+	if datasets < 2 || (name != "logistic_regression" && name != "linear_regression") {
+		return nil
+	}
+	var p Regression
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return errorf(Malformed, "", "", "not valid JSON: %v", err)
+	}
+	if e := PooledRules(&p); e != nil {
+		return e
 	}
 	return nil
 }

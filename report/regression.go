@@ -120,7 +120,18 @@ func summary(reg analysis.Regression, rel regressionRelease) string {
 	if reg.Iterations > 0 {
 		fmt.Fprintf(&b, "; %d Newton iterations", reg.Iterations)
 	}
+	if reg.Covariance == analysis.CovarianceHC0 {
+		b.WriteString("; robust (sandwich, HC0) standard errors")
+	}
 	b.WriteString(".")
+	if lr := reg.LRT; lr != nil {
+		switch lr.Test {
+		case "F":
+			fmt.Fprintf(&b, " F test of the model without %s: F = %.3f on %d and %d df, p = %s.", strings.Join(lr.Dropped, ", "), lr.Statistic, lr.DF, lr.DFResid, PValue(lr.P))
+		default:
+			fmt.Fprintf(&b, " Likelihood-ratio test of the model without %s: χ² = %.3f on %d df, p = %s.", strings.Join(lr.Dropped, ", "), lr.Statistic, lr.DF, PValue(lr.P))
+		}
+	}
 	return b.String()
 }
 
