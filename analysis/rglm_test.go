@@ -2,8 +2,8 @@ package analysis_test
 
 import (
 	"bufio"
-	"errors"
 	"encoding/csv"
+	"errors"
 	"math"
 	"os"
 	"slices"

@@ -62,11 +62,11 @@ func (d *Design) sandwich(fit *Fit) *mat.SymDense {
 // columns (R's anova(reduced, full, test = "LRT")); for least squares the
 // F test of the drop in the residual sum of squares (anova(reduced, full)).
 type LikelihoodRatio struct {
-	Dropped   []string `json:"dropped"`    // the terms, as the params name them
-	Columns   []string `json:"columns"`    // the design columns they remove
-	Test      string   `json:"test"`       // "chisq" or "F"
-	Statistic float64  `json:"statistic"`  // χ² or F
-	DF        int      `json:"df"`         // columns dropped
+	Dropped   []string `json:"dropped"`            // the terms, as the params name them
+	Columns   []string `json:"columns"`            // the design columns they remove
+	Test      string   `json:"test"`               // "chisq" or "F"
+	Statistic float64  `json:"statistic"`          // χ² or F
+	DF        int      `json:"df"`                 // columns dropped
 	DFResid   int      `json:"df_resid,omitempty"` // F test: the full model's residual degrees of freedom
 	P         float64  `json:"p"`
 }
