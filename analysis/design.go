@@ -299,3 +299,11 @@ func (t *Table) FactorCompleteCases(outcome string, features []string, factors [
 	}
 	return n, events, nil
 }
+
+// Columns are the design's feature columns and outcome, complete rows
+// only, and whether the outcome is 0/1 — for methods that take columns
+// rather than a Newton step (gradient-boosted trees). They may share the
+// table's storage: read them, never write.
+func (d *Design) Columns() (x [][]float64, y []float64, binary bool) {
+	return d.x, d.y, d.binary
+}

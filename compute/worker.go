@@ -13,6 +13,7 @@ import (
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/gbt"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
@@ -652,6 +653,49 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		}
 		rel, err := r.ReleaseRegression(res)
 		return KindRegression, rel, err
+	case "boosted_trees":
+		var p gbt.Params
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		p, err := p.WithDefaults()
+		if err != nil {
+			return "", nil, err
+		}
+		if err := exactAllowed(r); err != nil {
+			return "", nil, err
+		}
+		// The cohort rules on the complete cases first, as for a
+		// regression: nothing is trained on a cohort that could not be
+		// released.
+		n, events, err := t.FactorCompleteCases(p.Outcome, p.Features, nil, nil)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := r.CheckCounts(int64(n), int64(events), analysis.Logit); err != nil {
+			return "", nil, err
+		}
+		site, err := gbt.NewSite(t, p)
+		if err != nil {
+			return "", nil, err
+		}
+		m, err := gbt.Train([]*gbt.Site{site}, p, r.MinLeaf(), gbt.Plain)
+		if errors.Is(err, gbt.ErrSmallLeaf) {
+			return "", nil, fmt.Errorf("%w of %d rows", outputctl.ErrBelowMinCohort, r.MinLeaf())
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		counts, err := site.LeafCounts(m)
+		if err != nil {
+			return "", nil, err
+		}
+		auc, err := site.AUC(m)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, err := r.ReleaseTrees(m, counts, int64(n), int64(events), auc)
+		return KindTrees, rel, err
 	}
 	return "", nil, refuse("analysis_error", fmt.Errorf("analysis %q is not supported by this worker", name))
 }

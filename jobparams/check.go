@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/gbt"
 	"github.com/medchain/medchain/vocab"
 )
 
@@ -84,6 +85,22 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		}
 		if c.err == nil {
 			_, err = analysis.Describe(c.table(), p)
+		}
+		return done(&p, c.result(err))
+	case "boosted_trees":
+		var p gbt.Params
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.column("outcome", p.Outcome)
+		for i, f := range p.Features {
+			c.column(fmt.Sprintf("features[%d]", i), f)
+		}
+		if c.err == nil {
+			var q gbt.Params
+			if q, err = p.WithDefaults(); err == nil {
+				_, err = gbt.NewSite(c.table(), q)
+			}
 		}
 		return done(&p, c.result(err))
 	default: // the regressions

@@ -63,9 +63,11 @@ vault, vault/blob/s3blob < vault/vaultcfg;
 normalize < device;
 device, vault/blob < vault/series;
 
-# The pure parts of pooled studies and of releasing results.
+# The pure parts of pooled studies and of releasing results; boosted
+# trees grown from histograms that add across sites.
 zk < federated;
-analysis, federated < outputctl;
+analysis < gbt;
+analysis, federated, gbt < outputctl;
 
 # Reports of released results (tables and plots): pure rendering.
 outputctl < report;
@@ -117,7 +119,7 @@ var noLinks = []struct {
 		why:    "the vocabulary and the storage interfaces build on the standard library alone",
 	},
 	{
-		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis", "device"},
+		pkgs: []string{"vocab", "record", "fhir", "csvsrc", "normalize", "deid", "synth", "analysis", "gbt", "device"},
 		forbid: []string{
 			"github.com/cockroachdb/pebble/...", "github.com/cometbft/...",
 			mc + "/ledger/...", mc + "/store/...", mc + "/smt/...", mc + "/audit/...", mc + "/zk/...",
@@ -161,7 +163,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device", "report"},
+		pkgs:       []string{"analysis", "gbt", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device", "report"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",

@@ -78,7 +78,7 @@ type DatasetVersion struct {
 var Purposes = vocab.Purposes
 
 // BuiltinAnalyses are the analyses a policy may name without a code hash.
-var BuiltinAnalyses = []string{"cohort_count", "crosstab", "descriptive", "logistic_regression", "linear_regression", "survival"}
+var BuiltinAnalyses = []string{"cohort_count", "crosstab", "descriptive", "logistic_regression", "linear_regression", "survival", "boosted_trees"}
 
 // Requesters says who may use a dataset.
 type Requesters struct {

@@ -220,6 +220,8 @@ func (s section) blocks(opts Options, used map[string]bool) ([]block, error) {
 		body, err = descriptionBlocks(f.Release)
 	case "regression", "private_regression", "pooled_regression", "pooled_private_regression":
 		body, err = regressionBlocks(f.Release, opts, used)
+	case "boosted_trees":
+		body, err = treesBlocks(f.Release)
 	default:
 		body = []block{newParagraph(style(regular, 10), fmt.Sprintf("A %q release is not drawn by this version; `medchain job result` prints it.", f.ReleaseKind))}
 	}

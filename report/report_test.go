@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
+	"github.com/medchain/medchain/gbt"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/report"
 )
@@ -315,5 +316,26 @@ func BenchmarkForestPlot30Terms(b *testing.B) {
 		if _, err := report.Render(&bytes.Buffer{}, report.PNG, rs, report.Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A tree model is a summary and a table of its features.
+func TestTreesReport(t *testing.T) {
+	rel, _ := json.Marshal(outputctl.TreesRelease{N: 5000, Events: 600, AUC: 0.74, Model: gbt.Model{
+		Features: []string{"age", "sbp"}, Bounds: []analysis.Bounds{{Lower: 18, Upper: 90}, {Lower: 80, Upper: 220}}, Bins: 32,
+		Trees: []gbt.Tree{{Nodes: []gbt.Node{{Feature: 1, Bin: 12, Left: 1, Right: 2}, {Leaf: true, Value: -0.1}, {Leaf: true, Value: 0.2}}}}}})
+	page, _ := render(t, report.PNG, []report.Result{result("d", "boosted_trees", rel)}, report.Options{})
+	var texts []string
+	for _, b := range page.Boxes {
+		texts = append(texts, b.What)
+	}
+	all := strings.Join(texts, " ")
+	for _, want := range []string{"1 trees (deepest 1, 2 leaves", "training AUC 0.740", "sbp", "80 to 220"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("%q not on the page: %s", want, all)
+		}
+	}
+	if o := overlaps(page); len(o) > 0 {
+		t.Errorf("overlapping: %s", strings.Join(o, "; "))
 	}
 }

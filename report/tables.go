@@ -181,3 +181,51 @@ func descriptionBlocks(raw json.RawMessage) ([]block, error) {
 	t.fit()
 	return append([]block{newParagraph(style(regular, 11), "Cohort: n = "+cellText(d.N)), space(6), t}, noisyNote(d.Noisy)...), nil
 }
+
+func treesBlocks(raw json.RawMessage) ([]block, error) {
+	var t outputctl.TreesRelease
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("the release is not a tree model: %v", err)
+	}
+	m := t.Model
+	depth, leaves := 0, 0
+	splits := make([]int, len(m.Features))
+	for _, tr := range m.Trees {
+		var walk func(n, d int)
+		walk = func(n, d int) {
+			if n < 0 || n >= len(tr.Nodes) || d > 16 {
+				return
+			}
+			nd := tr.Nodes[n]
+			if nd.Leaf {
+				leaves++
+				depth = max(depth, d)
+				return
+			}
+			if nd.Feature >= 0 && nd.Feature < len(splits) {
+				splits[nd.Feature]++
+			}
+			if nd.Left > n && nd.Right > n {
+				walk(nd.Left, d+1)
+				walk(nd.Right, d+1)
+			}
+		}
+		walk(0, 0)
+	}
+	summary := fmt.Sprintf("Gradient-boosted trees for a 0/1 outcome: %d trees (deepest %d, %d leaves, each of at least the minimum cohort), n = %s, events = %s",
+		len(m.Trees), depth, leaves, count(t.N), count(t.Events))
+	if t.AUC > 0 {
+		summary += fmt.Sprintf(", training AUC %.3f", t.AUC)
+	}
+	var rows [][]string
+	for j, f := range m.Features {
+		lo, hi := "—", "—"
+		if j < len(m.Bounds) {
+			lo, hi = num(m.Bounds[j].Lower), num(m.Bounds[j].Upper)
+		}
+		rows = append(rows, []string{f, fmt.Sprintf("%s to %s", lo, hi), strconv.Itoa(splits[j])})
+	}
+	tb := newTable([]string{"feature", "binned over", "splits"}, rows)
+	tb.fit()
+	return []block{newParagraph(style(regular, 10), summary + "."), space(6), tb}, nil
+}
