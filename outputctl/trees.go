@@ -63,4 +63,3 @@ func (r *Releaser) ReleaseTrees(m *gbt.Model, leafCounts [][]int64, n, events in
 	}
 	return out, nil
 }
-

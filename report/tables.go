@@ -227,5 +227,5 @@ func treesBlocks(raw json.RawMessage) ([]block, error) {
 	}
 	tb := newTable([]string{"feature", "binned over", "splits"}, rows)
 	tb.fit()
-	return []block{newParagraph(style(regular, 10), summary + "."), space(6), tb}, nil
+	return []block{newParagraph(style(regular, 10), summary+"."), space(6), tb}, nil
 }
