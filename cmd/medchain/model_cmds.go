@@ -152,7 +152,7 @@ hash of the proof, never x.`,
 				})
 		},
 	}
-	cmd.AddCommand(modelCommitCmd(e), modelProveCmd(e), modelVerifyCmd(e), modelRecordCmd(e), modelAttestCmd(e), show, list, preds)
+	cmd.AddCommand(modelCommitCmd(e), modelProveCmd(e), modelVerifyCmd(e), modelRecordCmd(e), modelAttestCmd(e), modelPredictCmd(e), show, list, preds)
 	return cmd
 }
 
