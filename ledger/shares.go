@@ -125,9 +125,10 @@ func putShare(w store.Writer, s *Share) error {
 	return putState(w, KeySharesOf(s.Owner, s.Hash), s)
 }
 
-// shareRefusal is why a share that is not active cannot change: one code
-// per reason, so the serving node and the patient's client can say which.
-func shareRefusal(s *Share, now int64) error {
+// ShareRefusal is why a share cannot open or change at time now (nil if
+// it is active): one code per reason, so the serving node and the
+// patient's client can say which.
+func ShareRefusal(s *Share, now int64) error {
 	switch s.ShareState(now) {
 	case ShareActive:
 		return nil
@@ -222,7 +223,7 @@ func (c *txCtx) revokeShare(m *RevokeShare) ([]Event, error) {
 	if s.Owner != c.addr {
 		return nil, errf(CodeUnauthorized, "share %s is not the signer's: only the patient who shared it may revoke it", s.Hash)
 	}
-	if err := shareRefusal(s, c.now); err != nil {
+	if err := ShareRefusal(s, c.now); err != nil {
 		return nil, err
 	}
 	s.Status, s.Closed, s.ClosedAt = ShareRevoked, c.height, c.now
@@ -240,7 +241,7 @@ func (c *txCtx) closeShare(m *CloseShare) ([]Event, error) {
 	if s.Server != c.addr {
 		return nil, errf(CodeUnauthorized, "share %s is served by %s, not the signer", s.Hash, s.Server)
 	}
-	if err := shareRefusal(s, c.now); err != nil {
+	if err := ShareRefusal(s, c.now); err != nil {
 		return nil, err
 	}
 	s.Status, s.Closed, s.ClosedAt = m.Outcome, c.height, c.now
