@@ -38,7 +38,8 @@ import (
 	"filippo.io/age"
 	"golang.org/x/crypto/argon2"
 
-	"github.com/medchain/medchain/ledger")
+	"github.com/medchain/medchain/ledger"
+)
 
 // Request kinds.
 const (
@@ -136,10 +137,10 @@ func (s *Signed) Verify(pub []byte, want Expect, now time.Time) error {
 // Copy is a patient's record as the institution sends it, encrypted to the
 // patient: every original the institution keeps of them.
 type Copy struct {
-	Format    string           `json:"format"`
-	Org       string           `json:"org"`    // the institution's organisation
-	Server    string           `json:"server"` // the institution account that served it
-	Made      int64            `json:"made"`   // unix seconds
+	Format    string     `json:"format"`
+	Org       string     `json:"org"`    // the institution's organisation
+	Server    string     `json:"server"` // the institution account that served it
+	Made      int64      `json:"made"`   // unix seconds
 	Originals []Original `json:"originals"`
 }
 
