@@ -89,12 +89,13 @@ compute < zkmodel;
 api, deid, vault < patientlink;
 client, ingest, vault, vault/series < iomt;
 recordshare, vault < recordserver;
+client, recordshare, vault < recordclient;
 
 # Putting it together: the node, the API's test node, the binary.
 store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt, recordserver < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, recordclient, attest/guest < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
