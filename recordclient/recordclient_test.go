@@ -419,3 +419,40 @@ func TestNothingIdentifyingWritten(t *testing.T) {
 		t.Fatalf("scanned only %d files", scanned)
 	}
 }
+
+// BenchmarkRecordRequest is a patient's record request, round trip: sign,
+// POST, the node's checks (signature, nonce, durable nonce record), link
+// table and originals read, age encryption to the patient, decryption.
+func BenchmarkRecordRequest(b *testing.B) {
+	c := client.New(tn.URL)
+	p1 := key(b, "patient-1")
+	for b.Loop() {
+		if _, err := recordclient.MyRecord(context.Background(), c, p1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkShareOpen opens a link share: the passcode's argon2id check,
+// close_share signed and committed (a block: 100 ms on the test network),
+// the ciphertext released and decrypted with the link's key. Making the
+// share (share_record committed, upload) is outside the timing.
+func BenchmarkShareOpen(b *testing.B) {
+	c := client.New(tn.URL)
+	p1 := key(b, "patient-1")
+	rec, err := recordclient.MyRecord(context.Background(), c, p1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		sh, err := recordclient.Share(context.Background(), c, p1, rec.Copy, recordclient.ShareOptions{Passcode: "bench-mark-1", Expires: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := recordclient.OpenLink(context.Background(), sh.Link, "bench-mark-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
