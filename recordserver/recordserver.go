@@ -391,6 +391,18 @@ func (s *Server) active(ls *ledger.Share) error {
 	return nil
 }
 
+// gone explains a share file that is not here: a share opened, locked or
+// revoked while this request was on its way is refused for that reason,
+// not as unknown.
+func (s *Server) gone(hash string, err error) error {
+	if ls, lerr := s.c.Ledger.Share(hash); lerr == nil && ls != nil {
+		if r := ledger.ShareRefusal(ls, s.c.Now().Unix()); r != nil {
+			return r
+		}
+	}
+	return err
+}
+
 // OpenLink opens a link share with its passcode. A wrong passcode counts
 // against the share; the MaxAttempts-th locks it for good (close_share
 // locked).
@@ -409,7 +421,7 @@ func (s *Server) OpenLink(ctx context.Context, hash, passcode string) ([]byte, e
 	st, err := s.load(hash)
 	if err != nil {
 		s.mu.Unlock()
-		return nil, err
+		return nil, s.gone(hash, err)
 	}
 	if st.Attempts >= s.c.MaxAttempts {
 		s.mu.Unlock()
@@ -461,7 +473,7 @@ func (s *Server) OpenAccount(ctx context.Context, req *recordshare.Signed) ([]by
 	st, err := s.load(ls.Hash)
 	s.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, s.gone(ls.Hash, err)
 	}
 	return s.open(ctx, ls.Hash, st)
 }
