@@ -12,7 +12,7 @@
 // uploaded to it (ciphertext it cannot read — encrypted to the recipient
 // or to the link's one-time key — and the passcode's argon2id verifier),
 // with the count of wrong passcodes. A share's file is removed once it
-// is opened, locked, revoked or expired. Nothing it writes or logs and
+// is opened or locked, or when a request finds it revoked or expired. Nothing it writes or logs and
 // no error it returns carries a patient id, a pseudonym or a record.
 package recordserver
 
