@@ -13,6 +13,7 @@ import (
 	"github.com/medchain/medchain/attest"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/recordshare"
 	"github.com/medchain/medchain/smt"
 )
 
@@ -128,6 +129,10 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Refusal": ledger.Refusal{}, "AnalysisList": api.AnalysisList{}, "AnalysisSpec": jobparams.Spec{},
 		"AnalysisParam": jobparams.Param{}, "AnalysisExample": jobparams.Example{},
 		"ValidateRequest": api.ValidateRequest{}, "Validation": api.Validation{}, "CheckedVersion": api.CheckedVersion{},
+		"Share": ledger.Share{}, "ShareView": api.ShareView{}, "ShareList": api.ShareList{},
+		"RecordServerInfo": api.RecordServerInfo{}, "RecordCopy": api.RecordCopy{}, "ShareCreated": api.ShareCreated{},
+		"RecordRequest": recordshare.Request{}, "SignedRecordRequest": recordshare.Signed{},
+		"ShareUpload": recordshare.Share{}, "ShareOpen": api.ShareOpen{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]

@@ -141,6 +141,10 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case ledger.CodeRateLimited:
 		return http.StatusTooManyRequests
+	case ledger.CodeWrongPasscode:
+		return http.StatusUnauthorized
+	case ledger.CodeShareRevoked, ledger.CodeShareClosed, ledger.CodeShareLocked:
+		return http.StatusGone
 	case ledger.CodeInternal:
 		return http.StatusInternalServerError
 	}
@@ -211,7 +215,7 @@ type route struct {
 
 // routes is the API. openapi.json describes exactly these (a test checks).
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/v1/openapi.json", s.openAPI, cheap},
 		{"GET", "/v1/status", s.status, cheap},
 		{"POST", "/v1/txs", s.submitTx, submit},
@@ -249,6 +253,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/audit/inclusion", s.auditInclusion, scan},
 		{"GET", "/v1/audit/consistency", s.auditConsistency, scan},
 	}
+	rs = append(rs, s.recordRoutes()...)
+	return rs
 }
 
 //go:embed openapi.json
@@ -285,6 +291,8 @@ const commitWait = 30 * time.Second
 // commit. Their write deadline is moved to this long after the request.
 var longAnswers = map[string]time.Duration{
 	"POST /v1/txs": commitWait + 15*time.Second,
+	// Opening a share waits for the ledger to record the opening.
+	"POST /v1/shares/{hash}/open": commitWait + 15*time.Second,
 }
 
 // extendWrite gives h's answer d to be written. Writers without a deadline

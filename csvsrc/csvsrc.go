@@ -9,11 +9,13 @@
 package csvsrc
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +62,7 @@ func ReadRows(name string, r io.Reader, m Mapping, fn func(*record.Patient, *rec
 	case err != nil:
 		return fmt.Errorf("%s: reading: %w", name, err)
 	}
+	header = slices.Clone(header) // the reader reuses its record; originals need the header later
 	plans, err := planColumns(name, header, m)
 	if err != nil {
 		return err
@@ -85,6 +88,11 @@ func ReadRows(name string, r io.Reader, m Mapping, fn func(*record.Patient, *rec
 			return fmt.Errorf("%s: reading: %w", name, err)
 		default:
 			p, bad = readRow(name, row, rec, plans, nObs)
+			if p != nil {
+				if p.Original, err = original(header, rec); err != nil {
+					return fmt.Errorf("%s: row %d: %w", name, row, err)
+				}
+			}
 		}
 		if p != nil {
 			if first, ok := seen[p.ID]; ok {
@@ -297,4 +305,17 @@ var sexes = map[string]string{
 var booleans = map[string]bool{
 	"1": true, "true": true, "yes": true, "y": true, "t": true,
 	"0": false, "false": false, "no": false, "n": false, "f": false,
+}
+
+// original is a row as a CSV file of its own: the header, then the row.
+func original(header, row []string) (*record.Original, error) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(header)
+	w.Write(row)
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return nil, err
+	}
+	return &record.Original{MediaType: "text/csv", Data: b.Bytes()}, nil
 }

@@ -59,8 +59,8 @@ func readAll(t *testing.T, m Mapping, data string) ([]*record.Patient, error) {
 }
 
 func TestRead(t *testing.T) {
-	data := "\uFEFF" + header +
-		`A1,Jane,Doe,1969-03-27,,F,98052-1234,"1 Main St, Apt 2",555-0100,999-12-3456,M77,"said ""hi""",2019-03-28,127.5,5.2,never,yes,1` + "\n" +
+	row2 := `A1,Jane,Doe,1969-03-27,,F,98052-1234,"1 Main St, Apt 2",555-0100,999-12-3456,M77,"said ""hi""",2019-03-28,127.5,5.2,never,yes,1` + "\n"
+	data := "\uFEFF" + header + row2 +
 		"A2,John,,1950,2019-05-01T10:00:00Z,male,,,,,,,,,,current,0,\n"
 	ps, err := readAll(t, testMapping(t), data)
 	if err != nil {
@@ -88,6 +88,9 @@ func TestRead(t *testing.T) {
 		},
 		Conditions:  []record.Condition{{Where: "row 2, column htn", System: "snomed", Code: "59621000"}},
 		Medications: []record.Medication{{Where: "row 2, column amlo", System: "rxnorm", Code: "17767", Date: "2019-03-28", Status: "active"}},
+		// The row as ingested, for the patient to ask for: a CSV file of
+		// the header and the row.
+		Original: &record.Original{MediaType: "text/csv", Data: []byte("\uFEFF" + header + row2)},
 	}
 	if !reflect.DeepEqual(ps[0], want) {
 		t.Errorf("row 2:\n got %+v\nwant %+v", ps[0], want)

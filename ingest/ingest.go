@@ -60,6 +60,12 @@ type Options struct {
 	// rewrap.
 	Recipients []vault.Recipient
 	ChunkRows  int // 0 means vault.DefaultChunkRows
+	// Originals, if set, keeps each kept row's source record (a FHIR
+	// Bundle, a CSV row with its header) for the patient to ask for
+	// (vault.Originals), filed to the vault's originals recipients — or,
+	// at the vault's first use, to this key (vault.OriginalsIdentity of
+	// the institution key): never to a worker.
+	Originals *vault.Recipient
 
 	// Progress, if set, is called as the source is read, with the rows
 	// seen so far. It runs on the ingest's goroutine: keep it cheap.
@@ -121,10 +127,13 @@ type Report struct {
 	Recipients []string `json:"recipients"`
 	// RegisteredWorkers says the workers' keys were the ones registered
 	// on the ledger (no recipients were given).
-	RegisteredWorkers bool          `json:"registered_workers"`
-	Vault             vault.Summary `json:"vault"`
-	Published         Published     `json:"published"`
-	Elapsed           time.Duration `json:"elapsed_ns"`
+	RegisteredWorkers bool `json:"registered_workers"`
+	// OriginalsKept is how many rows' source records were filed for
+	// their patients (Options.Originals).
+	OriginalsKept int           `json:"originals_kept"`
+	Vault         vault.Summary `json:"vault"`
+	Published     Published     `json:"published"`
+	Elapsed       time.Duration `json:"elapsed_ns"`
 }
 
 // Reason counts the problems of one kind among the quarantined rows (a
@@ -257,10 +266,24 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	if err != nil {
 		return nil, err
 	}
+	var ow *vault.OriginalsWriter
+	if o.Originals != nil {
+		to, err := v.OriginalsRecipients(*o.Originals)
+		if err == nil {
+			ow, err = v.CreateOriginals(o.Dataset, version, to)
+		}
+		if err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
 	published := false
 	defer func() {
 		if !published {
 			w.Abort() // removes the staging area, or the installed version if publishing failed
+			if ow != nil {
+				ow.Abort()
+			}
 		}
 	}()
 
@@ -326,6 +349,12 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 			return nil // keep checking the source, but the ingest is lost: seal nothing more
 		}
 		rep.RowsKept++
+		if ow != nil && it.patient.Original != nil {
+			if err := ow.Put(row.Pseudonym, it.patient.Original.MediaType, it.patient.Original.Data); err != nil {
+				return err
+			}
+			rep.OriginalsKept++
+		}
 		return w.Append(row)
 	})
 	rep.Bytes = src.done
@@ -356,6 +385,11 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 		return nil, err
 	}
 	rep.Vault = *sum
+	if ow != nil {
+		if err := ow.Commit(); err != nil {
+			return nil, err
+		}
+	}
 	rep.Deid = d.Report()
 	pub, err := l.Publish(ctx, &ledger.RegisterDataset{
 		ID: o.Dataset, Version: version, Title: o.Title, Description: o.Description, Schema: schema,

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -130,10 +131,11 @@ func label(i int) string { return "file " + strconv.Itoa(i+1) }
 // counter counts the bytes read through it, for progress, and hashes them
 // for the file's SourceFile.
 type counter struct {
-	r io.Reader
-	s *source
-	i int // file index
-	h hash.Hash
+	r   io.Reader
+	s   *source
+	i   int // file index
+	h   hash.Hash
+	raw *bytes.Buffer // the file's bytes, when a FHIR bundle's original is kept
 }
 
 func (s *source) counter(i int, r io.Reader) *counter {
@@ -144,6 +146,9 @@ func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.s.done += int64(n)
 	c.h.Write(p[:n])
+	if c.raw != nil {
+		c.raw.Write(p[:n])
+	}
 	c.s.sums[c.i].Bytes += int64(n)
 	if c.s.progress != nil && n > 0 {
 		c.s.progress(c.s.done, c.s.total)
@@ -177,11 +182,17 @@ func (s *source) read(fn func(item) error) error {
 	case FHIR:
 		for i, path := range s.files {
 			var p *record.Patient
+			var raw bytes.Buffer
 			err := s.withFile(i, path, func(r io.Reader) error {
+				r.(*counter).raw = &raw
 				var err error
 				p, err = fhir.ReadBundle(label(i), r)
 				return err
 			})
+			if p != nil {
+				// finish has read the whole file through the counter.
+				p.Original = &record.Original{MediaType: "application/fhir+json", Data: raw.Bytes()}
+			}
 			var ie *record.InputError
 			switch {
 			case errors.As(err, &ie) && ie.Reason == fhir.ReasonNoPatient:

@@ -84,7 +84,8 @@ vocab, smt, audit, federated, attest < ledger;
 # client, the ingest pipeline and the compute worker.
 store < store/pebble;
 ledger < app;
-ledger, jobparams < api;
+ledger < recordshare;
+ledger, jobparams, recordshare < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;
@@ -92,12 +93,14 @@ client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
 client, ingest, vault, vault/series < iomt;
+recordshare, vault < recordserver;
+client, recordshare, vault < recordclient;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
+store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt, recordserver < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest, report < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, recordclient, attest/guest, report < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to

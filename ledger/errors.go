@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +44,12 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+	// Record shares (shares.go) and the node serving them: why a share
+	// did not open. An expired share is CodeExpired.
+	CodeShareRevoked  Code = 34 // the patient revoked the share before it was opened
+	CodeShareClosed   Code = 35 // the share was opened already (a share opens once)
+	CodeWrongPasscode Code = 36 // the passcode of a link share does not match
+	CodeShareLocked   Code = 37 // too many wrong passcodes: the share is locked for good
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +84,11 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeShareRevoked:  "share_revoked",
+	CodeShareClosed:   "share_closed",
+	CodeWrongPasscode: "wrong_passcode",
+	CodeShareLocked:   "share_locked",
 }
 
 // String is the code's stable name.
@@ -88,11 +100,14 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
+// Ranges are handed out to features ahead of use, so the list may have
+// gaps: it is the sorted keys of codeNames, not 0…len-1.
 func Codes() []Code {
 	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
+	for c := range codeNames {
 		out = append(out, c)
 	}
+	slices.Sort(out)
 	return out
 }
 

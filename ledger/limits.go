@@ -109,6 +109,8 @@ var numericLimits = map[string]limit{
 	"set_attestation_policy.expiry_blocks": {1, MaxEvidenceExpiryBlocks, false},
 
 	"anchor_readings.seq": {1, MaxSafeInteger, false},
+
+	"share_record.expiry": expiry,
 }
 
 // checkLimits checks every number of a decoded message against

@@ -30,6 +30,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
 		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
 		{CodeRateLimited, 28, "rate_limited"},
+		{CodeShareRevoked, 34, "share_revoked"}, {CodeShareClosed, 35, "share_closed"},
+		{CodeWrongPasscode, 36, "wrong_passcode"}, {CodeShareLocked, 37, "share_locked"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

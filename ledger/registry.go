@@ -35,6 +35,9 @@ var registry = []txDef{
 	def(TxRegisterDevice, (*txCtx).registerDevice),
 	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
 	def(TxAnchorReadings, (*txCtx).anchorReadings),
+	def(TxShareRecord, (*txCtx).shareRecord),
+	def(TxRevokeShare, (*txCtx).revokeShare),
+	def(TxCloseShare, (*txCtx).closeShare),
 }
 
 // txDef is one registered transaction type.

@@ -248,6 +248,8 @@ var storedTypes = []struct {
 	{KeyDevice(""), newOf[Device]},
 	{KeyAnchor("", 0), newOf[Anchor]},
 	{KeyLastAnchor(""), newOf[uint64]},
+	{KeyShare(""), newOf[Share]},
+	{KeySharesOf("", ""), newOf[Share]},
 	{KeyLast(), newOf[Commitment]},
 	{KeyCommitment(0), newOf[Commitment]},
 	{KeyTxResult(""), newOf[TxRecord]},

@@ -32,6 +32,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/metrics"
+	"github.com/medchain/medchain/recordserver"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/pebble"
 	"github.com/medchain/medchain/vault/vaultcfg"
@@ -55,7 +56,8 @@ type Node struct {
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
 	workDone chan struct{}
-	devices  *devices // device ingestion, if on
+	devices  *devices             // device ingestion, if on
+	records  *recordserver.Server // patients' records and shares, if on
 }
 
 var (
@@ -88,6 +90,9 @@ type Options struct {
 	HTTP *HTTPSettings
 	// Devices, when set, runs medical-device ingestion (docs/iomt.md).
 	Devices *DeviceOptions
+	// Records, when set, serves patients their own records and the shares
+	// they make of them (docs/patients.md).
+	Records *RecordOptions
 }
 
 // LoadCometConfig reads <home>/config/config.toml.
@@ -193,6 +198,11 @@ func Start(home string, o Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	if o.Records != nil {
+		if err := n.startRecords(*o.Records); err != nil {
+			return nil, err
+		}
+	}
 	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
 	go n.api.Serve(n.apiConns)
 	if o.Workers {
@@ -256,6 +266,9 @@ func (n *Node) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.api.Shutdown(ctx))
 		cancel()
+	}
+	if n.records != nil {
+		errs = append(errs, n.records.Close())
 	}
 	if n.cmt != nil && n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())

@@ -36,6 +36,19 @@ type Patient struct {
 	Conditions   []Condition
 	Medications  []Medication
 	Outcomes     []Outcome // study outcomes the institution holds (e.g. a 10-year CVD event)
+
+	// Original is the patient's record as the source gave it (a FHIR
+	// Bundle's bytes, a CSV row with its header), identifiable: ingest
+	// keeps it sealed apart from the research rows (vault originals) for
+	// the patient to ask for, and nothing else reads it. Nil when the
+	// source keeps none (NDJSON exports).
+	Original *Original
+}
+
+// Original is a source record's bytes and their media type.
+type Original struct {
+	MediaType string // application/fhir+json, text/csv
+	Data      []byte
 }
 
 // Identifier is an institutional identifier (SSN, MRN, driver's licence, passport…).

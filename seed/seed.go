@@ -119,12 +119,17 @@ func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byt
 	if err != nil {
 		return nil, err
 	}
+	oid, err := vault.OriginalsIdentity(s.Admin.Enc)
+	if err != nil {
+		return nil, err
+	}
+	orig := oid.Recipient()
 	cfg := normalize.DefaultConfig()
 	cfg.RefDate = s.RefDate
 	rep, err := ingest.Run(ctx, v, nodeID, secret, ingest.ClientLedger{Client: c, Key: s.Admin}, ingest.Options{
 		Source: src, Format: ingest.CSV, Mapping: &mapping, Normalize: cfg,
 		Dataset: s.Dataset, Title: s.Title, Description: s.Description,
-		Recipients: []vault.Recipient{workerRecipient},
+		Recipients: []vault.Recipient{workerRecipient}, Originals: &orig,
 	})
 	if err != nil {
 		return nil, err

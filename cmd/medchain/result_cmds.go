@@ -29,6 +29,7 @@ import (
 // (under the job command, which must have been added already).
 func addResultCommands(root *cobra.Command, e *env) {
 	root.AddCommand(patientCmd(e))
+	root.AddCommand(shareCmd(e))
 	for _, c := range root.Commands() {
 		if c.Name() == "job" {
 			c.AddCommand(jobResultCmd(e), jobVerifyCmd(e), jobReportCmd(e))
@@ -37,7 +38,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 }
 
 func patientCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
+	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their rows (institution side); get and share your own record (patient side)"}
 	var from, dataset, patientID, wallet, rules, dir string
 	var recipients []string
 	link := &cobra.Command{
@@ -121,6 +122,7 @@ printed or sent anywhere.
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
+	cmd.AddCommand(patientRecordCmds(e)...)
 	return cmd
 }
 

@@ -37,7 +37,8 @@ type withNode struct{ m *testing.M }
 
 func (w withNode) Run() int {
 	var err error
-	if tn, err = apitest.Start(); err != nil {
+	// The node serves patients' records as Northside's admin (records.txtar).
+	if tn, err = apitest.StartWith(node.Options{Records: &node.RecordOptions{Account: "northside-admin", MaxAttempts: 3}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -77,6 +78,13 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("MEDCHAIN_HOME", home)
 			env.Setenv("NODE", tn.APIAddr())
+			// The node's own vault, which serves records (records.txtar).
+			env.Setenv("NODEVAULT", filepath.Join(tn.Home, "vault"))
+			synthea, err := filepath.Abs("../../testdata/synthea")
+			if err != nil {
+				return err
+			}
+			env.Setenv("SYNTHEA", synthea)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

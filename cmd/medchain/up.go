@@ -25,6 +25,7 @@ func upCmd(g *globals) *cobra.Command {
 		blockTime     time.Duration
 		hf            httpFlags
 		df            deviceFlags
+		records       string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -56,7 +57,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 			}
 			switch plan.Outcome {
 			case devnet.Resumed:
-				return runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), nil, df.sim)
+				return runNode(cmd, home, recordsUp(home, records, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true})), nil, df.sim)
 			case devnet.Recreated:
 				fmt.Fprintf(out, "the first run of `medchain up` in %s stopped before its node ran: removed what it created\n", home)
 				fallthrough
@@ -84,7 +85,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 					})
 				}
 			}
-			err = runNode(cmd, home, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true}), first, df.sim)
+			err = runNode(cmd, home, recordsUp(home, records, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true})), first, df.sim)
 			var notStarted *startError
 			if errors.As(err, &notStarted) && plan.Outcome != devnet.Unfinished {
 				if rerr := devnet.Remove(home); rerr != nil {
@@ -97,6 +98,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 	}
 	hf.add(cmd)
 	df.add(cmd, 3)
+	addRecordsFlag(cmd, &records, "default st-mary-admin on the demo network")
 	cmd.Flags().StringVar(&api, "api", "", "API listen address (default 127.0.0.1:8080; saved on first run)")
 	cmd.Flags().StringVar(&rpc, "rpc", "", "CometBFT RPC listen address, first run only (default 127.0.0.1:26657)")
 	cmd.Flags().StringVar(&p2p, "p2p", "", "CometBFT p2p listen address, first run only (default 127.0.0.1:26656)")
@@ -131,6 +133,7 @@ func nodeCmd(g *globals) *cobra.Command {
 	var api, psqlConn string
 	var hf httpFlags
 	var df deviceFlags
+	var records string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node whose home is --home (e.g. one written by `medchain testnet`)",
@@ -144,11 +147,12 @@ func nodeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, Devices: df.options()}, nil, df.sim)
+			return runNode(cmd, g.home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, Devices: df.options(), Records: recordsOptions(records)}, nil, df.sim)
 		},
 	}
 	hf.add(cmd)
 	df.add(cmd, 0)
+	addRecordsFlag(cmd, &records, "turns serving records on")
 	cmd.Flags().StringVar(&api, "api", "", "override the API listen address")
 	cmd.Flags().StringVar(&psqlConn, "psql-conn", "", psqlFlagHelp)
 	return cmd

@@ -167,6 +167,14 @@ directory of *.ndjson).`,
 			if err != nil {
 				return err
 			}
+			// Patients' original records are kept for them, sealed to the
+			// institution's originals key (never a worker's).
+			oid, err := vault.OriginalsIdentity(key.Enc)
+			if err != nil {
+				return err
+			}
+			orig := oid.Recipient()
+			o.Originals = &orig
 			c, err := e.client()
 			if err != nil {
 				return err
