@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +45,10 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+	// Reward claims (rewards.go).
+	CodeNullifierSpent   Code = 30 // the voucher's nullifier was claimed before
+	CodeBadVoucher       Code = 31 // the voucher's issuer is not of its organisation, or its signature does not verify
+	CodePoolInsufficient Code = 32 // the organisation's patient pools hold less than the voucher
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +83,10 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeNullifierSpent:   "nullifier_spent",
+	CodeBadVoucher:       "bad_voucher",
+	CodePoolInsufficient: "pool_insufficient",
 }
 
 // String is the code's stable name.
@@ -89,11 +99,9 @@ func (c Code) String() string {
 
 // Codes lists every defined code in order (for documentation and tests).
 func Codes() []Code {
-	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
-		out = append(out, c)
-	}
-	return out
+	// Ranges are handed out to features in advance, so the codes may have
+	// gaps: list the defined ones in order rather than counting up.
+	return slices.Sorted(maps.Keys(codeNames))
 }
 
 // Error is the one error type of the ledger: a code and a message that says

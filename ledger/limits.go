@@ -109,6 +109,10 @@ var numericLimits = map[string]limit{
 	"set_attestation_policy.expiry_blocks": {1, MaxEvidenceExpiryBlocks, false},
 
 	"anchor_readings.seq": {1, MaxSafeInteger, false},
+
+	"post_receipts.job":           safeCount,
+	"post_receipts.part":          {0, MaxReceiptParts, false},
+	"claim_reward.voucher.amount": {1, MaxSafeInteger, false},
 }
 
 // checkLimits checks every number of a decoded message against

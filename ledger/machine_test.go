@@ -30,6 +30,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
 		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
 		{CodeRateLimited, 28, "rate_limited"},
+		{CodeNullifierSpent, 30, "nullifier_spent"}, {CodeBadVoucher, 31, "bad_voucher"},
+		{CodePoolInsufficient, 32, "pool_insufficient"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -35,6 +35,8 @@ var registry = []txDef{
 	def(TxRegisterDevice, (*txCtx).registerDevice),
 	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
 	def(TxAnchorReadings, (*txCtx).anchorReadings),
+	def(TxPostReceipts, (*txCtx).postReceipts),
+	def(TxClaimReward, (*txCtx).claimReward),
 }
 
 // txDef is one registered transaction type.
