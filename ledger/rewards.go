@@ -185,6 +185,10 @@ func (c *txCtx) addToPool(s JobSite, amount uint64) error {
 	return putState(c.s, KeyOrgPools(s.Org), slices.Insert(ids, i, s.Dataset))
 }
 
+// PoolShare is what the site pays into its dataset's patient pool when it
+// is paid (paySite): the policy's patient share of its price, rounded down.
+func (s JobSite) PoolShare() uint64 { return mulBps(s.Price, s.Split.PatientPoolBps) }
+
 // KeyNullifier marks a voucher's nullifier spent.
 func KeyNullifier(n string) []byte { return []byte("s/nullifier/" + n) }
 

@@ -56,6 +56,7 @@ type Node struct {
 	stopWork context.CancelFunc
 	workDone chan struct{}
 	devices  *devices // device ingestion, if on
+	rewards  rewardDesk
 }
 
 var (

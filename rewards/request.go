@@ -104,3 +104,27 @@ func lower(s string) string {
 }
 
 func isAddress(s string) bool { return len(s) == 40 && isHex(s) }
+
+// Answer is what an institution's node answers a request: the patient's
+// claimable balance, the job sites their rows were used in (as the
+// institution's tally has them), and, for a vouchers request, the vouchers.
+type Answer struct {
+	Org      string           `json:"org"`
+	Wallet   string           `json:"wallet"`
+	Balance  uint64           `json:"balance"`
+	Uses     []Use            `json:"uses"`
+	Vouchers []ledger.Voucher `json:"vouchers,omitempty"`
+}
+
+// Use is one job site a patient's rows were used in, and what each row
+// earned there.
+type Use struct {
+	Job     uint64 `json:"job"`
+	Dataset string `json:"dataset"`
+	PerRow  uint64 `json:"per_row"`
+	Settled bool   `json:"settled"`
+}
+
+// ErrNoTally is matched by the error for a request to a node that keeps no
+// tally for the organisation, or a wallet that is not a patient linked there.
+var ErrNoTally = errors.New("rewards: no tally")

@@ -49,6 +49,25 @@ type Tally struct {
 	Entries []Entry           `json:"entries"`
 	Paid    map[string]uint64 `json:"paid"` // by pseudonym: paid out in vouchers
 	Issued  []Issued          `json:"issued"`
+	// Pending are receipt sets recorded with their release and not yet
+	// all on the ledger (the worker posts them after the result).
+	Pending []Pending `json:"pending,omitempty"`
+}
+
+// Pending is a site's receipt set waiting to be posted.
+type Pending struct {
+	Job     uint64 `json:"job"`
+	Dataset string `json:"dataset"`
+	Tags    []byte `json:"tags"`
+}
+
+// SetPending records (tags not nil) or clears (nil) the receipt set of a
+// job's site.
+func (t *Tally) SetPending(job uint64, dataset string, tags []byte) {
+	t.Pending = slices.DeleteFunc(t.Pending, func(p Pending) bool { return p.Job == job && p.Dataset == dataset })
+	if tags != nil {
+		t.Pending = append(t.Pending, Pending{Job: job, Dataset: dataset, Tags: tags})
+	}
 }
 
 // ErrEmptyCohort is returned by Accrue for a cohort of no rows.
