@@ -321,13 +321,22 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 		j, err := ledger.GetJob(db, job)
 		return err == nil && j != nil && j.Status != ledger.JobAdmitted, err
 	}
-	var remainder uint64
+	// What each row should collect, recomputed from the jobs: per job,
+	// floor(share × 10^6 / cohort) millionths; per row, the whole tokens.
+	wantClaim := map[int]uint64{} // patient → tokens over both sites
 	for _, s := range sites {
+		micro := map[string]uint64{}
 		for _, e := range s.tally.Entries {
-			remainder += e.Share - e.PerRow*uint64(len(e.Cohort))
+			for _, p := range e.Cohort {
+				micro[p] += e.Share * 1_000_000 / uint64(len(e.Cohort))
+			}
+		}
+		for row, i := range s.rows {
+			wantClaim[i] += micro[s.pseudonym(row)] / 1_000_000
 		}
 	}
 	var claimed uint64
+	claimedBy := map[int]uint64{}
 	var claims [][]byte
 	now := time.Unix(1_700_000_000, 0)
 	for i, p := range patients {
@@ -362,6 +371,7 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 				raw := c.sign(p, &ledger.ClaimReward{Voucher: v})
 				claims = append(claims, raw)
 				claimed += v.Amount
+				claimedBy[i] += v.Amount
 				// What a claim shows: no job, no dataset, no pseudonym.
 				for _, secret := range []string{`"job"`, "cardio", "renal", s.pseudonym(row)} {
 					if bytes.Contains(raw, []byte(secret)) {
@@ -376,8 +386,16 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 		c.mustRun(claims[:n]...)
 		claims = claims[n:]
 	}
-	if claimed+remainder != poolIn {
-		t.Fatalf("claims %d + rounding remainder %d != %d paid into the pools", claimed, remainder, poolIn)
+	for i := range patients {
+		if claimedBy[i] != wantClaim[i] {
+			t.Fatalf("patient %d claimed %d; their rows earned %d whole tokens", i, claimedBy[i], wantClaim[i])
+		}
+	}
+	// What stays in the pools is the rounding: under one token per row
+	// (pseudonym), as each row's millionths are paid out in whole tokens.
+	remainder := poolIn - claimed
+	if rows := uint64(len(sites[0].rows) + len(sites[1].rows)); claimed > poolIn || remainder >= rows {
+		t.Fatalf("claims %d of %d paid into the pools: %d left, %d rows", claimed, poolIn, remainder, rows)
 	}
 	var left uint64
 	for _, s := range sites {
@@ -388,7 +406,7 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 		left += p
 	}
 	if left != remainder {
-		t.Fatalf("the pools hold %d after every claim; the rounding remainder is %d", left, remainder)
+		t.Fatalf("the pools hold %d after every claim; pools received %d and claims took %d", left, poolIn, claimed)
 	}
 	var paid uint64
 	for _, p := range patients {

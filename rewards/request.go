@@ -117,11 +117,11 @@ type Answer struct {
 }
 
 // Use is one job site a patient's rows were used in, and what each row
-// earned there.
+// earned there (millionths of a token).
 type Use struct {
 	Job     uint64 `json:"job"`
 	Dataset string `json:"dataset"`
-	PerRow  uint64 `json:"per_row"`
+	PerRow  uint64 `json:"per_row_micro"`
 	Settled bool   `json:"settled"`
 }
 

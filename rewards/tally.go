@@ -5,11 +5,13 @@
 // The tally never leaves the institution: it is kept sealed on its node
 // (Store). Each released contribution adds an Entry: the job's site, the
 // patient share the site pays into the pool, and the cohort's pseudonyms.
-// Each row of the cohort earns floor(share / cohort size); the rest of the
-// share (less than one token per row) stays in the pool for good. Rows are
-// identified by pseudonym, so a patient linked after a job still collects
-// what their records earned. A patient's balance is what the rows linked to
-// their wallet earned in jobs that have settled, less what vouchers paid.
+// Each row of the cohort earns share / cohort size, counted in millionths
+// of a token (rounded down), so that a small share over a large cohort
+// still accrues. Rows are identified by pseudonym, so a patient linked
+// after a job still collects what their records earned. A row's balance is
+// the whole tokens of what it earned in jobs that have settled, less what
+// vouchers paid; the fractions (under one token per row, and the
+// millionths lost to rounding) stay in the pool.
 //
 // Vouchers come in ledger.RewardDenominations and each carries a random
 // nullifier, so a claim says only "this organisation paid this recipient
@@ -22,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 
 	"github.com/medchain/medchain/ledger"
@@ -32,7 +35,7 @@ type Entry struct {
 	Job     uint64   `json:"job"`
 	Dataset string   `json:"dataset"`
 	Share   uint64   `json:"share"`   // the patient share the site pays into the pool
-	PerRow  uint64   `json:"per_row"` // floor(Share / len(Cohort))
+	PerRow  uint64   `json:"per_row_micro"` // floor(Share × Micro / len(Cohort))
 	Cohort  []string `json:"cohort"`  // pseudonyms, sorted, distinct
 }
 
@@ -83,19 +86,29 @@ func (t *Tally) Accrue(job uint64, dataset string, share uint64, cohort []string
 	if len(c) == 0 {
 		return ErrEmptyCohort
 	}
-	e := Entry{Job: job, Dataset: dataset, Share: share, PerRow: share / uint64(len(c)), Cohort: c}
+	hi, lo := bits.Mul64(share, Micro)
+	if hi >= uint64(len(c)) {
+		return fmt.Errorf("rewards: a share of %d is too large to split", share)
+	}
+	per, _ := bits.Div64(hi, lo, uint64(len(c)))
+	e := Entry{Job: job, Dataset: dataset, Share: share, PerRow: per, Cohort: c}
 	t.Entries = slices.DeleteFunc(t.Entries, func(x Entry) bool { return x.Job == job && x.Dataset == dataset })
 	t.Entries = append(t.Entries, e)
 	return nil
 }
 
+// Micro is the tally's unit: a millionth of a token.
+const Micro = 1_000_000
+
 // Settled reports whether a job has closed on the ledger (its pool shares
 // are paid in).
 type Settled func(job uint64) (bool, error)
 
-// earned is what each of the pseudonyms earned in settled jobs.
+// earned is what each of the pseudonyms earned in settled jobs, in whole
+// tokens (its millionths rounded down).
 func (t *Tally) earned(pseudonyms []string, settled Settled) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(pseudonyms))
+	micro := make(map[string]uint64, len(pseudonyms))
 	done := map[uint64]bool{}
 	for _, e := range t.Entries {
 		ok, seen := done[e.Job]
@@ -111,9 +124,12 @@ func (t *Tally) earned(pseudonyms []string, settled Settled) (map[string]uint64,
 		}
 		for _, p := range pseudonyms {
 			if _, in := slices.BinarySearch(e.Cohort, p); in {
-				out[p] += e.PerRow
+				micro[p] += e.PerRow // at most the pools' sum × Micro: no overflow below 2^44 tokens
 			}
 		}
+	}
+	for p, m := range micro {
+		out[p] = m / Micro
 	}
 	return out, nil
 }
