@@ -35,7 +35,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 }
 
 func patientCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
+	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their rows (institution side); a patient's uses and rewards"}
 	var from, dataset, patientID, wallet, rules, dir string
 	var recipients []string
 	link := &cobra.Command{
