@@ -34,9 +34,9 @@ import (
 type Entry struct {
 	Job     uint64   `json:"job"`
 	Dataset string   `json:"dataset"`
-	Share   uint64   `json:"share"`   // the patient share the site pays into the pool
+	Share   uint64   `json:"share"`         // the patient share the site pays into the pool
 	PerRow  uint64   `json:"per_row_micro"` // floor(Share × Micro / len(Cohort))
-	Cohort  []string `json:"cohort"`  // pseudonyms, sorted, distinct
+	Cohort  []string `json:"cohort"`        // pseudonyms, sorted, distinct
 }
 
 // Issued is a voucher request answered: kept so that a retried request
