@@ -252,6 +252,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/audit/entries/{index}", s.auditEntry, cheap},
 		{"GET", "/v1/audit/inclusion", s.auditInclusion, scan},
 		{"GET", "/v1/audit/consistency", s.auditConsistency, scan},
+		{"GET", "/v1/receipts", s.listReceipts, scan},
+		{"GET", "/v1/receipts/{job}/{dataset}", s.getReceipts, scan},
+		{"POST", "/v1/rewards", s.postRewards, verify},
 	}
 	rs = append(rs, s.recordRoutes()...)
 	return rs

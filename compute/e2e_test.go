@@ -375,8 +375,8 @@ func TestWorkerEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if len(rec.msgs) != 4 {
-		t.Errorf("worker submitted %d messages, want 3 post_result + 1 fail_job", len(rec.msgs))
+	if len(rec.msgs) != 7 {
+		t.Errorf("worker submitted %d messages, want 3 post_result, their 3 receipt sets (a part each) and 1 fail_job", len(rec.msgs))
 	}
 
 	// A tampered blob fails the requester's hash check.

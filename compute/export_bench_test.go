@@ -10,7 +10,8 @@ import (
 // Compute exposes the worker's local job path (compute) to the benchmarks.
 // Each call is a run of its own: it reads the ledger's consents afresh.
 func (w *Worker) Compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite) ([]byte, error) {
-	return w.compute(ctx, reg, j, site, &runConsents{})
+	ct, _, err := w.compute(ctx, reg, j, site, &runConsents{})
+	return ct, err
 }
 
 // ConsentMask exposes consentMask to the benchmarks.

@@ -115,6 +115,9 @@ func (w *Worker) RunOnce(ctx context.Context) ([]Outcome, error) {
 	}
 	var out []Outcome
 	var errs []error
+	if err := w.postPendingReceipts(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	consents := &runConsents{} // per run: consents change between runs
 	for _, j := range jobs {
 		for _, s := range j.Sites {
@@ -206,7 +209,7 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 		o.Action, o.Reason = "skipped", "the policy demands "+site.Attestation+" attestation"
 		return o, nil
 	}
-	ct, err := w.compute(ctx, reg, j, site, consents)
+	ct, rel, err := w.compute(ctx, reg, j, site, consents)
 	switch {
 	case errors.Is(err, errStepPosted):
 		o.Action, o.Reason = "contributed", "posted its masked contribution to the study"
@@ -227,6 +230,15 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	} else if err != nil {
 		return o, err
 	}
+	// The release's receipts and earnings are recorded before the result
+	// is posted, and the receipts posted after it (receipts.go).
+	set, err := w.receiptSet(ctx, st.ChainID, j, site, rel)
+	if err != nil {
+		return o, err
+	}
+	if err := w.recordRelease(j, site, rel, set); err != nil {
+		return o, err
+	}
 	hash, err := w.Results.Put(ct)
 	if err != nil {
 		return o, err
@@ -237,6 +249,11 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 		return o, err
 	}
 	o.Action, o.Hash = "posted", hash
+	if set != nil {
+		if err := w.postReceipts(ctx, id, dataset, set); err != nil {
+			return o, err // posted by the next run (postPendingReceipts)
+		}
+	}
 	return o, nil
 }
 
@@ -283,23 +300,24 @@ func (w *Worker) submit(ctx context.Context, msg ledger.Msg) error {
 }
 
 // compute opens the data, filters by consent, runs the analysis, releases
-// and encrypts. Everything decrypted stays in this function's memory.
-func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents *runConsents) ([]byte, error) {
+// and encrypts; it also returns the release's cohort (pseudonyms) and the
+// version's band, for receipts and rewards. Everything decrypted stays in this function's memory.
+func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job, site ledger.JobSite, consents *runConsents) ([]byte, *released, error) {
 	dv, err := w.Ledger.DatasetVersion(ctx, site.Dataset, site.Version)
 	if client.IsNotFound(err) {
-		return nil, refuse("data_unavailable", fmt.Errorf("dataset %s version %d is not on the ledger", site.Dataset, site.Version))
+		return nil, nil, refuse("data_unavailable", fmt.Errorf("dataset %s version %d is not on the ledger", site.Dataset, site.Version))
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if dv.ContentRoot != site.ContentRoot {
-		return nil, refuse("integrity_error", fmt.Errorf("dataset %s version %d: the ledger's root differs from the job's", site.Dataset, site.Version))
+		return nil, nil, refuse("integrity_error", fmt.Errorf("dataset %s version %d: the ledger's root differs from the job's", site.Dataset, site.Version))
 	}
 	// Params that do not fit the analysis or the schema are refused before
 	// any data is read, by the check the CLI and the API make before a job
 	// is signed; the refusal (invalid_params) costs the requester nothing.
 	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
-		return nil, refuse("invalid_params", err)
+		return nil, nil, refuse("invalid_params", err)
 	}
 	// An opt-in site whose patients' public consents permit nothing has no
 	// rows for the job: refused before any data is read (and, in a pooled
@@ -307,37 +325,37 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if site.Model == ledger.ConsentOptIn {
 		all, err := consents.get(ctx, w.Ledger)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if q := consentQuery(j, site); ledger.NobodyConsents(all, q) {
-			return nil, refuse("no_consent", fmt.Errorf("dataset %s is opt-in and no patient's consent permits %s as of height %d", site.Dataset, q.Purpose, q.Height))
+			return nil, nil, refuse("no_consent", fmt.Errorf("dataset %s is opt-in and no patient's consent permits %s as of height %d", site.Dataset, q.Purpose, q.Height))
 		}
 	}
 	id, err := vault.NewIdentity(w.Key.Enc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := w.Vault.Open(site.Dataset, site.Version, site.ContentRoot, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keep, err := w.consentMask(ctx, v, j, site, consents)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t, err := LoadTable(v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if t, err = t.Where(keep); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The cohort the job's filter selects is checked against the minimum
 	// before anything else is computed from it, so that no other refusal
 	// (a parameter that does not fit the data, separation, a bound) can
 	// say something about a cohort too small to be released.
 	if err := filterCohortLargeEnough(t, j.Params, int64(site.MinCohort)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	noise := w.Noise
 	if noise == nil {
@@ -363,17 +381,26 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := json.Marshal(release)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &Result{Format: ResultFormat, Job: j.ID, Dataset: site.Dataset, Version: site.Version, ContentRoot: site.ContentRoot,
 		Analysis: j.Analysis, Purpose: j.Purpose, ConsentModel: site.Model, ConsentAsOf: j.Admitted,
 		Worker: w.Key.Address(), Measurement: reg.Measurement, MinCohort: site.MinCohort, EpsilonMilli: site.EpsilonMilli,
 		Release: body, ReleaseKind: kind}
-	return EncryptResult(res, j.ResultKey)
+	rows, err := cohortRows(j, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	cohort, err := cohortPseudonyms(v, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := EncryptResult(res, j.ResultKey)
+	return ct, &released{cohort: cohort, band: dv.RecordBand}, err
 }
 
 // filterCohortLargeEnough refuses a job whose filter keeps fewer consented

@@ -43,7 +43,7 @@ const rules = `
 # computation. They import no medchain package.
 NONE
 < vocab, store, zk, analysis, synth, overlap, web,
-  vault/blob, vault/internal/bech32, metrics;
+  vault/blob, vault/internal/bech32, metrics, receipts;
 
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
 # a policy and a block time; its test chain is for tests only; guest
@@ -80,15 +80,19 @@ vocab, outputctl < jobparams;
 store < smt, audit;
 vocab, smt, audit, federated, attest < ledger;
 
+# Patient rewards: the institution's sealed tally and its vouchers (the
+# ledger's voucher format).
+ledger < rewards;
+
 # Adapters: the database, the ABCI application, the HTTP API and its
 # client, the ingest pipeline and the compute worker.
 store < store/pebble;
 ledger < app;
 ledger < recordshare;
-ledger, jobparams, recordshare < api;
+ledger, jobparams, recordshare, rewards < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
-client, vault, normalize, outputctl, overlap < compute;
+client, vault, normalize, outputctl, overlap, receipts, rewards < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
@@ -166,7 +170,7 @@ var noImports = []struct {
 	why        string
 }{
 	{
-		pkgs:       []string{"analysis", "gbt", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device", "report"},
+		pkgs:       []string{"analysis", "gbt", "outputctl", "jobparams", "federated", "zk", "smt", "store", "record", "vocab", "device", "report", "receipts"},
 		forbid:     noIO,
 		transitive: true,
 		why:        "pure computation does no I/O: results, policy and randomness in, a result out",

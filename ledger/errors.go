@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -50,6 +51,10 @@ const (
 	CodeShareClosed   Code = 35 // the share was opened already (a share opens once)
 	CodeWrongPasscode Code = 36 // the passcode of a link share does not match
 	CodeShareLocked   Code = 37 // too many wrong passcodes: the share is locked for good
+	// Reward claims (rewards.go).
+	CodeNullifierSpent   Code = 30 // the voucher's nullifier was claimed before
+	CodeBadVoucher       Code = 31 // the voucher's issuer is not of its organisation, or its signature does not verify
+	CodePoolInsufficient Code = 32 // the organisation's patient pools hold less than the voucher
 )
 
 var codeNames = map[Code]string{
@@ -89,6 +94,9 @@ var codeNames = map[Code]string{
 	CodeShareClosed:   "share_closed",
 	CodeWrongPasscode: "wrong_passcode",
 	CodeShareLocked:   "share_locked",
+	CodeNullifierSpent:   "nullifier_spent",
+	CodeBadVoucher:       "bad_voucher",
+	CodePoolInsufficient: "pool_insufficient",
 }
 
 // String is the code's stable name.
@@ -100,15 +108,10 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
-// Ranges are handed out to features ahead of use, so the list may have
-// gaps: it is the sorted keys of codeNames, not 0…len-1.
 func Codes() []Code {
-	out := make([]Code, 0, len(codeNames))
-	for c := range codeNames {
-		out = append(out, c)
-	}
-	slices.Sort(out)
-	return out
+	// Ranges are handed out to features in advance, so the codes may have
+	// gaps: list the defined ones in order rather than counting up.
+	return slices.Sorted(maps.Keys(codeNames))
 }
 
 // Error is the one error type of the ledger: a code and a message that says

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -31,6 +32,7 @@ var allTxKinds = []string{
 	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
 	"register_model", "record_prediction", "attest_prediction",
 	"register_device", "set_device_status", "anchor_readings",
+	"post_receipts", "claim_reward",
 	"garbage", "replay", "flip",
 }
 
@@ -98,6 +100,8 @@ var plausibleSigners = map[string][]string{
 	"register_device":   {"alice", "bob", "carol"},
 	"set_device_status": {"alice", "bob", "carol"},
 	"anchor_readings":   {"alice", "bob", "carol"},
+	"post_receipts":     {"wanda", "walt"},
+	"claim_reward":      {"pat", "paula", "rita"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -240,6 +244,32 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		root := sha256.Sum256([]byte(rapid.String().Draw(t, "readings")))
 		msg = &AnchorReadings{Seq: rapid.Uint64Range(0, 4).Draw(t, "seq"), Root: hex.EncodeToString(root[:]),
 			Band: rapid.SampledFrom([]string{"<100", "1k-10k", "17"}).Draw(t, "band")}
+	case "post_receipts":
+		part := rapid.Uint32Range(0, 5).Draw(t, "part")
+		count := rapid.SampledFrom([]int{ReceiptTagsPerPart, 10_000 - 4*ReceiptTagsPerPart, 3}).Draw(t, "tags")
+		start := uint64(part) * ReceiptTagsPerPart
+		if rapid.IntRange(0, 4).Draw(t, "overlap") == 0 {
+			start -= min(start, 1)
+		}
+		m := &PostReceipts{Job: rapid.Uint64Range(0, 3).Draw(t, "job"), Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset"), Part: part}
+		for k := range count {
+			var tag [ReceiptTagSize]byte
+			binary.BigEndian.PutUint64(tag[8:], start+uint64(k))
+			m.Tags = append(m.Tags, tag[:]...)
+		}
+		msg = m
+	case "claim_reward":
+		issuer := rapid.SampledFrom([]string{"wanda", "walt", "alice", "carol", "rita"}).Draw(t, "issuer")
+		n := sha256.Sum256([]byte(rapid.SampledFrom([]string{"n1", "n2", "n3", "n4"}).Draw(t, "nullifier")))
+		v := Voucher{Org: rapid.SampledFrom([]string{"hosp-a", "lab-b"}).Draw(t, "org"),
+			Amount:    rapid.SampledFrom([]uint64{1, 10, 100, 7}).Draw(t, "amount"),
+			Recipient: testAddr(rapid.SampledFrom([]string{signer, signer, signer, "pat"}).Draw(t, "recipient")),
+			Nullifier: hex.EncodeToString(n[:])}
+		SignVoucher(testKey(issuer), testChain, &v)
+		if rapid.IntRange(0, 5).Draw(t, "forged voucher") == 0 {
+			v.Issuer = testAddr(rapid.SampledFrom([]string{"wanda", "alice"}).Draw(t, "claimed issuer"))
+		}
+		msg = &ClaimReward{Voucher: v}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

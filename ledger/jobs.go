@@ -545,11 +545,7 @@ func (c *txCtx) paySite(s JobSite, worker string) error {
 	if err := c.credit(s.Payee, inst); err != nil {
 		return err
 	}
-	var p uint64
-	if _, err := getState(c.s, KeyPool(s.Dataset), &p); err != nil {
-		return err
-	}
-	if err := putState(c.s, KeyPool(s.Dataset), p+pool); err != nil {
+	if err := c.addToPool(s, pool); err != nil {
 		return err
 	}
 	return c.credit(worker, s.Price-inst-pool)

@@ -91,8 +91,11 @@ func TestPropertyJobs(t *testing.T) {
 		computed := map[uint64]map[string]string{}
 		type act struct {
 			kind, ds, who, reason string
-			job                   uint64
+			job, amount           uint64
 		}
+		// What the claims paid: by claimant, and out of each dataset's
+		// pool (each organisation here has one dataset).
+		claimed := map[string]uint64{}
 		blocks := rapid.IntRange(1, 12).Draw(rt, "blocks")
 		for range blocks {
 			var txs [][]byte
@@ -100,7 +103,7 @@ func TestPropertyJobs(t *testing.T) {
 			for range rapid.IntRange(0, 6).Draw(rt, "txs") {
 				ds := rapid.SampledFrom([]string{"cardio", "sleep"}).Draw(rt, "dataset")
 				job := rapid.Uint64Range(0, 5).Draw(rt, "job")
-				switch rapid.SampledFrom([]string{"submit", "submit", "post", "post", "post_wrong", "fail", "expire"}).Draw(rt, "action") {
+				switch rapid.SampledFrom([]string{"submit", "submit", "post", "post", "post_wrong", "fail", "expire", "claim", "claim"}).Draw(rt, "action") {
 				case "submit":
 					who := rapid.SampledFrom([]string{"rita", "bob"}).Draw(rt, "requester")
 					sites := rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"cardio", "sleep"}), 1, 2, rapid.ID[string]).Draw(rt, "sites")
@@ -121,6 +124,21 @@ func TestPropertyJobs(t *testing.T) {
 					txs = append(txs, sign(workerOf[ds], &FailJob{Job: job, Dataset: ds, Reason: reason}))
 				case "expire":
 					txs = append(txs, sign("pat", &ExpireJob{Job: job}))
+				case "claim":
+					// A voucher of the dataset's organisation (signed by
+					// its worker) or, now and then, of the other one's
+					// worker; amounts that often exceed what is pooled.
+					org := map[string]string{"cardio": "hosp-a", "sleep": "lab-b"}[ds]
+					issuer := workerOf[ds]
+					if rapid.IntRange(0, 4).Draw(rt, "foreign issuer") == 0 {
+						issuer = map[string]string{"wanda": "walt", "walt": "wanda"}[issuer]
+					}
+					who := rapid.SampledFrom([]string{"pat", "paula"}).Draw(rt, "claimant")
+					n := sha256.Sum256([]byte(rapid.SampledFrom([]string{"a", "b", "c", "d", "e", "f"}).Draw(rt, "nullifier")))
+					v := Voucher{Org: org, Amount: rapid.SampledFrom([]uint64{1, 1, 1, 10, 100}).Draw(rt, "amount"), Recipient: testAddr(who), Nullifier: hex.EncodeToString(n[:])}
+					SignVoucher(testKey(issuer), testChain, &v)
+					acts = append(acts, act{kind: "claim", ds: ds, who: who, amount: v.Amount})
+					txs = append(txs, sign(who, &ClaimReward{Voucher: v}))
 				}
 				for len(acts) < len(txs) {
 					acts = append(acts, act{})
@@ -128,6 +146,10 @@ func TestPropertyJobs(t *testing.T) {
 			}
 			for i, r := range run(txs...) {
 				a := acts[i]
+				if r.Code == CodeOK && a.kind == "claim" {
+					claimed[a.who] += a.amount
+					claimed[a.ds] += a.amount
+				}
 				if r.Code != CodeOK || (a.kind != "post" && a.kind != "fail") {
 					continue
 				}
@@ -143,7 +165,7 @@ func TestPropertyJobs(t *testing.T) {
 				}
 			}
 			checkJobInvariants(rt, m, supply)
-			checkSettlement(rt, m, initial, computed)
+			checkSettlement(rt, m, initial, computed, claimed)
 		}
 	})
 }
@@ -228,7 +250,7 @@ var jobAccounts = []string{"root", "alice", "bob", "carol", "rita", "pat", "paul
 // shares rounded down, the worker the rest — and refunded the requester
 // the rest of the escrow; an admitted job holds its escrow. The job
 // traffic is the only traffic after setup.
-func checkSettlement(t *rapid.T, m *Machine, initial map[string]uint64, computed map[uint64]map[string]string) {
+func checkSettlement(t *rapid.T, m *Machine, initial map[string]uint64, computed map[uint64]map[string]string, claimed map[string]uint64) {
 	t.Helper()
 	name := map[string]string{}
 	for _, n := range jobAccounts {
@@ -236,6 +258,9 @@ func checkSettlement(t *rapid.T, m *Machine, initial map[string]uint64, computed
 	}
 	want := maps.Clone(initial)
 	pools := map[string]uint64{}
+	for _, n := range []string{"pat", "paula"} {
+		want[n] += claimed[n]
+	}
 	for id := uint64(0); ; id++ {
 		j, err := GetJob(m.block, id)
 		if err != nil {
@@ -269,8 +294,8 @@ func checkSettlement(t *rapid.T, m *Machine, initial map[string]uint64, computed
 		}
 	}
 	for _, ds := range []string{"cardio", "sleep"} {
-		if p, _ := GetPool(m.block, ds); p != pools[ds] {
-			t.Fatalf("%s's pool is %d; the jobs say %d", ds, p, pools[ds])
+		if p, _ := GetPool(m.block, ds); p != pools[ds]-claimed[ds] {
+			t.Fatalf("%s's pool is %d; the jobs paid in %d and claims took %d", ds, p, pools[ds], claimed[ds])
 		}
 	}
 }

@@ -111,6 +111,9 @@ var numericLimits = map[string]limit{
 	"anchor_readings.seq": {1, MaxSafeInteger, false},
 
 	"share_record.expiry": expiry,
+	"post_receipts.job":           safeCount,
+	"post_receipts.part":          {0, MaxReceiptParts, false},
+	"claim_reward.voucher.amount": {1, MaxSafeInteger, false},
 }
 
 // checkLimits checks every number of a decoded message against

@@ -32,6 +32,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeRateLimited, 28, "rate_limited"},
 		{CodeShareRevoked, 34, "share_revoked"}, {CodeShareClosed, 35, "share_closed"},
 		{CodeWrongPasscode, 36, "wrong_passcode"}, {CodeShareLocked, 37, "share_locked"},
+		{CodeNullifierSpent, 30, "nullifier_spent"}, {CodeBadVoucher, 31, "bad_voucher"},
+		{CodePoolInsufficient, 32, "pool_insufficient"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

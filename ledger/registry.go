@@ -38,6 +38,8 @@ var registry = []txDef{
 	def(TxShareRecord, (*txCtx).shareRecord),
 	def(TxRevokeShare, (*txCtx).revokeShare),
 	def(TxCloseShare, (*txCtx).closeShare),
+	def(TxPostReceipts, (*txCtx).postReceipts),
+	def(TxClaimReward, (*txCtx).claimReward),
 }
 
 // txDef is one registered transaction type.

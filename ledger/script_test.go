@@ -651,6 +651,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return r.buildDeviceMsg(t, typ, a)
 	case TxShareRecord, TxRevokeShare, TxCloseShare:
 		return r.buildShareMsg(t, typ, a)
+	case TxPostReceipts, TxClaimReward:
+		return r.buildRewardsMsg(t, typ, signer, a)
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -796,6 +798,8 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			r.printDevices(t, &out, st, cmd, words)
 		case "shares":
 			r.printShares(t, &out, st, words)
+		case "receipts", "orgpool":
+			r.printRewards(t, &out, st, cmd, words)
 		case "allows":
 			if len(words) != 1 {
 				t.Fatalf("allows: want one patient")

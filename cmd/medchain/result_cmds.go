@@ -38,7 +38,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 }
 
 func patientCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their rows (institution side); get and share your own record (patient side)"}
+	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their rows (institution side); a patient's uses, rewards, record and shares"}
 	var from, dataset, patientID, wallet, rules, dir string
 	var recipients []string
 	link := &cobra.Command{
@@ -123,6 +123,7 @@ printed or sent anywhere.
 	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
 	cmd.AddCommand(patientRecordCmds(e)...)
+	cmd.AddCommand(patientUsesCmds(e)...)
 	return cmd
 }
 

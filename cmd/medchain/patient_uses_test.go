@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/compute"
+	"github.com/medchain/medchain/deid"
+	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/node"
+	medseed "github.com/medchain/medchain/seed"
+	"github.com/medchain/medchain/synth"
+	"github.com/medchain/medchain/vault"
+)
+
+// TestPatientUsesRewardsClaim drives `patient uses`, `patient rewards` and
+// `patient claim` against the shared node: an opt-out site whose worker
+// ran two jobs, a linked patient and an unlinked one. The linked patient's
+// uses list both jobs with requester, purpose, analysis, dataset and time;
+// the other patient's lists none; rewards shows the balance; claim pays it
+// to a new wallet (registered on the way) and a second claim has nothing.
+func TestPatientUsesRewardsClaim(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := client.New(tn.URL)
+	v, err := vault.Open(filepath.Join(tn.Home, "vault"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := v.Secret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := tn.Key("lakeview-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk, err := keys.Generate("lakeview-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wk.Save(node.KeysDir(tn.Home)); err != nil {
+		t.Fatal(err)
+	}
+	ref := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	people, err := synth.Generate(synth.Config{N: 60, Seed: 5, RefDate: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const measurement = "6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a"
+	if _, err := medseed.Publish(ctx, c, v, secret, medseed.Site{Admin: admin, Worker: wk, Measurement: measurement,
+		Org: "lakeview", Dataset: "cli-uses", Title: "uses", People: people, RefDate: ref,
+		Policy: ledger.Policy{Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
+			Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: ledger.MinCohortFloor,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
+			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
+			Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}}); err != nil {
+		t.Fatal(err)
+	}
+
+	home := t.TempDir()
+	kd := node.KeysDir(home)
+	if err := keys.MarkDev(kd); err != nil {
+		t.Fatal(err)
+	}
+	pat, out, wallet := keys.FromSeed("pat", [32]byte{1, 2, 3}), keys.FromSeed("outsider", [32]byte{4}), keys.FromSeed("purse", [32]byte{5})
+	for _, k := range []*keys.Key{pat, out, wallet} {
+		if err := k.Save(kd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []*keys.Key{pat, out} {
+		r, err := c.SignAndSubmit(ctx, k, &ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient}, true)
+		if err == nil {
+			err = client.ResultError(r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pseudo, err := deid.New(deid.SafeHarbor(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeID, err := vault.NodeIdentity(admin.Enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := vault.NewRecipient(wk.EncPub())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.LinkPatient("lakeview", pseudo.PatientPseudonym(people[0].ID), pat.Address(), nodeID, wr); err != nil {
+		t.Fatal(err)
+	}
+	rita, err := tn.Key("rita-researcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []uint64
+	for range 2 {
+		r, err := c.SignAndSubmit(ctx, rita, &ledger.SubmitJob{Datasets: []string{"cli-uses"}, Analysis: "cohort_count", Params: json.RawMessage(`{}`),
+			Purpose: "research", MaxPrice: 100, ResultKey: rita.EncPub()}, true)
+		if err == nil {
+			err = client.ResultError(r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := client.JobID(r.Result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, id)
+	}
+	rs, err := compute.OpenResultStore(compute.ResultsDir(tn.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &compute.Worker{Key: wk, Org: "lakeview", Measurement: measurement, Vault: v, Ledger: c, Results: rs}
+	// The worker must be registered with this measurement; Publish did so.
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cli := func(args ...string) (int, string, string) {
+		var o, e bytes.Buffer
+		root := newRoot()
+		root.SetArgs(append([]string{"--home", home, "--node", tn.APIAddr()}, args...))
+		root.SetOut(&o)
+		root.SetErr(&e)
+		root.SetContext(ctx)
+		return exitCode(root.Execute()), o.String(), e.String()
+	}
+	code, stdout, stderr := cli("patient", "uses", "--from", "pat", "--json")
+	if code != 0 {
+		t.Fatalf("uses: %d %s", code, stderr)
+	}
+	var uses Uses
+	if err := json.Unmarshal([]byte(stdout), &uses); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, u := range uses.Uses {
+		if u.Dataset != "cli-uses" || u.Requester != rita.Address() || u.Purpose != "research" || u.Analysis != "cohort_count" || u.When == "" {
+			t.Fatalf("use %+v", u)
+		}
+		got = append(got, u.Job)
+	}
+	if len(got) != 2 || got[0] != jobs[0] || got[1] != jobs[1] {
+		t.Fatalf("uses lists jobs %v; the worker ran %v", got, jobs)
+	}
+	if _, stdout, _ := cli("patient", "uses", "--from", "pat"); !strings.Contains(stdout, "cohort_count") || !strings.Contains(stdout, "JOB") {
+		t.Fatalf("uses table:\n%s", stdout)
+	}
+	if code, stdout, _ := cli("patient", "uses", "--from", "outsider"); code != 0 || !strings.Contains(stdout, "no job used the records of") {
+		t.Fatalf("outsider's uses: %d %s", code, stdout)
+	}
+
+	code, stdout, stderr = cli("patient", "rewards", "--from", "pat", "--org", "lakeview", "--json")
+	if code != 0 {
+		t.Fatalf("rewards: %d %s", code, stderr)
+	}
+	var bal struct{ Balance uint64 }
+	json.Unmarshal([]byte(stdout), &bal)
+	if bal.Balance == 0 {
+		t.Fatalf("rewards: %s", stdout)
+	}
+	if code, _, stderr := cli("patient", "rewards", "--from", "pat"); code != 2 || !strings.Contains(stderr, "--org is required") {
+		t.Fatalf("rewards without --org: %d %s", code, stderr)
+	}
+	if code, _, stderr := cli("patient", "rewards", "--from", "outsider", "--org", "lakeview"); code != 1 || !strings.Contains(stderr, "linked to no record") {
+		t.Fatalf("an unlinked patient's rewards: %d %s", code, stderr)
+	}
+
+	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", "lakeview", "--to", "purse", "--json")
+	if code != 0 {
+		t.Fatalf("claim: %d %s %s", code, stdout, stderr)
+	}
+	var cl Claimed
+	json.Unmarshal([]byte(stdout), &cl)
+	a, err := c.Account(ctx, wallet.Address())
+	if err != nil || cl.Claimed != bal.Balance || a.Balance != bal.Balance || cl.Recipient != wallet.Address() {
+		t.Fatalf("claimed %+v; the new wallet holds %+v (%v); balance was %d", cl, a, err, bal.Balance)
+	}
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", "lakeview"); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+		t.Fatalf("second claim: %d %s", code, stdout)
+	}
+}

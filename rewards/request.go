@@ -1,0 +1,130 @@
+package rewards
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/medchain/medchain/ledger"
+)
+
+// Request is a patient's signed request to an institution: its balance,
+// or vouchers for it. It goes to the institution's node, never to the
+// ledger: the institution knows the patient, and no one else learns that
+// they asked.
+type Request struct {
+	ChainID   string `json:"chain_id"`
+	Org       string `json:"org"`
+	Action    string `json:"action"`              // ActionBalance or ActionVouchers
+	Recipient string `json:"recipient,omitempty"` // vouchers: the address they pay
+	ID        string `json:"id"`                  // 32 random bytes, hex: vouchers are issued once per id
+	Time      int64  `json:"time"`                // unix seconds, when signed
+	PubKey    []byte `json:"pub_key"`             // the patient's ed25519 key
+	Signature []byte `json:"signature"`
+}
+
+// Request actions.
+const (
+	ActionBalance  = "balance"
+	ActionVouchers = "vouchers"
+)
+
+// MaxRequestAge is how far a request's time may be from the node's clock.
+const MaxRequestAge = 5 * time.Minute
+
+const requestDomain = "medchain/rewards-request/v1"
+
+// requestBytes is what a patient signs.
+func requestBytes(r *Request) []byte {
+	var b []byte
+	for _, s := range []string{requestDomain, r.ChainID, r.Org, r.Action, r.Recipient, r.ID} {
+		b = append(append(b, s...), 0)
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(r.Time))
+}
+
+// Sign sets r's key and signature.
+func (r *Request) Sign(key ed25519.PrivateKey) {
+	r.PubKey = key.Public().(ed25519.PublicKey)
+	r.Signature = ed25519.Sign(key, requestBytes(r))
+}
+
+// RequestError says what is wrong with a request (the field), never
+// anything of the tally.
+type RequestError struct{ Field, Problem string }
+
+func (e *RequestError) Error() string { return "rewards request: " + e.Field + ": " + e.Problem }
+
+// ErrRequest is matched (errors.Is) by every *RequestError.
+var ErrRequest = errors.New("rewards request")
+
+func (e *RequestError) Is(target error) bool { return target == ErrRequest }
+
+// Verify checks a request for this chain and organisation at time now and
+// returns the signing wallet's address. The caller must still check that
+// the wallet is a registered patient account.
+func (r *Request) Verify(chainID, org string, now time.Time) (string, error) {
+	bad := func(f, format string, args ...any) error { return &RequestError{f, fmt.Sprintf(format, args...)} }
+	switch {
+	case r.ChainID != chainID:
+		return "", bad("chain_id", "signed for chain %q, this is %q", r.ChainID, chainID)
+	case r.Org != org:
+		return "", bad("org", "addressed to %q; this node issues for %q", r.Org, org)
+	case r.Action != ActionBalance && r.Action != ActionVouchers:
+		return "", bad("action", "want %q or %q", ActionBalance, ActionVouchers)
+	case r.Action == ActionVouchers && !isAddress(r.Recipient):
+		return "", bad("recipient", "want an address (40 lower-case hex digits)")
+	case len(r.ID) != 64 || !isHex(r.ID):
+		return "", bad("id", "want 64 hex digits (32 random bytes)")
+	case len(r.PubKey) != ed25519.PublicKeySize:
+		return "", bad("pub_key", "want a %d-byte ed25519 key", ed25519.PublicKeySize)
+	}
+	if d := now.Sub(time.Unix(r.Time, 0)); d > MaxRequestAge || d < -MaxRequestAge {
+		return "", bad("time", "signed %s from this node's clock; at most %s", d.Round(time.Second), MaxRequestAge)
+	}
+	if !ed25519.Verify(r.PubKey, requestBytes(r), r.Signature) {
+		return "", bad("signature", "does not verify with pub_key")
+	}
+	return ledger.Address(r.PubKey), nil
+}
+
+func isHex(s string) bool { _, err := hex.DecodeString(s); return err == nil && s == lower(s) }
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func isAddress(s string) bool { return len(s) == 40 && isHex(s) }
+
+// Answer is what an institution's node answers a request: the patient's
+// claimable balance, the job sites their rows were used in (as the
+// institution's tally has them), and, for a vouchers request, the vouchers.
+type Answer struct {
+	Org      string           `json:"org"`
+	Wallet   string           `json:"wallet"`
+	Balance  uint64           `json:"balance"`
+	Uses     []Use            `json:"uses"`
+	Vouchers []ledger.Voucher `json:"vouchers,omitempty"`
+}
+
+// Use is one job site a patient's rows were used in, and what each row
+// earned there (millionths of a token).
+type Use struct {
+	Job     uint64 `json:"job"`
+	Dataset string `json:"dataset"`
+	PerRow  uint64 `json:"per_row_micro"`
+	Settled bool   `json:"settled"`
+}
+
+// ErrNoTally is matched by the error for a request to a node that keeps no
+// tally for the organisation, or a wallet that is not a patient linked there.
+var ErrNoTally = errors.New("rewards: no tally")

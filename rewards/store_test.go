@@ -1,0 +1,91 @@
+package rewards_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/rewards"
+)
+
+// The tally file holds no pseudonym in the clear, and a modified file, or
+// the file under another key, is reported corrupt rather than read as empty.
+func TestStoreSealsTheTally(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rewards", "org.tally")
+	key := [32]byte{7}
+	st, err := rewards.OpenStore(path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pseudonym := "3f9a0c1d2e4b5a6978877665544332211"
+	if err := st.Update(func(tl *rewards.Tally) error { return tl.Accrue(4, "cardio", 300, []string{pseudonym, "b", "c"}) }); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{pseudonym, "cardio"} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Fatalf("the tally file holds %q in the clear", s)
+		}
+	}
+	var n int
+	if err := st.View(func(tl *rewards.Tally) error { n = len(tl.Entries); return nil }); err != nil || n != 1 {
+		t.Fatalf("read back %d entries: %v", n, err)
+	}
+	other, _ := rewards.OpenStore(filepath.Join(filepath.Dir(path), "..", "rewards", "org.tally"), [32]byte{8})
+	if err := other.View(func(*rewards.Tally) error { return nil }); !errors.Is(err, rewards.ErrCorrupt) {
+		t.Fatalf("another key: %v", err)
+	}
+	raw[len(raw)-1] ^= 1
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.View(func(*rewards.Tally) error { return nil }); !errors.Is(err, rewards.ErrCorrupt) {
+		t.Fatalf("a modified file: %v", err)
+	}
+}
+
+// A request is refused naming the field that is wrong.
+func TestRequestVerify(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	now := time.Unix(1_700_000_000, 0)
+	good := func() *rewards.Request {
+		return &rewards.Request{ChainID: "c", Org: "hosp", Action: rewards.ActionVouchers, Recipient: strings.Repeat("a", 40),
+			ID: strings.Repeat("0", 64), Time: now.Unix()}
+	}
+	r := good()
+	r.Sign(key)
+	if _, err := r.Verify("c", "hosp", now); err != nil {
+		t.Fatal(err)
+	}
+	for field, bad := range map[string]func(r *rewards.Request){
+		"chain_id":  func(r *rewards.Request) { r.ChainID = "d" },
+		"org":       func(r *rewards.Request) { r.Org = "lab" },
+		"action":    func(r *rewards.Request) { r.Action = "steal" },
+		"recipient": func(r *rewards.Request) { r.Recipient = "me" },
+		"id":        func(r *rewards.Request) { r.ID = "short" },
+		"time":      func(r *rewards.Request) { r.Time = now.Add(-time.Hour).Unix() },
+	} {
+		r := good()
+		bad(r)
+		r.Sign(key)
+		var re *rewards.RequestError
+		if _, err := r.Verify("c", "hosp", now); !errors.As(err, &re) || re.Field != field {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	r = good()
+	r.Sign(key)
+	r.Recipient = strings.Repeat("b", 40) // changed after signing
+	var re *rewards.RequestError
+	if _, err := r.Verify("c", "hosp", now); !errors.As(err, &re) || re.Field != "signature" {
+		t.Errorf("a request changed after signing: %v", err)
+	}
+}
