@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +45,10 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+	// Data deals (deals.go).
+	CodeDealFull         Code = 38 // the deal has as many records accepted as its maximum or its budget allows
+	CodeFieldNotAllowed  Code = 39 // a deal asks for a direct identifier or free text
+	CodeAlreadyDelivered Code = 40 // the patient's record was delivered to the deal already
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +83,10 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeDealFull:         "deal_full",
+	CodeFieldNotAllowed:  "field_not_allowed",
+	CodeAlreadyDelivered: "already_delivered",
 }
 
 // String is the code's stable name.
@@ -88,11 +98,10 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
+// Ranges of codes are assigned to features, so the list may have gaps.
 func Codes() []Code {
-	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
-		out = append(out, c)
-	}
+	out := slices.Collect(maps.Keys(codeNames))
+	slices.Sort(out)
 	return out
 }
 

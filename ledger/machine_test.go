@@ -30,6 +30,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
 		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
 		{CodeRateLimited, 28, "rate_limited"},
+		{CodeDealFull, 38, "deal_full"}, {CodeFieldNotAllowed, 39, "field_not_allowed"},
+		{CodeAlreadyDelivered, 40, "already_delivered"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -35,6 +35,11 @@ var registry = []txDef{
 	def(TxRegisterDevice, (*txCtx).registerDevice),
 	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
 	def(TxAnchorReadings, (*txCtx).anchorReadings),
+	def(TxPostDeal, (*txCtx).postDeal),
+	def(TxAcceptDeal, (*txCtx).acceptDeal),
+	def(TxWithdrawAcceptance, (*txCtx).withdrawAcceptance),
+	def(TxDeliverDealRows, (*txCtx).deliverDealRows),
+	def(TxCloseDeal, (*txCtx).closeDeal),
 }
 
 // txDef is one registered transaction type.

@@ -647,6 +647,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return r.buildModelMsg(t, typ, a)
 	case TxRegisterDevice, TxSetDeviceStatus, TxAnchorReadings:
 		return r.buildDeviceMsg(t, typ, a)
+	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal:
+		return r.buildDealMsg(t, signer, typ, a)
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -790,6 +792,8 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			r.printModels(t, &out, st, cmd, words)
 		case "device", "anchors":
 			r.printDevices(t, &out, st, cmd, words)
+		case "deal":
+			r.printDeals(t, &out, st, words)
 		case "allows":
 			if len(words) != 1 {
 				t.Fatalf("allows: want one patient")

@@ -111,3 +111,20 @@ func BandTop(band string) uint64 {
 // readings live; a patient's deny for it stops their institution's
 // clinicians from following.
 var Purposes = []string{"research", "public_health", "clinical_trial", "commercial_research", "model_training", "quality_improvement", "education", "clinical"}
+
+// DirectIdentifiers are field names that hold, or conventionally hold, a
+// direct identifier of a patient or of someone close to them (the HIPAA
+// Safe Harbor classes, and the names de-identification profiles give the
+// patient id). A de-identified dataset should have no such column; a data
+// deal may never ask for one even if a dataset has it, since a value
+// under one of these names is either an identifier or a pseudonym that
+// links the buyer's rows across deals. (A ZIP is not listed: Safe Harbor
+// keeps its first three digits, under the name "zip".)
+var DirectIdentifiers = []string{
+	"patient_id", "pseudonym", "id", "name", "given_name", "family_name", "mothers_maiden_name", "contact_name",
+	"free_text", "note", "notes", "address", "street", "city", "county", "district", "geolocation",
+	"latitude", "longitude", "birth_place", "contact_address", "birth_date",
+	"phone", "contact_phone", "fax", "email", "ssn", "mrn", "health_plan_id", "account_number",
+	"licence_number", "license_number", "identifiers", "vehicle_id", "device_id", "url", "ip_address",
+	"biometric_id", "photo", "wallet",
+}
