@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/medchain/medchain/ledger"
@@ -135,7 +136,8 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusNotFound
 	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain:
 		return http.StatusForbidden
-	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted:
+	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted,
+		ledger.CodeDealFull, ledger.CodeAlreadyDelivered:
 		return http.StatusConflict
 	case ledger.CodeOversize:
 		return http.StatusRequestEntityTooLarge
@@ -211,7 +213,7 @@ type route struct {
 
 // routes is the API. openapi.json describes exactly these (a test checks).
 func (s *Server) routes() []route {
-	return []route{
+	return slices.Concat([]route{
 		{"GET", "/v1/openapi.json", s.openAPI, cheap},
 		{"GET", "/v1/status", s.status, cheap},
 		{"POST", "/v1/txs", s.submitTx, submit},
@@ -248,7 +250,9 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/audit/entries/{index}", s.auditEntry, cheap},
 		{"GET", "/v1/audit/inclusion", s.auditInclusion, scan},
 		{"GET", "/v1/audit/consistency", s.auditConsistency, scan},
-	}
+	},
+		s.dealRoutes(),
+	)
 }
 
 //go:embed openapi.json
