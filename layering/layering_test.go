@@ -86,13 +86,14 @@ client, vault, normalize, outputctl, overlap < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
+client, deid, vault < deal;
 client, ingest, vault, vault/series < iomt;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt < node;
+store/pebble, app, compute, deal, web, vault/vaultcfg, metrics, iomt < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet, zkmodel, patientlink, attest/guest < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, deal, attest/guest < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to
