@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
@@ -243,7 +244,11 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 			return nil, fmt.Errorf("%w: dataset %s version %d's vault has no column %q", ErrFieldRefused, dataset, version, f)
 		}
 	}
-	var out []ledger.DealRows
+	type job struct {
+		wallet string
+		row    *Row
+	}
+	var jobs []job
 	for row, err := range v.Rows() {
 		if err != nil {
 			return nil, err
@@ -257,19 +262,40 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 		for i, p := range pos {
 			r.Values[i] = jsonValue(row.Values[p])
 		}
-		ct, err := Seal(r, dl.BuyerKey)
-		if errors.Is(err, ErrRowTooLarge) {
+		jobs = append(jobs, job{wallet, r})
+	}
+	// Sealing is cheap; storing is a durable write (an fsync) per row,
+	// which dominates: several run at once.
+	hashes := make([]string, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(sealers, len(jobs)) {
+		wg.Go(func() {
+			for i := range next {
+				ct, err := Seal(jobs[i].row, dl.BuyerKey)
+				if err == nil {
+					hashes[i], err = d.Store.Put(ct)
+				}
+				errs[i] = err
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []ledger.DealRows
+	for i, j := range jobs {
+		switch err := errs[i]; {
+		case errors.Is(err, ErrRowTooLarge):
 			skipped["row_too_large"]++
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		default:
+			out = append(out, ledger.DealRows{Patient: j.wallet, RowHash: hashes[i]})
 		}
-		hash, err := d.Store.Put(ct)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ledger.DealRows{Patient: wallet, RowHash: hash})
 	}
 	if len(want) > 0 {
 		skipped["no_row"] += len(want)
@@ -286,6 +312,9 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 	})
 	return out, nil
 }
+
+// sealers is how many rows are sealed and stored at once.
+const sealers = 8
 
 // deliverable are the de-identification methods whose output a deal may
 // carry: values that Safe Harbor (or the institution's profile) made
