@@ -35,7 +35,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 }
 
 func patientCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their de-identified rows (institution side)"}
+	cmd := &cobra.Command{Use: "patient", Short: "Patients' wallets: linking them to rows (institution side), and what a patient signs"}
 	var from, dataset, patientID, wallet, rules, dir string
 	var recipients []string
 	link := &cobra.Command{
@@ -119,6 +119,7 @@ printed or sent anywhere.
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
+	cmd.AddCommand(patientDealCmds(e)...)
 	return cmd
 }
 
