@@ -222,7 +222,7 @@ func ListAllAcceptances(it Iterator, keep func(*Acceptance) bool) ([]Acceptance,
 // ("" if it may): direct identifiers, and free text ("string" columns),
 // which can carry any identifier, are never sold.
 func DealFieldAllowed(f Field) string {
-	if slices.Contains(vocab.DirectIdentifiers, strings.ToLower(f.Name)) {
+	if vocab.IsDirectIdentifier(f.Name) {
 		return "it names a direct identifier"
 	}
 	if f.Type == "string" {

@@ -3,6 +3,8 @@ package vocab
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 )
 
 // Address is the account address of an ed25519 public key: the hex of the
@@ -127,4 +129,25 @@ var DirectIdentifiers = []string{
 	"phone", "contact_phone", "fax", "email", "ssn", "mrn", "health_plan_id", "account_number",
 	"licence_number", "license_number", "identifiers", "vehicle_id", "device_id", "url", "ip_address",
 	"biometric_id", "photo", "wallet",
+}
+
+// identifierWords are words that make a field name an identifier's
+// wherever they appear in it (contact_email, first_name, home_phone).
+var identifierWords = []string{"name", "phone", "email", "address", "street", "ssn", "mrn", "fax", "url", "ip",
+	"passport", "licence", "license", "photo", "pseudonym"}
+
+// IsDirectIdentifier reports whether a field name is one of
+// DirectIdentifiers, or holds one of the words of an identifier's name as
+// a part (separated by '_', '-', '.' or a space), in any case.
+func IsDirectIdentifier(field string) bool {
+	f := strings.ToLower(field)
+	if slices.Contains(DirectIdentifiers, f) {
+		return true
+	}
+	for _, w := range strings.FieldsFunc(f, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
+		if slices.Contains(identifierWords, w) {
+			return true
+		}
+	}
+	return false
 }
