@@ -171,7 +171,7 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 		}
 		bySite[s] = append(bySite[s], a)
 	}
-	var rows []ledger.DealRows
+	var rows []ledger.DeliveredRow
 	for _, s := range order {
 		dv, err := d.Ledger.DatasetVersion(ctx, s.dataset, s.version)
 		if err != nil {
@@ -212,7 +212,7 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 // acceptances it cannot deliver to skipped, by reason. Nothing read from
 // the vault leaves this function except inside a ciphertext.
 func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []ledger.Acceptance,
-	wallets map[string]string, skipped map[string]int) ([]ledger.DealRows, error) {
+	wallets map[string]string, skipped map[string]int) ([]ledger.DeliveredRow, error) {
 	dataset, version := dv.Dataset, dv.Version
 	if err := d.checkFields(dv, dl.Fields); err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 	}
 	close(next)
 	wg.Wait()
-	var out []ledger.DealRows
+	var out []ledger.DeliveredRow
 	for i, j := range jobs {
 		switch err := errs[i]; {
 		case errors.Is(err, ErrRowTooLarge):
@@ -294,14 +294,14 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 		case err != nil:
 			return nil, err
 		default:
-			out = append(out, ledger.DealRows{Patient: j.wallet, RowHash: hashes[i]})
+			out = append(out, ledger.DeliveredRow{Patient: j.wallet, RowHash: hashes[i]})
 		}
 	}
 	if len(want) > 0 {
 		skipped["no_row"] += len(want)
 	}
 	// Deliver in the acceptances' order (by address), not the vault's.
-	slices.SortFunc(out, func(a, b ledger.DealRows) int {
+	slices.SortFunc(out, func(a, b ledger.DeliveredRow) int {
 		switch {
 		case a.Patient < b.Patient:
 			return -1

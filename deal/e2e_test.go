@@ -227,7 +227,7 @@ func TestDealEndToEnd(t *testing.T) {
 			break
 		}
 	}
-	res, err := c.SignAndSubmit(ctx, worker, &ledger.DeliverDealRows{Deal: dealID, Rows: []ledger.DealRows{{Patient: replay.Patient, RowHash: replay.Delivery.RowHash}}}, true)
+	res, err := c.SignAndSubmit(ctx, worker, &ledger.DeliverDealRows{Deal: dealID, Rows: []ledger.DeliveredRow{{Patient: replay.Patient, RowHash: replay.Delivery.RowHash}}}, true)
 	if err != nil || res.Result == nil || res.Result.Code != ledger.CodeAlreadyDelivered {
 		t.Fatalf("replayed delivery: %+v, %v; want already_delivered", res, err)
 	}

@@ -148,12 +148,12 @@ type WithdrawAcceptance struct {
 // DeliverDealRows is a worker's delivery of accepted records of one deal.
 type DeliverDealRows struct {
 	Deal uint64     `json:"deal"`
-	Rows []DealRows `json:"rows"`
+	Rows []DeliveredRow `json:"rows"`
 }
 
-// DealRows names one delivered record: whose acceptance it answers and the
+// DeliveredRow names one delivered record: whose acceptance it answers and the
 // hash of its ciphertext.
-type DealRows struct {
+type DeliveredRow struct {
 	Patient string `json:"patient"`
 	RowHash string `json:"row_hash"`
 }
@@ -545,7 +545,7 @@ func (c *txCtx) deliverDealRows(m *DeliverDealRows) ([]Event, error) {
 		if err := validHash(at+".row_hash", r.RowHash, true); err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(m.Rows[:i], func(x DealRows) bool { return x.Patient == r.Patient }) {
+		if slices.ContainsFunc(m.Rows[:i], func(x DeliveredRow) bool { return x.Patient == r.Patient }) {
 			return nil, errf(CodeAlreadyDelivered, "%s.patient: %s's record is delivered twice in this transaction", at, r.Patient)
 		}
 		a, err := GetAcceptance(c.s, d.ID, r.Patient)

@@ -43,7 +43,7 @@ func (r *scriptRunner) buildDealMsg(t *testing.T, signer string, typ TxType, a *
 			sum := sha256.Sum256([]byte("row of " + p))
 			h = hex.EncodeToString(sum[:])
 		}
-		m.Rows = append(m.Rows, DealRows{Patient: r.addr(p), RowHash: h})
+		m.Rows = append(m.Rows, DeliveredRow{Patient: r.addr(p), RowHash: h})
 	}
 	return m
 }

@@ -280,7 +280,7 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 			}
 		}
 		for _, p := range patients {
-			m.Rows = append(m.Rows, DealRows{Patient: testAddr(p), RowHash: genMeasurement})
+			m.Rows = append(m.Rows, DeliveredRow{Patient: testAddr(p), RowHash: genMeasurement})
 		}
 		msg = m
 	case "close_deal":
