@@ -147,7 +147,7 @@ type WithdrawAcceptance struct {
 
 // DeliverDealRows is a worker's delivery of accepted records of one deal.
 type DeliverDealRows struct {
-	Deal uint64     `json:"deal"`
+	Deal uint64         `json:"deal"`
 	Rows []DeliveredRow `json:"rows"`
 }
 
