@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/medchain/medchain/ledger"
@@ -135,7 +136,8 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusNotFound
 	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain:
 		return http.StatusForbidden
-	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted:
+	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted,
+		ledger.CodeDealFull, ledger.CodeAlreadyDelivered:
 		return http.StatusConflict
 	case ledger.CodeOversize:
 		return http.StatusRequestEntityTooLarge
@@ -215,7 +217,7 @@ type route struct {
 
 // routes is the API. openapi.json describes exactly these (a test checks).
 func (s *Server) routes() []route {
-	rs := []route{
+	return slices.Concat([]route{
 		{"GET", "/v1/openapi.json", s.openAPI, cheap},
 		{"GET", "/v1/status", s.status, cheap},
 		{"POST", "/v1/txs", s.submitTx, submit},
@@ -255,9 +257,10 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/receipts", s.listReceipts, scan},
 		{"GET", "/v1/receipts/{job}/{dataset}", s.getReceipts, scan},
 		{"POST", "/v1/rewards", s.postRewards, verify},
-	}
-	rs = append(rs, s.recordRoutes()...)
-	return rs
+	},
+		s.recordRoutes(),
+		s.dealRoutes(),
+	)
 }
 
 //go:embed openapi.json

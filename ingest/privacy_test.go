@@ -587,7 +587,7 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 		switch name {
 		case "hash":
 			return txHashes
-		case "address", "requester", "owner":
+		case "address", "requester", "owner", "buyer":
 			return addrs
 		case "job":
 			return []string{"0", "1", "2"}
@@ -599,6 +599,8 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 				return orgIDs
 			case strings.HasPrefix(path, "/v1/datasets/"):
 				return dsIDs
+			case strings.HasPrefix(path, "/v1/deals/"):
+				return []string{"0", "1"}
 			}
 			return []string{"1", "2"}
 		case "dataset":
@@ -610,7 +612,7 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 		case "key":
 			return stateKeys
 		case "status":
-			return []string{"pending", "granted", "running", "done"}
+			return []string{"pending", "granted", "running", "done", "open", "closed", "withdrawn", "delivered"}
 		case "from":
 			return []string{"1"}
 		case "to":

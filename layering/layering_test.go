@@ -96,15 +96,16 @@ client, vault, normalize, outputctl, overlap, receipts, rewards < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
+client, deid, vault < deal;
 client, ingest, vault, vault/series < iomt;
 recordshare, vault < recordserver;
 client, recordshare, vault < recordclient;
 
 # Putting it together: the node, the API's test node, the binary.
-store/pebble, app, compute, web, vault/vaultcfg, metrics, iomt, recordserver < node;
+store/pebble, app, compute, deal, web, vault/vaultcfg, metrics, iomt, recordserver < node;
 node < api/apitest;
 node < devnet;
-node, ingest, synth, seed, devnet, zkmodel, patientlink, recordclient, attest/guest, report < cmd/medchain;
+node, ingest, synth, seed, devnet, zkmodel, patientlink, recordclient, deal, attest/guest, report < cmd/medchain;
 `
 
 // In the tables below, pkgs and except name medchain packages relative to

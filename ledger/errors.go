@@ -55,6 +55,10 @@ const (
 	CodeNullifierSpent   Code = 30 // the voucher's nullifier was claimed before
 	CodeBadVoucher       Code = 31 // the voucher's issuer is not of its organisation, or its signature does not verify
 	CodePoolInsufficient Code = 32 // the organisation's patient pools hold less than the voucher
+	// Data deals (deals.go).
+	CodeDealFull         Code = 38 // the deal has as many records accepted as its maximum or its budget allows
+	CodeFieldNotAllowed  Code = 39 // a deal asks for a direct identifier or free text
+	CodeAlreadyDelivered Code = 40 // the patient's record was delivered to the deal already
 )
 
 var codeNames = map[Code]string{
@@ -97,6 +101,9 @@ var codeNames = map[Code]string{
 	CodeNullifierSpent:   "nullifier_spent",
 	CodeBadVoucher:       "bad_voucher",
 	CodePoolInsufficient: "pool_insufficient",
+	CodeDealFull:         "deal_full",
+	CodeFieldNotAllowed:  "field_not_allowed",
+	CodeAlreadyDelivered: "already_delivered",
 }
 
 // String is the code's stable name.
@@ -108,6 +115,7 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
+// Ranges of codes are assigned to features, so the list may have gaps.
 func Codes() []Code {
 	// Ranges are handed out to features in advance, so the codes may have
 	// gaps: list the defined ones in order rather than counting up.

@@ -33,6 +33,7 @@ var allTxKinds = []string{
 	"register_model", "record_prediction", "attest_prediction",
 	"register_device", "set_device_status", "anchor_readings",
 	"post_receipts", "claim_reward",
+	"post_deal", "accept_deal", "accept_deal", "withdraw_acceptance", "deliver_deal_rows", "deliver_deal_rows", "close_deal",
 	"garbage", "replay", "flip",
 }
 
@@ -79,29 +80,34 @@ func (g *txGen) draw(t *rapid.T) []byte {
 // drawing them most of the time gets transactions past the permission
 // checks so that datasets, policies, consents and requests come to exist.
 var plausibleSigners = map[string][]string{
-	"create_org":        {"root"},
-	"set_org_admin":     {"alice", "carol", "root"},
-	"register_account":  {"alice", "carol"},
-	"transfer":          {"root", "alice", "bob", "carol", "rita", "pat"},
-	"register_dataset":  {"alice", "bob", "carol"},
-	"set_policy":        {"alice", "bob", "carol"},
-	"give_consent":      {"pat", "paula", "newpat"},
-	"narrow_consent":    {"pat", "paula", "newpat"},
-	"revoke_consent":    {"pat", "paula", "newpat"},
-	"request_access":    {"rita", "carol", "newres"},
-	"decide_access":     {"alice", "bob", "carol"},
-	"register_worker":   {"alice", "carol"},
-	"submit_job":        {"rita", "carol", "alice"},
-	"post_result":       {"wanda", "walt"},
-	"fail_job":          {"wanda", "walt"},
-	"expire_job":        {"rita", "pat"},
-	"register_model":    {"rita", "carol", "alice"},
-	"attest_prediction": {"carol", "alice", "rita"},
-	"register_device":   {"alice", "bob", "carol"},
-	"set_device_status": {"alice", "bob", "carol"},
-	"anchor_readings":   {"alice", "bob", "carol"},
-	"post_receipts":     {"wanda", "walt"},
-	"claim_reward":      {"pat", "paula", "rita"},
+	"create_org":          {"root"},
+	"set_org_admin":       {"alice", "carol", "root"},
+	"register_account":    {"alice", "carol"},
+	"transfer":            {"root", "alice", "bob", "carol", "rita", "pat"},
+	"register_dataset":    {"alice", "bob", "carol"},
+	"set_policy":          {"alice", "bob", "carol"},
+	"give_consent":        {"pat", "paula", "newpat"},
+	"narrow_consent":      {"pat", "paula", "newpat"},
+	"revoke_consent":      {"pat", "paula", "newpat"},
+	"request_access":      {"rita", "carol", "newres"},
+	"decide_access":       {"alice", "bob", "carol"},
+	"register_worker":     {"alice", "carol"},
+	"submit_job":          {"rita", "carol", "alice"},
+	"post_result":         {"wanda", "walt"},
+	"fail_job":            {"wanda", "walt"},
+	"expire_job":          {"rita", "pat"},
+	"register_model":      {"rita", "carol", "alice"},
+	"attest_prediction":   {"carol", "alice", "rita"},
+	"register_device":     {"alice", "bob", "carol"},
+	"set_device_status":   {"alice", "bob", "carol"},
+	"anchor_readings":     {"alice", "bob", "carol"},
+	"post_receipts":       {"wanda", "walt"},
+	"claim_reward":        {"pat", "paula", "rita"},
+	"post_deal":           {"rita", "carol", "alice"},
+	"accept_deal":         {"pat", "paula", "newpat"},
+	"withdraw_acceptance": {"pat", "paula", "newpat"},
+	"deliver_deal_rows":   {"wanda", "walt"},
+	"close_deal":          {"rita", "carol", "alice", "pat"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -270,6 +276,45 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 			v.Issuer = testAddr(rapid.SampledFrom([]string{"wanda", "alice"}).Draw(t, "claimed issuer"))
 		}
 		msg = &ClaimReward{Voucher: v}
+	case "post_deal":
+		price := rapid.OneOf(rapid.Just(uint64(0)), rapid.Uint64Range(1, 30), rapid.Uint64Range(1, 30)).Draw(t, "price")
+		records := rapid.OneOf(rapid.Just(uint64(0)), rapid.Uint64Range(1, 4), rapid.Uint64Range(1, 4)).Draw(t, "max records")
+		m := &PostDeal{Purpose: "research", Fields: []string{"age"}, PricePerRecord: price, MaxRecords: records,
+			Budget:       rapid.OneOf(rapid.Just(price*records), rapid.Uint64Range(price, max(price, price*records)+1), rapid.Just(g.amount(t, signer))).Draw(t, "budget"),
+			ExpiryBlocks: rapid.OneOf(rapid.Just(uint64(0)), rapid.Uint64Range(1, 6), rapid.Uint64Range(1, 6)).Draw(t, "expiry blocks"), BuyerKey: testEncKey(signer)}
+		if rapid.IntRange(0, 3).Draw(t, "by org") == 0 {
+			m.Org = g.org(t)
+		} else {
+			m.Datasets = rapid.SliceOfNDistinct(rapid.SampledFrom(genDatasets), 1, 2, rapid.ID[string]).Draw(t, "datasets")
+		}
+		if rapid.IntRange(0, 5).Draw(t, "identifier") == 0 {
+			m.Fields = append(m.Fields, "mrn")
+		}
+		msg = m
+	case "accept_deal":
+		msg = &AcceptDeal{Deal: g.deal(t), Dataset: rapid.SampledFrom(genDatasets).Draw(t, "dataset")}
+	case "withdraw_acceptance":
+		msg = &WithdrawAcceptance{Deal: g.deal(t)}
+	case "deliver_deal_rows":
+		m := &DeliverDealRows{Deal: g.deal(t)}
+		patients := rapid.SliceOfN(rapid.SampledFrom([]string{"pat", "paula", "newpat", "rita"}), 0, 3).Draw(t, "patients")
+		if rapid.IntRange(0, 3).Draw(t, "odd delivery") > 0 {
+			// Mostly what a worker would send: the pending acceptances of
+			// the deal, by the worker of their dataset's organisation.
+			patients = nil
+			for _, p := range []string{"pat", "paula"} {
+				if a, _ := GetAcceptance(g.m.block, m.Deal, testAddr(p)); a != nil && a.Status == AcceptancePending {
+					patients = append(patients, p)
+					signer = map[string]string{"hosp-a": "wanda", "lab-b": "walt"}[a.Org]
+				}
+			}
+		}
+		for _, p := range patients {
+			m.Rows = append(m.Rows, DeliveredRow{Patient: testAddr(p), RowHash: genMeasurement})
+		}
+		msg = m
+	case "close_deal":
+		msg = &CloseDeal{Deal: g.deal(t)}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}
@@ -290,6 +335,11 @@ func (g *txGen) sign(t *rapid.T, signer string, msg Msg) []byte {
 		nonce = rapid.Uint64Range(0, nonce+2).Draw(t, "nonce")
 	}
 	return mustSign(signer, nonce, msg)
+}
+
+// deal is mostly one of the first deals, which exist most often.
+func (g *txGen) deal(t *rapid.T) uint64 {
+	return rapid.OneOf(rapid.Uint64Range(0, 1), rapid.Uint64Range(0, 1), rapid.Uint64Range(0, 3)).Draw(t, "deal")
 }
 
 func (g *txGen) org(t *rapid.T) string { return rapid.SampledFrom(genOrgs).Draw(t, "org") }

@@ -254,8 +254,8 @@ func deliverSetup(t tb, m *Machine) {
 	}
 }
 
-// heldSum adds up the tokens not in accounts: job escrows and patient
-// pools. With balances it must equal the supply.
+// heldSum adds up the tokens not in accounts: job escrows, patient pools
+// and deal escrows. With balances it must equal the supply.
 func heldSum(t tb, m *Machine, db *store.Mem) uint64 {
 	t.Helper()
 	var sum uint64
@@ -272,6 +272,21 @@ func heldSum(t tb, m *Machine, db *store.Mem) uint64 {
 			t.Fatal(err)
 		}
 		sum += p
+	}
+	for _, k := range stateKeys(m, db, string(prefixDeal)) {
+		var d Deal
+		if _, err := getState(m.block, []byte(k), &d); err != nil {
+			t.Fatal(err)
+		}
+		// A deal's own books balance too: what it took is what it holds,
+		// paid and refunded.
+		if d.Budget != d.Escrow+d.PaidPatients+d.PaidInstitutions+d.PaidWorkers+d.Refunded {
+			t.Fatalf("deal %d: budget %d ≠ escrow %d + paid %d/%d/%d + refunded %d", d.ID, d.Budget, d.Escrow, d.PaidPatients, d.PaidInstitutions, d.PaidWorkers, d.Refunded)
+		}
+		if d.Status == DealOpen && d.Escrow < d.Pending*d.PricePerRecord {
+			t.Fatalf("deal %d: escrow %d cannot pay its %d pending records at %d", d.ID, d.Escrow, d.Pending, d.PricePerRecord)
+		}
+		sum += d.Escrow
 	}
 	return sum
 }

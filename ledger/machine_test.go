@@ -34,6 +34,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeWrongPasscode, 36, "wrong_passcode"}, {CodeShareLocked, 37, "share_locked"},
 		{CodeNullifierSpent, 30, "nullifier_spent"}, {CodeBadVoucher, 31, "bad_voucher"},
 		{CodePoolInsufficient, 32, "pool_insufficient"},
+		{CodeDealFull, 38, "deal_full"}, {CodeFieldNotAllowed, 39, "field_not_allowed"},
+		{CodeAlreadyDelivered, 40, "already_delivered"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

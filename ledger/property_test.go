@@ -72,6 +72,66 @@ func TestPropertyTokensAreConserved(t *testing.T) {
 	})
 }
 
+// Deals keep tokens too: whatever deals are posted, accepted, withdrawn,
+// delivered (twice, by the wrong worker, for patients who never accepted)
+// and closed, in any order across blocks, every token is in an account, a
+// job or deal escrow or a pool, and each deal's budget is exactly its
+// escrow plus what it paid and refunded (heldSum checks both). The world's
+// workers are registered first so that deliveries can succeed.
+func TestPropertyDealsConserveTokens(t *testing.T) {
+	kinds := []string{"post_deal", "post_deal", "accept_deal", "accept_deal", "accept_deal", "accept_deal", "withdraw_acceptance",
+		"deliver_deal_rows", "deliver_deal_rows", "deliver_deal_rows", "close_deal", "transfer", "set_policy", "replay"}
+	var delivered, closed int
+	rapid.Check(t, func(rt *rapid.T) {
+		m, db := newWorld(rt)
+		gen := &txGen{m: m, now: 1_700_000_000, kinds: kinds}
+		supply, err := GetSupply(m.block)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for h := int64(1); h <= int64(rapid.IntRange(2, 6).Draw(rt, "blocks")); h++ {
+			gen.now += 10
+			if err := m.BeginBlock(BlockInfo{Height: h, Time: gen.now}); err != nil {
+				rt.Fatal(err)
+			}
+			if h == 1 {
+				deliverSetup(rt, m)
+				for _, raw := range [][]byte{
+					gen.sign(rt, "alice", &RegisterWorker{Address: testAddr("wanda"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
+					gen.sign(rt, "carol", &RegisterWorker{Address: testAddr("walt"), Attestation: AttestTypeSoftware, Measurement: genMeasurement}),
+				} {
+					m.DeliverTx(raw) // a drawn wrong nonce fails it: deliveries then fail too, which is also a case
+				}
+			}
+			for range rapid.IntRange(5, 30).Draw(rt, "txs") {
+				raw := gen.draw(rt)
+				before := stagedState(rt, m, db)
+				res, err := m.DeliverTx(raw)
+				if err != nil {
+					rt.Fatalf("DeliverTx returned an error: %v", err)
+				}
+				if res.Code != CodeOK {
+					checkOnlyNonceBumped(rt, raw, res, before, stagedState(rt, m, db))
+				} else if tx, _ := DecodeTx(raw); tx != nil {
+					switch tx.Payload.Type {
+					case TxDeliverDealRows:
+						delivered++
+					case TxCloseDeal:
+						closed++
+					}
+				}
+				assertConserved(rt, m, db, supply)
+			}
+			commitBlock(rt, m, db)
+			assertConserved(rt, m, db, supply)
+		}
+	})
+	if delivered == 0 || closed == 0 {
+		t.Errorf("the generated deals never reached a delivery (%d) or a close (%d): the property was not exercised", delivered, closed)
+	}
+	t.Logf("%d successful deliveries, %d closes", delivered, closed)
+}
+
 func assertConserved(t *rapid.T, m *Machine, db *store.Mem, supply uint64) {
 	t.Helper()
 	sum, ok := balanceSum(accounts(t, m, db))

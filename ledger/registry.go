@@ -40,6 +40,11 @@ var registry = []txDef{
 	def(TxCloseShare, (*txCtx).closeShare),
 	def(TxPostReceipts, (*txCtx).postReceipts),
 	def(TxClaimReward, (*txCtx).claimReward),
+	def(TxPostDeal, (*txCtx).postDeal),
+	def(TxAcceptDeal, (*txCtx).acceptDeal),
+	def(TxWithdrawAcceptance, (*txCtx).withdrawAcceptance),
+	def(TxDeliverDealRows, (*txCtx).deliverDealRows),
+	def(TxCloseDeal, (*txCtx).closeDeal),
 }
 
 // txDef is one registered transaction type.

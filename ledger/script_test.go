@@ -653,6 +653,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return r.buildShareMsg(t, typ, a)
 	case TxPostReceipts, TxClaimReward:
 		return r.buildRewardsMsg(t, typ, signer, a)
+	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal:
+		return r.buildDealMsg(t, signer, typ, a)
 	}
 	fields := map[string]string{}
 	for k := range a.vals {
@@ -800,6 +802,8 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 			r.printShares(t, &out, st, words)
 		case "receipts", "orgpool":
 			r.printRewards(t, &out, st, cmd, words)
+		case "deal":
+			r.printDeals(t, &out, st, words)
 		case "allows":
 			if len(words) != 1 {
 				t.Fatalf("allows: want one patient")

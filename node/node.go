@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
@@ -237,10 +238,16 @@ func (n *Node) startWorkers(o Options) error {
 	go func() {
 		defer close(n.workDone)
 		defer lf.Close()
+		log := slog.New(slog.NewTextHandler(lf, nil))
+		var deals sync.WaitGroup
+		deals.Go(func() {
+			runDealWorkers(ctx, KeysDir(n.home), v, n.results, client.New("http://"+n.APIAddr()), o.WorkerEvery, log)
+		})
 		compute.RunNodeWorkers(ctx, compute.NodeWorkers{
 			KeysDir: KeysDir(n.home), Vault: v, Results: n.results, Ledger: client.New("http://" + n.APIAddr()),
-			Measurement: m, Every: o.WorkerEvery, Log: slog.New(slog.NewTextHandler(lf, nil)),
+			Measurement: m, Every: o.WorkerEvery, Log: log,
 		})
+		deals.Wait()
 	}()
 	return nil
 }

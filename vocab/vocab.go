@@ -3,6 +3,8 @@ package vocab
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 )
 
 // Address is the account address of an ed25519 public key: the hex of the
@@ -111,3 +113,41 @@ func BandTop(band string) uint64 {
 // readings live; a patient's deny for it stops their institution's
 // clinicians from following.
 var Purposes = []string{"research", "public_health", "clinical_trial", "commercial_research", "model_training", "quality_improvement", "education", "clinical"}
+
+// DirectIdentifiers are field names that hold, or conventionally hold, a
+// direct identifier of a patient or of someone close to them (the HIPAA
+// Safe Harbor classes, and the names de-identification profiles give the
+// patient id). A de-identified dataset should have no such column; a data
+// deal may never ask for one even if a dataset has it, since a value
+// under one of these names is either an identifier or a pseudonym that
+// links the buyer's rows across deals. (A ZIP is not listed: Safe Harbor
+// keeps its first three digits, under the name "zip".)
+var DirectIdentifiers = []string{
+	"patient_id", "pseudonym", "id", "name", "given_name", "family_name", "mothers_maiden_name", "contact_name",
+	"free_text", "note", "notes", "address", "street", "city", "county", "district", "geolocation",
+	"latitude", "longitude", "birth_place", "contact_address", "birth_date",
+	"phone", "contact_phone", "fax", "email", "ssn", "mrn", "health_plan_id", "account_number",
+	"licence_number", "license_number", "identifiers", "vehicle_id", "device_id", "url", "ip_address",
+	"biometric_id", "photo", "wallet",
+}
+
+// identifierWords are words that make a field name an identifier's
+// wherever they appear in it (contact_email, first_name, home_phone).
+var identifierWords = []string{"name", "phone", "email", "address", "street", "ssn", "mrn", "fax", "url", "ip",
+	"passport", "licence", "license", "photo", "pseudonym"}
+
+// IsDirectIdentifier reports whether a field name is one of
+// DirectIdentifiers, or holds one of the words of an identifier's name as
+// a part (separated by '_', '-', '.' or a space), in any case.
+func IsDirectIdentifier(field string) bool {
+	f := strings.ToLower(field)
+	if slices.Contains(DirectIdentifiers, f) {
+		return true
+	}
+	for _, w := range strings.FieldsFunc(f, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
+		if slices.Contains(identifierWords, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -95,3 +95,18 @@ func TestRecordBand(t *testing.T) {
 		}
 	}
 }
+
+// A deal may not ask for a field named as an identifier, however it is
+// spelled; measurements and codes pass.
+func TestIsDirectIdentifier(t *testing.T) {
+	for _, f := range []string{"mrn", "MRN", "patient_id", "name", "first_name", "Contact-Email", "home phone", "ip_address", "street", "birth_date", "pseudonym"} {
+		if !IsDirectIdentifier(f) {
+			t.Errorf("%q passed as not an identifier", f)
+		}
+	}
+	for _, f := range []string{"age", "sbp", "hdl", "zip", "smoker", "sex", "hba1c", "death_date", "diagnosis_code", "naming_score"} {
+		if IsDirectIdentifier(f) {
+			t.Errorf("%q refused as an identifier", f)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func addClientCommands(root *cobra.Command, g *globals) {
 	addResultCommands(root, e)
 	root.AddCommand(modelCmd(e), analysisCmd(e))
 	root.AddCommand(deviceCmd(e))
+	root.AddCommand(dealCmd(e))
 }
 
 // env is what client commands share: the global flags and helpers over them.

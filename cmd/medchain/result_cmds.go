@@ -38,7 +38,7 @@ func addResultCommands(root *cobra.Command, e *env) {
 }
 
 func patientCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "patient", Short: "Link patients' wallets to their rows (institution side); a patient's uses, rewards, record and shares"}
+	cmd := &cobra.Command{Use: "patient", Short: "Patients' wallets linked to their rows (institution side), and what a patient does: uses, rewards, record and shares, deals"}
 	var from, dataset, patientID, wallet, rules, dir string
 	var recipients []string
 	link := &cobra.Command{
@@ -124,6 +124,7 @@ printed or sent anywhere.
 	cmd.AddCommand(link)
 	cmd.AddCommand(patientRecordCmds(e)...)
 	cmd.AddCommand(patientUsesCmds(e)...)
+	cmd.AddCommand(patientDealCmds(e)...)
 	return cmd
 }
 
