@@ -45,16 +45,16 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+	// Reward claims (rewards.go).
+	CodeNullifierSpent   Code = 30 // the voucher's nullifier was claimed before
+	CodeBadVoucher       Code = 31 // the voucher's issuer is not of its organisation, or its signature does not verify
+	CodePoolInsufficient Code = 32 // the organisation's patient pools hold less than the voucher
 	// Record shares (shares.go) and the node serving them: why a share
 	// did not open. An expired share is CodeExpired.
 	CodeShareRevoked  Code = 34 // the patient revoked the share before it was opened
 	CodeShareClosed   Code = 35 // the share was opened already (a share opens once)
 	CodeWrongPasscode Code = 36 // the passcode of a link share does not match
 	CodeShareLocked   Code = 37 // too many wrong passcodes: the share is locked for good
-	// Reward claims (rewards.go).
-	CodeNullifierSpent   Code = 30 // the voucher's nullifier was claimed before
-	CodeBadVoucher       Code = 31 // the voucher's issuer is not of its organisation, or its signature does not verify
-	CodePoolInsufficient Code = 32 // the organisation's patient pools hold less than the voucher
 	// Data deals (deals.go).
 	CodeDealFull         Code = 38 // the deal has as many records accepted as its maximum or its budget allows
 	CodeFieldNotAllowed  Code = 39 // a deal asks for a direct identifier or free text
@@ -94,13 +94,13 @@ var codeNames = map[Code]string{
 
 	CodeRateLimited: "rate_limited",
 
-	CodeShareRevoked:  "share_revoked",
-	CodeShareClosed:   "share_closed",
-	CodeWrongPasscode: "wrong_passcode",
-	CodeShareLocked:   "share_locked",
 	CodeNullifierSpent:   "nullifier_spent",
 	CodeBadVoucher:       "bad_voucher",
 	CodePoolInsufficient: "pool_insufficient",
+	CodeShareRevoked:     "share_revoked",
+	CodeShareClosed:      "share_closed",
+	CodeWrongPasscode:    "wrong_passcode",
+	CodeShareLocked:      "share_locked",
 	CodeDealFull:         "deal_full",
 	CodeFieldNotAllowed:  "field_not_allowed",
 	CodeAlreadyDelivered: "already_delivered",
