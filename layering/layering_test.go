@@ -43,7 +43,7 @@ const rules = `
 # computation. They import no medchain package.
 NONE
 < vocab, store, zk, analysis, synth, overlap, web,
-  vault/blob, vault/internal/bech32, metrics;
+  vault/blob, vault/internal/bech32, metrics, reqsig;
 
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
 # a policy and a block time; its test chain is for tests only; guest
@@ -79,7 +79,7 @@ vocab, smt, audit, federated, attest < ledger;
 # client, the ingest pipeline and the compute worker.
 store < store/pebble;
 ledger < app;
-ledger, jobparams < api;
+ledger, jobparams, reqsig < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap < compute;

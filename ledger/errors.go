@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +44,11 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+
+	// Signed API requests (package reqsig): codes of the HTTP API only,
+	// never of a transaction.
+	CodeUnauthenticated Code = 42 // the request needs a valid request signature and has none (missing, malformed, wrong signature, outside the time window)
+	CodeReplayed        Code = 43 // the signed request was already served (its nonce was seen)
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +83,9 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeUnauthenticated: "unauthenticated",
+	CodeReplayed:        "replayed",
 }
 
 // String is the code's stable name.
@@ -88,11 +97,14 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
+// The numbers have gaps (ranges were handed out to features built side by
+// side), so the list comes from the names, sorted.
 func Codes() []Code {
 	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
+	for c := range codeNames {
 		out = append(out, c)
 	}
+	slices.Sort(out)
 	return out
 }
 
