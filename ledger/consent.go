@@ -323,6 +323,13 @@ var ErrBadCursor = fmt.Errorf("ledger: not a consent cursor")
 // patient's oldest first). next is the cursor of the following page, ""
 // when there is none.
 func ListConsents(it Iterator, after string, limit int) (consents []Consent, next string, err error) {
+	return ListConsentsWhere(it, after, limit, nil)
+}
+
+// ListConsentsWhere is ListConsents over the consents keep accepts (nil:
+// all): a page holds up to limit of those. It is how a listing is limited
+// to what its reader may see (the API's signed consent routes).
+func ListConsentsWhere(it Iterator, after string, limit int, keep func(*Consent) bool) (consents []Consent, next string, err error) {
 	if after != "" && !strings.HasPrefix(after, string(prefixConsent)) {
 		return nil, "", ErrBadCursor
 	}
@@ -343,6 +350,9 @@ func ListConsents(it Iterator, after string, limit int) (consents []Consent, nex
 		if derr = DecodeState(v, &c); derr != nil {
 			derr = fmt.Errorf("ledger: decode %s: %w", k, derr)
 			return false
+		}
+		if keep != nil && !keep(&c) {
+			return true
 		}
 		consents = append(consents, c)
 		last = append(last[:0], k...)

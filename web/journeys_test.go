@@ -18,6 +18,7 @@ import (
 
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 )
@@ -228,7 +229,11 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client.New(n.URL)
-	consents, err := c.Consents(ctx0, kf.Address)
+	patient, err := keys.Load(node.KeysDir(n.Home), "patient-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consents, err := c.Consents(ctx0, kf.Address, patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +249,7 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	if _, err := waitText(ctx, "#patient-msg", "Recorded at height"); err != nil {
 		t.Fatal(err)
 	}
-	if consents, err = c.Consents(ctx0, kf.Address); err != nil {
+	if consents, err = c.Consents(ctx0, kf.Address, patient); err != nil {
 		t.Fatal(err)
 	}
 	if len(consents) != 2 || consents[1].Revoked != 0 || consents[1].Scope.ID != "cvd-cohort" || consents[1].Purposes[0] != "research" {
