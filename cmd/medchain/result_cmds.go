@@ -119,6 +119,7 @@ printed or sent anywhere.
 	f.StringVar(&dir, "vault", "", "vault directory (default <home>/vault)")
 	f.StringArrayVar(&recipients, "recipient", nil, "also let this worker key read the link table: age1… or 64 hex digits of an X25519 public key (repeatable)")
 	cmd.AddCommand(link)
+	cmd.AddCommand(patientKeysCmd(e))
 	return cmd
 }
 
