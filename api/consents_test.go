@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -189,3 +191,81 @@ func TestConsentStateProofs(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestDerivedWalletsShareNothingOnTheLedger: one patient secret, two
+// wallets (st-mary's and northside's), each registered and used — consents
+// given, listed, revoked. Every key and value the ledger stores is then
+// searched: no entry holds anything of both wallets (key, address or
+// encryption key, in any encoding), and the secret is nowhere.
+func TestDerivedWalletsShareNothingOnTheLedger(t *testing.T) {
+	ds := world(t)
+	secret := bytes.Repeat([]byte{0x42}, keys.PatientSecretSize)
+	a, err := keys.PatientWallet(secret, "st-mary", "alice-st-mary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keys.PatientWallet(secret, "northside", "alice-northside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*keys.Key{a, b} {
+		commit(t, sign(t, w, &ledger.RegisterAccount{PubKey: w.PubKey(), EncKey: w.EncPub(), Kind: ledger.KindPatient}), ledger.CodeOK)
+	}
+	commit(t, sign(t, a, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: ds}, Provision: ledger.Permit, Purposes: []string{"research"}}), ledger.CodeOK)
+	commit(t, sign(t, b, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: "northside"}, Provision: ledger.Permit, Purposes: []string{"research"}}), ledger.CodeOK)
+	commit(t, sign(t, b, &ledger.RevokeConsent{Seq: 0}), ledger.CodeOK)
+	if got := getAs[api.ConsentList](t, a, "/v1/patients/"+a.Address()+"/consents").Consents; len(got) != 1 || got[0].Scope.ID != ds {
+		t.Fatalf("wallet a's consents: %+v", got)
+	}
+	if got := getAs[api.ConsentList](t, b, "/v1/patients/"+b.Address()+"/consents").Consents; len(got) != 1 || got[0].Revoked == 0 {
+		t.Fatalf("wallet b's consents: %+v", got)
+	}
+
+	forms := func(k *keys.Key) [][]byte {
+		addr, _ := hex.DecodeString(k.Address())
+		var out [][]byte
+		for _, raw := range [][]byte{addr, k.PubKey(), k.EncPub()} {
+			out = append(out, raw, []byte(hex.EncodeToString(raw)), []byte(base64.StdEncoding.EncodeToString(raw)),
+				[]byte(base64.RawStdEncoding.EncodeToString(raw)), []byte(base64.URLEncoding.EncodeToString(raw)))
+		}
+		return out
+	}
+	has := func(entry []byte, forms [][]byte) bool {
+		for _, f := range forms {
+			if bytes.Contains(entry, f) {
+				return true
+			}
+		}
+		return false
+	}
+	fa, fb := forms(a), forms(b)
+	secretForms := [][]byte{secret, []byte(hex.EncodeToString(secret)), []byte(base64.StdEncoding.EncodeToString(secret))}
+	var withA, withB, entries int
+	err = tn.Node.Iterate(nil, func(k, v []byte) bool {
+		entries++
+		entry := append(append([]byte{}, k...), v...)
+		inA, inB := has(entry, fa), has(entry, fb)
+		if inA && inB {
+			t.Errorf("ledger entry %q holds something of both wallets", k)
+		}
+		if has(entry, secretForms) {
+			t.Errorf("ledger entry %q holds the patient secret", k)
+		}
+		if inA {
+			withA++
+		}
+		if inB {
+			withB++
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The search saw both wallets' entries (accounts, consents, audit
+	// entries, transaction records): it would have found a link.
+	if withA < 3 || withB < 3 {
+		t.Fatalf("searched %d entries: %d mention wallet a, %d wallet b; the search missed them", entries, withA, withB)
+	}
+	t.Logf("searched %d ledger entries: %d of wallet a, %d of wallet b, none of both", entries, withA, withB)
+}
