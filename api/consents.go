@@ -196,18 +196,6 @@ func (s *Server) listAllConsents(r *http.Request) (any, error) {
 	return &ConsentPage{Consents: consents, Next: next}, nil
 }
 
-// consentStateKey says whether a state key holds consent data (a consent,
-// or a patient's consent count) and whose.
-func consentStateKey(key string) (patient string, ok bool) {
-	for _, p := range []string{"s/consent/", "s/ccount/"} {
-		if rest, found := strings.CutPrefix(key, p); found {
-			patient, _, _ = strings.Cut(rest, "/")
-			return patient, true
-		}
-	}
-	return "", false
-}
-
 // mayProveConsentKey decides GET /v1/state/proof for a consent key: the
 // patient may prove any of their own; a data holder a consent that
 // concerns it (not a count, which says how many decisions a wallet made).

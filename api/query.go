@@ -293,7 +293,7 @@ func (s *Server) stateProof(r *http.Request) (any, error) {
 	if !strings.HasPrefix(key, string(ledger.StatePrefix)) {
 		return nil, badParam("key", "%q is not a state key (state keys start with %q, e.g. s/acct/<address>)", key, ledger.StatePrefix)
 	}
-	if patient, ok := consentStateKey(key); ok {
+	if patient, ok := ledger.ConsentKeyPatient([]byte(key)); ok {
 		if err := s.mayProveConsentKey(r, key, patient); err != nil {
 			return nil, err
 		}

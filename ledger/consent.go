@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -285,6 +286,19 @@ func KeyConsentCount(patient string) []byte { return []byte("s/ccount/" + patien
 // KeyConsent is one of a patient's consents.
 func KeyConsent(patient string, seq uint64) []byte {
 	return []byte("s/consent/" + patient + "/" + num(seq))
+}
+
+// ConsentKeyPatient says whether key is a state key of the consent
+// feature (one of a patient's consents, or their consent count) and whose:
+// what readers that answer without authentication must not serve.
+func ConsentKeyPatient(key []byte) (patient string, ok bool) {
+	for _, p := range [][]byte{prefixConsent, KeyConsentCount("")} {
+		if rest, found := bytes.CutPrefix(key, p); found { // both end in "/"
+			patient, _, _ = strings.Cut(string(rest), "/")
+			return patient, true
+		}
+	}
+	return "", false
 }
 
 // prefixConsent lists every consent of every patient.
