@@ -52,9 +52,11 @@ func ConsentAllows(consents []Consent, q ConsentQuery) bool {
 // NobodyConsents says whether consents (every patient's, grouped by
 // patient as ListConsents lists them) leave a dataset no patient for q:
 // its model refuses a patient without consents (opt-in), and no patient's
-// consents permit the purpose. Consents are public, so a worker's refusal
-// on this (fail_job no_consent) says nothing about its data, and a
-// requester can check it before submitting.
+// consents permit the purpose. It reads consents only, so a worker's
+// refusal on this (fail_job no_consent) says nothing about its data; a
+// requester asks the node for this one bit before submitting (POST
+// /v1/jobs/validate), as consents are listed only to their patients and
+// the institutions they concern.
 func NobodyConsents(all []Consent, q ConsentQuery) bool {
 	if ConsentAllows(nil, q) {
 		return false
