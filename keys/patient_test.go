@@ -223,3 +223,13 @@ func TestPatientSecretAtRest(t *testing.T) {
 		t.Fatalf("plaintext outside a dev keystore: %v", err)
 	}
 }
+
+// BenchmarkPatientWallet derives one institution's wallet from a secret.
+func BenchmarkPatientWallet(b *testing.B) {
+	s := vectorSecret(1)
+	for b.Loop() {
+		if _, err := keys.PatientWallet(s, "st-mary", "w"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
