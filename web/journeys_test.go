@@ -95,8 +95,14 @@ func browserCtx(t *testing.T, path string) (context.Context, func() []string) {
 					body.Write(b)
 				}
 			}
+			// Headers are searched too: a signed request's Authorization
+			// header must carry a signature, never a key.
+			var headers strings.Builder
+			for k, v := range e.Request.Headers {
+				fmt.Fprintf(&headers, "%s: %v\n", k, v)
+			}
 			mu.Lock()
-			sent = append(sent, e.Request.Method+" "+e.Request.URL+"\n"+body.String())
+			sent = append(sent, e.Request.Method+" "+e.Request.URL+"\n"+headers.String()+body.String())
 			mu.Unlock()
 		}
 	})
@@ -317,6 +323,17 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	}
 	if posts < 2 {
 		t.Fatalf("recorded %d POST requests, want the two signed transactions", posts)
+	}
+	// The patient page listed her consents on requests signed in the
+	// browser (the node answers no other).
+	signedLists := 0
+	for _, r := range reqs {
+		if strings.HasPrefix(r, "GET "+n.URL+"/v1/patients/"+kf.Address+"/consents\n") && strings.Contains(r, "Authorization: MedchainSig key=") {
+			signedLists++
+		}
+	}
+	if signedLists < 2 {
+		t.Fatalf("recorded %d signed consent listings, want one per render of the patient page", signedLists)
 	}
 }
 
