@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/medchain/medchain/ledger"
@@ -76,7 +77,7 @@ func (s *Server) signedBy(r *http.Request, what string) (*viewer, error) {
 		case ledger.KindWorker:
 		case ledger.KindInstitution:
 			o, err := ledger.GetOrg(rd, a.Org)
-			if err != nil || o == nil || !containsString(o.Admins, a.Address) {
+			if err != nil || o == nil || !slices.Contains(o.Admins, a.Address) {
 				return err
 			}
 		default:
@@ -100,15 +101,6 @@ func (s *Server) signedBy(r *http.Request, what string) (*viewer, error) {
 		}
 	}
 	return v, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // forbidden is the answer to a signed request for consents the signer may
