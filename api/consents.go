@@ -28,6 +28,7 @@ type viewer struct {
 	// admins.
 	Org      string
 	Datasets map[string]bool // the ids of Org's datasets
+	Patient  bool            // a registered patient account
 }
 
 // mayRead decides whether v may read consent c: a pure function of the
@@ -70,8 +71,12 @@ func (s *Server) signedBy(r *http.Request, what string) (*viewer, error) {
 	v := &viewer{Address: vocab.Address(pub)}
 	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
 		a, err := ledger.GetAccount(rd, v.Address)
-		if err != nil || a == nil || a.Org == "" {
+		if err != nil || a == nil {
 			return err
+		}
+		v.Patient = a.Kind == ledger.KindPatient
+		if a.Org == "" {
+			return nil
 		}
 		switch a.Kind {
 		case ledger.KindWorker:
@@ -148,8 +153,8 @@ func (s *Server) listConsents(r *http.Request) (any, error) {
 // state key order (by patient address, then oldest first), a page at a
 // time: a patient's own; for a data holder's worker or admin, every
 // consent that concerns the institution (the worker reads them once per
-// run instead of asking per patient). Next, when set, is the after= value
-// of the following page.
+// run instead of asking per patient). Any other signer is refused. Next,
+// when set, is the after= value of the following page.
 type ConsentPage struct {
 	Consents []ledger.Consent `json:"consents"`
 	Next     string           `json:"next,omitempty"`
@@ -177,6 +182,9 @@ func (s *Server) listAllConsents(r *http.Request) (any, error) {
 	v, err := s.signedBy(r, "consents")
 	if err != nil {
 		return nil, err
+	}
+	if v.Org == "" && !v.Patient {
+		return nil, forbidden(v, "the list of consents")
 	}
 	consents, next, err := ledger.ListConsentsWhere(s.b, after, int(limit), func(c *ledger.Consent) bool { return mayRead(v, c) })
 	if errors.Is(err, ledger.ErrBadCursor) {
