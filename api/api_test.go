@@ -222,18 +222,21 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("consents", func(t *testing.T) {
-		before := getOK[api.ConsentList](t, "/v1/patients/"+p1.Address()+"/consents")
+		mine := "/v1/patients/" + p1.Address() + "/consents"
+		before := getAs[api.ConsentList](t, p1, mine)
 		do(t, "patient-1", &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeDataset, ID: ds}, Provision: ledger.Permit, Purposes: []string{"research"}})
-		l := getOK[api.ConsentList](t, "/v1/patients/"+p1.Address()+"/consents")
+		l := getAs[api.ConsentList](t, p1, mine)
 		n := len(before.Consents)
 		if l.Patient != p1.Address() || len(l.Consents) != n+1 || l.Consents[n].Seq != uint64(n) || l.Consents[n].Scope.ID != ds {
 			t.Fatalf("consents: %+v", l)
 		}
 		do(t, "patient-1", &ledger.RevokeConsent{Seq: uint64(n)})
-		if l := getOK[api.ConsentList](t, "/v1/patients/"+p1.Address()+"/consents"); l.Consents[n].Revoked == 0 {
+		if l := getAs[api.ConsentList](t, p1, mine); l.Consents[n].Revoked == 0 {
 			t.Fatalf("not revoked: %+v", l.Consents[n])
 		}
-		none := getOK[api.ConsentList](t, "/v1/patients/"+strings.Repeat("0", 40)+"/consents")
+		// A wallet with no account and no consents, asking for its own.
+		stranger := keys.FromSeed("stranger", [32]byte{9})
+		none := getAs[api.ConsentList](t, stranger, "/v1/patients/"+stranger.Address()+"/consents")
 		if none.Consents == nil || len(none.Consents) != 0 {
 			t.Fatalf("no consents should be an empty list: %+v", none)
 		}

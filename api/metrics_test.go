@@ -90,7 +90,7 @@ func TestMetrics(t *testing.T) {
 	// Requests whose paths and bodies carry the planted values.
 	getOK[api.DatasetInfo](t, "/v1/datasets/"+ds)
 	getOK[ledger.Account](t, "/v1/accounts/"+strings.ToUpper(wk.Address()))
-	getOK[api.ConsentList](t, "/v1/patients/"+patient.Address()+"/consents")
+	getAs[api.ConsentList](t, patient, "/v1/patients/"+patient.Address()+"/consents")
 	apiErr(t, "GET", "/v1/no-such/"+badPath, nil, http.StatusNotFound, "not_found")
 	apiErr(t, "POST", "/v1/txs", []byte(`{"`+malformed+`": "`+mrn+`"}`), http.StatusBadRequest, "malformed")
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -242,70 +241,6 @@ func (s *Server) getPolicy(r *http.Request) (any, error) {
 	return found(p, err, "dataset %q has no policy yet", id)
 }
 
-// ConsentList is GET /v1/patients/{address}/consents.
-type ConsentList struct {
-	Patient  string           `json:"patient"`
-	Consents []ledger.Consent `json:"consents"`
-}
-
-func (s *Server) listConsents(r *http.Request) (any, error) {
-	addr, err := addressParam(r)
-	if err != nil {
-		return nil, err
-	}
-	out := &ConsentList{Patient: addr}
-	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
-		var err error
-		out.Consents, err = ledger.GetConsents(rd, addr)
-		return err
-	})
-	return out, err
-}
-
-// ConsentPage is GET /v1/consents: every consent on the ledger, in state
-// key order (by patient address, then oldest first), a page at a time.
-// Consents are given by wallet address and are public on the ledger; the
-// worker reads them all once per run instead of asking per patient. Next,
-// when set, is the after= value of the following page.
-//
-// For a ledger with very many consents, an index per dataset or per
-// institution (consents naming it in their scope) would be the next step,
-// so a worker reads only the consents that can concern it.
-type ConsentPage struct {
-	Consents []ledger.Consent `json:"consents"`
-	Next     string           `json:"next,omitempty"`
-}
-
-// Page sizes of GET /v1/consents.
-const (
-	DefaultConsentPage = 10_000
-	MaxConsentPage     = 100_000
-)
-
-func (s *Server) listAllConsents(r *http.Request) (any, error) {
-	q := r.URL.Query()
-	after := q.Get("after")
-	limit := uint64(DefaultConsentPage)
-	if v := q.Get("limit"); v != "" {
-		var err error
-		if limit, err = uintParam("limit", v); err != nil {
-			return nil, err
-		}
-		if limit == 0 || limit > MaxConsentPage {
-			return nil, badParam("limit", "%d is not between 1 and %d", limit, MaxConsentPage)
-		}
-	}
-
-	consents, next, err := ledger.ListConsents(s.b, after, int(limit))
-	if errors.Is(err, ledger.ErrBadCursor) {
-		return nil, badParam("after", "%q is not a consent key (the next value of the previous page)", after)
-	}
-	if err != nil {
-		return nil, listError(err)
-	}
-	return &ConsentPage{Consents: consents, Next: next}, nil
-}
-
 // AccessRequestList is GET /v1/access-requests.
 type AccessRequestList struct {
 	AccessRequests []ledger.AccessRequest `json:"access_requests"`
@@ -357,6 +292,11 @@ func (s *Server) stateProof(r *http.Request) (any, error) {
 	}
 	if !strings.HasPrefix(key, string(ledger.StatePrefix)) {
 		return nil, badParam("key", "%q is not a state key (state keys start with %q, e.g. s/acct/<address>)", key, ledger.StatePrefix)
+	}
+	if patient, ok := ledger.ConsentKeyPatient([]byte(key)); ok {
+		if err := s.mayProveConsentKey(r, key, patient); err != nil {
+			return nil, err
+		}
 	}
 	var p *ledger.StateProof
 	err = s.b.View(func(rd store.ReadWriter, c ledger.Commitment) error {

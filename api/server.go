@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/reqsig"
 )
 
 // Server routes /v1/ requests to a Backend.
 type Server struct {
-	b   Backend
-	mux *http.ServeMux
-	obs Observer
+	b     Backend
+	mux   *http.ServeMux
+	obs   Observer
+	guard *reqsig.Guard // signed requests (the consent routes)
 }
 
 // Config adjusts a Server.
@@ -45,6 +47,10 @@ func NewServer(b Backend, c Config) *Server {
 	now := c.Now
 	if now == nil {
 		now = time.Now
+	}
+	s.guard = &reqsig.Guard{Now: now}
+	if b != nil {
+		s.guard.ChainID = b.ChainID()
 	}
 	limiters := map[class]*limiter{
 		verify: newLimiter("verify", c.Limits.Verify, now),
@@ -147,6 +153,8 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusUnauthorized
 	case ledger.CodeShareRevoked, ledger.CodeShareClosed, ledger.CodeShareLocked:
 		return http.StatusGone
+	case ledger.CodeUnauthenticated, ledger.CodeReplayed:
+		return http.StatusUnauthorized
 	case ledger.CodeInternal:
 		return http.StatusInternalServerError
 	}
@@ -187,7 +195,12 @@ func writeErr(w http.ResponseWriter, err error) {
 			e = apiError(ledger.CodeInternal, "%v", err)
 		}
 	}
-	writeJSON(w, httpStatus(e.Code), map[string]*Error{"error": e})
+	status := httpStatus(e.Code)
+	if status == http.StatusUnauthorized {
+		// RFC 9110: a 401 names the scheme that would be accepted.
+		w.Header().Set("WWW-Authenticate", reqsig.Scheme)
+	}
+	writeJSON(w, status, map[string]*Error{"error": e})
 }
 
 // statuser lets a response choose a success status other than 200.

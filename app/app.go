@@ -349,6 +349,11 @@ func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryRespo
 	if req.Path != "/key" {
 		return &abci.QueryResponse{Code: uint32(ledger.CodeNotFound), Log: fmt.Sprintf("unknown query path %q (known: /key)", req.Path)}, nil
 	}
+	// A consent is shown only to whom it concerns, on a signed request
+	// (the API's GET /v1/state/proof); this interface has no signer.
+	if _, ok := ledger.ConsentKeyPatient(req.Data); ok {
+		return &abci.QueryResponse{Code: uint32(ledger.CodeUnauthenticated), Log: fmt.Sprintf("%q: consents are served only on a signed request: GET /v1/state/proof of the medchain API, signed by the patient or by the institution the consent concerns (docs/patients.md)", req.Data)}, nil
+	}
 	var p *ledger.StateProof
 	err := a.View(func(r store.ReadWriter, c ledger.Commitment) error {
 		var err error

@@ -24,6 +24,7 @@ import (
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/reqsig"
 )
 
 // Error is an error answered by the API, a transaction committed with a
@@ -135,6 +136,12 @@ func (c *Client) BaseURL() string { return c.base }
 // do sends a request and decodes a 2xx JSON answer into out; anything else
 // becomes an *Error.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, out any) (int, error) {
+	return c.doAs(ctx, nil, method, path, q, body, out)
+}
+
+// doAs is do with the request signed by as (package reqsig), for the
+// routes that answer only to a particular account; nil signs nothing.
+func (c *Client) doAs(ctx context.Context, as *keys.Key, method, path string, q url.Values, body []byte, out any) (int, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -151,6 +158,15 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if as != nil {
+		chainID, err := c.chainID(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := reqsig.SignHTTP(as.Sign, chainID, req, body, time.Now()); err != nil {
+			return 0, err
+		}
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)
@@ -180,8 +196,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 }
 
 func get[T any](ctx context.Context, c *Client, path string, q url.Values) (*T, error) {
+	return getAs[T](ctx, c, nil, path, q)
+}
+
+// getAs is get signed by as.
+func getAs[T any](ctx context.Context, c *Client, as *keys.Key, path string, q url.Values) (*T, error) {
 	var v T
-	if _, err := c.do(ctx, http.MethodGet, path, q, nil, &v); err != nil {
+	if _, err := c.doAs(ctx, as, http.MethodGet, path, q, nil, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil

@@ -13,12 +13,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/reqsig"
 )
 
 var tn *apitest.Node
@@ -180,17 +182,18 @@ func TestQueriesAndTransactions(t *testing.T) {
 		t.Fatalf("policy: %+v %v", p, err)
 	}
 	mustOK(pat, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Deny, Purposes: []string{"commercial_research"}})
-	if cs, err := c.Consents(ctx, pat.Address()); err != nil || len(cs) != 1 || cs[0].Provision != ledger.Deny {
+	if cs, err := c.Consents(ctx, pat.Address(), pat); err != nil || len(cs) != 1 || cs[0].Provision != ledger.Deny {
 		t.Fatalf("consents: %+v %v", cs, err)
 	}
 	mustOK(pat, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeAll}, Provision: ledger.Permit, Purposes: []string{"research"}})
-	// Every consent on the ledger: each patient's are a run, equal to the
-	// per-patient read; paging with limit=1 gives the same list.
-	all, err := c.AllConsents(ctx)
+	// Every consent that concerns st-mary (scope all concerns every
+	// institution), read by its admin: each patient's are a run, equal to
+	// the patient's own read; paging with limit=1 gives the same list.
+	all, err := c.AllConsents(ctx, st1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine, err := c.Consents(ctx, pat.Address())
+	mine, err := c.Consents(ctx, pat.Address(), pat)
 	if err != nil || len(mine) != 2 {
 		t.Fatalf("consents: %+v %v", mine, err)
 	}
@@ -200,7 +203,11 @@ func TestQueriesAndTransactions(t *testing.T) {
 	}
 	var paged []ledger.Consent
 	for after := ""; ; {
-		resp, err := http.Get(c.BaseURL() + "/v1/consents?limit=1&after=" + url.QueryEscape(after))
+		req, _ := http.NewRequest("GET", c.BaseURL()+"/v1/consents?limit=1&after="+url.QueryEscape(after), nil)
+		if err := reqsig.SignHTTP(st1.Sign, apitest.ChainID, req, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

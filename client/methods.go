@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 )
 
@@ -81,24 +83,28 @@ func (c *Client) DatasetBudget(ctx context.Context, id string) (*api.DatasetBudg
 	return get[api.DatasetBudget](ctx, c, "/v1/datasets/"+url.PathEscape(id)+"/budget", nil)
 }
 
-// Consents is GET /v1/patients/{address}/consents, oldest first.
-func (c *Client) Consents(ctx context.Context, patient string) ([]ledger.Consent, error) {
-	v, err := get[api.ConsentList](ctx, c, "/v1/patients/"+url.PathEscape(patient)+"/consents", nil)
+// Consents is GET /v1/patients/{address}/consents, oldest first, signed
+// by as: the patient's own key lists all of them; a data holder's worker
+// or admin key lists those that concern its institution; anyone else is
+// refused.
+func (c *Client) Consents(ctx context.Context, patient string, as *keys.Key) ([]ledger.Consent, error) {
+	v, err := getAs[api.ConsentList](ctx, c, as, "/v1/patients/"+url.PathEscape(patient)+"/consents", nil)
 	if err != nil {
 		return nil, err
 	}
 	return v.Consents, nil
 }
 
-// AllConsents reads every consent on the ledger (GET /v1/consents, page
-// by page), in state key order: by patient address, each patient's oldest
-// first, so each patient's consents are one run of the slice, equal to
-// what Consents returns for that address.
-func (c *Client) AllConsents(ctx context.Context) ([]ledger.Consent, error) {
+// AllConsents reads every consent as may read (GET /v1/consents, page by
+// page, each page signed): a data holder's worker or admin, every consent
+// that concerns its institution; a patient, their own. They come in state
+// key order: by patient address, each patient's oldest first, so each
+// patient's consents are one run of the slice.
+func (c *Client) AllConsents(ctx context.Context, as *keys.Key) ([]ledger.Consent, error) {
 	var out []ledger.Consent
 	q := url.Values{"limit": {strconv.Itoa(api.MaxConsentPage)}}
 	for {
-		v, err := get[api.ConsentPage](ctx, c, "/v1/consents", q)
+		v, err := getAs[api.ConsentPage](ctx, c, as, "/v1/consents", q)
 		if err != nil {
 			return nil, err
 		}
@@ -234,4 +240,20 @@ func (c *Client) AuditConsistency(ctx context.Context, from, to int64) (*api.Aud
 // and completed sums (never a site's own values).
 func (c *Client) Study(ctx context.Context, id uint64) (*api.StudyView, error) {
 	return get[api.StudyView](ctx, c, fmt.Sprintf("/v1/jobs/%d/study", id), nil)
+}
+
+// ValidateJob is POST /v1/jobs/validate: the node checks a job's params
+// against each dataset's schema and, with a purpose, that no opt-in
+// dataset is left without a patient whose consent permits it (which it
+// decides over the consents it holds, as no requester may list them).
+func (c *Client) ValidateJob(ctx context.Context, req api.ValidateRequest) (*api.Validation, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out api.Validation
+	if _, err := c.do(ctx, http.MethodPost, "/v1/jobs/validate", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

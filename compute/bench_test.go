@@ -58,7 +58,7 @@ func (m *memLedger) SignAndSubmit(context.Context, *keys.Key, ledger.Msg, bool) 
 func (m *memLedger) DatasetVersion(_ context.Context, id string, v uint64) (*ledger.DatasetVersion, error) {
 	return &ledger.DatasetVersion{Dataset: id, Version: v, ContentRoot: m.root}, nil
 }
-func (m *memLedger) AllConsents(context.Context) ([]ledger.Consent, error) {
+func (m *memLedger) AllConsents(context.Context, *keys.Key) ([]ledger.Consent, error) {
 	m.calls++
 	out := make([]ledger.Consent, len(m.wallets))
 	for i, w := range m.wallets {

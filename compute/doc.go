@@ -32,8 +32,9 @@
 //
 // Rows carry pseudonyms; the vault's per-organisation link table
 // (vault.Links) maps a pseudonym to the patient's wallet address, whose
-// consents the worker reads from the ledger API (GET /v1/consents, all of
-// them, once per run). ledger.ConsentAllows is
+// consents the worker reads from the ledger API (GET /v1/consents signed
+// with the worker key: every consent that concerns its institution, once
+// per run). ledger.ConsentAllows is
 // evaluated at the job's admission height and time, so a consent given
 // after admission does not count and a revocation at or before admission
 // excludes the patient. An unlinked row has no consents: the dataset's

@@ -31,10 +31,11 @@ type Backend interface {
 	Job(ctx context.Context, id uint64) (*ledger.Job, error)
 	Worker(ctx context.Context, addr string) (*ledger.Worker, error)
 	DatasetVersion(ctx context.Context, id string, version uint64) (*ledger.DatasetVersion, error)
-	// AllConsents reads every consent on the ledger in state key order
-	// (by patient address, each patient's oldest first), as GET
-	// /v1/consents serves them.
-	AllConsents(ctx context.Context) ([]ledger.Consent, error)
+	// AllConsents reads, in state key order (by patient address, each
+	// patient's oldest first), every consent that concerns the worker's
+	// institution, as GET /v1/consents serves them to a request signed
+	// by the worker's key.
+	AllConsents(ctx context.Context, as *keys.Key) ([]ledger.Consent, error)
 	SignAndSubmit(ctx context.Context, key *keys.Key, msg ledger.Msg, wait bool) (*api.TxSubmitted, error)
 }
 
@@ -323,7 +324,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	// rows for the job: refused before any data is read (and, in a pooled
 	// study, before its first iteration), with that reason.
 	if site.Model == ledger.ConsentOptIn {
-		all, err := consents.get(ctx, w.Ledger)
+		all, err := consents.get(ctx, w.Ledger, w.Key)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -434,9 +435,9 @@ type runConsents struct {
 	all    []ledger.Consent // by patient, each patient's oldest first
 }
 
-func (rc *runConsents) get(ctx context.Context, b Backend) ([]ledger.Consent, error) {
+func (rc *runConsents) get(ctx context.Context, b Backend, as *keys.Key) ([]ledger.Consent, error) {
 	if !rc.loaded {
-		all, err := b.AllConsents(ctx)
+		all, err := b.AllConsents(ctx, as)
 		if err != nil {
 			return nil, err
 		}
@@ -468,7 +469,7 @@ func (w *Worker) consentMask(ctx context.Context, v *vault.Version, j *ledger.Jo
 	def := ledger.ConsentAllows(nil, q)
 	var flip map[string]struct{} // pseudonyms whose row is !def
 	if len(links.Links) > 0 {
-		all, err := consents.get(ctx, w.Ledger)
+		all, err := consents.get(ctx, w.Ledger, w.Key)
 		if err != nil {
 			return nil, err
 		}

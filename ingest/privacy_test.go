@@ -26,6 +26,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/normalize"
+	"github.com/medchain/medchain/reqsig"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
 )
@@ -511,14 +512,37 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 	t.Helper()
 	ctx := context.Background()
 	base := rn.c.BaseURL()
-	get := func(path string) []byte {
-		resp, err := http.Get(base + path)
+	// Consents answer only signed requests: those are also asked signed by
+	// every local key, so whatever a key holder is shown is searched too.
+	var signers []*keys.Key
+	fetch := func(path string, as *keys.Key) []byte {
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := "api GET " + path
+		if as != nil {
+			if err := reqsig.SignHTTP(as.Sign, rn.n.ChainID(), req, nil, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			what += " (signed by " + as.Name + ")"
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		search("api GET "+path, b)
+		search(what, b)
+		return b
+	}
+	get := func(path string) []byte {
+		b := fetch(path, nil)
+		if strings.Contains(path, "consent") || strings.Contains(path, "ccount") {
+			for _, k := range signers {
+				fetch(path, k)
+			}
+		}
 		return b
 	}
 	var doc struct {
@@ -540,7 +564,9 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 	var addrs []string
 	names, _ := keys.List(node.KeysDir(rn.home))
 	for _, n := range names {
-		addrs = append(addrs, rn.key(t, n).Address())
+		k := rn.key(t, n)
+		addrs = append(addrs, k.Address())
+		signers = append(signers, k)
 	}
 	orgs, _ := rn.c.Orgs(ctx)
 	var orgIDs []string
@@ -559,7 +585,7 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 		}
 	}
 	for _, a := range addrs {
-		stateKeys = append(stateKeys, string(ledger.KeyAccount(a)))
+		stateKeys = append(stateKeys, string(ledger.KeyAccount(a)), string(ledger.KeyConsent(a, 0)), string(ledger.KeyConsentCount(a)))
 	}
 	var heights, indexes []string
 	for h := int64(1); h <= st.Height; h++ {

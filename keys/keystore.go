@@ -135,13 +135,16 @@ func prompt(confirm bool) ([]byte, error) {
 // try, which is what makes guessing expensive); tests lower it.
 var scryptWorkFactor = 18
 
-func encrypt(s secrets, pass []byte) (string, error) {
+func encrypt(s secrets, pass []byte) (string, error) { return seal(s, pass) }
+
+// seal encrypts v's JSON with age to the passphrase (scrypt), armored.
+func seal(v any, pass []byte) (string, error) {
 	r, err := age.NewScryptRecipient(string(pass))
 	if err != nil {
 		return "", err
 	}
 	r.SetWorkFactor(scryptWorkFactor)
-	plain, err := json.Marshal(s)
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
@@ -169,27 +172,32 @@ var ErrPassphrase = errors.New("wrong passphrase (or the key file was modified)"
 
 func decrypt(armored string, pass []byte) (secrets, error) {
 	var s secrets
+	return s, unseal(armored, pass, &s)
+}
+
+// unseal decrypts what seal wrote into v.
+func unseal(armored string, pass []byte, v any) error {
 	id, err := age.NewScryptIdentity(string(pass))
 	if err != nil {
-		return s, err
+		return err
 	}
 	r, err := age.Decrypt(armor.NewReader(strings.NewReader(armored)), id)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
-			return s, ErrPassphrase
+			return ErrPassphrase
 		}
-		return s, fmt.Errorf("age_scrypt: %w", err)
+		return fmt.Errorf("age_scrypt: %w", err)
 	}
 	plain, err := io.ReadAll(io.LimitReader(r, 1<<12))
 	if err != nil {
-		return s, ErrPassphrase // the payload did not authenticate
+		return ErrPassphrase // the payload did not authenticate
 	}
 	defer clear(plain)
-	if err := json.Unmarshal(plain, &s); err != nil {
-		return s, fmt.Errorf("age_scrypt: the decrypted key does not parse")
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("age_scrypt: the decrypted key does not parse")
 	}
-	return s, nil
+	return nil
 }
 
 // The cache of decrypted keys, by path and file hash.

@@ -43,7 +43,7 @@ const rules = `
 # computation. They import no medchain package.
 NONE
 < vocab, store, zk, analysis, synth, overlap, web,
-  vault/blob, vault/internal/bech32, metrics, receipts;
+  vault/blob, vault/internal/bech32, metrics, receipts, reqsig;
 
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
 # a policy and a block time; its test chain is for tests only; guest
@@ -89,7 +89,7 @@ ledger < rewards;
 store < store/pebble;
 ledger < app;
 ledger < recordshare;
-ledger, jobparams, recordshare, rewards < api;
+ledger, jobparams, recordshare, reqsig, rewards < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
 client, vault, normalize, outputctl, overlap, receipts, rewards < compute;

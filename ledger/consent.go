@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,9 +52,11 @@ func ConsentAllows(consents []Consent, q ConsentQuery) bool {
 // NobodyConsents says whether consents (every patient's, grouped by
 // patient as ListConsents lists them) leave a dataset no patient for q:
 // its model refuses a patient without consents (opt-in), and no patient's
-// consents permit the purpose. Consents are public, so a worker's refusal
-// on this (fail_job no_consent) says nothing about its data, and a
-// requester can check it before submitting.
+// consents permit the purpose. It reads consents only, so a worker's
+// refusal on this (fail_job no_consent) says nothing about its data; a
+// requester asks the node for this one bit before submitting (POST
+// /v1/jobs/validate), as consents are listed only to their patients and
+// the institutions they concern.
 func NobodyConsents(all []Consent, q ConsentQuery) bool {
 	if ConsentAllows(nil, q) {
 		return false
@@ -287,6 +290,19 @@ func KeyConsent(patient string, seq uint64) []byte {
 	return []byte("s/consent/" + patient + "/" + num(seq))
 }
 
+// ConsentKeyPatient says whether key is a state key of the consent
+// feature (one of a patient's consents, or their consent count) and whose:
+// what readers that answer without authentication must not serve.
+func ConsentKeyPatient(key []byte) (patient string, ok bool) {
+	for _, p := range [][]byte{prefixConsent, KeyConsentCount("")} {
+		if rest, found := bytes.CutPrefix(key, p); found { // both end in "/"
+			patient, _, _ = strings.Cut(string(rest), "/")
+			return patient, true
+		}
+	}
+	return "", false
+}
+
 // prefixConsent lists every consent of every patient.
 var prefixConsent = []byte(strings.TrimSuffix(string(KeyConsent("", 0)), "/"+num(0)))
 
@@ -323,6 +339,13 @@ var ErrBadCursor = fmt.Errorf("ledger: not a consent cursor")
 // patient's oldest first). next is the cursor of the following page, ""
 // when there is none.
 func ListConsents(it Iterator, after string, limit int) (consents []Consent, next string, err error) {
+	return ListConsentsWhere(it, after, limit, nil)
+}
+
+// ListConsentsWhere is ListConsents over the consents keep accepts (nil:
+// all): a page holds up to limit of those. It is how a listing is limited
+// to what its reader may see (the API's signed consent routes).
+func ListConsentsWhere(it Iterator, after string, limit int, keep func(*Consent) bool) (consents []Consent, next string, err error) {
 	if after != "" && !strings.HasPrefix(after, string(prefixConsent)) {
 		return nil, "", ErrBadCursor
 	}
@@ -343,6 +366,9 @@ func ListConsents(it Iterator, after string, limit int) (consents []Consent, nex
 		if derr = DecodeState(v, &c); derr != nil {
 			derr = fmt.Errorf("ledger: decode %s: %w", k, derr)
 			return false
+		}
+		if keep != nil && !keep(&c) {
+			return true
 		}
 		consents = append(consents, c)
 		last = append(last[:0], k...)

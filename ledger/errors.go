@@ -59,6 +59,11 @@ const (
 	CodeDealFull         Code = 38 // the deal has as many records accepted as its maximum or its budget allows
 	CodeFieldNotAllowed  Code = 39 // a deal asks for a direct identifier or free text
 	CodeAlreadyDelivered Code = 40 // the patient's record was delivered to the deal already
+
+	// Signed API requests (package reqsig): codes of the HTTP API only,
+	// never of a transaction.
+	CodeUnauthenticated Code = 42 // the request needs a valid request signature and has none (missing, malformed, wrong signature, outside the time window)
+	CodeReplayed        Code = 43 // the signed request was already served (its nonce was seen)
 )
 
 var codeNames = map[Code]string{
@@ -104,6 +109,8 @@ var codeNames = map[Code]string{
 	CodeDealFull:         "deal_full",
 	CodeFieldNotAllowed:  "field_not_allowed",
 	CodeAlreadyDelivered: "already_delivered",
+	CodeUnauthenticated:  "unauthenticated",
+	CodeReplayed:         "replayed",
 }
 
 // String is the code's stable name.

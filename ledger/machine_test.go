@@ -40,6 +40,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeDealFull, 38, "deal_full"},
 		{CodeFieldNotAllowed, 39, "field_not_allowed"},
 		{CodeAlreadyDelivered, 40, "already_delivered"},
+		{CodeUnauthenticated, 42, "unauthenticated"},
+		{CodeReplayed, 43, "replayed"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

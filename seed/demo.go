@@ -154,7 +154,7 @@ func demoConsents(ctx context.Context, c *client.Client, dir string, say func(st
 	have := make([][]ledger.Consent, len(p))
 	for i, k := range p {
 		var err error
-		if have[i], err = c.Consents(ctx, k.Address()); err != nil {
+		if have[i], err = c.Consents(ctx, k.Address(), k); err != nil {
 			return err
 		}
 	}

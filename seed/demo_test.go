@@ -87,7 +87,7 @@ func TestDemoResumes(t *testing.T) {
 			}
 		}
 		for name, want := range map[string]string{"patient-1": "active", "patient-2": "active", "patient-3": "revoked"} {
-			cs, err := c.Consents(ctx, load(name).Address())
+			cs, err := c.Consents(ctx, load(name).Address(), load(name))
 			if err != nil || len(cs) != 1 || (cs[0].Revoked != 0) != (want == "revoked") {
 				t.Fatalf("run %d: consents of %s: %+v, %v; want one, %s", run, name, cs, err, want)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/medchain/medchain/api/apitest"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 )
@@ -94,8 +95,14 @@ func browserCtx(t *testing.T, path string) (context.Context, func() []string) {
 					body.Write(b)
 				}
 			}
+			// Headers are searched too: a signed request's Authorization
+			// header must carry a signature, never a key.
+			var headers strings.Builder
+			for k, v := range e.Request.Headers {
+				fmt.Fprintf(&headers, "%s: %v\n", k, v)
+			}
 			mu.Lock()
-			sent = append(sent, e.Request.Method+" "+e.Request.URL+"\n"+body.String())
+			sent = append(sent, e.Request.Method+" "+e.Request.URL+"\n"+headers.String()+body.String())
 			mu.Unlock()
 		}
 	})
@@ -228,7 +235,11 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client.New(n.URL)
-	consents, err := c.Consents(ctx0, kf.Address)
+	patient, err := keys.Load(node.KeysDir(n.Home), "patient-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consents, err := c.Consents(ctx0, kf.Address, patient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +255,7 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	if _, err := waitText(ctx, "#patient-msg", "Recorded at height"); err != nil {
 		t.Fatal(err)
 	}
-	if consents, err = c.Consents(ctx0, kf.Address); err != nil {
+	if consents, err = c.Consents(ctx0, kf.Address, patient); err != nil {
 		t.Fatal(err)
 	}
 	if len(consents) != 2 || consents[1].Revoked != 0 || consents[1].Scope.ID != "cvd-cohort" || consents[1].Purposes[0] != "research" {
@@ -312,6 +323,17 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	}
 	if posts < 2 {
 		t.Fatalf("recorded %d POST requests, want the two signed transactions", posts)
+	}
+	// The patient page listed her consents on requests signed in the
+	// browser (the node answers no other).
+	signedLists := 0
+	for _, r := range reqs {
+		if strings.HasPrefix(r, "GET "+n.URL+"/v1/patients/"+kf.Address+"/consents\n") && strings.Contains(r, "Authorization: MedchainSig key=") {
+			signedLists++
+		}
+	}
+	if signedLists < 2 {
+		t.Fatalf("recorded %d signed consent listings, want one per render of the patient page", signedLists)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -80,7 +81,6 @@ func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) err
 	if strings.HasPrefix(m.Analysis, "code:") {
 		return nil // custom code's params are its own
 	}
-	var consents []ledger.Consent
 	for _, id := range m.Datasets {
 		ds, err := c.Dataset(ctx, id)
 		if client.IsNotFound(err) {
@@ -96,7 +96,7 @@ func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) err
 			return fail("--params do not fit dataset %s (medchain analysis describe %s shows the format): %v", id, m.Analysis, err)
 		}
 		if pol := ds.Policy; pol != nil && pol.ConsentModel == ledger.ConsentOptIn {
-			if err := checkSomeoneConsents(ctx, c, m, ds, &consents); err != nil {
+			if err := checkSomeoneConsents(ctx, c, m, ds); err != nil {
 				return err
 			}
 		}
@@ -106,23 +106,17 @@ func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) err
 
 // checkSomeoneConsents refuses a job over an opt-in dataset on which no
 // patient's consent permits the purpose: it has no rows for the job, and
-// its worker would refuse it (no_consent). The consents are public; as of
-// now, where the worker reads them as of the job's admission.
-func checkSomeoneConsents(ctx context.Context, c *client.Client, m *ledger.SubmitJob, ds *api.DatasetInfo, all *[]ledger.Consent) error {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return err
+// its worker would refuse it (no_consent). Consents are listed only to
+// their patients and data holders, so the node decides it
+// (POST /v1/jobs/validate), as of now, where the worker reads them as of
+// the job's admission.
+func checkSomeoneConsents(ctx context.Context, c *client.Client, m *ledger.SubmitJob, ds *api.DatasetInfo) error {
+	_, err := c.ValidateJob(ctx, api.ValidateRequest{Datasets: []string{ds.ID}, Analysis: m.Analysis, Params: m.Params, Purpose: m.Purpose})
+	var e *client.Error
+	if errors.As(err, &e) && e.Param == "datasets" {
+		return fail("--%s; leave it out", e.Message)
 	}
-	if *all == nil {
-		if *all, err = c.AllConsents(ctx); err != nil {
-			return err
-		}
-	}
-	q := ledger.ConsentQuery{Dataset: ds.ID, Org: ds.Org, Purpose: m.Purpose, Height: st.Height, Time: st.BlockTime.Unix(), Model: ds.Policy.ConsentModel}
-	if ledger.NobodyConsents(*all, q) {
-		return fail("--dataset %s: the dataset is opt-in and no patient's consent permits %s on it, so it has no rows for this job (its worker would refuse it with no_consent); leave it out", ds.ID, m.Purpose)
-	}
-	return nil
+	return err
 }
 
 func (e *env) checkJobParams(cmd *cobra.Command, m *ledger.SubmitJob) error {

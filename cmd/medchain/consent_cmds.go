@@ -55,22 +55,68 @@ func showConsents(w io.Writer, list []api.ConsentList) {
 	}
 }
 
+// localKeyOf names the local key whose address is addr: the key that signs
+// a patient's own listing.
+func (e *env) localKeyOf(addr string) (string, error) {
+	names, err := keys.List(e.keysDir())
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if k, err := keys.LoadPublic(e.keysDir(), n); err == nil && k.Address == addr {
+			return n, nil
+		}
+	}
+	return "", fail("no local key has address %s: consents are listed only to a signed request, so name the signing key with --as (the patient's own, or a worker or admin key of the institution they concern)", addr)
+}
+
 func consentCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "consent", Short: "A patient's consent decisions"}
 
+	var as string
+	var every bool
 	list := &cobra.Command{
 		Use:   "list [PATIENT]",
-		Short: "List a patient's consents (address or key name; default: every local key's)",
-		Args:  cobra.MaximumNArgs(1),
+		Short: "List consents, on a request signed by the patient (or by the institution they concern)",
+		Long: `list asks the node for consents on a signed request (docs/patients.md): the
+node answers only the patient who gave them, and the worker or an admin of
+the institution they concern.
+
+  medchain consent list alice                      # alice's own, signed with the key alice
+  medchain consent list 3fa1… --as st-mary-admin   # what of 3fa1…'s concerns st-mary
+  medchain consent list --all --as st-mary-worker  # every consent that concerns st-mary
+  medchain consent list                            # every local patient key's own`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var patients []string
-			if len(args) == 1 {
+			type ask struct {
+				patient string
+				signer  string // key name
+			}
+			var asks []ask
+			switch {
+			case every:
+				if len(args) == 1 {
+					return fail("--all lists every consent the signer may read: give no PATIENT with it")
+				}
+				if as == "" {
+					return fail("--all needs --as: a worker or admin key of the institution whose consents to list")
+				}
+			case len(args) == 1:
 				addr, err := e.address(args[0])
 				if err != nil {
 					return err
 				}
-				patients = append(patients, addr)
-			} else {
+				signer := as
+				if signer == "" {
+					if signer, err = e.localKeyOf(addr); err != nil {
+						return err
+					}
+				}
+				asks = append(asks, ask{addr, signer})
+			default:
+				if as != "" {
+					return fail("--as: name the PATIENT whose consents to list (or use --all)")
+				}
 				names, err := keys.List(e.keysDir())
 				if err != nil {
 					return err
@@ -80,24 +126,61 @@ func consentCmd(e *env) *cobra.Command {
 					if err != nil {
 						return err
 					}
-					patients = append(patients, k.Address)
+					asks = append(asks, ask{k.Address, n})
 				}
 			}
 			return query(e, cmd, func(ctx context.Context, c *client.Client) ([]api.ConsentList, error) {
 				out := []api.ConsentList{}
-				for _, p := range patients {
-					cs, err := c.Consents(ctx, p)
+				if every {
+					k, err := e.key(as)
+					if err != nil {
+						return nil, err
+					}
+					all, err := c.AllConsents(ctx, k)
+					if err != nil {
+						return nil, err
+					}
+					for len(all) > 0 { // one patient's consents at a time
+						n := 1
+						for n < len(all) && all[n].Patient == all[0].Patient {
+							n++
+						}
+						out = append(out, api.ConsentList{Patient: all[0].Patient, Consents: all[:n]})
+						all = all[n:]
+					}
+					return out, nil
+				}
+				for _, a := range asks {
+					if len(args) == 0 {
+						// Only patients give consents: another local key
+						// (an institution's, a researcher's) is skipped
+						// without asking for its passphrase.
+						acct, err := c.Account(ctx, a.patient)
+						if client.IsNotFound(err) || (err == nil && acct.Kind != ledger.KindPatient) {
+							continue
+						}
+						if err != nil {
+							return nil, err
+						}
+					}
+					k, err := e.key(a.signer)
+					if err != nil {
+						return nil, err
+					}
+					cs, err := c.Consents(ctx, a.patient, k)
 					if err != nil {
 						return nil, err
 					}
 					if len(cs) > 0 || len(args) == 1 {
-						out = append(out, api.ConsentList{Patient: p, Consents: cs})
+						out = append(out, api.ConsentList{Patient: a.patient, Consents: cs})
 					}
 				}
 				return out, nil
 			}, showConsents)
 		},
 	}
+	list.Flags().StringVar(&as, "as", "", "the key that signs the request: the patient's own (default, when it is a local key) or a worker or admin key of the institution the consents concern")
+	list.Flags().BoolVar(&every, "all", false, "list every consent the --as key may read (an institution's worker or admin: those that concern it)")
 
 	var (
 		gtf                  txFlags
@@ -123,7 +206,7 @@ func consentCmd(e *env) *cobra.Command {
 				if err != nil {
 					return nil, "", err
 				}
-				cs, err := c.Consents(ctx, k.Address())
+				cs, err := c.Consents(ctx, k.Address(), k)
 				if err != nil {
 					return nil, "", err
 				}

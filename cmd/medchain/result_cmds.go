@@ -125,6 +125,7 @@ printed or sent anywhere.
 	cmd.AddCommand(patientRecordCmds(e)...)
 	cmd.AddCommand(patientUsesCmds(e)...)
 	cmd.AddCommand(patientDealCmds(e)...)
+	cmd.AddCommand(patientKeysCmd(e))
 	return cmd
 }
 

@@ -2,6 +2,7 @@
 // document (/v1/openapi.json) declares; web/api_types_test.go checks every
 // field named here against it.
 import { JSONNumber, parseExact } from "./json";
+import { authorize } from "./reqsig";
 
 export class APIError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -35,8 +36,11 @@ export interface TxResult { code: number; log?: string }
 export class Node {
   constructor(private base = "") {}
 
-  async get<T>(path: string): Promise<T> {
-    const r = await fetch(`${this.base}/v1/${path}`, { headers: { Accept: "application/json" } });
+  async get<T>(path: string, signer?: { seed: Uint8Array; chainID: string }): Promise<T> {
+    const url = `${this.base}/v1/${path}`;
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (signer) headers.Authorization = authorize(signer.seed, signer.chainID, "GET", url);
+    const r = await fetch(url, { headers });
     const text = await r.text();
     let body: any;
     try {
@@ -65,8 +69,11 @@ export class Node {
   status() { return this.get<Status>("status"); }
   orgs() { return this.get<Org[] | { orgs: Org[] }>("orgs").then((r) => (Array.isArray(r) ? r : r.orgs ?? [])); }
   datasets() { return this.get<DatasetView[] | { datasets: DatasetView[] }>("datasets").then((r) => (Array.isArray(r) ? r : r.datasets ?? [])); }
-  consents(addr: string) {
-    return this.get<Consent[] | { consents: Consent[] }>(`patients/${encodeURIComponent(addr)}/consents`).then((r) => (Array.isArray(r) ? r : r.consents ?? []));
+  /** consents lists a patient's own consents, on a request signed with
+   * the patient's key (the node lists them to nobody else). */
+  async consents(addr: string, seed: Uint8Array) {
+    const chainID = (await this.status()).chain_id;
+    return this.get<{ consents: Consent[] }>(`patients/${encodeURIComponent(addr)}/consents`, { seed, chainID }).then((r) => r.consents ?? []);
   }
 
   /** account reads an account with its 64-bit fields exact, or null if none. */

@@ -1,5 +1,6 @@
-// The patient portal: my consents — give, revoke — signed in this browser
-// with my key. The node sees only the signed transaction.
+// The patient portal: my consents — listed, given, revoked — signed in
+// this browser with my key. The node sees only signed transactions and a
+// signed listing request (it lists consents to nobody else).
 import { Node, type Consent, type DatasetView } from "../api";
 import { send } from "../txflow";
 import { signedIn } from "../session";
@@ -36,7 +37,7 @@ export async function renderPatient(node: Node) {
     return;
   }
   try {
-    const list = await node.consents(k.address);
+    const list = await node.consents(k.address, k.seed);
     fill(tb, list.map((c) => {
       const active = !c.revoked_height;
       const cell = td("");
