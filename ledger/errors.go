@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +44,8 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+
+	CodeAccountSuspended Code = 46 // the signer is suspended by an admin of its organisation (suspension.go)
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +80,8 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeAccountSuspended: "account_suspended",
 }
 
 // String is the code's stable name.
@@ -88,11 +93,13 @@ func (c Code) String() string {
 }
 
 // Codes lists every defined code in order (for documentation and tests).
+// Codes are not contiguous: ranges are set aside for features.
 func Codes() []Code {
 	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
+	for c := range codeNames {
 		out = append(out, c)
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -30,7 +30,7 @@ var allTxKinds = []string{
 	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
 	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
 	"register_model", "record_prediction", "attest_prediction",
-	"register_device", "set_device_status", "anchor_readings",
+	"register_device", "set_device_status", "anchor_readings", "set_account_status",
 	"garbage", "replay", "flip",
 }
 
@@ -77,27 +77,28 @@ func (g *txGen) draw(t *rapid.T) []byte {
 // drawing them most of the time gets transactions past the permission
 // checks so that datasets, policies, consents and requests come to exist.
 var plausibleSigners = map[string][]string{
-	"create_org":        {"root"},
-	"set_org_admin":     {"alice", "carol", "root"},
-	"register_account":  {"alice", "carol"},
-	"transfer":          {"root", "alice", "bob", "carol", "rita", "pat"},
-	"register_dataset":  {"alice", "bob", "carol"},
-	"set_policy":        {"alice", "bob", "carol"},
-	"give_consent":      {"pat", "paula", "newpat"},
-	"narrow_consent":    {"pat", "paula", "newpat"},
-	"revoke_consent":    {"pat", "paula", "newpat"},
-	"request_access":    {"rita", "carol", "newres"},
-	"decide_access":     {"alice", "bob", "carol"},
-	"register_worker":   {"alice", "carol"},
-	"submit_job":        {"rita", "carol", "alice"},
-	"post_result":       {"wanda", "walt"},
-	"fail_job":          {"wanda", "walt"},
-	"expire_job":        {"rita", "pat"},
-	"register_model":    {"rita", "carol", "alice"},
-	"attest_prediction": {"carol", "alice", "rita"},
-	"register_device":   {"alice", "bob", "carol"},
-	"set_device_status": {"alice", "bob", "carol"},
-	"anchor_readings":   {"alice", "bob", "carol"},
+	"create_org":         {"root"},
+	"set_org_admin":      {"alice", "carol", "root"},
+	"register_account":   {"alice", "carol"},
+	"transfer":           {"root", "alice", "bob", "carol", "rita", "pat"},
+	"register_dataset":   {"alice", "bob", "carol"},
+	"set_policy":         {"alice", "bob", "carol"},
+	"give_consent":       {"pat", "paula", "newpat"},
+	"narrow_consent":     {"pat", "paula", "newpat"},
+	"revoke_consent":     {"pat", "paula", "newpat"},
+	"request_access":     {"rita", "carol", "newres"},
+	"decide_access":      {"alice", "bob", "carol"},
+	"register_worker":    {"alice", "carol"},
+	"submit_job":         {"rita", "carol", "alice"},
+	"post_result":        {"wanda", "walt"},
+	"fail_job":           {"wanda", "walt"},
+	"expire_job":         {"rita", "pat"},
+	"register_model":     {"rita", "carol", "alice"},
+	"attest_prediction":  {"carol", "alice", "rita"},
+	"register_device":    {"alice", "bob", "carol"},
+	"set_device_status":  {"alice", "bob", "carol"},
+	"anchor_readings":    {"alice", "bob", "carol"},
+	"set_account_status": {"alice", "bob", "carol"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -240,6 +241,9 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		root := sha256.Sum256([]byte(rapid.String().Draw(t, "readings")))
 		msg = &AnchorReadings{Seq: rapid.Uint64Range(0, 4).Draw(t, "seq"), Root: hex.EncodeToString(root[:]),
 			Band: rapid.SampledFrom([]string{"<100", "1k-10k", "17"}).Draw(t, "band")}
+	case "set_account_status":
+		msg = &SetAccountStatus{Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "account")),
+			Status: rapid.SampledFrom(append(slices.Clone(AccountStatuses), "asleep")).Draw(t, "status")}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

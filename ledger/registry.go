@@ -35,6 +35,7 @@ var registry = []txDef{
 	def(TxRegisterDevice, (*txCtx).registerDevice),
 	def(TxSetDeviceStatus, (*txCtx).setDeviceStatus),
 	def(TxAnchorReadings, (*txCtx).anchorReadings),
+	def(TxSetAccountStatus, (*txCtx).setAccountStatus),
 }
 
 // txDef is one registered transaction type.

@@ -248,6 +248,7 @@ var storedTypes = []struct {
 	{KeyDevice(""), newOf[Device]},
 	{KeyAnchor("", 0), newOf[Anchor]},
 	{KeyLastAnchor(""), newOf[uint64]},
+	{KeySuspension(""), newOf[Suspension]},
 	{KeyLast(), newOf[Commitment]},
 	{KeyCommitment(0), newOf[Commitment]},
 	{KeyTxResult(""), newOf[TxRecord]},
