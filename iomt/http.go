@@ -30,7 +30,14 @@ type Outcome struct {
 // readings (device.Signed), answered with one Outcome per reading, in
 // order, once every reading is stored or refused. "stored" means synced to
 // disk. A body that is not a JSON array of at most MaxHTTPBatch objects is
-// refused whole (400) with nothing stored.
+// refused whole (400) with nothing stored. The reasons a sender can learn
+// without the device's signature (malformed, unknown, suspended or revoked
+// device) are the ledger's public record; every later reason is told only
+// for a reading the device signed.
+//
+// It also serves GET /v1/devices/ingest, the counts of outcomes as record
+// bands (Stats.Banded): the exact counts stay in the node's process (its
+// console).
 func Handler(g *Ingest) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/devices/readings", func(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +72,9 @@ func Handler(g *Ingest) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/devices/ingest", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(g.Stats())
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // "<100" as it is
+		enc.Encode(g.Stats().Banded())
 	})
 	return mux
 }

@@ -87,12 +87,6 @@ func (g *Ingest) publish(r *device.Reading) {
 	}
 }
 
-// Authorizer decides whether the account (address) may follow a device's
-// readings.
-type Authorizer interface {
-	MayFollow(ctx context.Context, account, dev string) (bool, error)
-}
-
 // StreamRequest is the signed part of a stream request: the follower
 // signs "medchain/device/stream/v1", the chain id, the device and the
 // time (Unix milliseconds), NUL-separated, with its account key.
@@ -140,7 +134,9 @@ func StreamHandler(g *Ingest, auth Authorizer, chainID func() string) http.Handl
 			httpError(w, http.StatusUnauthorized, "sig: does not verify for this chain, device and time")
 			return
 		}
-		ok, err := auth.MayFollow(r.Context(), vocab.Address(pub), dev)
+		account := vocab.Address(pub)
+		changed := auth.Changed()
+		ok, err := auth.MayFollow(r.Context(), account, dev)
 		if err != nil {
 			httpError(w, http.StatusServiceUnavailable, "cannot read the ledger now")
 			return
@@ -156,6 +152,13 @@ func StreamHandler(g *Ingest, auth Authorizer, chainID func() string) http.Handl
 		}
 		ch, stop := g.Subscribe(dev)
 		defer stop()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		revoked := make(chan struct{})
+		go func() {
+			defer close(revoked)
+			stillAllowed(ctx, auth, changed, account, dev)
+		}()
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
@@ -167,9 +170,20 @@ func StreamHandler(g *Ingest, auth Authorizer, chainID func() string) http.Handl
 			select {
 			case <-r.Context().Done():
 				return
+			case <-revoked:
+				// No longer allowed (or no longer decidable): nothing
+				// more is sent, whatever is queued.
+				fmt.Fprint(w, "event: revoked\ndata: {}\n\n")
+				fl.Flush()
+				return
 			case <-beat.C:
 				fmt.Fprint(w, ": keep-alive\n\n")
 			case rd, open := <-ch:
+				if isClosed(revoked) {
+					fmt.Fprint(w, "event: revoked\ndata: {}\n\n")
+					fl.Flush()
+					return
+				}
 				if !open {
 					fmt.Fprint(w, "event: lagging\ndata: {}\n\n")
 					fl.Flush()

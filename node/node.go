@@ -55,7 +55,8 @@ type Node struct {
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
 	workDone chan struct{}
-	devices  *devices // device ingestion, if on
+	devices  *devices    // device ingestion, if on
+	blocks   blockSignal // closes a channel at each committed block
 }
 
 var (
