@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/medchain/medchain/device"
@@ -306,5 +308,121 @@ func TestMQTTFollowerRevoked(t *testing.T) {
 	case v := <-got:
 		t.Fatalf("received %g after the revocation", v)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// The stream over a WebSocket: the same signed request and the same
+// decision; readings as JSON messages; at the block that ends the
+// permission, a "revoked" message and a policy-violation close. A request
+// not allowed is refused at the handshake (403) with no message.
+func TestWebSocketStream(t *testing.T) {
+	f := newFixture(t, 1)
+	defer f.close()
+	clinician := ed25519.NewKeyFromSeed([]byte("clinician key seed 32 bytes long"))
+	stranger := ed25519.NewKeyFromSeed([]byte("stranger key seed 32 bytes long!"))
+	acct := vocab.Address(clinician.Public().(ed25519.PublicKey))
+	auth := newLedgerSwitch()
+	auth.block(acct, "dev-0000", true)
+	srv := httptest.NewServer(iomt.StreamHandler(f.g, auth, func() string { return testChain }))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	_, resp, err := websocket.Dial(ctx, streamURL(srv.URL, testChain, "dev-0000", stranger, time.Now()), nil)
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("a stranger's WebSocket: %v (%v)", err, resp)
+	}
+	c, _, err := websocket.Dial(ctx, streamURL(srv.URL, testChain, "dev-0000", clinician, time.Now()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	submit := func(v float64) {
+		s := f.reading("dev-0000", v)
+		if err := f.g.Submit(context.Background(), &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type message struct {
+		Event   string
+		Reading *device.Reading
+	}
+	// The subscription starts once the handshake is answered; a reading
+	// submitted right after may race it, so submit until one arrives.
+	got := make(chan message, 16)
+	var readErr error
+	go func() {
+		defer close(got)
+		for {
+			var m message
+			if readErr = wsjson.Read(ctx, c, &m); readErr != nil {
+				return
+			}
+			got <- m
+		}
+	}()
+	var m message
+	for v := 90.0; m.Event == ""; v++ {
+		submit(v)
+		select {
+		case m = <-got:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if m.Event != "reading" || m.Reading == nil || m.Reading.Device != "dev-0000" {
+		t.Fatalf("first message %+v", m)
+	}
+	// Drain what was sent before the revocation.
+	for len(got) > 0 {
+		<-got
+	}
+	auth.block(acct, "dev-0000", false)
+	var last message
+	for m := range got {
+		last = m
+	}
+	if last.Event != "revoked" {
+		t.Fatalf("the last message %+v, want revoked", last)
+	}
+	if websocket.CloseStatus(readErr) != websocket.StatusPolicyViolation {
+		t.Fatalf("close: %v", readErr)
+	}
+}
+
+// A stream outlives the server's write timeout (the node's API has one):
+// a reading stored after it has passed still arrives, over SSE and over a
+// WebSocket.
+func TestStreamOutlivesWriteTimeout(t *testing.T) {
+	f := newFixture(t, 1)
+	defer f.close()
+	clinician := ed25519.NewKeyFromSeed([]byte("clinician key seed 32 bytes long"))
+	auth := allowList{vocab.Address(clinician.Public().(ed25519.PublicKey)): "dev-0000"}
+	srv := httptest.NewUnstartedServer(iomt.StreamHandler(f.g, auth, func() string { return testChain }))
+	srv.Config.WriteTimeout, srv.Config.ReadTimeout = 500*time.Millisecond, 500*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(streamURL(srv.URL, testChain, "dev-0000", clinician, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, streamURL(srv.URL, testChain, "dev-0000", clinician, time.Now()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	time.Sleep(time.Second)
+	s := f.reading("dev-0000", 77)
+	if err := f.g.Submit(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextEvent(t, bufio.NewReader(resp.Body)); !strings.Contains(ev, `"value":77`) {
+		t.Fatalf("SSE event %q", ev)
+	}
+	var m struct{ Event string }
+	if err := wsjson.Read(ctx, ws, &m); err != nil || m.Event != "reading" {
+		t.Fatalf("WebSocket: %+v %v", m, err)
 	}
 }
