@@ -11,6 +11,8 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/attest"
+	"github.com/medchain/medchain/device"
+	"github.com/medchain/medchain/iomt"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/smt"
@@ -66,7 +68,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 			}
 		}
 	}
-	registered := api.Routes()
+	// A node with device ingestion serves the device routes beside the API's.
+	registered := append(api.Routes(), iomt.Routes()...)
 	sort.Strings(documented)
 	sort.Strings(registered)
 	for _, r := range registered {
@@ -128,6 +131,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"Refusal": ledger.Refusal{}, "AnalysisList": api.AnalysisList{}, "AnalysisSpec": jobparams.Spec{},
 		"AnalysisParam": jobparams.Param{}, "AnalysisExample": jobparams.Example{},
 		"ValidateRequest": api.ValidateRequest{}, "Validation": api.Validation{}, "CheckedVersion": api.CheckedVersion{},
+		"Reading": device.Reading{}, "SignedReading": device.Signed{}, "ReadingOutcome": iomt.Outcome{},
+		"IngestBands": iomt.BandedStats{}, "ReasonBand": iomt.BandedReasonCount{}, "StreamMessage": iomt.StreamMessage{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]

@@ -113,7 +113,7 @@ const streamSkew = 60 * time.Second
 // once no longer allowed, its stream ends ("revoked").
 func StreamHandler(g *Ingest, auth Authorizer, chainID func() string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/devices/{id}/stream", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(RouteStream, func(w http.ResponseWriter, r *http.Request) {
 		dev := r.PathValue("id")
 		q := r.URL.Query()
 		pub, err1 := hex.DecodeString(q.Get("key"))
@@ -257,8 +257,8 @@ func (f *follow) sse(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wsMessage is a WebSocket follower's message.
-type wsMessage struct {
+// StreamMessage is a message of a stream over a WebSocket.
+type StreamMessage struct {
 	Event   string          `json:"event"` // "reading", "revoked" or "lagging"
 	Reading *device.Reading `json:"reading,omitempty"`
 }
@@ -275,13 +275,13 @@ func (f *follow) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	ctx := c.CloseRead(r.Context()) // a follower sends nothing; its close ends ctx
-	write := func(m wsMessage) error {
+	write := func(m StreamMessage) error {
 		wctx, cancel := context.WithTimeout(ctx, writeWait)
 		defer cancel()
 		return wsjson.Write(wctx, c, m)
 	}
 	end := f.run(ctx, func(rd device.Reading) error {
-		return write(wsMessage{Event: "reading", Reading: &rd})
+		return write(StreamMessage{Event: "reading", Reading: &rd})
 	}, func() error {
 		pctx, cancel := context.WithTimeout(ctx, writeWait)
 		defer cancel()
@@ -289,10 +289,10 @@ func (f *follow) websocket(w http.ResponseWriter, r *http.Request) {
 	})
 	switch end {
 	case endRevoked:
-		write(wsMessage{Event: end})
+		write(StreamMessage{Event: end})
 		c.Close(websocket.StatusPolicyViolation, "no longer allowed to follow")
 	case endLagging:
-		write(wsMessage{Event: end})
+		write(StreamMessage{Event: end})
 		c.Close(websocket.StatusTryAgainLater, "too far behind")
 	}
 }

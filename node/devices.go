@@ -114,10 +114,10 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 		return err
 	}
 	h := iomt.Handler(d.ingest)
-	mux.Handle("/v1/devices/readings", h)
-	mux.Handle("/v1/devices/ingest", h)
+	mux.Handle(iomt.RouteReadings, h)
+	mux.Handle(iomt.RouteIngest, h)
 	fw := &followers{n: n, v: v, id: nodeID, org: acct.Org}
-	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, fw, n.ChainID))
+	mux.Handle(iomt.RouteStream, iomt.StreamHandler(d.ingest, fw, n.ChainID))
 	if o.MQTT != "" {
 		bc := iomt.BrokerConfig{Addr: o.MQTT, Log: log, ChainID: n.ChainID, Followers: fw}
 		if (o.MQTTCert == "") != (o.MQTTKey == "") {
