@@ -11,6 +11,8 @@ import (
 
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/attest"
+	"github.com/medchain/medchain/device"
+	"github.com/medchain/medchain/iomt"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/recordshare"
@@ -67,7 +69,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 			}
 		}
 	}
-	registered := api.Routes()
+	// A node with device ingestion serves the device routes beside the API's.
+	registered := append(api.Routes(), iomt.Routes()...)
 	sort.Strings(documented)
 	sort.Strings(registered)
 	for _, r := range registered {
@@ -133,6 +136,8 @@ func TestOpenAPISchemas(t *testing.T) {
 		"RecordServerInfo": api.RecordServerInfo{}, "RecordCopy": api.RecordCopy{}, "ShareCreated": api.ShareCreated{},
 		"RecordRequest": recordshare.Request{}, "SignedRecordRequest": recordshare.Signed{},
 		"ShareUpload": recordshare.Share{}, "ShareOpen": api.ShareOpen{},
+		"Reading": device.Reading{}, "SignedReading": device.Signed{}, "ReadingOutcome": iomt.Outcome{},
+		"IngestBands": iomt.BandedStats{}, "ReasonBand": iomt.BandedReasonCount{}, "StreamMessage": iomt.StreamMessage{},
 	}
 	for name, v := range types {
 		s, ok := d.Comps.Schemas[name]

@@ -100,6 +100,22 @@ func DefaultPolicy() Policy {
 // fails to store can be sent again. The returned value is in the field's
 // unit (normalize's conversion).
 func (p *Policy) Check(s *Signed, info *Info, w *Window, nowMs int64) (float64, error) {
+	return p.check(s, info, w, nowMs, func() bool { return s.Verify(info.Key) })
+}
+
+// CheckVerified is Check with the signature already verified (sigOK, by
+// VerifyBatch against info.Key): the same checks in the same order, so the
+// reason given is the same.
+func (p *Policy) CheckVerified(s *Signed, info *Info, w *Window, nowMs int64, sigOK bool) (float64, error) {
+	return p.check(s, info, w, nowMs, func() bool { return sigOK })
+}
+
+// NeedsSignature reports whether Check would reach the signature of a
+// well-formed reading of a device registered as info: only an active
+// device's readings are verified.
+func NeedsSignature(info *Info) bool { return info != nil && info.Status == Active }
+
+func (p *Policy) check(s *Signed, info *Info, w *Window, nowMs int64, verified func() bool) (float64, error) {
 	reject := func(r Reason) (float64, error) {
 		return 0, &Rejection{Device: s.Device, Seq: s.Seq, Reason: r}
 	}
@@ -113,7 +129,7 @@ func (p *Policy) Check(s *Signed, info *Info, w *Window, nowMs int64) (float64, 
 		return reject(Revoked)
 	case info.Status != Active:
 		return reject(Suspended)
-	case !s.Verify(info.Key):
+	case !verified():
 		return reject(BadSignature)
 	}
 	if r := w.Check(s.Seq); r != "" {

@@ -80,13 +80,6 @@ func Sign(r Reading, key ed25519.PrivateKey) Signed {
 	return Signed{Reading: r, Sig: ed25519.Sign(key, r.Canonical())}
 }
 
-// Verify reports whether the signature is the device key's over the
-// reading.
-func (s *Signed) Verify(pub ed25519.PublicKey) bool {
-	return len(pub) == ed25519.PublicKeySize && len(s.Sig) == ed25519.SignatureSize &&
-		ed25519.Verify(pub, s.Canonical(), s.Sig)
-}
-
 // LeafHash is the reading's leaf in the anchor's Merkle tree (RFC 6962:
 // SHA-256 of 0x00 and the leaf). The leaf is the canonical encoding and
 // the signature: the signature, which only the device can make, keeps a

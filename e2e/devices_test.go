@@ -43,13 +43,18 @@ func TestDeviceCrash(t *testing.T) {
 		"--devices", "200", "--hz", "1", "--duration", "1s", "--prefix", "crash")
 	t.Log(strings.TrimSpace(out))
 	devs := iomt.SimDevices("crash", "medchain-sim", 200)
+	st0, err := client.New(api).Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := st0.ChainID
 
 	var mu sync.Mutex
 	var acked []devSeq
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *iomt.SimReport, 1)
 	go func() {
-		rep, err := iomt.Simulate(ctx, iomt.SimConfig{Broker: mqtt, Devices: devs, Hz: 5, Duration: time.Minute,
+		rep, err := iomt.Simulate(ctx, iomt.SimConfig{Broker: mqtt, ChainID: chain, Devices: devs, Hz: 5, Duration: time.Minute,
 			OnAck: func(dev string, seq uint64) { mu.Lock(); acked = append(acked, devSeq{dev, seq}); mu.Unlock() }})
 		if err != nil {
 			t.Error(err)
@@ -147,7 +152,7 @@ func TestDeviceCrash(t *testing.T) {
 	st.Close()
 
 	// The devices resume: new readings are stored, none refused.
-	rep, err = iomt.Simulate(context.Background(), iomt.SimConfig{Broker: mqtt, Devices: devs, Hz: 2, Duration: 2 * time.Second})
+	rep, err = iomt.Simulate(context.Background(), iomt.SimConfig{Broker: mqtt, ChainID: chain, Devices: devs, Hz: 2, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

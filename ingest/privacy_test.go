@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -636,7 +637,18 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 		case "index":
 			return indexes
 		case "key":
+			if strings.HasPrefix(path, "/v1/devices/") { // a follower's account key
+				var pubs []string
+				for _, n := range names {
+					pubs = append(pubs, hex.EncodeToString(rn.key(t, n).PubKey()))
+				}
+				return pubs
+			}
 			return stateKeys
+		case "ts":
+			return []string{strconv.FormatInt(time.Now().UnixMilli(), 10)}
+		case "sig":
+			return []string{strings.Repeat("0", 128)}
 		case "status":
 			return []string{"pending", "granted", "running", "done", "open", "closed", "withdrawn", "delivered"}
 		case "from":

@@ -22,45 +22,34 @@ type AnchorLedger interface {
 	SubmitAnchor(ctx context.Context, seq uint64, root [32]byte, band string) error
 }
 
-type cutResult struct {
-	a   *series.Anchor
-	err error
-}
-
-// cut (committer goroutine) turns the readings stored since the last
-// marker into an anchor: it writes the marker (synced) and returns it; nil
-// if no reading came.
-func (g *Ingest) cut() cutResult {
+// Cut closes the current anchor interval: the readings stored since the
+// last one become anchor number Seq, whose marker is in the store (synced)
+// when Cut returns, between two frames. It returns nil if no reading was
+// stored since.
+func (g *Ingest) Cut() (*series.Anchor, error) {
+	select {
+	case <-g.quit:
+		return nil, ErrClosed
+	default:
+	}
+	g.storeMu.Lock()
+	defer g.storeMu.Unlock()
 	if len(g.leaves) == 0 {
-		return cutResult{}
+		return nil, nil
 	}
 	t, err := device.NewTree(g.leaves)
 	if err != nil {
-		return cutResult{err: err}
+		return nil, err
 	}
 	a := series.Anchor{Seq: g.lastMark + 1, Count: t.Size(), Root: t.Root()}
 	if _, err := g.cfg.Store.Mark(a); err != nil {
-		return cutResult{err: err}
+		return nil, err
 	}
 	g.leaves, g.lastMark = g.leaves[:0], a.Seq
 	g.markersMu.Lock()
 	g.markers = append(g.markers, a)
 	g.markersMu.Unlock()
-	return cutResult{a: &a}
-}
-
-// Cut closes the current anchor interval: the readings stored since the
-// last one become anchor number Seq, whose marker is in the store when Cut
-// returns. It returns nil if no reading was stored since.
-func (g *Ingest) Cut() (*series.Anchor, error) {
-	c := make(chan cutResult, 1)
-	select {
-	case g.cuts <- c:
-	case <-g.quit:
-		return nil, ErrClosed
-	}
-	r := <-c
-	return r.a, r.err
+	return &a, nil
 }
 
 // Band is what the ledger is told of an anchor's size: the record band of

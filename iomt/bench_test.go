@@ -52,14 +52,14 @@ func (m mapLinks) Pseudonym(d string) (string, bool) { p, ok := m[d]; return p, 
 func BenchmarkMQTT(b *testing.B) {
 	f, devs := simFixture(b, *benchDevices)
 	defer f.close()
-	br, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet, nil)
+	br, err := iomt.StartBroker(f.g, iomt.BrokerConfig{Addr: "127.0.0.1:0", Log: quiet, ChainID: func() string { return testChain }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer br.Close()
 	for b.Loop() {
 		cpu0 := cpuTime()
-		rep, err := iomt.Simulate(context.Background(), iomt.SimConfig{Broker: br.Addr(), Devices: devs, Hz: *benchHz, Duration: *benchDuration})
+		rep, err := iomt.Simulate(context.Background(), iomt.SimConfig{Broker: br.Addr(), ChainID: testChain, Devices: devs, Hz: *benchHz, Duration: *benchDuration})
 		if err != nil {
 			b.Fatal(err)
 		}

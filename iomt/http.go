@@ -17,6 +17,17 @@ const (
 	maxHTTPBody  = 8 << 20
 )
 
+// The device routes a node with device ingestion serves on its API (beside
+// package api's), as method and pattern.
+const (
+	RouteReadings = "POST /v1/devices/readings"
+	RouteIngest   = "GET /v1/devices/ingest"
+	RouteStream   = "GET /v1/devices/{id}/stream"
+)
+
+// Routes lists the device routes (documented in api/openapi.json).
+func Routes() []string { return []string{RouteReadings, RouteIngest, RouteStream} }
+
 // Outcome is the answer for one reading of a batch.
 type Outcome struct {
 	Device string        `json:"device,omitempty"`
@@ -30,10 +41,17 @@ type Outcome struct {
 // readings (device.Signed), answered with one Outcome per reading, in
 // order, once every reading is stored or refused. "stored" means synced to
 // disk. A body that is not a JSON array of at most MaxHTTPBatch objects is
-// refused whole (400) with nothing stored.
+// refused whole (400) with nothing stored. The reasons a sender can learn
+// without the device's signature (malformed, unknown, suspended or revoked
+// device) are the ledger's public record; every later reason is told only
+// for a reading the device signed.
+//
+// It also serves GET /v1/devices/ingest, the counts of outcomes as record
+// bands (Stats.Banded): the exact counts stay in the node's process (its
+// console).
 func Handler(g *Ingest) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/devices/readings", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(RouteReadings, func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHTTPBody))
 		if err != nil {
 			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: over %d bytes", maxHTTPBody))
@@ -63,9 +81,11 @@ func Handler(g *Ingest) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"results": out})
 	})
-	mux.HandleFunc("GET /v1/devices/ingest", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(RouteIngest, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(g.Stats())
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // "<100" as it is
+		enc.Encode(g.Stats().Banded())
 	})
 	return mux
 }

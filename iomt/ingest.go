@@ -14,8 +14,10 @@ package iomt
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,18 +65,26 @@ type Ingest struct {
 	mu   sync.Mutex
 	devs map[string]*devState
 
-	reqs chan *pending
-	cuts chan chan cutResult
-	quit chan struct{}
-	wg   sync.WaitGroup
+	// closeMu is held (read) by every Submit, so that Close waits for
+	// the readings already submitted.
+	closeMu sync.RWMutex
+	closed  bool
+	quit    chan struct{}
 
-	// Touched only by the committer goroutine (and New before it starts).
+	// commit writes readings to the store in group-committed batches.
+	commit *batcher[*pending, error]
+
+	// storeMu is the store's one writer: a batch's frame or an anchor's
+	// marker at a time, so that an anchor covers exactly the frames
+	// between two markers. It guards leaves and lastMark.
+	storeMu   sync.Mutex
 	leaves    [][32]byte
 	lastMark  uint64
 	markers   []series.Anchor // every anchor marker in the store, in order
 	markersMu sync.Mutex
 
 	accepted atomic.Uint64
+	verify   *batcher[sigCheck, bool] // signatures, verified in batches
 	stats    stats
 	subs     subscribers
 	live     atomic.Pointer[func(*device.Reading)]
@@ -94,7 +104,6 @@ type devState struct {
 type pending struct {
 	rec  series.Record
 	leaf [32]byte
-	done chan error
 }
 
 // New starts ingestion on cfg.Store, first reading the store back: every
@@ -108,8 +117,11 @@ func New(cfg Config) (*Ingest, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	g := &Ingest{cfg: cfg, devs: make(map[string]*devState), reqs: make(chan *pending, 4096),
-		cuts: make(chan chan cutResult), quit: make(chan struct{}), stats: newStats()}
+	g := &Ingest{cfg: cfg, devs: make(map[string]*devState), quit: make(chan struct{}), stats: newStats()}
+	g.verify = newBatcher(runtime.GOMAXPROCS(0), verifyBatch)
+	// One batch at a time: the readings that arrive while one frame is
+	// being synced form the next (group commit).
+	g.commit = newBatcher(1, g.write)
 	l, err := cfg.Links()
 	if err != nil {
 		return nil, fmt.Errorf("iomt: device links: %w", err)
@@ -131,8 +143,6 @@ func New(cfg Config) (*Ingest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("iomt: reading the store back: %w", err)
 	}
-	g.wg.Add(1)
-	go g.commit()
 	return g, nil
 }
 
@@ -150,12 +160,12 @@ func (g *Ingest) dev(id string) *devState {
 // Close stops accepting readings; readings already submitted are stored
 // or refused first.
 func (g *Ingest) Close() {
-	select {
-	case <-g.quit:
-	default:
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	if !g.closed {
+		g.closed = true
 		close(g.quit)
 	}
-	g.wg.Wait()
 }
 
 // ErrClosed is returned for readings submitted after Close.
@@ -172,6 +182,11 @@ func (g *Ingest) Submit(ctx context.Context, s *device.Signed) error {
 }
 
 func (g *Ingest) submit(ctx context.Context, s *device.Signed) error {
+	g.closeMu.RLock()
+	defer g.closeMu.RUnlock()
+	if g.closed {
+		return ErrClosed
+	}
 	info := g.cfg.Registry.Device(s.Device)
 	if info == nil {
 		// Checked before any per-device state exists, so that unknown
@@ -179,13 +194,17 @@ func (g *Ingest) submit(ctx context.Context, s *device.Signed) error {
 		_, err := g.cfg.Policy.Check(s, nil, &device.Window{}, 0)
 		return err
 	}
+	// The signature, the costly check, is verified first (in a batch with
+	// the readings arriving at the same time, outside the device's lock);
+	// the checks then run in their order with its outcome.
+	sigOK := device.NeedsSignature(info) && g.verify.do(sigCheck{info.Key, s})
 	d := g.dev(s.Device)
 	d.mu.Lock()
 	if _, busy := d.inflight[s.Seq]; busy {
 		d.mu.Unlock()
 		return &device.Rejection{Device: s.Device, Seq: s.Seq, Reason: device.Replay}
 	}
-	_, err := g.cfg.Policy.Check(s, info, &d.w, g.cfg.Now().UnixMilli())
+	_, err := g.cfg.Policy.CheckVerified(s, info, &d.w, g.cfg.Now().UnixMilli(), sigOK)
 	if err == nil {
 		d.inflight[s.Seq] = struct{}{}
 	}
@@ -202,17 +221,13 @@ func (g *Ingest) submit(ctx context.Context, s *device.Signed) error {
 	if !ok {
 		return &device.Rejection{Device: s.Device, Seq: s.Seq, Reason: Unlinked}
 	}
-	p := &pending{rec: series.Record{Pseudonym: psn, Signed: *s}, leaf: s.LeafHash(), done: make(chan error, 1)}
-	select {
-	case g.reqs <- p:
-	case <-g.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	// Once handed over, wait for the outcome whatever the context says:
+	// Once handed over, the outcome is awaited whatever the context says:
 	// the reading may be stored, and its window must say so.
-	if err := <-p.done; err != nil {
+	p := &pending{rec: series.Record{Pseudonym: psn, Signed: *s}, leaf: s.LeafHash()}
+	if err := g.commit.do(p); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -221,6 +236,21 @@ func (g *Ingest) submit(ctx context.Context, s *device.Signed) error {
 	g.accepted.Add(1)
 	g.publish(&s.Reading)
 	return nil
+}
+
+// sigCheck is one reading's signature to verify against its device's key.
+type sigCheck struct {
+	key ed25519.PublicKey
+	s   *device.Signed
+}
+
+func verifyBatch(cs []sigCheck) []bool {
+	keys := make([]ed25519.PublicKey, len(cs))
+	readings := make([]*device.Signed, len(cs))
+	for i, c := range cs {
+		keys[i], readings[i] = c.key, c.s
+	}
+	return device.VerifyBatch(keys, readings)
 }
 
 func (g *Ingest) pseudonym(dev string) (string, bool) {
@@ -235,57 +265,25 @@ func (g *Ingest) pseudonym(dev string) (string, bool) {
 	return l.Pseudonym(dev)
 }
 
-// commit is the one goroutine that writes to the store: it takes every
-// reading waiting, appends them as one synced frame, and answers them all;
-// anchor cuts are taken between frames, so an anchor covers exactly the
-// frames between two markers.
-func (g *Ingest) commit() {
-	defer g.wg.Done()
-	batch := make([]*pending, 0, 1024)
-	recs := make([]series.Record, 0, 1024)
-	for {
-		var first *pending
-		select {
-		case first = <-g.reqs:
-		case c := <-g.cuts:
-			c <- g.cut()
-			continue
-		case <-g.quit:
-			// Answer what is queued, then stop.
-			for {
-				select {
-				case p := <-g.reqs:
-					g.write([]*pending{p}, recs[:0])
-				default:
-					return
-				}
+// write appends a batch of readings as synced frames (one unless the
+// batch passes series.MaxBatch) and answers each: nil once stored.
+func (g *Ingest) write(batch []*pending) []error {
+	g.storeMu.Lock()
+	defer g.storeMu.Unlock()
+	errs := make([]error, len(batch))
+	recs := make([]series.Record, 0, min(len(batch), series.MaxBatch))
+	for lo := 0; lo < len(batch); lo += series.MaxBatch {
+		part := batch[lo:min(lo+series.MaxBatch, len(batch))]
+		recs = recs[:0]
+		for _, p := range part {
+			recs = append(recs, p.rec)
+		}
+		_, err := g.cfg.Store.Append(recs)
+		for i, p := range part {
+			if errs[lo+i] = err; err == nil {
+				g.leaves = append(g.leaves, p.leaf)
 			}
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < series.MaxBatch {
-			select {
-			case p := <-g.reqs:
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		g.write(batch, recs[:0])
 	}
-}
-
-func (g *Ingest) write(batch []*pending, recs []series.Record) {
-	for _, p := range batch {
-		recs = append(recs, p.rec)
-	}
-	_, err := g.cfg.Store.Append(recs)
-	if err == nil {
-		for _, p := range batch {
-			g.leaves = append(g.leaves, p.leaf)
-		}
-	}
-	for _, p := range batch {
-		p.done <- err
-	}
+	return errs
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,10 +58,12 @@ func deviceOf(topic, suffix string) (string, bool) {
 }
 
 // Broker is the MQTT broker embedded in the node (mochi-mqtt, MQTT 3.1.1
-// and 5 over TCP).
+// and 5 over TCP, or TLS).
 type Broker struct {
-	srv *mqtt.Server
-	ln  net.Listener
+	srv  *mqtt.Server
+	ln   net.Listener
+	stop chan struct{}
+	done chan struct{}
 }
 
 // Rejection is what a refused device is told on its rejections topic.
@@ -71,16 +74,48 @@ type Rejection struct {
 	Field  string        `json:"field,omitempty"`
 }
 
-// Follow lets authorised accounts subscribe to devices' live topics over
-// MQTT. A follower connects with username "<account public key, hex>:<Unix
-// ms>" and as password the hex ed25519 signature of
-// FollowerConnect(chain id, client id, ms), within a minute of the node's
-// clock; it may then subscribe, by exact name, to the live topic of each
-// device Auth lets it follow. A connection without username is a
-// device's: it may publish readings and follow nothing.
-type Follow struct {
-	Auth    Authorizer
-	ChainID func() string
+// BrokerConfig configures the broker.
+type BrokerConfig struct {
+	Addr    string // host:port; port 0 picks one
+	Log     *slog.Logger
+	ChainID func() string // the chain connection proofs are signed for
+	// TLS, if set, makes the listener TLS (the node's certificate and key
+	// from its settings); devices and followers then connect over TLS only.
+	TLS *tls.Config
+	// Followers, if set, lets the accounts it allows subscribe to devices'
+	// live topics (see FollowerConnect); without it nobody follows over
+	// MQTT.
+	Followers Authorizer
+}
+
+// Connection proofs. Every client proves at CONNECT who it is, over the
+// chain, its client id and the time (Unix milliseconds, within a minute of
+// the node's clock), with an ed25519 key the ledger knows:
+//
+//   - a device: username its device id, password "<ms>:<hex signature of
+//     DeviceConnect>" by the device's registered key. It may then publish
+//     to its own readings topic and subscribe to its own rejections topic,
+//     nothing else; an unknown or revoked device is refused at CONNECT.
+//   - a follower: username "<account public key, hex>:<ms>", password the
+//     hex signature of FollowerConnect by the account key. It may subscribe
+//     to the live topic of each device the Authorizer lets it follow, and
+//     publish nothing.
+//
+// The proof binds the client id, so a proof seen on the wire (use TLS)
+// serves only to connect again as the same client within the minute —
+// which takes that client's session over, but cannot sign a reading.
+
+// DeviceConnect is what a device signs to connect.
+func DeviceConnect(chainID, clientID, dev string, ms int64) []byte {
+	return fmt.Appendf(nil, "medchain/device/connect-mqtt/v1\x00%s\x00%s\x00%s\x00%d", chainID, clientID, dev, ms)
+}
+
+// DeviceCredentials are the username and password device dev connects with
+// as clientID at time now.
+func DeviceCredentials(chainID, clientID, dev string, key ed25519.PrivateKey, now time.Time) (user, pass string) {
+	ms := now.UnixMilli()
+	sig := ed25519.Sign(key, DeviceConnect(chainID, clientID, dev, ms))
+	return dev, fmt.Sprintf("%d:%s", ms, hex.EncodeToString(sig))
 }
 
 // FollowerConnect is what a follower signs to connect.
@@ -88,21 +123,33 @@ func FollowerConnect(chainID, clientID string, ms int64) []byte {
 	return fmt.Appendf(nil, "medchain/device/follow-mqtt/v1\x00%s\x00%s\x00%d", chainID, clientID, ms)
 }
 
-// StartBroker listens on addr (host:port; port 0 picks one) and serves
-// MQTT, handing each published reading to g. With follow, stored readings
-// are also published to live topics for the followers it allows.
-func StartBroker(g *Ingest, addr string, log *slog.Logger, follow *Follow) (*Broker, error) {
-	ln, err := net.Listen("tcp", addr)
+// StartBroker listens and serves MQTT, handing each published reading to
+// g. With followers, stored readings are also published to live topics
+// for the followers it allows, and every follower is decided again each
+// time the ledger changes: one no longer allowed to follow a device it
+// subscribed to is disconnected (MQTT 5: reason 0x87, not authorised),
+// and no reading is delivered to it meanwhile.
+func StartBroker(g *Ingest, c BrokerConfig) (*Broker, error) {
+	if c.ChainID == nil {
+		return nil, errors.New("iomt: broker: ChainID is required")
+	}
+	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("iomt: mqtt listener: %w", err)
+	}
+	if c.TLS != nil {
+		ln = tls.NewListener(ln, c.TLS)
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumQos = 1
 	caps.RetainAvailable = 0
 	// Acknowledgements carry no properties of the publish.
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log})
-	h := &hook{g: g, srv: srv, follow: follow}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: c.Log})
+	h := &hook{g: g, srv: srv, chainID: c.ChainID}
+	if c.Followers != nil {
+		h.follow = &decisions{auth: c.Followers}
+	}
 	if err := srv.AddHook(h, nil); err != nil {
 		ln.Close()
 		return nil, err
@@ -115,30 +162,55 @@ func StartBroker(g *Ingest, addr string, log *slog.Logger, follow *Follow) (*Bro
 		ln.Close()
 		return nil, err
 	}
-	if follow != nil {
-		g.setLive(func(r *device.Reading) {
-			topic := LiveTopic(r.Device)
-			if len(srv.Topics.Subscribers(topic).Subscriptions) == 0 {
-				return
-			}
-			b, _ := json.Marshal(r)
-			srv.Publish(topic, b, false, 0)
-		})
+	b := &Broker{srv: srv, ln: ln, stop: make(chan struct{}), done: make(chan struct{})}
+	if c.Followers == nil {
+		close(b.done)
+		return b, nil
 	}
-	return &Broker{srv: srv, ln: ln}, nil
+	g.setLive(func(r *device.Reading) {
+		topic := LiveTopic(r.Device)
+		if len(srv.Topics.Subscribers(topic).Subscriptions) == 0 {
+			return
+		}
+		b, _ := json.Marshal(r)
+		srv.Publish(topic, b, false, 0)
+	})
+	go func() {
+		defer close(b.done)
+		changed := c.Followers.Changed()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-changed:
+			}
+			changed = c.Followers.Changed()
+			h.recheck()
+		}
+	}()
+	return b, nil
 }
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
 
 // Close disconnects every client and stops the broker.
-func (b *Broker) Close() error { return b.srv.Close() }
+func (b *Broker) Close() error {
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
+	<-b.done
+	return b.srv.Close()
+}
 
 type hook struct {
 	mqtt.HookBase
-	g      *Ingest
-	srv    *mqtt.Server
-	follow *Follow
+	g       *Ingest
+	srv     *mqtt.Server
+	chainID func() string
+	follow  *decisions // nil: no followers
 }
 
 func (h *hook) ID() string { return "medchain-iomt" }
@@ -147,16 +219,36 @@ func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish}, []byte{b})
 }
 
-// OnConnectAuthenticate lets any client connect without a username: what
-// a device publishes is trusted only through each reading's signature,
-// and what it may subscribe to is refusals, which carry no patient data.
-// A client with a username is a follower and must prove its account key.
+// OnConnectAuthenticate admits a device or a follower that proves its key
+// (see DeviceConnect, FollowerConnect) and nobody else.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if len(pk.Connect.Username) == 0 {
-		return true
+	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	if strings.Contains(user, ":") {
+		_, ok := h.follower(cl.ID, user, pass)
+		return ok
 	}
-	_, ok := h.follower(cl.ID, string(pk.Connect.Username), string(pk.Connect.Password))
-	return ok
+	return h.device(cl.ID, user, pass)
+}
+
+// fresh reports whether a proof's time is within a minute of the node's.
+func fresh(ms int64) bool {
+	d := time.Since(time.UnixMilli(ms))
+	return d <= streamSkew && d >= -streamSkew
+}
+
+// device checks a device's credentials against its registration.
+func (h *hook) device(clientID, dev, pass string) bool {
+	msText, sigHex, ok := strings.Cut(pass, ":")
+	ms, err1 := strconv.ParseInt(msText, 10, 64)
+	sig, err2 := hex.DecodeString(sigHex)
+	if !ok || err1 != nil || err2 != nil || !vocab.IsID(dev) || !fresh(ms) {
+		return false
+	}
+	info := h.g.cfg.Registry.Device(dev)
+	if info == nil || info.Status == device.RevokedStatus {
+		return false
+	}
+	return ed25519.Verify(info.Key, DeviceConnect(h.chainID(), clientID, dev, ms), sig)
 }
 
 // follower checks a follower's credentials and returns its account.
@@ -168,43 +260,59 @@ func (h *hook) follower(clientID, user, pass string) (string, bool) {
 	pub, err1 := hex.DecodeString(keyHex)
 	sig, err2 := hex.DecodeString(pass)
 	ms, err3 := strconv.ParseInt(msText, 10, 64)
-	if !ok || err1 != nil || err2 != nil || err3 != nil || len(pub) != ed25519.PublicKeySize {
+	if !ok || err1 != nil || err2 != nil || err3 != nil || len(pub) != ed25519.PublicKeySize || !fresh(ms) {
 		return "", false
 	}
-	if d := time.Since(time.UnixMilli(ms)); d > streamSkew || d < -streamSkew {
-		return "", false
-	}
-	if !ed25519.Verify(pub, FollowerConnect(h.follow.ChainID(), clientID, ms), sig) {
+	if !ed25519.Verify(pub, FollowerConnect(h.chainID(), clientID, ms), sig) {
 		return "", false
 	}
 	return vocab.Address(pub), true
 }
 
-// OnACLCheck allows publishing to readings topics, subscribing to
-// rejections topics, and, for followers, subscribing to the live topics
-// of the devices they may follow — all by exact name (no wildcards) —
-// and nothing else.
-func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	if write {
-		_, ok := deviceOf(topic, readingsSuffix)
-		return ok
-	}
-	if _, ok := deviceOf(topic, rejectedSuffix); ok {
-		return true
-	}
-	dev, ok := deviceOf(topic, liveSuffix)
-	if !ok || len(cl.Properties.Username) == 0 || h.follow == nil {
-		return false
-	}
-	// The credentials were checked at CONNECT; the address is read again
-	// from them.
-	keyHex, _, _ := strings.Cut(string(cl.Properties.Username), ":")
+// account is the address of a follower connection ("" for a device's),
+// read again from the credentials checked at CONNECT.
+func account(cl *mqtt.Client) string {
+	keyHex, _, ok := strings.Cut(string(cl.Properties.Username), ":")
 	pub, err := hex.DecodeString(keyHex)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return false
+	if !ok || err != nil || len(pub) != ed25519.PublicKeySize {
+		return ""
 	}
-	allowed, err := h.follow.Auth.MayFollow(context.Background(), vocab.Address(pub), dev)
-	return err == nil && allowed
+	return vocab.Address(pub)
+}
+
+// OnACLCheck allows a device to publish to its own readings topic and to
+// subscribe to its own rejections topic, and a follower to subscribe to
+// the live topics of the devices it may follow — all by exact name (no
+// wildcards) — and nothing else. It also runs for every message the
+// broker delivers, so a follower no longer allowed receives nothing more.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if acct := account(cl); acct != "" {
+		dev, ok := deviceOf(topic, liveSuffix)
+		return !write && ok && h.follow != nil && h.follow.may(context.Background(), acct, dev)
+	}
+	self := string(cl.Properties.Username)
+	if write {
+		return topic == ReadingsTopic(self)
+	}
+	return topic == RejectionsTopic(self)
+}
+
+// recheck decides every follower's subscriptions again (the ledger has
+// changed) and disconnects a follower that may no longer follow one.
+func (h *hook) recheck() {
+	for _, cl := range h.srv.Clients.GetAll() {
+		acct := account(cl)
+		if acct == "" || cl.Closed() {
+			continue
+		}
+		for filter := range cl.State.Subscriptions.GetAll() {
+			dev, ok := deviceOf(filter, liveSuffix)
+			if ok && !h.follow.may(context.Background(), acct, dev) {
+				h.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+				break
+			}
+		}
+	}
 }
 
 // OnPublish runs on the client's connection goroutine, before the broker

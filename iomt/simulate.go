@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -48,7 +49,11 @@ var SimMeasurements = []ledger.Measurement{{System: "loinc", Code: "8867-4", Uni
 
 // SimConfig is one simulation run.
 type SimConfig struct {
-	Broker   string // host:port
+	Broker  string // host:port
+	ChainID string // the chain the devices' connection proofs are signed for
+	// TLS, if set, connects over TLS with this configuration (the
+	// broker's CA in RootCAs).
+	TLS      *tls.Config
 	Devices  []SimDevice
 	Hz       float64 // per device; 0: each device sends as soon as its last reading is acknowledged (saturation)
 	Duration time.Duration
@@ -97,8 +102,14 @@ func Simulate(ctx context.Context, c SimConfig) (*SimReport, error) {
 	var lat []time.Duration
 	clients := make([]paho.Client, len(c.Devices))
 	// Connect everyone first, so the timed part measures readings only.
+	scheme := "tcp://"
+	if c.TLS != nil {
+		scheme = "tls://"
+	}
 	for i, d := range c.Devices {
-		o := paho.NewClientOptions().AddBroker("tcp://" + c.Broker).SetClientID(d.ID).SetProtocolVersion(4).
+		user, pass := DeviceCredentials(c.ChainID, d.ID, d.ID, d.Key, time.Now())
+		o := paho.NewClientOptions().AddBroker(scheme + c.Broker).SetClientID(d.ID).SetProtocolVersion(4).
+			SetUsername(user).SetPassword(pass).SetTLSConfig(c.TLS).
 			SetAutoReconnect(false).SetCleanSession(true).SetWriteTimeout(30 * time.Second)
 		cl := paho.NewClient(o)
 		if tok := cl.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/medchain/medchain/device"
+	"github.com/medchain/medchain/vocab"
 )
 
 // stats counts outcomes for the console: accepted readings, refusals by
@@ -56,5 +57,30 @@ func (g *Ingest) Stats() Stats {
 		out.Refused = append(out.Refused, ReasonCount{r, n})
 	}
 	slices.SortFunc(out.Refused, func(a, b ReasonCount) int { return cmp.Compare(a.Reason, b.Reason) })
+	return out
+}
+
+// BandedStats are the counts as record bands ("<100", "100-999", …): what
+// the node answers anyone who asks over HTTP. An exact count, asked for
+// before and after a device's reading, would tell whether it was stored
+// or why it was refused; a band moves only past its edges.
+type BandedStats struct {
+	Stored  string              `json:"stored"`
+	Failed  string              `json:"failed"`
+	Refused []BandedReasonCount `json:"refused"`
+}
+
+// BandedReasonCount is the band of readings refused for one reason.
+type BandedReasonCount struct {
+	Reason device.Reason `json:"reason"`
+	Count  string        `json:"count"`
+}
+
+// Banded is s with every count as its record band.
+func (s Stats) Banded() BandedStats {
+	out := BandedStats{Stored: vocab.RecordBand(s.Stored), Failed: vocab.RecordBand(s.Failed), Refused: []BandedReasonCount{}}
+	for _, r := range s.Refused {
+		out.Refused = append(out.Refused, BandedReasonCount{r.Reason, vocab.RecordBand(r.Count)})
+	}
 	return out
 }

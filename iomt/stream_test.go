@@ -29,6 +29,9 @@ func (a allowList) MayFollow(_ context.Context, account, dev string) (bool, erro
 	return a[account] == dev, nil
 }
 
+// Changed: a fixed list never changes.
+func (allowList) Changed() <-chan struct{} { return nil }
+
 func streamURL(base, chain, dev string, key ed25519.PrivateKey, at time.Time) string {
 	ms := at.UnixMilli()
 	sig := ed25519.Sign(key, iomt.StreamRequest(chain, dev, ms))
@@ -145,7 +148,7 @@ func TestMQTTFollowers(t *testing.T) {
 	defer f.close()
 	clinician := ed25519.NewKeyFromSeed([]byte("clinician key seed 32 bytes long"))
 	auth := allowList{vocab.Address(clinician.Public().(ed25519.PublicKey)): "dev-0000"}
-	b, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet, &iomt.Follow{Auth: auth, ChainID: func() string { return "chain-x" }})
+	b, err := iomt.StartBroker(f.g, iomt.BrokerConfig{Addr: "127.0.0.1:0", Log: quiet, ChainID: func() string { return testChain }, Followers: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +174,7 @@ func TestMQTTFollowers(t *testing.T) {
 			t.Errorf("%s granted to the follower", topic)
 		}
 	}
-	dev := pahoClient(t, b.Addr(), "dev-0000")
+	dev := pahoClient(t, f, b.Addr(), "dev-0000")
 	if code := subscribeCode(dev, iomt.LiveTopic("dev-0000"), nil); code != 0x80 {
 		t.Error("a device connection may follow")
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,8 +29,11 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// testChain is the chain the tests' connection proofs are signed for.
+const testChain = "chain-x"
+
 func startBroker(t *testing.T, f *fixture) *iomt.Broker {
-	b, err := iomt.StartBroker(f.g, "127.0.0.1:0", quiet, nil)
+	b, err := iomt.StartBroker(f.g, iomt.BrokerConfig{Addr: "127.0.0.1:0", Log: quiet, ChainID: func() string { return testChain }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +41,32 @@ func startBroker(t *testing.T, f *fixture) *iomt.Broker {
 	return b
 }
 
-func pahoClient(t *testing.T, addr, id string) paho.Client {
-	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetProtocolVersion(4).SetAutoReconnect(false)
-	c := paho.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
+// pahoClient connects over MQTT 3.1.1 as the fixture's device id, proving
+// its key.
+func pahoClient(t *testing.T, f *fixture, addr, id string) paho.Client {
+	c, err := deviceConn(f, "tcp://"+addr, id, id, f.keys[id], time.Now(), nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	return c
+}
+
+// deviceConn connects as device dev (client id clientID) with a proof by
+// key made at the time given.
+func deviceConn(_ *fixture, url, clientID, dev string, key ed25519.PrivateKey, at time.Time, tlsCfg *tls.Config) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).SetProtocolVersion(4).SetAutoReconnect(false).
+		SetConnectRetry(false).SetTLSConfig(tlsCfg)
+	if key != nil {
+		user, pass := iomt.DeviceCredentials(testChain, clientID, dev, key, at)
+		o.SetUsername(user).SetPassword(pass)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, fmt.Errorf("connect: timed out")
+	}
+	return c, tok.Error()
 }
 
 // MQTT 3.1.1: QoS 1 readings are acknowledged once stored; a refused one
@@ -53,7 +76,7 @@ func TestMQTT311(t *testing.T) {
 	f := newFixture(t, 2)
 	defer f.close()
 	b := startBroker(t, f)
-	c := pahoClient(t, b.Addr(), "dev-0000")
+	c := pahoClient(t, f, b.Addr(), "dev-0000")
 	notices := make(chan iomt.Rejection, 4)
 	if tok := c.Subscribe(iomt.RejectionsTopic("dev-0000"), 1, func(_ paho.Client, m paho.Message) {
 		var r iomt.Rejection
@@ -91,14 +114,14 @@ func TestMQTT311(t *testing.T) {
 	if n := len(f.stored()); n != 10 {
 		t.Fatalf("%d stored, want the 10 good readings", n)
 	}
-	// Nobody can subscribe to readings.
-	spy := pahoClient(t, b.Addr(), "spy")
+	// Nobody can subscribe to readings (here another device).
+	spy := pahoClient(t, f, b.Addr(), "dev-0001")
 	tok := spy.Subscribe("medchain/v1/devices/+/readings", 1, nil)
 	tok.WaitTimeout(5 * time.Second)
 	if st, ok := tok.(*paho.SubscribeToken); !ok || st.Result()["medchain/v1/devices/+/readings"] != 0x80 {
 		t.Fatalf("subscription to readings: %v", tok.(*paho.SubscribeToken).Result())
 	}
-	for _, topic := range []string{"#", iomt.ReadingsTopic("dev-0000")} {
+	for _, topic := range []string{"#", iomt.ReadingsTopic("dev-0000"), iomt.RejectionsTopic("dev-0000")} {
 		tok := spy.Subscribe(topic, 1, nil)
 		tok.WaitTimeout(5 * time.Second)
 		if tok.(*paho.SubscribeToken).Result()[topic] != 0x80 {
@@ -116,15 +139,17 @@ type mqtt5 struct {
 	r    *bufio.Reader
 }
 
-func dial5(t *testing.T, addr, id string) *mqtt5 {
+func dial5(t *testing.T, addr, id string, key ed25519.PrivateKey) *mqtt5 {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	c := &mqtt5{t: t, conn: conn, r: bufio.NewReader(conn)}
+	user, pass := iomt.DeviceCredentials(testChain, id, id, key, time.Now())
 	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 5,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: id, Clean: true, Keepalive: 30}})
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: id, Clean: true, Keepalive: 30,
+			UsernameFlag: true, Username: []byte(user), PasswordFlag: true, Password: []byte(pass)}})
 	if pk := c.read(); pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
 		t.Fatalf("connack %+v", pk)
 	}
@@ -206,7 +231,7 @@ func TestMQTT5ReasonCodes(t *testing.T) {
 	f := newFixture(t, 1)
 	defer f.close()
 	b := startBroker(t, f)
-	c := dial5(t, b.Addr(), "dev-0000")
+	c := dial5(t, b.Addr(), "dev-0000", f.keys["dev-0000"])
 	good := f.reading("dev-0000", 71)
 	if pk := c.publish(1, iomt.ReadingsTopic("dev-0000"), good.Encode()); pk.ReasonCode != 0 {
 		t.Fatalf("good reading: reason code %#x %q", pk.ReasonCode, pk.Properties.ReasonString)
@@ -277,6 +302,22 @@ func TestHTTPBatch(t *testing.T) {
 	}
 	if n := len(f.stored()); n != 30 {
 		t.Fatalf("%d stored", n)
+	}
+	// Anyone may ask for the counts, and gets them as record bands only.
+	resp, err := http.Get(srv.URL + "/v1/devices/ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var banded iomt.BandedStats
+	if err := json.Unmarshal(body, &banded); err != nil || banded.Stored != "<100" || len(banded.Refused) != 2 {
+		t.Fatalf("ingest counts %s", body)
+	}
+	for _, exact := range []string{"30", ":1,", ":1}", ":0"} {
+		if strings.Contains(string(body), exact) {
+			t.Errorf("ingest counts carry an exact count (%s): %s", exact, body)
+		}
 	}
 }
 

@@ -64,6 +64,8 @@ const (
 	// never of a transaction.
 	CodeUnauthenticated Code = 42 // the request needs a valid request signature and has none (missing, malformed, wrong signature, outside the time window)
 	CodeReplayed        Code = 43 // the signed request was already served (its nonce was seen)
+
+	CodeAccountSuspended Code = 46 // the signer is suspended by an admin of its organisation (suspension.go)
 )
 
 var codeNames = map[Code]string{
@@ -111,6 +113,7 @@ var codeNames = map[Code]string{
 	CodeAlreadyDelivered: "already_delivered",
 	CodeUnauthenticated:  "unauthenticated",
 	CodeReplayed:         "replayed",
+	CodeAccountSuspended: "account_suspended",
 }
 
 // String is the code's stable name.

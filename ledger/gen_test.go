@@ -31,7 +31,7 @@ var allTxKinds = []string{
 	"set_policy", "give_consent", "narrow_consent", "revoke_consent", "request_access", "decide_access",
 	"register_worker", "submit_job", "post_result", "fail_job", "expire_job",
 	"register_model", "record_prediction", "attest_prediction",
-	"register_device", "set_device_status", "anchor_readings",
+	"register_device", "set_device_status", "anchor_readings", "set_account_status",
 	"post_receipts", "claim_reward",
 	"post_deal", "accept_deal", "accept_deal", "withdraw_acceptance", "deliver_deal_rows", "deliver_deal_rows", "close_deal",
 	"garbage", "replay", "flip",
@@ -108,6 +108,7 @@ var plausibleSigners = map[string][]string{
 	"withdraw_acceptance": {"pat", "paula", "newpat"},
 	"deliver_deal_rows":   {"wanda", "walt"},
 	"close_deal":          {"rita", "carol", "alice", "pat"},
+	"set_account_status":  {"alice", "bob", "carol"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -315,6 +316,9 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		msg = m
 	case "close_deal":
 		msg = &CloseDeal{Deal: g.deal(t)}
+	case "set_account_status":
+		msg = &SetAccountStatus{Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "account")),
+			Status: rapid.SampledFrom(append(slices.Clone(AccountStatuses), "asleep")).Draw(t, "status")}
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

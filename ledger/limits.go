@@ -110,18 +110,18 @@ var numericLimits = map[string]limit{
 
 	"anchor_readings.seq": {1, MaxSafeInteger, false},
 
-	"share_record.expiry": expiry,
+	"share_record.expiry":         expiry,
 	"post_receipts.job":           safeCount,
 	"post_receipts.part":          {0, MaxReceiptParts, false},
 	"claim_reward.voucher.amount": {1, MaxSafeInteger, false},
-	"post_deal.price_per_record": {1, MaxSafeInteger, false},
-	"post_deal.budget":           {1, MaxSafeInteger, false},
-	"post_deal.max_records":      {1, MaxDealRecords, false},
-	"post_deal.expiry_blocks":    {1, MaxDealBlocks, false},
-	"accept_deal.deal":           safeCount,
-	"withdraw_acceptance.deal":   safeCount,
-	"deliver_deal_rows.deal":     safeCount,
-	"close_deal.deal":            safeCount,
+	"post_deal.price_per_record":  {1, MaxSafeInteger, false},
+	"post_deal.budget":            {1, MaxSafeInteger, false},
+	"post_deal.max_records":       {1, MaxDealRecords, false},
+	"post_deal.expiry_blocks":     {1, MaxDealBlocks, false},
+	"accept_deal.deal":            safeCount,
+	"withdraw_acceptance.deal":    safeCount,
+	"deliver_deal_rows.deal":      safeCount,
+	"close_deal.deal":             safeCount,
 }
 
 // checkLimits checks every number of a decoded message against

@@ -281,7 +281,11 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 			return Result{}, nil, err
 		}
 	}
-	events, herr := handle(c)
+	var events []Event
+	herr := checkNotSuspended(txs, c.addr)
+	if herr == nil {
+		events, herr = handle(c)
+	}
 	m.ctx = txCtx{} // keep nothing of this transaction alive
 	if herr != nil {
 		if CodeOf(herr) == CodeInternal {
@@ -371,7 +375,7 @@ func CheckNonce(r store.Reader, tx *Tx) error {
 	if tx.Payload.Nonce < acct.Nonce {
 		return errf(CodeBadNonce, "payload.nonce: %d already used by %s (next is %d)", tx.Payload.Nonce, acct.Address, acct.Nonce)
 	}
-	return nil
+	return checkNotSuspended(r, acct.Address)
 }
 
 // EndBlock folds the block's state changes into the state tree and returns

@@ -42,6 +42,7 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeAlreadyDelivered, 40, "already_delivered"},
 		{CodeUnauthenticated, 42, "unauthenticated"},
 		{CodeReplayed, 43, "replayed"},
+		{CodeAccountSuspended, 46, "account_suspended"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {

@@ -45,6 +45,7 @@ var registry = []txDef{
 	def(TxWithdrawAcceptance, (*txCtx).withdrawAcceptance),
 	def(TxDeliverDealRows, (*txCtx).deliverDealRows),
 	def(TxCloseDeal, (*txCtx).closeDeal),
+	def(TxSetAccountStatus, (*txCtx).setAccountStatus),
 }
 
 // txDef is one registered transaction type.

@@ -558,6 +558,8 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return m
 	case TxTransfer:
 		return &Transfer{To: r.addr(a.str("to", "")), Amount: a.u64("amount", 0)}
+	case TxSetAccountStatus:
+		return &SetAccountStatus{Address: r.addr(a.str("address", "")), Status: a.str("status", "")}
 	case TxRegisterDataset:
 		id, v := a.str("id", ""), a.u64("version", 1)
 		root := sha256.Sum256(fmt.Appendf(nil, "content of %s v%d", id, v))
@@ -699,6 +701,13 @@ func (r *scriptRunner) query(t *testing.T, d *datadriven.TestData) string {
 				org := ""
 				if acct.Org != "" {
 					org = " org=" + acct.Org
+				}
+				sus, err := GetSuspension(st, acct.Address)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sus != nil {
+					org += fmt.Sprintf(" suspended=%d by=%s", sus.Height, r.readable(sus.By))
 				}
 				fmt.Fprintf(&out, "account %s: %s%s balance=%d nonce=%d registered=%d\n", n, acct.Kind, org, acct.Balance, acct.Nonce, acct.Registered)
 			}

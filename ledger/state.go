@@ -257,6 +257,7 @@ var storedTypes = []struct {
 	{KeyDealCount(), newOf[uint64]},
 	{KeyDeal(0), newOf[Deal]},
 	{KeyAcceptance(0, ""), newOf[Acceptance]},
+	{KeySuspension(""), newOf[Suspension]},
 	{KeyLast(), newOf[Commitment]},
 	{KeyCommitment(0), newOf[Commitment]},
 	{KeyTxResult(""), newOf[TxRecord]},

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type DeviceOptions struct {
 	MQTT string
 	// AnchorEvery is the anchoring interval (default 1 s).
 	AnchorEvery time.Duration
+	// MQTTCert and MQTTKey, if both set, are PEM files of the certificate
+	// (chain) and private key the broker serves TLS with; it then takes
+	// TLS connections only.
+	MQTTCert, MQTTKey string
 }
 
 // SeriesDir is where a home keeps its device readings.
@@ -109,12 +114,23 @@ func (n *Node) startDevices(o DeviceOptions, mux *http.ServeMux) error {
 		return err
 	}
 	h := iomt.Handler(d.ingest)
-	mux.Handle("/v1/devices/readings", h)
-	mux.Handle("/v1/devices/ingest", h)
+	mux.Handle(iomt.RouteReadings, h)
+	mux.Handle(iomt.RouteIngest, h)
 	fw := &followers{n: n, v: v, id: nodeID, org: acct.Org}
-	mux.Handle("GET /v1/devices/{id}/stream", iomt.StreamHandler(d.ingest, fw, n.ChainID))
+	mux.Handle(iomt.RouteStream, iomt.StreamHandler(d.ingest, fw, n.ChainID))
 	if o.MQTT != "" {
-		if d.broker, err = iomt.StartBroker(d.ingest, o.MQTT, log, &iomt.Follow{Auth: fw, ChainID: n.ChainID}); err != nil {
+		bc := iomt.BrokerConfig{Addr: o.MQTT, Log: log, ChainID: n.ChainID, Followers: fw}
+		if (o.MQTTCert == "") != (o.MQTTKey == "") {
+			return errors.New("mqtt TLS: give both the certificate and the key file")
+		}
+		if o.MQTTCert != "" {
+			cert, err := tls.LoadX509KeyPair(o.MQTTCert, o.MQTTKey)
+			if err != nil {
+				return fmt.Errorf("mqtt TLS: %w", err)
+			}
+			bc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		if d.broker, err = iomt.StartBroker(d.ingest, bc); err != nil {
 			return err
 		}
 	}
@@ -284,8 +300,8 @@ func (a *anchorLedger) SubmitAnchor(ctx context.Context, seq uint64, root [32]by
 // account of the device's organisation — its clinicians — unless that
 // patient's consents deny purpose "clinical" for the organisation (read as
 // of the latest block; a patient linked to no wallet has no consents, and
-// direct care is permitted unless denied). Only devices of this node's
-// organisation are served.
+// direct care is permitted unless denied). A suspended account follows
+// nothing. Only devices of this node's organisation are served.
 type followers struct {
 	n   *Node
 	v   *vault.Vault
@@ -297,10 +313,14 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 	var acct *ledger.Account
 	var d *ledger.Device
 	var height int64
+	var suspended bool
 	err := f.n.app.View(func(r store.ReadWriter, c ledger.Commitment) error {
 		height = c.Height
 		var err error
 		if acct, err = ledger.GetAccount(r, account); err != nil {
+			return err
+		}
+		if suspended, err = ledger.Suspended(r, account); err != nil {
 			return err
 		}
 		d, err = ledger.GetDevice(r, dev)
@@ -310,6 +330,9 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 		return false, err
 	}
 	if acct == nil || d == nil || d.Org != f.org {
+		return false, nil
+	}
+	if suspended {
 		return false, nil
 	}
 	if acct.Kind != ledger.KindInstitution && acct.Kind != ledger.KindPatient {
@@ -343,6 +366,10 @@ func (f *followers) MayFollow(_ context.Context, account, dev string) (bool, err
 	return ledger.ConsentAllows(consents, ledger.ConsentQuery{Org: d.Org, Purpose: "clinical", Height: height,
 		Time: time.Now().Unix(), Model: ledger.ConsentOptOut}), nil
 }
+
+// Changed is closed at the next committed block: followers are decided
+// again then.
+func (f *followers) Changed() <-chan struct{} { return f.n.blocks.next() }
 
 // patientWallet is the wallet of the patient a device is linked to ("" if
 // the device or the patient is not linked).

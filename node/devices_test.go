@@ -104,6 +104,16 @@ func TestDevicesEndToEnd(t *testing.T) {
 	if _, err := v.LinkPatient("st-mary", pseudonym, patient.Address(), nodeID); err != nil {
 		t.Fatal(err)
 	}
+	// A clinician of St Mary's: an institution account of its own.
+	clinician, err := keys.Generate("st-mary-clinician")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clinician.Save(node.KeysDir(home)); err != nil {
+		t.Fatal(err)
+	}
+	submit(&ledger.RegisterAccount{PubKey: clinician.PubKey(), EncKey: clinician.EncPub(), Kind: ledger.KindInstitution,
+		Org: "st-mary", Possession: ledger.ProvePossession(clinician.Sign, n.ChainID(), "st-mary")})
 	follow := func(name string) *http.Response {
 		t.Helper()
 		k, err := keys.Load(node.KeysDir(home), name)
@@ -118,7 +128,7 @@ func TestDevicesEndToEnd(t *testing.T) {
 		}
 		return resp
 	}
-	for name, want := range map[string]int{"rita-researcher": 403, "patient-2": 403, "northside-admin": 403, "patient-1": 200} {
+	for name, want := range map[string]int{"rita-researcher": 403, "patient-2": 403, "northside-admin": 403, "patient-1": 200, "st-mary-clinician": 200} {
 		resp := follow(name)
 		resp.Body.Close()
 		if resp.StatusCode != want {
@@ -158,7 +168,18 @@ func TestDevicesEndToEnd(t *testing.T) {
 	}
 	liveLines := bufio.NewReader(live.Body)
 
-	o := paho.NewClientOptions().AddBroker("tcp://" + n.MQTTAddr()).SetClientID("cuff-1").SetProtocolVersion(4)
+	// Both clinicians follow; the second is suspended below.
+	live2 := follow("st-mary-clinician")
+	defer live2.Body.Close()
+	if live2.StatusCode != 200 {
+		t.Fatalf("the second clinician may not follow: %d", live2.StatusCode)
+	}
+	live2Lines := bufio.NewReader(live2.Body)
+
+	// The device proves its registered key when it connects.
+	user, pass := iomt.DeviceCredentials(n.ChainID(), "cuff-1", "cuff-1", devKey, time.Now())
+	o := paho.NewClientOptions().AddBroker("tcp://" + n.MQTTAddr()).SetClientID("cuff-1").SetProtocolVersion(4).
+		SetUsername(user).SetPassword(pass)
 	mc := paho.NewClient(o)
 	if tok := mc.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
@@ -177,17 +198,78 @@ func TestDevicesEndToEnd(t *testing.T) {
 	if st := n.DeviceStats(); st.Stored != 20 {
 		t.Fatalf("stats %+v, want 20 stored", st)
 	}
-	for got := 0; got < 20; {
+	for _, lines := range []*bufio.Reader{liveLines, live2Lines} {
+		for got := 0; got < 20; {
+			line, err := lines.ReadString('\n')
+			if err != nil {
+				t.Fatalf("live stream after %d readings: %v", got, err)
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				var r device.Reading
+				if err := json.Unmarshal([]byte(data), &r); err != nil || r.Device != "cuff-1" || r.Value != value || r.Seq != uint64(got+1) {
+					t.Fatalf("live event %q", data)
+				}
+				got++
+			}
+		}
+	}
+
+	// Streams already open end at the block that ends their permission:
+	// the patient denies direct care to St Mary's (both clinicians' streams
+	// end), and, once that is revoked, an admin suspends the second
+	// clinician (its stream ends, the first clinician's does not).
+	ended := func(lines *bufio.Reader, who string) {
+		t.Helper()
+		rest := make(chan string, 1)
+		go func() {
+			var sb strings.Builder
+			lines.WriteTo(&sb)
+			rest <- sb.String()
+		}()
+		select {
+		case b := <-rest:
+			if !strings.Contains(b, "event: revoked") || strings.Contains(b, "event: reading") {
+				t.Fatalf("%s's stream ended with %q", who, b)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s's stream is still open", who)
+		}
+	}
+	res = patientTx(&ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: "st-mary"}, Provision: ledger.Deny,
+		Purposes: []string{"clinical"}})
+	ended(liveLines, "st-mary-admin")
+	ended(live2Lines, "st-mary-clinician")
+	seqText, _ = client.EventAttr(res.Result, "give_consent", "seq")
+	seq, _ = strconv.ParseUint(seqText, 10, 64)
+	patientTx(&ledger.RevokeConsent{Seq: seq})
+	live.Body.Close()
+	live2.Body.Close()
+	live = follow("st-mary-admin")
+	defer live.Body.Close()
+	live2 = follow("st-mary-clinician")
+	defer live2.Body.Close()
+	if live.StatusCode != 200 || live2.StatusCode != 200 {
+		t.Fatalf("after the deny was revoked: %d, %d", live.StatusCode, live2.StatusCode)
+	}
+	liveLines, live2Lines = bufio.NewReader(live.Body), bufio.NewReader(live2.Body)
+	submit(&ledger.SetAccountStatus{Address: clinician.Address(), Status: ledger.AccountSuspended})
+	ended(live2Lines, "the suspended clinician")
+	if resp := follow("st-mary-clinician"); resp.StatusCode != 403 {
+		t.Errorf("a suspended clinician starts following: %d", resp.StatusCode)
+	}
+	// The first clinician still streams: the next reading reaches it.
+	next := device.Sign(device.Reading{Device: "cuff-1", Seq: 21, Time: time.Now().UnixMilli(), Code: "8867-4", Value: value, Unit: "/min"}, devKey)
+	if tok := mc.Publish(iomt.ReadingsTopic("cuff-1"), 1, false, next.Encode()); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	sent = append(sent, next)
+	for {
 		line, err := liveLines.ReadString('\n')
 		if err != nil {
-			t.Fatalf("live stream after %d readings: %v", got, err)
+			t.Fatalf("the first clinician's stream after the suspension: %v", err)
 		}
-		if data, ok := strings.CutPrefix(line, "data: "); ok {
-			var r device.Reading
-			if err := json.Unmarshal([]byte(data), &r); err != nil || r.Device != "cuff-1" || r.Value != value || r.Seq != uint64(got+1) {
-				t.Fatalf("live event %q", data)
-			}
-			got++
+		if strings.HasPrefix(line, "data: ") {
+			break
 		}
 	}
 	live.Body.Close()
@@ -201,13 +283,13 @@ func TestDevicesEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vr, err = iomt.VerifyReading(ctx, c, st, admin.Address(), "cuff-1", 20)
+		vr, err = iomt.VerifyReading(ctx, c, st, admin.Address(), "cuff-1", 21)
 		st.Close()
 		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("reading 20 never verified: %v", err)
+			t.Fatalf("reading 21 never verified: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -236,9 +318,9 @@ func TestDevicesEndToEnd(t *testing.T) {
 	// Suspended on the ledger: its readings are refused.
 	submit(&ledger.SetDeviceStatus{ID: "cuff-1", Status: ledger.DeviceSuspended})
 	time.Sleep(600 * time.Millisecond) // the registry's cache
-	s := device.Sign(device.Reading{Device: "cuff-1", Seq: 21, Time: time.Now().UnixMilli(), Code: "8867-4", Value: 70, Unit: "/min"}, devKey)
+	s := device.Sign(device.Reading{Device: "cuff-1", Seq: 22, Time: time.Now().UnixMilli(), Code: "8867-4", Value: 70, Unit: "/min"}, devKey)
 	mc.Publish(iomt.ReadingsTopic("cuff-1"), 1, false, s.Encode()).WaitTimeout(10 * time.Second)
-	if st := n.DeviceStats(); st.Stored != 20 || len(st.Refused) != 1 || st.Refused[0].Reason != device.Suspended {
+	if st := n.DeviceStats(); st.Stored != 21 || len(st.Refused) != 1 || st.Refused[0].Reason != device.Suspended {
 		t.Fatalf("stats after suspension %+v", st)
 	}
 

@@ -46,14 +46,44 @@ func (n *Node) newMetrics() *metrics.Metrics {
 			return n.apiConns.Open()
 		},
 	})
-	n.app.SetObserver(blockMetrics{m})
+	n.app.SetObserver(blockMetrics{m, &n.blocks})
 	return m
 }
 
-// blockMetrics turns the app's committed blocks into metrics.
-type blockMetrics struct{ m *metrics.Metrics }
+// blockMetrics turns the app's committed blocks into metrics, and tells
+// whoever waits for the ledger to change (the device gateway's followers).
+type blockMetrics struct {
+	m      *metrics.Metrics
+	blocks *blockSignal
+}
+
+// blockSignal closes a channel at each committed block.
+type blockSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// next returns a channel closed at the next committed block.
+func (s *blockSignal) next() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *blockSignal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
 
 func (b blockMetrics) ObserveBlock(blk app.Block) {
+	defer b.blocks.fire()
 	out := metrics.Block{Height: blk.Height, Time: blk.Time, Txs: make([]metrics.Tx, len(blk.Txs))}
 	for i, t := range blk.Txs {
 		tx := metrics.Tx{Type: string(t.Type), Code: t.Result.Code.String()}

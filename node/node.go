@@ -57,9 +57,10 @@ type Node struct {
 	results  *compute.ResultStore
 	stopWork context.CancelFunc
 	workDone chan struct{}
-	devices  *devices // device ingestion, if on
+	devices  *devices             // device ingestion, if on
 	records  *recordserver.Server // patients' records and shares, if on
 	rewards  rewardDesk
+	blocks   blockSignal // closes a channel at each committed block
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -121,7 +122,7 @@ func accountCmd(e *env) *cobra.Command {
 	reg.Flags().StringVar(&pubHex, "pub-key", "", "ed25519 public key to register, hex (instead of --key)")
 	reg.Flags().StringVar(&encHx, "enc-key", "", "X25519 public key to register, hex (instead of --key)")
 	reg.Flags().StringVar(&possHex, "possession", "", "the key's proof of possession, hex (with --pub-key; from `medchain keys possession`)")
-	cmd.AddCommand(show, reg)
+	cmd.AddCommand(show, reg, accountStatusCmd(e))
 	return cmd
 }
 
@@ -149,6 +150,33 @@ func transferCmd(e *env) *cobra.Command {
 	addTxFlags(cmd, &tf)
 	cmd.Flags().StringVar(&to, "to", "", "recipient address or local key name")
 	cmd.Flags().Uint64Var(&amount, "amount", 0, "amount of tokens")
+	return cmd
+}
+
+// accountStatusCmd suspends or reactivates an account of the signer's
+// organisation (set_account_status).
+func accountStatusCmd(e *env) *cobra.Command {
+	var (
+		tf     txFlags
+		status string
+	)
+	cmd := &cobra.Command{
+		Use:   "status ADDRESS|KEYNAME",
+		Short: "Suspend or reactivate an account of your organisation (an admin signs)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := e.address(args[0])
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(ledger.AccountStatuses, status) {
+				return fail("--status: want one of %v", ledger.AccountStatuses)
+			}
+			return e.sendTx(cmd, &tf, &ledger.SetAccountStatus{Address: addr, Status: status}, nil)
+		},
+	}
+	addTxFlags(cmd, &tf)
+	cmd.Flags().StringVar(&status, "status", "", "suspended or active")
 	return cmd
 }
 

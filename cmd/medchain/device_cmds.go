@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -509,6 +512,7 @@ func deviceSimulateCmd(e *env) *cobra.Command {
 		prefix, seed   string
 		setup          bool
 		vaultDir, deid string
+		caFile         string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -519,7 +523,10 @@ acknowledgements come, to find saturation) for --duration, and reports readings 
 and unacknowledged, throughput and p50/p99/max acknowledgement latency.
 
 With --setup it first registers the devices on the ledger (signed by --from, an institution key) and
-links each in the local vault to a synthetic patient (sim-patient-NNNN): run it on the node's home.`,
+links each in the local vault to a synthetic patient (sim-patient-NNNN): run it on the node's home.
+
+Each device proves its key when it connects (signed for the node's chain, which is asked of the node's
+API). With --mqtt-ca the connection is TLS, trusting the certificates in that PEM file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n <= 0 || dur <= 0 || hz < 0 {
@@ -538,7 +545,27 @@ links each in the local vault to a synthetic patient (sim-patient-NNNN): run it 
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			rep, err := iomt.Simulate(ctx, iomt.SimConfig{Broker: broker, Devices: devs, Hz: hz, Duration: dur})
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(ctx)
+			if err != nil {
+				return fmt.Errorf("the node's chain id (devices sign their connection for it): %w", err)
+			}
+			sc := iomt.SimConfig{Broker: broker, ChainID: st.ChainID, Devices: devs, Hz: hz, Duration: dur}
+			if caFile != "" {
+				pem, err := os.ReadFile(caFile)
+				if err != nil {
+					return fmt.Errorf("--mqtt-ca: %w", err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return fail("--mqtt-ca: %s holds no PEM certificate", caFile)
+				}
+				sc.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			}
+			rep, err := iomt.Simulate(ctx, sc)
 			if err != nil {
 				return err
 			}
@@ -555,6 +582,7 @@ links each in the local vault to a synthetic patient (sim-patient-NNNN): run it 
 	f.Float64Var(&hz, "hz", 1, "readings per second per device (0: saturation)")
 	f.DurationVar(&dur, "duration", 10*time.Second, "how long to stream")
 	f.StringVar(&broker, "mqtt", "", "the node's MQTT broker (default 127.0.0.1:1883)")
+	f.StringVar(&caFile, "mqtt-ca", "", "connect with TLS, trusting the certificates in this PEM file")
 	f.StringVar(&prefix, "prefix", "sim", "device id prefix")
 	f.StringVar(&seed, "seed", "medchain-sim", "seed the device keys are derived from")
 	f.BoolVar(&setup, "setup", false, "register the devices (signed by --from) and link them in the vault first")

@@ -223,7 +223,7 @@ func runNode(cmd *cobra.Command, home string, o node.Options, first *firstRun, s
 		close(seedDone)
 	}
 	if sims > 0 && o.Devices != nil && n.MQTTAddr() != "" {
-		go simulateInNode(ctx, out, home, n, o.Devices.Gateway, sims, seedDone)
+		go simulateInNode(ctx, out, home, n, *o.Devices, sims, seedDone)
 	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
