@@ -1,0 +1,281 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Errors of a run. A module's own failures (ErrTimeout, ErrMemory,
+// ErrModule, ErrShape, ErrDependsOnOtherRows) are decided after it read
+// data; ErrHash and ErrLimits before.
+var (
+	ErrTimeout            = errors.New("sandbox: the module ran past its time limit")
+	ErrMemory             = errors.New("sandbox: the module ran out of its memory limit")
+	ErrModule             = errors.New("sandbox: the module failed")
+	ErrShape              = errors.New("sandbox: the module's outputs do not have the declared shape")
+	ErrDependsOnOtherRows = errors.New("sandbox: a row's outputs depend on other rows")
+	ErrHash               = errors.New("sandbox: the module's bytes do not have the admitted hash")
+	ErrLimits             = errors.New("sandbox: limits out of range")
+)
+
+// Status is what a host call returns to the module.
+type Status int32
+
+// Statuses of host calls.
+const (
+	StatusOK         Status = 0
+	StatusBadIndex   Status = -1 // no such column or output
+	StatusBadLength  Status = -2 // len is not rows()
+	StatusBadPointer Status = -3 // [ptr, ptr+8·len) is not in the module's memory
+	StatusTwice      Status = -4 // the output was already written
+)
+
+// Limits bound one module's execution. They are the job's (its params
+// carry them, so they are recorded on the ledger), within the ledger's
+// ranges.
+type Limits struct {
+	MemoryPages uint32        // WebAssembly pages of 64 KiB the module's memory may grow to
+	Timeout     time.Duration // wall-clock time for the whole computation (every run)
+}
+
+// MaxMemoryPages is the most a job may give a module: 1 GiB.
+const MaxMemoryPages = 1 << 14
+
+func (l Limits) validate() error {
+	if l.MemoryPages == 0 || l.MemoryPages > MaxMemoryPages {
+		return fmt.Errorf("%w: memory_pages %d, want 1 to %d", ErrLimits, l.MemoryPages, MaxMemoryPages)
+	}
+	if l.Timeout <= 0 {
+		return fmt.Errorf("%w: timeout %v", ErrLimits, l.Timeout)
+	}
+	return nil
+}
+
+// Hash is the hex SHA-256 of a module's bytes: what a policy lists and a
+// job names (code:<hash>).
+func Hash(wasm []byte) string {
+	h := sha256.Sum256(wasm)
+	return hex.EncodeToString(h[:])
+}
+
+// Engine compiles modules once and runs them many times. Compiled code is
+// kept per memory limit (wazero fixes the limit per runtime) and per
+// hash, so a cached module starts without compiling. Safe for concurrent
+// use.
+type Engine struct {
+	mu       sync.Mutex
+	runtimes map[uint32]*engineRuntime
+}
+
+type engineRuntime struct {
+	r        wazero.Runtime
+	compiled map[string]wazero.CompiledModule
+}
+
+// NewEngine returns an engine with an empty cache.
+func NewEngine() *Engine { return &Engine{runtimes: map[uint32]*engineRuntime{}} }
+
+// Close frees every compiled module.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for k, rt := range e.runtimes {
+		errs = append(errs, rt.r.Close(ctx))
+		delete(e.runtimes, k)
+	}
+	return errors.Join(errs...)
+}
+
+// compile returns the compiled module for wasm under a memory limit,
+// checking that its bytes have the given hash.
+func (e *Engine) compile(ctx context.Context, hash string, wasm []byte, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
+	if Hash(wasm) != hash {
+		return nil, nil, ErrHash
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rt, ok := e.runtimes[pages]
+	if !ok {
+		cfg := wazero.NewRuntimeConfig().
+			WithMemoryLimitPages(pages).
+			// A module past its deadline is closed where it runs, even in
+			// a loop without calls.
+			WithCloseOnContextDone(true)
+		r := wazero.NewRuntimeWithConfig(context.WithoutCancel(ctx), cfg)
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+			_ = r.Close(ctx)
+			return nil, nil, err
+		}
+		if _, err := hostModule(r).Instantiate(ctx); err != nil {
+			_ = r.Close(ctx)
+			return nil, nil, err
+		}
+		rt = &engineRuntime{r: r, compiled: map[string]wazero.CompiledModule{}}
+		e.runtimes[pages] = rt
+	}
+	if c, ok := rt.compiled[hash]; ok {
+		return rt.r, c, nil
+	}
+	c, err := rt.r.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: does not compile: %v", ErrModule, err)
+	}
+	rt.compiled[hash] = c
+	return rt.r, c, nil
+}
+
+// run is one instance's input and output: the host functions find it in
+// the context of the call.
+type run struct {
+	rows    int
+	columns [][]float64 // each rows long
+	outputs [][]float64 // filled by write_output
+	bad     Status      // the first refused host call
+}
+
+type runKey struct{}
+
+func (r *run) refuse(s Status) int32 {
+	if r.bad == StatusOK {
+		r.bad = s
+	}
+	return int32(s)
+}
+
+// hostModule is the host API (package doc).
+func hostModule(r wazero.Runtime) wazero.HostModuleBuilder {
+	cur := func(ctx context.Context) *run { return ctx.Value(runKey{}).(*run) }
+	b := r.NewHostModuleBuilder("medchain")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context) int32 { return int32(cur(ctx).rows) }).Export("rows")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context) int32 { return int32(len(cur(ctx).columns)) }).Export("columns")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context) int32 { return int32(len(cur(ctx).outputs)) }).Export("outputs")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, index, ptr, n uint32) int32 {
+		r := cur(ctx)
+		if int(index) >= len(r.columns) {
+			return r.refuse(StatusBadIndex)
+		}
+		if int(n) != r.rows {
+			return r.refuse(StatusBadLength)
+		}
+		if uint64(n)*8 > math.MaxUint32 {
+			return r.refuse(StatusBadPointer)
+		}
+		mem, ok := m.Memory().Read(ptr, n*8)
+		if !ok {
+			return r.refuse(StatusBadPointer)
+		}
+		for i, x := range r.columns[index] {
+			binary.LittleEndian.PutUint64(mem[8*i:], math.Float64bits(x))
+		}
+		return int32(StatusOK)
+	}).Export("read_column")
+	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, index, ptr, n uint32) int32 {
+		r := cur(ctx)
+		if int(index) >= len(r.outputs) {
+			return r.refuse(StatusBadIndex)
+		}
+		if r.outputs[index] != nil {
+			return r.refuse(StatusTwice)
+		}
+		if int(n) != r.rows {
+			return r.refuse(StatusBadLength)
+		}
+		if uint64(n)*8 > math.MaxUint32 {
+			return r.refuse(StatusBadPointer)
+		}
+		mem, ok := m.Memory().Read(ptr, n*8)
+		if !ok {
+			return r.refuse(StatusBadPointer)
+		}
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(mem[8*i:]))
+		}
+		r.outputs[index] = out
+		return int32(StatusOK)
+	}).Export("write_output")
+	return b
+}
+
+// maxStderr is how much of a module's stderr is kept, only to tell an
+// out-of-memory crash from other failures; it is never logged or returned.
+const maxStderr = 4 << 10
+
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := maxStderr - c.Len(); room > 0 {
+		c.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// Run instantiates the module once on rows (each column len rows) and
+// returns its outputs (nOutputs columns of rows values). The deadline of
+// ctx stops it.
+func (e *Engine) Run(ctx context.Context, hash string, wasm []byte, pages uint32, columns [][]float64, nOutputs int) ([][]float64, error) {
+	r, compiled, err := e.compile(ctx, hash, wasm, pages)
+	if err != nil {
+		return nil, err
+	}
+	rows := 0
+	if len(columns) > 0 {
+		rows = len(columns[0])
+	}
+	for _, c := range columns {
+		if len(c) != rows {
+			return nil, fmt.Errorf("sandbox: columns of %d and %d rows", rows, len(c))
+		}
+	}
+	if rows > math.MaxInt32/8 {
+		return nil, fmt.Errorf("%w: %d rows do not fit a module's 32-bit memory", ErrMemory, rows)
+	}
+	st := &run{rows: rows, columns: columns, outputs: make([][]float64, nOutputs)}
+	var stderr capped
+	// No mounts, no args, no env, no stdin, no stdout; clocks and the
+	// random source are wazero's deterministic defaults.
+	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr)
+	m, err := r.InstantiateModule(context.WithValue(ctx, runKey{}, st), compiled, cfg)
+	if m != nil {
+		_ = m.Close(ctx)
+	}
+	if err != nil {
+		var exit *sys.ExitError
+		switch {
+		case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded,
+			errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled,
+			ctx.Err() != nil:
+			return nil, ErrTimeout
+		case bytes.Contains(stderr.Bytes(), []byte("out of memory")):
+			// Go's runtime reports a refused memory.grow so.
+			return nil, ErrMemory
+		case errors.As(err, &exit):
+			return nil, fmt.Errorf("%w: exit code %d", ErrModule, exit.ExitCode())
+		}
+		// A trap's message names the instruction, never data.
+		return nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
+	if st.bad != StatusOK {
+		return nil, fmt.Errorf("%w: a host call was refused (status %d)", ErrShape, st.bad)
+	}
+	for i, o := range st.outputs {
+		if o == nil {
+			return nil, fmt.Errorf("%w: output %d was not written", ErrShape, i)
+		}
+	}
+	return st.outputs, nil
+}
