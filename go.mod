@@ -32,7 +32,7 @@ require (
 	pgregory.net/rapid v1.3.0
 )
 
-require github.com/tetratelabs/wazero v1.12.0 // indirect
+require github.com/tetratelabs/wazero v1.12.0
 
 require (
 	github.com/DataDog/zstd v1.4.5 // indirect

@@ -133,7 +133,7 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusOK
 	case ledger.CodeNotFound, ledger.CodeUnknownAccount:
 		return http.StatusNotFound
-	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain:
+	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain, ledger.CodeCodeNotApproved:
 		return http.StatusForbidden
 	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted:
 		return http.StatusConflict

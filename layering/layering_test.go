@@ -45,6 +45,10 @@ NONE
 < vocab, store, zk, analysis, synth, overlap, web,
   vault/blob, vault/internal/bech32, metrics;
 
+# The WebAssembly sandbox of custom analyses: wazero and the host API,
+# knowing nothing of ledgers, vaults or releases.
+NONE < sandbox;
+
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
 # a policy and a block time; its test chain is for tests only; guest
 # gathers evidence from a confidential VM's device, for workers only.
@@ -82,7 +86,7 @@ ledger < app;
 ledger, jobparams < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
-client, vault, normalize, outputctl, overlap < compute;
+client, vault, normalize, outputctl, overlap, sandbox < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Code is a transaction result code. Codes are part of the protocol: they
@@ -43,6 +44,10 @@ const (
 	CodeEvidenceReportData  Code = 26 // the report data does not bind the worker's key and code measurement
 	CodeEvidenceTCB         Code = 27 // the TCB is below the pinned minimum or not current in the collateral
 	CodeRateLimited         Code = 28 // the signer, or self-registration, is over its rate limit (genesis)
+
+	// Custom analyses (code:<sha256>). 29–43 are other features' codes.
+	CodeCodeNotApproved Code = 44 // no dataset policy of the job lists the module's hash
+	CodeSandboxLimits   Code = 45 // a custom analysis job's limits are missing or out of range
 )
 
 var codeNames = map[Code]string{
@@ -77,6 +82,9 @@ var codeNames = map[Code]string{
 	CodeEvidenceTCB:         "evidence_tcb",
 
 	CodeRateLimited: "rate_limited",
+
+	CodeCodeNotApproved: "code_not_approved",
+	CodeSandboxLimits:   "sandbox_limits",
 }
 
 // String is the code's stable name.
@@ -90,9 +98,10 @@ func (c Code) String() string {
 // Codes lists every defined code in order (for documentation and tests).
 func Codes() []Code {
 	out := make([]Code, 0, len(codeNames))
-	for c := Code(0); int(c) < len(codeNames); c++ {
+	for c := range codeNames {
 		out = append(out, c)
 	}
+	slices.Sort(out) // the numbers have gaps: ranges are given out to features
 	return out
 }
 

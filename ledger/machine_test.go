@@ -30,6 +30,7 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeEvidenceDebug, 24, "evidence_debug"}, {CodeEvidenceMeasurement, 25, "evidence_measurement"},
 		{CodeEvidenceReportData, 26, "evidence_report_data"}, {CodeEvidenceTCB, 27, "evidence_tcb"},
 		{CodeRateLimited, 28, "rate_limited"},
+		{CodeCodeNotApproved, 44, "code_not_approved"}, {CodeSandboxLimits, 45, "sandbox_limits"},
 	}
 	codes := Codes()
 	if len(codes) != len(want) {
