@@ -13,14 +13,15 @@ type Source interface {
 	Uint64() uint64
 }
 
-// The block plan: the rows are cut into ProductionBlocks disjoint blocks
-// whose outputs are kept, and CheckBlocks more blocks of the same size,
-// each a fresh random sample of the rows, whose outputs must repeat them.
-// A row's output that depends on another row j is caught by a check block
-// that holds the row but not j (j is absent from 7 in 8 of them); a
-// dependence spread over many rows, as a leak of j through a "mean" needs,
-// escapes all four checks only when j is in every check block that holds
-// any of them, about 1 in 8⁴. The checks cost half a pass over the rows.
+// The block plan: every row is put into one of ProductionBlocks disjoint
+// blocks at random, whose outputs are kept; independently, every row is
+// put into one of ProductionBlocks buckets at random, and the first
+// CheckBlocks buckets are run as check blocks, whose rows' outputs must
+// repeat the production ones bit for bit. A row i whose output depends on
+// another row j is caught by a check block that holds i but not j: j is in
+// at most one of them, so a dependence spread over many rows (as a leak of
+// j through a "mean" needs) is caught for certain, and a single dependent
+// row with probability 7/16. The checks cost half a pass over the rows.
 const (
 	ProductionBlocks = 8
 	CheckBlocks      = 4
@@ -63,25 +64,27 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 		return out, nil
 	}
 	type block struct {
-		rows  []int // cohort row indices, in the order the module sees them
+		rows  []int // cohort row indices, in the cohort's order
 		check bool
 	}
-	nb := min(ProductionBlocks, n)
-	perm := permutation(src, n)
+	// Every row goes to a random production block, and, independently, to
+	// a random one of ProductionBlocks buckets of which the first
+	// CheckBlocks are check blocks: so a check block has the size
+	// distribution of a production block, and the module cannot tell them
+	// apart. Within a block rows keep the cohort's order; the order cannot
+	// carry a leak past the checks either, as a row's output that depends
+	// on its position depends on which other rows are in its block.
 	var blocks []block
-	for b, at := 0, 0; b < nb; b++ {
-		size := n / nb
-		if b < n%nb {
-			size++
+	for _, check := range []bool{false, true} {
+		buckets := assign(src, n, ProductionBlocks)
+		for b, rows := range buckets {
+			if check && b >= CheckBlocks {
+				break
+			}
+			if len(rows) > 0 {
+				blocks = append(blocks, block{rows: rows, check: check})
+			}
 		}
-		blocks = append(blocks, block{rows: perm[at : at+size]})
-		at += size
-	}
-	for range CheckBlocks {
-		// The size of a production block drawn at random, so a block's size
-		// does not tell a check from a production run.
-		size := len(blocks[uniform(src, uint64(nb))].rows)
-		blocks = append(blocks, block{rows: permutation(src, n)[:size], check: true})
 	}
 	for i := len(blocks) - 1; i > 0; i-- {
 		k := int(uniform(src, uint64(i+1)))
@@ -128,17 +131,24 @@ func same(a, b float64) bool {
 	return math.Float64bits(a) == math.Float64bits(b) || math.IsNaN(a) && math.IsNaN(b)
 }
 
-// permutation is a uniformly random permutation of 0…n−1 (Fisher–Yates).
-func permutation(src Source, n int) []int {
-	p := make([]int, n)
-	for i := range p {
-		p[i] = i
+// assign puts each of the rows 0…n−1 into one of k buckets uniformly at
+// random (k a power of two up to 256: one byte of randomness per row).
+func assign(src Source, n, k int) [][]int {
+	buckets := make([][]int, k)
+	for b := range buckets {
+		buckets[b] = make([]int, 0, n/k+n/(4*k)+16)
 	}
-	for i := n - 1; i > 0; i-- {
-		k := int(uniform(src, uint64(i+1)))
-		p[i], p[k] = p[k], p[i]
+	mask := uint64(k - 1)
+	var word uint64
+	for i := range n {
+		if i%8 == 0 {
+			word = src.Uint64()
+		}
+		b := int(word & mask)
+		word >>= 8
+		buckets[b] = append(buckets[b], i)
 	}
-	return p
+	return buckets
 }
 
 // uniform draws from {0, …, n−1} without bias (Lemire's multiply-and-reject).
