@@ -15,13 +15,13 @@
 // That argument needs each row's outputs to depend on that row alone: a
 // module that wrote row 17's value into every row would make a "mean" of
 // one record. Map enforces it by running the module on disjoint random
-// blocks of the rows (each block a fresh instance, rows in random order)
-// and on extra random blocks of the same size whose rows' outputs must be
-// bit-identical to what the same rows gave in their production block. The
-// module cannot tell a check block from a production block (same size,
-// same distribution, fresh instance, deterministic clock and random
-// source), and a row whose output depends on another row changes when that
-// row is absent, which it is from most blocks.
+// blocks of the rows (each block a fresh instance) and on extra random
+// blocks drawn the same way whose rows' outputs must be bit-identical to
+// what the same rows gave in their production block. The module cannot
+// tell a check block from a production block (same size distribution,
+// fresh instance, deterministic clock and random source), and a row whose
+// output depends on another row changes when that row is absent, which it
+// is from most blocks (see the block plan in map.go for the odds).
 //
 // Host API (import module "medchain"; pointers and lengths are i32, lengths
 // count float64 values, stored little-endian as WebAssembly stores them):

@@ -19,8 +19,7 @@ module's memory), -4 (output already written). Every output is written exactly o
 that ends otherwise, exits non-zero or traps fails the job (analysis_error).
 
 The module sees only the consented rows that meet the params' filter, only the columns it
-named, in a random order, split into blocks: it is run once per block, each a fresh
-instance. Row by row its outputs must depend on that row alone: extra runs on random
+named, split into random blocks: it is run once per block, each a fresh instance. Row by row its outputs must depend on that row alone: extra runs on random
 blocks check that each row's outputs repeat bit for bit, and a job whose module reads
 other rows fails (analysis_error). What leaves the worker is, per output, the count,
 mean, SD and quantiles of its values clamped to the output's bounds, released under the
