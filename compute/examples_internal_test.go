@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
@@ -107,8 +108,11 @@ func TestDescribedExamplesRun(t *testing.T) {
 			var kind ReleaseKind
 			var rel any
 			var err error
-			if name == "code" { // the example module, examples/wasm/meansd
+			if name == "code" || strings.HasPrefix(name, "code:") { // the example module, examples/wasm/meansd
 				wasm, h := meansdModule(t)
+				if name != "code" && name != "code:"+h {
+					t.Errorf("docs/analyses.md names %s; the example module is code:%s", name, h)
+				}
 				kind, rel, err = runCustom(t.Context(), sandbox.NewEngine(), tab, h, wasm, json.RawMessage(ex.Params), r, rand.NewPCG(1, 2))
 			} else {
 				kind, rel, err = runAnalysis(tab, name, json.RawMessage(ex.Params), r)
