@@ -11,6 +11,7 @@ import (
 	"math"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -178,9 +179,7 @@ func hostModule(r wazero.Runtime) wazero.HostModuleBuilder {
 		if !ok {
 			return r.refuse(StatusBadPointer)
 		}
-		for i, x := range r.columns[index] {
-			binary.LittleEndian.PutUint64(mem[8*i:], math.Float64bits(x))
-		}
+		putFloats(mem, r.columns[index])
 		return int32(StatusOK)
 	}).Export("read_column")
 	b.NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, index, ptr, n uint32) int32 {
@@ -202,13 +201,44 @@ func hostModule(r wazero.Runtime) wazero.HostModuleBuilder {
 			return r.refuse(StatusBadPointer)
 		}
 		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(mem[8*i:]))
-		}
+		getFloats(out, mem)
 		r.outputs[index] = out
 		return int32(StatusOK)
 	}).Export("write_output")
 	return b
+}
+
+// littleEndian: WebAssembly memory is little-endian, so on a
+// little-endian host a float64 slice and the module's bytes are the same
+// bytes and are copied with one memmove.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// putFloats writes xs into mem (8·len(xs) bytes) as WebAssembly stores them.
+func putFloats(mem []byte, xs []float64) {
+	if len(xs) == 0 {
+		return
+	}
+	if littleEndian {
+		copy(mem, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), 8*len(xs)))
+		return
+	}
+	for i, x := range xs {
+		binary.LittleEndian.PutUint64(mem[8*i:], math.Float64bits(x))
+	}
+}
+
+// getFloats reads xs from mem (8·len(xs) bytes).
+func getFloats(xs []float64, mem []byte) {
+	if len(xs) == 0 {
+		return
+	}
+	if littleEndian {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), 8*len(xs)), mem)
+		return
+	}
+	for i := range xs {
+		xs[i] = math.Float64frombits(binary.LittleEndian.Uint64(mem[8*i:]))
+	}
 }
 
 // maxStderr is how much of a module's stderr is kept, only to tell an
