@@ -74,16 +74,23 @@ func Hash(wasm []byte) string {
 
 // Engine compiles modules once and runs them many times. Compiled code is
 // kept per memory limit (wazero fixes the limit per runtime) and per
-// hash, so a cached module starts without compiling. Safe for concurrent
-// use.
+// hash, so a cached module starts without compiling. At most maxRuntimes
+// memory limits are kept (the least recently used idle one is closed), so
+// jobs naming many different limits cannot grow the cache without bound.
+// Safe for concurrent use.
 type Engine struct {
 	mu       sync.Mutex
 	runtimes map[uint32]*engineRuntime
+	clock    uint64 // counts uses, for least-recently-used
 }
+
+const maxRuntimes = 4
 
 type engineRuntime struct {
 	r        wazero.Runtime
 	compiled map[string]wazero.CompiledModule
+	inUse    int
+	lastUse  uint64
 }
 
 // NewEngine returns an engine with an empty cache.
@@ -101,16 +108,16 @@ func (e *Engine) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// compile returns the compiled module for wasm under a memory limit,
-// checking that its bytes have the given hash.
-func (e *Engine) compile(ctx context.Context, hash string, wasm []byte, pages uint32) (wazero.Runtime, wazero.CompiledModule, error) {
-	if Hash(wasm) != hash {
-		return nil, nil, ErrHash
-	}
+// acquire returns the compiled module for hash under a memory limit,
+// compiling wasm (which must have that hash) if it is not cached; the
+// caller must release the runtime when its instance is done.
+func (e *Engine) acquire(ctx context.Context, hash string, wasm []byte, pages uint32) (*engineRuntime, wazero.CompiledModule, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.clock++
 	rt, ok := e.runtimes[pages]
 	if !ok {
+		e.evict(ctx)
 		cfg := wazero.NewRuntimeConfig().
 			WithMemoryLimitPages(pages).
 			// A module past its deadline is closed where it runs, even in
@@ -128,15 +135,46 @@ func (e *Engine) compile(ctx context.Context, hash string, wasm []byte, pages ui
 		rt = &engineRuntime{r: r, compiled: map[string]wazero.CompiledModule{}}
 		e.runtimes[pages] = rt
 	}
-	if c, ok := rt.compiled[hash]; ok {
-		return rt.r, c, nil
+	c, ok := rt.compiled[hash]
+	if !ok {
+		// A cached module is the one with the hash; new bytes are checked.
+		if Hash(wasm) != hash {
+			return nil, nil, ErrHash
+		}
+		var err error
+		if c, err = rt.r.CompileModule(ctx, wasm); err != nil {
+			return nil, nil, fmt.Errorf("%w: does not compile: %v", ErrModule, err)
+		}
+		rt.compiled[hash] = c
 	}
-	c, err := rt.r.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: does not compile: %v", ErrModule, err)
+	rt.inUse++
+	rt.lastUse = e.clock
+	return rt, c, nil
+}
+
+func (e *Engine) release(rt *engineRuntime) {
+	e.mu.Lock()
+	rt.inUse--
+	e.mu.Unlock()
+}
+
+// evict closes the least recently used idle runtimes while the cache is
+// full (e.mu held).
+func (e *Engine) evict(ctx context.Context) {
+	for len(e.runtimes) >= maxRuntimes {
+		var oldest uint32
+		var found *engineRuntime
+		for pages, rt := range e.runtimes {
+			if rt.inUse == 0 && (found == nil || rt.lastUse < found.lastUse) {
+				oldest, found = pages, rt
+			}
+		}
+		if found == nil {
+			return // every one is running: exceed the bound for a while
+		}
+		_ = found.r.Close(ctx)
+		delete(e.runtimes, oldest)
 	}
-	rt.compiled[hash] = c
-	return rt.r, c, nil
 }
 
 // run is one instance's input and output: the host functions find it in
@@ -258,10 +296,11 @@ func (c *capped) Write(p []byte) (int, error) {
 // returns its outputs (nOutputs columns of rows values). The deadline of
 // ctx stops it.
 func (e *Engine) Run(ctx context.Context, hash string, wasm []byte, pages uint32, columns [][]float64, nOutputs int) ([][]float64, error) {
-	r, compiled, err := e.compile(ctx, hash, wasm, pages)
+	rt, compiled, err := e.acquire(ctx, hash, wasm, pages)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(rt)
 	rows := 0
 	if len(columns) > 0 {
 		rows = len(columns[0])
@@ -279,7 +318,7 @@ func (e *Engine) Run(ctx context.Context, hash string, wasm []byte, pages uint32
 	// No mounts, no args, no env, no stdin, no stdout; clocks and the
 	// random source are wazero's deterministic defaults.
 	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr)
-	m, err := r.InstantiateModule(context.WithValue(ctx, runKey{}, st), compiled, cfg)
+	m, err := rt.r.InstantiateModule(context.WithValue(ctx, runKey{}, st), compiled, cfg)
 	if m != nil {
 		_ = m.Close(ctx)
 	}

@@ -261,3 +261,20 @@ func TestWrongHashRefused(t *testing.T) {
 		t.Fatal("a path accepted as a hash")
 	}
 }
+
+// Jobs naming many memory limits do not grow the engine's cache without
+// bound, and a module evicted with its limit compiles again when asked.
+func TestEngineCacheIsBounded(t *testing.T) {
+	e := sandbox.NewEngine()
+	defer e.Close(context.Background())
+	wasm, h := meansd(t)
+	for _, pages := range []uint32{256, 257, 258, 259, 260, 261, 256} {
+		out, err := e.Run(context.Background(), h, wasm, pages, [][]float64{{1, 2}}, 1)
+		if err != nil || out[0][1] != 2 {
+			t.Fatalf("%d pages: %v %v", pages, out, err)
+		}
+		if n := sandbox.CachedRuntimes(e); n > 4 {
+			t.Fatalf("%d runtimes cached", n)
+		}
+	}
+}
