@@ -101,6 +101,13 @@ func runCustom(ctx context.Context, e *sandbox.Engine, t *analysis.Table, hash s
 	if int64(n) < r.Policy.MinCohort {
 		return "", nil, fmt.Errorf("%w of %d rows", outputctl.ErrBelowMinCohort, r.Policy.MinCohort)
 	}
+	// A module can make its own filters (NaN outputs for the rows it
+	// leaves out), which the cohort overlap control does not see; so its
+	// outputs are released only with noise. Every policy on the ledger has
+	// an epsilon: this guards the rule, not a case that happens.
+	if r.Policy.EpsilonMilli == 0 {
+		return "", nil, refuse("analysis_error", errors.New("custom analysis: released only with differential privacy, and the policy has no epsilon"))
+	}
 	cols := make([][]float64, len(p.Columns))
 	for i, name := range p.Columns {
 		c, ok := t.Column(name)

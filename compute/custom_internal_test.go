@@ -85,3 +85,15 @@ func TestCustomRefusesSmallCohortBeforeRunning(t *testing.T) {
 		t.Fatalf("got %v, want the minimum cohort's refusal", err)
 	}
 }
+
+// Without an epsilon a custom analysis is not released: a module's own
+// filters (NaN outputs) would let two exact releases be differenced.
+func TestCustomNeedsNoise(t *testing.T) {
+	tab := researchTable(t, 3000)
+	wasm, h := meansdModule(t)
+	params := `{"columns":["sbp"],"outputs":[{"name":"sbp","bounds":{"lower":80,"upper":220}}],"limits":{"memory_pages":1024,"timeout_ms":60000}}`
+	_, _, err := runCustom(t.Context(), sandbox.NewEngine(), tab, h, wasm, json.RawMessage(params), releaser(1, 0), rand.NewPCG(1, 1))
+	if failReason(err) != "analysis_error" {
+		t.Fatalf("got %v, want an analysis_error refusal", err)
+	}
+}
