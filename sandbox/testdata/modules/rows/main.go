@@ -1,5 +1,6 @@
 // Command rows tries to get its rows out: it prints them, and writes every
-// column into one output (a table of rows, not one value per row).
+// column into one output (a table of rows, not one value per row), then
+// ends normally as if the host had taken it.
 package main
 
 import (
@@ -14,7 +15,5 @@ func main() {
 	}
 	fmt.Println(all)
 	fmt.Fprintln(os.Stderr, all)
-	if write(0, all) != 0 {
-		os.Exit(3)
-	}
+	write(0, all)
 }
