@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -318,7 +319,11 @@ func (e *Engine) Run(ctx context.Context, hash string, wasm []byte, pages uint32
 	// No mounts, no args, no env, no stdin, no stdout; clocks and the
 	// random source are wazero's deterministic defaults.
 	cfg := wazero.NewModuleConfig().WithName("").WithStderr(&stderr)
-	m, err := rt.r.InstantiateModule(context.WithValue(ctx, runKey{}, st), compiled, cfg)
+	ictx := context.WithValue(ctx, runKey{}, st)
+	if allocator != nil {
+		ictx = experimental.WithMemoryAllocator(ictx, allocator)
+	}
+	m, err := rt.r.InstantiateModule(ictx, compiled, cfg)
 	if m != nil {
 		_ = m.Close(ctx)
 	}

@@ -54,6 +54,11 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 	if len(j.Columns) > 0 {
 		n = len(j.Columns[0])
 	}
+	for _, c := range j.Columns {
+		if len(c) != n {
+			return nil, fmt.Errorf("sandbox: columns of %d and %d rows", n, len(c))
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, j.Limits.Timeout)
 	defer cancel()
 	out := make([][]float64, j.Outputs)
@@ -63,10 +68,6 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 	if n == 0 {
 		return out, nil
 	}
-	type block struct {
-		rows  []int // cohort row indices, in the cohort's order
-		check bool
-	}
 	// Every row goes to a random production block, and, independently, to
 	// a random one of ProductionBlocks buckets of which the first
 	// CheckBlocks are check blocks: so a check block has the size
@@ -74,53 +75,69 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 	// apart. Within a block rows keep the cohort's order; the order cannot
 	// carry a leak past the checks either, as a row's output that depends
 	// on its position depends on which other rows are in its block.
-	var blocks []block
-	for _, check := range []bool{false, true} {
-		buckets := assign(src, n, ProductionBlocks)
-		for b, rows := range buckets {
-			if check && b >= CheckBlocks {
-				break
-			}
-			if len(rows) > 0 {
-				blocks = append(blocks, block{rows: rows, check: check})
+	prod, check := assign(src, n, ProductionBlocks), assign(src, n, ProductionBlocks)
+	// Inputs are gathered, outputs scattered and checks compared in one
+	// sequential pass over the rows each: a block's rows are spread over
+	// the whole column, and a pass per block would read every cache line
+	// of it once per block.
+	type run struct {
+		in    [][]float64 // per column
+		out   [][]float64 // per output
+		check bool
+	}
+	runs := make([]*run, ProductionBlocks+CheckBlocks)
+	for b := range runs {
+		runs[b] = &run{in: make([][]float64, len(j.Columns)), check: b >= ProductionBlocks}
+	}
+	prodSize, checkSize := sizes(prod), sizes(check)
+	for c, col := range j.Columns {
+		for b := range ProductionBlocks {
+			runs[b].in[c] = make([]float64, 0, prodSize[b])
+		}
+		for b := range CheckBlocks {
+			runs[ProductionBlocks+b].in[c] = make([]float64, 0, checkSize[b])
+		}
+		for r, x := range col {
+			p := runs[prod[r]]
+			p.in[c] = append(p.in[c], x)
+			if k := int(check[r]); k < CheckBlocks {
+				q := runs[ProductionBlocks+k]
+				q.in[c] = append(q.in[c], x)
 			}
 		}
 	}
-	for i := len(blocks) - 1; i > 0; i-- {
+	order := make([]*run, len(runs))
+	copy(order, runs)
+	for i := len(order) - 1; i > 0; i-- {
 		k := int(uniform(src, uint64(i+1)))
-		blocks[i], blocks[k] = blocks[k], blocks[i]
+		order[i], order[k] = order[k], order[i]
 	}
-	var checks []block
-	var checked [][][]float64
-	for _, b := range blocks {
-		in := make([][]float64, len(j.Columns))
-		for c, col := range j.Columns {
-			in[c] = make([]float64, len(b.rows))
-			for p, r := range b.rows {
-				in[c][p] = col[r]
-			}
-		}
-		got, err := e.Run(ctx, j.Hash, j.Wasm, j.Limits.MemoryPages, in, j.Outputs)
+	for _, b := range order {
+		got, err := e.Run(ctx, j.Hash, j.Wasm, j.Limits.MemoryPages, b.in, j.Outputs)
 		if err != nil {
 			return nil, err
 		}
-		if b.check {
-			checks, checked = append(checks, b), append(checked, got)
-			continue
-		}
-		for k, o := range got {
-			for p, r := range b.rows {
-				out[k][r] = o[p]
-			}
+		b.in, b.out = nil, got
+	}
+	for k := range out {
+		var at [ProductionBlocks]int
+		for r := range n {
+			b := prod[r]
+			out[k][r] = runs[b].out[k][at[b]]
+			at[b]++
 		}
 	}
-	for i, b := range checks {
-		for k, o := range checked[i] {
-			for p, r := range b.rows {
-				if !same(o[p], out[k][r]) {
-					return nil, ErrDependsOnOtherRows
-				}
+	for k := range out {
+		var at [CheckBlocks]int
+		for r := range n {
+			c := int(check[r])
+			if c >= CheckBlocks {
+				continue
 			}
+			if !same(runs[ProductionBlocks+c].out[k][at[c]], out[k][r]) {
+				return nil, ErrDependsOnOtherRows
+			}
+			at[c]++
 		}
 	}
 	return out, nil
@@ -132,23 +149,29 @@ func same(a, b float64) bool {
 }
 
 // assign puts each of the rows 0…n−1 into one of k buckets uniformly at
-// random (k a power of two up to 256: one byte of randomness per row).
-func assign(src Source, n, k int) [][]int {
-	buckets := make([][]int, k)
-	for b := range buckets {
-		buckets[b] = make([]int, 0, n/k+n/(4*k)+16)
-	}
+// random (k a power of two up to 256: one byte of randomness per row) and
+// returns each row's bucket.
+func assign(src Source, n, k int) []uint8 {
+	ids := make([]uint8, n)
 	mask := uint64(k - 1)
 	var word uint64
-	for i := range n {
+	for i := range ids {
 		if i%8 == 0 {
 			word = src.Uint64()
 		}
-		b := int(word & mask)
+		ids[i] = uint8(word & mask)
 		word >>= 8
-		buckets[b] = append(buckets[b], i)
 	}
-	return buckets
+	return ids
+}
+
+// sizes counts the rows of each bucket.
+func sizes(ids []uint8) [256]int {
+	var n [256]int
+	for _, b := range ids {
+		n[b]++
+	}
+	return n
 }
 
 // uniform draws from {0, …, n−1} without bias (Lemire's multiply-and-reject).
