@@ -214,6 +214,9 @@ func hostModule(r wazero.Runtime) wazero.HostModuleBuilder {
 		if uint64(n)*8 > math.MaxUint32 {
 			return r.refuse(StatusBadPointer)
 		}
+		if m.Memory() == nil { // a module without a memory
+			return r.refuse(StatusBadPointer)
+		}
 		mem, ok := m.Memory().Read(ptr, n*8)
 		if !ok {
 			return r.refuse(StatusBadPointer)
@@ -233,6 +236,9 @@ func hostModule(r wazero.Runtime) wazero.HostModuleBuilder {
 			return r.refuse(StatusBadLength)
 		}
 		if uint64(n)*8 > math.MaxUint32 {
+			return r.refuse(StatusBadPointer)
+		}
+		if m.Memory() == nil { // a module without a memory
 			return r.refuse(StatusBadPointer)
 		}
 		mem, ok := m.Memory().Read(ptr, n*8)

@@ -17,12 +17,35 @@ import (
 type mmapAllocator struct{}
 
 func (mmapAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	b, err := syscall.Mmap(-1, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
-	if err != nil {
+	if max > 0 && max <= 1<<32 {
+		b, err := syscall.Mmap(-1, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+		if err == nil {
+			return &mmapMemory{buf: b}
+		}
+	}
+	// A memory of no pages, or no address space to spare: a Go slice
+	// (wazero must get a memory; a nil one would crash the worker).
+	return &sliceMemory{buf: make([]byte, 0, capacity), max: max}
+}
+
+type sliceMemory struct {
+	buf []byte
+	max uint64
+}
+
+func (m *sliceMemory) Reallocate(size uint64) []byte {
+	if size > m.max {
 		return nil
 	}
-	return &mmapMemory{buf: b}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+	} else {
+		m.buf = append(m.buf[:cap(m.buf)], make([]byte, size-uint64(cap(m.buf)))...)
+	}
+	return m.buf
 }
+
+func (m *sliceMemory) Free() { m.buf = nil }
 
 type mmapMemory struct{ buf []byte }
 

@@ -278,3 +278,21 @@ func TestEngineCacheIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Modules that are not Go's: one with a memory of no pages and nothing to
+// run, one with no memory at all. Both start (the memory allocator copes
+// with an empty memory) and are refused for writing no outputs.
+func TestTinyModulesRefusedForTheirShape(t *testing.T) {
+	e := sandbox.NewEngine()
+	defer e.Close(context.Background())
+	header := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	for name, wasm := range map[string][]byte{
+		"memory of 0 pages": append(header[:8:8], 5, 4, 1, 1, 0, 0),
+		"no memory":         header,
+	} {
+		_, err := e.Run(context.Background(), sandbox.Hash(wasm), wasm, 16, [][]float64{{1}}, 1)
+		if !errors.Is(err, sandbox.ErrShape) {
+			t.Errorf("%s: got %v, want ErrShape", name, err)
+		}
+	}
+}
