@@ -131,6 +131,11 @@ var noLinks = []struct {
 		why:    "the evidence verifier runs inside every validator's FinalizeBlock and links nothing of medchain, no database and no consensus",
 	},
 	{
+		pkgs:   []string{"ledger", "app", "api", "jobparams", "outputctl", "analysis"},
+		forbid: []string{"github.com/tetratelabs/wazero/...", mc + "/sandbox"},
+		why:    "custom analysis code runs only in a worker: no validator, API or pure analysis package links the WebAssembly runtime",
+	},
+	{
 		pkgs:   []string{"ledger", "app", "api", "node"},
 		forbid: []string{mc + "/attest/guest", "github.com/google/go-configfs-tsm/...", "github.com/google/go-sev-guest/client/...", "github.com/google/go-tdx-guest/client/..."},
 		why:    "validators verify evidence and never open a TEE device; only a worker's command gathers evidence",
