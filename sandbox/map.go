@@ -59,6 +59,7 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 			return nil, fmt.Errorf("sandbox: columns of %d and %d rows", n, len(c))
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, j.Limits.Timeout)
 	defer cancel()
 	out := make([][]float64, j.Outputs)
@@ -115,6 +116,11 @@ func (e *Engine) Map(ctx context.Context, j Job, src Source) ([][]float64, error
 	for _, b := range order {
 		got, err := e.Run(ctx, j.Hash, j.Wasm, j.Limits.MemoryPages, b.in, j.Outputs)
 		if err != nil {
+			if perr := parent.Err(); perr != nil {
+				// The caller gave up (a worker shutting down): not the
+				// module's time limit, and not the job's failure.
+				return nil, perr
+			}
 			return nil, err
 		}
 		b.in, b.out = nil, got

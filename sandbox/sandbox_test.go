@@ -296,3 +296,17 @@ func TestTinyModulesRefusedForTheirShape(t *testing.T) {
 		}
 	}
 }
+
+// A caller that gives up (a worker shutting down) gets its own
+// cancellation back, not ErrTimeout: the job is retried, not failed.
+func TestCancelledCallerIsNotATimeout(t *testing.T) {
+	e := sandbox.NewEngine()
+	defer e.Close(context.Background())
+	wasm, h := module(t, "loop")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := e.Map(ctx, sandbox.Job{Hash: h, Wasm: wasm, Columns: cohort(100), Outputs: 1, Limits: limits}, seeded(1))
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sandbox.ErrTimeout) {
+		t.Fatalf("got %v, want the caller's context.DeadlineExceeded", err)
+	}
+}
