@@ -344,10 +344,11 @@ func (e *Engine) Run(ctx context.Context, hash string, wasm []byte, pages uint32
 			// Go's runtime reports a refused memory.grow so.
 			return nil, ErrMemory
 		case errors.As(err, &exit):
-			return nil, fmt.Errorf("%w: exit code %d", ErrModule, exit.ExitCode())
+			// Not the code itself: the module chooses it, so it could be
+			// 32 bits of a record on their way to a log.
+			return nil, fmt.Errorf("%w: it exited with a non-zero code", ErrModule)
 		}
-		// A trap's message names the instruction, never data.
-		return nil, fmt.Errorf("%w: %v", ErrModule, err)
+		return nil, fmt.Errorf("%w: it trapped", ErrModule)
 	}
 	if st.bad != StatusOK {
 		return nil, fmt.Errorf("%w: a host call was refused (status %d)", ErrShape, st.bad)

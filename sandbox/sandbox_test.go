@@ -310,3 +310,15 @@ func TestCancelledCallerIsNotATimeout(t *testing.T) {
 		t.Fatalf("got %v, want the caller's context.DeadlineExceeded", err)
 	}
 }
+
+// A module's exit code is its choice, so data: the error says that it
+// exited non-zero, not with what.
+func TestExitCodeNotInTheError(t *testing.T) {
+	e := sandbox.NewEngine()
+	defer e.Close(context.Background())
+	wasm, h := module(t, "exitcode")
+	_, err := e.Run(context.Background(), h, wasm, 4096, [][]float64{{173}}, 1)
+	if !errors.Is(err, sandbox.ErrModule) || strings.Contains(err.Error(), "173") {
+		t.Fatalf("got %v, want ErrModule without the code", err)
+	}
+}
