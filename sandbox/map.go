@@ -18,10 +18,11 @@ type Source interface {
 // put into one of ProductionBlocks buckets at random, and the first
 // CheckBlocks buckets are run as check blocks, whose rows' outputs must
 // repeat the production ones bit for bit. A row i whose output depends on
-// another row j is caught by a check block that holds i but not j: j is in
-// at most one of them, so a dependence spread over many rows (as a leak of
-// j through a "mean" needs) is caught for certain, and a single dependent
-// row with probability 7/16. The checks cost half a pass over the rows.
+// another row j is caught by a check block that holds i but not j: i is in
+// a check block with probability 1/2, and in j's with 1/16. So k rows
+// depending on j all escape with probability at most (5/8)^k (a leak of j
+// through a "mean" needs many), and a single dependent row with 9/16. The
+// checks cost half a pass over the rows.
 const (
 	ProductionBlocks = 8
 	CheckBlocks      = 4
