@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	host "github.com/medchain/medchain/sandbox/internal/wasmhost"
 )
 
 func main() {
@@ -34,12 +36,12 @@ func main() {
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	n := int(rows())
+	n := int(host.Rows())
 	m, t, r := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i := range n {
 		m[i], t[i], r[i] = mask, float64(time.Now().Unix()), float64(binary.LittleEndian.Uint32(b[:]))
 	}
-	write(0, m)
-	write(1, t)
-	write(2, r)
+	host.Write(0, m)
+	host.Write(1, t)
+	host.Write(2, r)
 }

@@ -2,8 +2,12 @@
 // bits of a record, if the code reached a log.
 package main
 
-import "os"
+import (
+	"os"
+
+	host "github.com/medchain/medchain/sandbox/internal/wasmhost"
+)
 
 func main() {
-	os.Exit(int(column(0)[0]))
+	os.Exit(int(host.Column(0)[0]))
 }

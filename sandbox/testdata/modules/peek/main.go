@@ -2,11 +2,13 @@
 // its output is then one record's value.
 package main
 
+import host "github.com/medchain/medchain/sandbox/internal/wasmhost"
+
 func main() {
-	x := column(0)
+	x := host.Column(0)
 	out := make([]float64, len(x))
 	for i := range out {
 		out[i] = x[0]
 	}
-	write(0, out)
+	host.Write(0, out)
 }

@@ -6,14 +6,16 @@ package main
 import (
 	"fmt"
 	"os"
+
+	host "github.com/medchain/medchain/sandbox/internal/wasmhost"
 )
 
 func main() {
 	var all []float64
-	for i := range columns() {
-		all = append(all, column(i)...)
+	for i := range host.Columns() {
+		all = append(all, host.Column(i)...)
 	}
 	fmt.Println(all)
 	fmt.Fprintln(os.Stderr, all)
-	write(0, all)
+	host.Write(0, all)
 }
