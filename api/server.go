@@ -140,7 +140,7 @@ func httpStatus(c ledger.Code) int {
 		return http.StatusOK
 	case ledger.CodeNotFound, ledger.CodeUnknownAccount:
 		return http.StatusNotFound
-	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain, ledger.CodeAccountSuspended:
+	case ledger.CodeUnauthorized, ledger.CodeBadSignature, ledger.CodeWrongChain, ledger.CodeAccountSuspended, ledger.CodeCodeNotApproved:
 		return http.StatusForbidden
 	case ledger.CodeAlreadyExists, ledger.CodeBadNonce, ledger.CodeInvalidState, ledger.CodeBudgetExhausted,
 		ledger.CodeDealFull, ledger.CodeAlreadyDelivered:

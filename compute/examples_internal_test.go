@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/normalize"
 	"github.com/medchain/medchain/outputctl"
+	"github.com/medchain/medchain/sandbox"
 	"github.com/medchain/medchain/synth"
 )
 
@@ -103,7 +105,18 @@ func TestDescribedExamplesRun(t *testing.T) {
 				// Seeded noise: the test checks the examples, not luck.
 				Noise: rand.NewChaCha8([32]byte{'e', 'x'}),
 			}
-			kind, rel, err := runAnalysis(tab, name, json.RawMessage(ex.Params), r)
+			var kind ReleaseKind
+			var rel any
+			var err error
+			if name == "code" || strings.HasPrefix(name, "code:") { // the example module, examples/wasm/meansd
+				wasm, h := meansdModule(t)
+				if name != "code" && name != "code:"+h {
+					t.Errorf("docs/analyses.md names %s; the example module is code:%s", name, h)
+				}
+				kind, rel, err = runCustom(t.Context(), sandbox.NewEngine(), tab, h, wasm, json.RawMessage(ex.Params), r, rand.NewPCG(1, 2))
+			} else {
+				kind, rel, err = runAnalysis(tab, name, json.RawMessage(ex.Params), r)
+			}
 			if err != nil {
 				t.Errorf("%s %s: %v", name, ex.Params, err)
 				continue

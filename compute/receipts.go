@@ -16,6 +16,7 @@ import (
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/client"
+	"github.com/medchain/medchain/gbt"
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/receipts"
@@ -60,6 +61,16 @@ func cohortRows(j *ledger.Job, t *analysis.Table) ([]bool, error) {
 			return nil, err
 		}
 		d, err := analysis.NewFactorDesign(t, p.Outcome, p.Features, p.Factors, p.Filter)
+		if err != nil {
+			return nil, err
+		}
+		return d.Rows(), nil
+	case "boosted_trees":
+		var p gbt.Params
+		if err := decodeParams(j.Params, &p); err != nil {
+			return nil, err
+		}
+		d, err := analysis.NewDesign(t, p.Outcome, p.Features, nil)
 		if err != nil {
 			return nil, err
 		}

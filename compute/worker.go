@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
@@ -19,6 +20,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/overlap"
+	"github.com/medchain/medchain/sandbox"
 	"github.com/medchain/medchain/vault"
 	"github.com/medchain/medchain/vault/column"
 )
@@ -59,6 +61,11 @@ type Worker struct {
 	// (32 bytes); nil = derived from the vault secret. Tests fix it to make
 	// a study's noisy diagnostics reproducible.
 	StudyNoiseKey []byte
+	// Modules holds the custom analysis modules the institution installed;
+	// nil = the vault's modules directory (sandbox.Dir).
+	Modules Modules
+	// Sandbox runs them; nil = one engine shared by the process's workers.
+	Sandbox *sandbox.Engine
 }
 
 // Outcome is what the worker did with one site of a job.
@@ -320,6 +327,13 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
 		return nil, nil, refuse("invalid_params", err)
 	}
+	code, custom := strings.CutPrefix(j.Analysis, "code:")
+	var wasm []byte
+	if custom {
+		if wasm, err = w.module(code); err != nil {
+			return nil, nil, err
+		}
+	}
 	// An opt-in site whose patients' public consents permit nothing has no
 	// rows for the job: refused before any data is read (and, in a pooled
 	// study, before its first iteration), with that reason.
@@ -375,6 +389,11 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	var release any
 	if pooled(j) {
 		kind, release, err = w.computePooled(ctx, j, site, t, rel, v)
+	} else if custom {
+		kind, release, err = runCustom(ctx, w.engine(), t, code, wasm, j.Params, rel, outputctl.CryptoSource())
+		if err == nil {
+			err = w.checkCohortOverlap(site, j, t, v)
+		}
 	} else {
 		kind, release, err = runAnalysis(t, j.Analysis, j.Params, rel)
 		if err == nil {

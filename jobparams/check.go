@@ -19,8 +19,9 @@ var numeric = []string{"number", "integer", "year", "boolean"}
 
 // Check checks a job's params for a built-in analysis against a dataset's
 // schema. It returns nil or an *Error. An analysis this package does not
-// know (code:<hash>, or a built-in the worker does not run) is
-// unknown_analysis.
+// know (a built-in the worker does not run) is unknown_analysis; a custom
+// analysis (code:<sha256>) is checked as "code" (the hash is the ledger's
+// to admit).
 func Check(name string, raw json.RawMessage, schema []vocab.Field) error {
 	_, err := Decode(name, raw, schema)
 	return err
@@ -28,10 +29,10 @@ func Check(name string, raw json.RawMessage, schema []vocab.Field) error {
 
 // Decode checks params as Check does and returns them decoded: a
 // *analysis.CountParams, *analysis.CrossTabParams, *analysis.DescribeParams
-// or *Regression (with its link normalised). The worker runs what Decode
+// *Regression (with its link normalised) or, for code:<sha256>, *Custom. The worker runs what Decode
 // returns, so it runs exactly what was checked.
 func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error) {
-	s, ok := Describe(name)
+	s, ok := Describe(SpecName(name))
 	if !ok {
 		return nil, errorf(UnknownAnalysis, "", "", "%q is not a built-in analysis this worker runs (%s)", name, strings.Join(Analyses(), ", "))
 	}
@@ -49,7 +50,7 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		return nil, e
 	}
 	c := newChecker(schema)
-	switch name {
+	switch s.Name {
 	case "cohort_count":
 		var p analysis.CountParams
 		if err := strict(raw, &p); err != nil {
@@ -103,6 +104,13 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 			}
 		}
 		return done(&p, c.result(err))
+	case "code":
+		var p Custom
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.custom(&p)
+		return done(&p, c.result(nil))
 	default: // the regressions
 		var p Regression
 		if err := strict(raw, &p); err != nil {

@@ -108,7 +108,18 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 		{"crosstab", `{"rows":{"column":"diabetes","levels":[0,1]},"cols":{"column":"smoking","levels":[0,1]}}`,
 			jobparams.NoSuchColumn, "cols.column", "", `no column "smoking"`},
 		{"survival", `{}`, jobparams.UnknownAnalysis, "", "", `"survival" is not a built-in analysis this worker runs`},
-		{"code:ab", `{}`, jobparams.UnknownAnalysis, "", "", "not a built-in analysis"},
+		{"code:ab", `{}`, jobparams.MissingParameter, "columns", "", "columns is required"},
+		{"code:ab", `{"columns":["sex"],"outputs":[],"limits":{"memory_pages":1,"timeout_ms":1}}`, jobparams.WrongType, "columns[0]", "sex", "code column"},
+		{"code:ab", `{"columns":["sbp","sbp"],"outputs":[],"limits":{"memory_pages":1,"timeout_ms":1}}`, jobparams.BadValue, "columns[1]", "sbp", "named twice"},
+		{"code:ab", `{"columns":["sbp"],"outputs":[],"limits":{"memory_pages":1,"timeout_ms":1}}`, jobparams.MissingParameter, "outputs", "", "declare the outputs"},
+		{"code:ab", `{"columns":["sbp"],"outputs":[{"name":"a b","bounds":{"lower":0,"upper":1}}],"limits":{"memory_pages":1,"timeout_ms":1}}`,
+			jobparams.BadValue, "outputs[0].name", "", "letters, digits and _"},
+		{"code:ab", `{"columns":["sbp"],"outputs":[{"name":"m","bounds":{"lower":1,"upper":1}}],"limits":{"memory_pages":1,"timeout_ms":1}}`,
+			jobparams.BadValue, "outputs[0].bounds", "", "lower below upper"},
+		{"code:ab", `{"columns":["sbp"],"outputs":[{"name":"m","bounds":{"lower":0,"upper":1}}],"limits":{"memory_pages":1,"timeout_ms":300001}}`,
+			jobparams.BadValue, "limits.timeout_ms", "", "1 to 300000 milliseconds"},
+		{"code:ab", `{"columns":["sbp"],"outputs":[{"name":"m","bounds":{"lower":0,"upper":1}}],"limits":{"memory_pages":1,"timeout_ms":1},"rows":1}`,
+			jobparams.UnknownParameter, "rows", "", `unknown parameter "rows"`},
 	} {
 		t.Run(tc.analysis+" "+tc.params, func(t *testing.T) {
 			err := jobparams.Check(tc.analysis, json.RawMessage(tc.params), schema)

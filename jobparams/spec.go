@@ -138,6 +138,16 @@ var specs = []*Spec{
 			{"systolic blood pressure on age and BMI", `{"outcome":"sbp","features":["age","bmi"]}`},
 		},
 	},
+	{
+		Name: "code",
+		Summary: "a custom analysis, named code:<sha256> of a WebAssembly module the dataset's policy lists: the module maps each consented row of the columns it asks for " +
+			"to declared outputs, and the worker releases each output's count, mean, SD and quantiles, clamped to its bounds, under the output controls",
+		typ: reflect.TypeFor[Custom](),
+		Examples: []Example{
+			{"the example module meansd (examples/wasm/meansd): mean and SD of systolic blood pressure and cholesterol, the module under 64 MiB and 10 s",
+				`{"columns":["sbp","total_chol"],"outputs":[{"name":"sbp","bounds":{"lower":80,"upper":220}},{"name":"total_chol","bounds":{"lower":100,"upper":400}}],"limits":{"memory_pages":1024,"timeout_ms":10000}}`},
+		},
+	},
 }
 
 // regressionDocs describe the regression parameters.
@@ -186,6 +196,9 @@ func docFor(path string) string {
 		return d
 	}
 	if d, ok := filterDocs[path]; ok {
+		return d
+	}
+	if d, ok := customDocs[path]; ok {
 		return d
 	}
 	for _, dim := range []string{"rows.", "cols."} {

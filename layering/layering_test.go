@@ -45,6 +45,10 @@ NONE
 < vocab, store, zk, analysis, synth, overlap, web,
   vault/blob, vault/internal/bech32, metrics, receipts, reqsig;
 
+# The WebAssembly sandbox of custom analyses: wazero and the host API,
+# knowing nothing of ledgers, vaults or releases.
+NONE < sandbox;
+
 # Hardware attestation evidence (SEV-SNP, TDX): a pure verdict on bytes,
 # a policy and a block time; its test chain is for tests only; guest
 # gathers evidence from a confidential VM's device, for workers only.
@@ -92,7 +96,7 @@ ledger < recordshare;
 ledger, jobparams, recordshare, reqsig, rewards < api;
 api, keys < client;
 client, vault, fhir, csvsrc, normalize, deid < ingest;
-client, vault, normalize, outputctl, overlap, receipts, rewards < compute;
+client, vault, normalize, outputctl, overlap, receipts, rewards, sandbox < compute;
 client, ingest, synth < seed;
 compute < zkmodel;
 api, deid, vault < patientlink;
@@ -138,6 +142,11 @@ var noLinks = []struct {
 		pkgs:   []string{"attest"},
 		forbid: []string{"github.com/cockroachdb/pebble/...", "github.com/cometbft/...", mc + "/..."},
 		why:    "the evidence verifier runs inside every validator's FinalizeBlock and links nothing of medchain, no database and no consensus",
+	},
+	{
+		pkgs:   []string{"ledger", "app", "api", "jobparams", "outputctl", "analysis"},
+		forbid: []string{"github.com/tetratelabs/wazero/...", mc + "/sandbox"},
+		why:    "custom analysis code runs only in a worker: no validator, API or pure analysis package links the WebAssembly runtime",
 	},
 	{
 		pkgs:   []string{"ledger", "app", "api", "node"},

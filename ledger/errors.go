@@ -66,6 +66,10 @@ const (
 	CodeReplayed        Code = 43 // the signed request was already served (its nonce was seen)
 
 	CodeAccountSuspended Code = 46 // the signer is suspended by an admin of its organisation (suspension.go)
+
+	// Custom analyses (code:<sha256>). 29–43 are other features' codes.
+	CodeCodeNotApproved Code = 44 // no dataset policy of the job lists the module's hash
+	CodeSandboxLimits   Code = 45 // a custom analysis job's limits are missing or out of range
 )
 
 var codeNames = map[Code]string{
@@ -113,6 +117,8 @@ var codeNames = map[Code]string{
 	CodeAlreadyDelivered: "already_delivered",
 	CodeUnauthenticated:  "unauthenticated",
 	CodeReplayed:         "replayed",
+	CodeCodeNotApproved:  "code_not_approved",
+	CodeSandboxLimits:    "sandbox_limits",
 	CodeAccountSuspended: "account_suspended",
 }
 

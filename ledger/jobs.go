@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/vocab"
 )
 
 // Compute: workers and jobs.
@@ -221,6 +222,35 @@ var FailReasons = []string{"data_unavailable", "integrity_error", "cohort_too_sm
 // price: refusals are not a free oracle.
 var untouchedReasons = []string{"data_unavailable", "integrity_error", "policy_changed", "invalid_params", "no_consent"}
 
+// validModuleLimits checks the limits a custom analysis job gives its
+// module (params "limits"): they are part of the job as admitted, so the
+// ledger makes sure every such job has them, in range; the worker enforces
+// them. Only this key of the params is read: the rest is the analysis's.
+func validModuleLimits(params []byte) error {
+	var p struct {
+		Limits *struct {
+			MemoryPages   *uint64 `json:"memory_pages"`
+			TimeoutMillis *uint64 `json:"timeout_ms"`
+		} `json:"limits"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil {
+		// Only "limits" is decoded, and the params are a JSON object:
+		// the error is a limit that is not a whole number.
+		return errf(CodeSandboxLimits, "msg.params.limits: want {\"memory_pages\": 1 to %d, \"timeout_ms\": 1 to %d}, whole numbers",
+			vocab.MaxModuleMemoryPages, vocab.MaxModuleTimeoutMillis)
+	}
+	switch l := p.Limits; {
+	case l == nil:
+		return errf(CodeSandboxLimits, "msg.params.limits: a custom analysis job states its module's limits: {\"memory_pages\": 1 to %d, \"timeout_ms\": 1 to %d}",
+			vocab.MaxModuleMemoryPages, vocab.MaxModuleTimeoutMillis)
+	case l.MemoryPages == nil || *l.MemoryPages < 1 || *l.MemoryPages > vocab.MaxModuleMemoryPages:
+		return errf(CodeSandboxLimits, "msg.params.limits.memory_pages: want 1 to %d pages of 64 KiB", vocab.MaxModuleMemoryPages)
+	case l.TimeoutMillis == nil || *l.TimeoutMillis < 1 || *l.TimeoutMillis > vocab.MaxModuleTimeoutMillis:
+		return errf(CodeSandboxLimits, "msg.params.limits.timeout_ms: want 1 to %d milliseconds", vocab.MaxModuleTimeoutMillis)
+	}
+	return nil
+}
+
 // analysisAllowed checks a job's analysis against a policy.
 func analysisAllowed(a Analyses, analysis string) bool {
 	if h, ok := strings.CutPrefix(analysis, "code:"); ok {
@@ -258,6 +288,11 @@ func (c *txCtx) submitJob(m *SubmitJob) ([]Event, error) {
 	}
 	if err := validEncKey("msg.result_key", m.ResultKey); err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(m.Analysis, "code:") {
+		if err := validModuleLimits(compact.Bytes()); err != nil {
+			return nil, err
+		}
 	}
 	if m.Study != nil {
 		if err := validStudy(m); err != nil {
@@ -353,6 +388,9 @@ func (c *txCtx) admitSite(at, id string, m *SubmitJob) (*JobSite, error) {
 		}
 	}
 	if !analysisAllowed(pol.Analyses, m.Analysis) {
+		if h, ok := strings.CutPrefix(m.Analysis, "code:"); ok {
+			return nil, errf(CodeCodeNotApproved, "%s: dataset %q's policy does not list code %s in analyses.code_hashes", at, id, h)
+		}
 		return nil, errf(CodeUnauthorized, "%s: dataset %q does not allow analysis %q", at, id, m.Analysis)
 	}
 	eps := pol.EpsilonPerJobMilli

@@ -42,6 +42,8 @@ func TestCodesAreStable(t *testing.T) {
 		{CodeAlreadyDelivered, 40, "already_delivered"},
 		{CodeUnauthenticated, 42, "unauthenticated"},
 		{CodeReplayed, 43, "replayed"},
+		{CodeCodeNotApproved, 44, "code_not_approved"},
+		{CodeSandboxLimits, 45, "sandbox_limits"},
 		{CodeAccountSuspended, 46, "account_suspended"},
 	}
 	codes := Codes()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,13 +15,14 @@ import (
 	"github.com/medchain/medchain/client"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
+	"github.com/medchain/medchain/sandbox"
 )
 
 // analysisCmd documents the built-in analyses' parameters where a
 // researcher looks: the parameter format comes from package jobparams,
 // which also checks a job's params before it is signed.
 func analysisCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "analysis", Short: "The built-in analyses and their parameters"}
+	cmd := &cobra.Command{Use: "analysis", Short: "The analyses and their parameters; custom analysis modules"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the built-in analyses a worker runs",
@@ -54,7 +57,46 @@ dataset's schema before anything is signed).`,
 			return e.show(cmd, s, func(w io.Writer) { describeAnalysis(w, s) })
 		},
 	}
-	cmd.AddCommand(list, describe)
+	hash := &cobra.Command{
+		Use:   "hash FILE",
+		Short: "Print the SHA-256 of a custom analysis module: what a policy lists in analyses.code_hashes and a job names as code:HASH",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wasm, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			h := sandbox.Hash(wasm)
+			return e.show(cmd, map[string]string{"hash": h, "analysis": "code:" + h}, func(w io.Writer) { fmt.Fprintln(w, h) })
+		},
+	}
+	var vaultDir string
+	install := &cobra.Command{
+		Use:   "install FILE",
+		Short: "Install a custom analysis module for this node's workers (<vault>/modules/HASH.wasm)",
+		Long: `install copies a WebAssembly module into the vault's modules directory, where the node's
+workers look for the module a code:HASH job names. A worker runs only modules whose
+hash the dataset's policy lists (analyses.code_hashes); install the ones you reviewed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wasm, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if vaultDir == "" {
+				vaultDir = filepath.Join(e.g.home, "vault")
+			}
+			h, err := sandbox.Dir(filepath.Join(vaultDir, "modules")).Install(wasm)
+			if err != nil {
+				return err
+			}
+			return e.show(cmd, map[string]string{"hash": h, "analysis": "code:" + h}, func(w io.Writer) {
+				fmt.Fprintf(w, "installed code:%s\n", h)
+			})
+		},
+	}
+	install.Flags().StringVar(&vaultDir, "vault", "", "vault directory (default <home>/vault)")
+	cmd.AddCommand(list, describe, hash, install)
 	return cmd
 }
 
@@ -67,9 +109,16 @@ func describeAnalysis(w io.Writer, s *jobparams.Spec) {
 		}
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", p.Path, p.Type, req, p.Doc)
 	}
+	name := s.Name
+	if name == "code" {
+		name = "code:<sha256>"
+	}
 	fmt.Fprintf(w, "\nexamples:\n")
 	for _, ex := range s.Examples {
-		fmt.Fprintf(w, "  # %s\n  --analysis %s --params '%s'\n", ex.Doc, s.Name, ex.Params)
+		fmt.Fprintf(w, "  # %s\n  --analysis %s --params '%s'\n", ex.Doc, name, ex.Params)
+	}
+	if s.Name == "code" {
+		fmt.Fprintf(w, "\nhost API:\n%s\n", sandbox.HostAPI)
 	}
 }
 
@@ -78,9 +127,6 @@ func describeAnalysis(w io.Writer, s *jobparams.Spec) {
 // a mistake costs no block and no tokens. A dataset the node does not
 // know is left to the ledger to refuse.
 func checkParams(ctx context.Context, c *client.Client, m *ledger.SubmitJob) error {
-	if strings.HasPrefix(m.Analysis, "code:") {
-		return nil // custom code's params are its own
-	}
 	for _, id := range m.Datasets {
 		ds, err := c.Dataset(ctx, id)
 		if client.IsNotFound(err) {

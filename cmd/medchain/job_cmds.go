@@ -418,7 +418,8 @@ the worker would check them; ` + "`medchain analysis describe NAME`" + ` prints 
 parameters with examples.
 
 --analysis is a built-in analysis (` + strings.Join(ledger.BuiltinAnalyses, ", ") + `)
-or code:<hex SHA-256 of approved analysis code>. The result is encrypted to the X25519
+or code:<hex SHA-256> of a custom analysis module the datasets' policies list (its params and
+host API: ` + "`medchain analysis describe code`" + `). The result is encrypted to the X25519
 key of --result-key (a local key name or 64 hex digits; default: the --from key's).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
