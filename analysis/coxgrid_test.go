@@ -157,4 +157,3 @@ func equalUnmasked(v []uint64, enc []int64) bool {
 	}
 	return true
 }
-
