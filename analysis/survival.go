@@ -456,3 +456,93 @@ func LogRankTest(s *SurvivalData) (LogRank, error) {
 	r.P = chiSquaredUpper(r.Chisq, float64(k))
 	return r, nil
 }
+
+// GridCounts is one group's follow-up summarised on a grid: for each grid
+// interval (g[k−1], g[k]] (the first is [0, g[0]]) the events and the
+// censorings in it, and the rows followed beyond the last point. Each row
+// is in exactly one of these cells, so adding or removing a person changes
+// one count by one. The Kaplan–Meier curve of the times coarsened to the
+// grid (CoarsenTimes) is a function of these counts alone.
+type GridCounts struct {
+	Group    string
+	Events   []int64
+	Censored []int64
+	Beyond   int64
+}
+
+// N is the group's rows.
+func (g *GridCounts) N() int64 {
+	n := g.Beyond
+	for k := range g.Events {
+		n += g.Events[k] + g.Censored[k]
+	}
+	return n
+}
+
+// CountOnGrid summarises each group of s (one group without a Group) on
+// the grid.
+func CountOnGrid(s *SurvivalData, grid []float64) ([]GridCounts, error) {
+	if err := ValidateGrid(grid); err != nil {
+		return nil, err
+	}
+	groups := s.Groups
+	if groups == nil {
+		groups = []string{""}
+	}
+	out := make([]GridCounts, len(groups))
+	for g := range out {
+		out[g] = GridCounts{Group: groups[g], Events: make([]int64, len(grid)), Censored: make([]int64, len(grid))}
+	}
+	for i, t := range s.Time {
+		c := &out[0]
+		if s.Group != nil {
+			c = &out[s.Group[i]]
+		}
+		switch k := sort.SearchFloat64s(grid, t); {
+		case k == len(grid):
+			c.Beyond++
+		case s.Event[i]:
+			c.Events[k]++
+		default:
+			c.Censored[k]++
+		}
+	}
+	return out, nil
+}
+
+// KMPoint is a point of a Kaplan–Meier curve of grouped times: at risk at
+// the start of an interval, events in it, the survival at its end, with
+// Greenwood's standard error of the cumulative hazard and the log-scale
+// 95% interval.
+type KMPoint struct {
+	NRisk, NEvent int64
+	Surv, StdErr  float64
+	Lower, Upper  float64
+}
+
+// KMStepper accumulates a Kaplan–Meier curve over grouped intervals.
+type KMStepper struct {
+	surv, varSum float64
+}
+
+// NewKMStepper starts a curve at survival 1.
+func NewKMStepper() *KMStepper { return &KMStepper{surv: 1} }
+
+// Step moves the curve over an interval with n at risk at its start and d
+// events in it.
+func (k *KMStepper) Step(n, d int64) KMPoint {
+	if d > 0 && n > 0 {
+		k.surv *= 1 - float64(d)/float64(n)
+		if d < n {
+			k.varSum += float64(d) / (float64(n) * float64(n-d))
+		} else {
+			k.varSum = math.Inf(1)
+		}
+	}
+	p := KMPoint{NRisk: n, NEvent: d, Surv: k.surv, StdErr: math.Sqrt(k.varSum)}
+	p.Lower, p.Upper = logCI(p.Surv, p.StdErr)
+	if math.IsInf(p.StdErr, 1) {
+		p.StdErr = 0 // the survival is 0 and known exactly
+	}
+	return p
+}
