@@ -111,6 +111,8 @@ type SurvivalData struct {
 	// Levels counts the rows at 0 and 1 of each 0/1 design column (nil
 	// for others), for the output controls' small-group rule.
 	Levels []*Levels
+	// FactorLevels counts the rows at each declared level of each factor.
+	FactorLevels []LevelCount
 }
 
 // N is the number of rows.
@@ -207,7 +209,7 @@ func NewSurvivalData(t *Table, p SurvivalParams) (*SurvivalData, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SurvivalData{Features: d.Features, X: d.x, Time: gather(tc.Values, d.rows, d.n), Event: make([]bool, d.n)}
+	s := &SurvivalData{Features: d.Features, X: d.x, FactorLevels: d.FactorLevels, Time: gather(tc.Values, d.rows, d.n), Event: make([]bool, d.n)}
 	for i, y := range d.y {
 		s.Event[i] = y == 1
 	}

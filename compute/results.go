@@ -56,6 +56,7 @@ const (
 	KindPrivateRegression       ReleaseKind = "private_regression"        // outputctl.PrivateRegressionRelease
 	KindPooledRegression        ReleaseKind = "pooled_regression"         // PooledRelease
 	KindPooledPrivateRegression ReleaseKind = "pooled_private_regression" // PooledPrivateRelease
+	KindSurvival                ReleaseKind = "survival"                  // outputctl.SurvivalRelease
 )
 
 // IsRegression says whether a release holds a fitted regression (with its

@@ -653,5 +653,13 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		rel, err := r.ReleaseRegression(res)
 		return KindRegression, rel, err
 	}
+	if name == "survival" {
+		var p analysis.SurvivalParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		rel, err := runSurvival(t, p, r)
+		return KindSurvival, rel, err
+	}
 	return "", nil, refuse("analysis_error", fmt.Errorf("analysis %q is not supported by this worker", name))
 }

@@ -13,7 +13,10 @@ type SurvivalResult struct {
 	Grid    []float64
 	Counts  []analysis.GridCounts
 	LogRank *analysis.LogRank
-	Cox     *analysis.CoxFit
+	// LogRankWithheld: there were groups, but no test was computed (a
+	// group had fewer rows than the minimum cohort).
+	LogRankWithheld bool
+	Cox             *analysis.CoxFit
 }
 
 // SurvivalRelease is a released survival analysis.
@@ -62,11 +65,12 @@ type CurvePoint struct {
 //   - A Cox model or a log-rank test is released exactly, as the safe
 //     statistics an exact regression is, so only when the policy has no
 //     epsilon or sets ExactRegression (a Cox model is refused otherwise,
-//     ErrNoPrivateRegression; a log-rank test is left out and marked
-//     withheld). A Cox model needs the regression rules — N ≥ MinCohort,
-//     N − p ≥ MinCell, events and censorings each ≥ MinCell, every 0/1
-//     column ≥ MinCell rows at 0 and at 1; a log-rank test every group
-//     ≥ MinCohort rows and ≥ MinCell events.
+//     ErrNoPrivateRegression). A Cox model needs the regression rules —
+//     N ≥ MinCohort, N − p ≥ MinCell, events and censorings each ≥
+//     MinCell, every 0/1 column ≥ MinCell rows at 0 and at 1. A log-rank
+//     test needs every group ≥ MinCohort rows and ≥ MinCell events;
+//     otherwise, or without exact release, it is left out and marked
+//     withheld (the curves are still released).
 //   - The cohort must reach MinCohort (then the epsilon is charged).
 //   - The curves are released on the requester's grid, never at the
 //     data's own times (which would date individual events). With an
@@ -103,19 +107,18 @@ func (r *Releaser) ReleaseSurvival(res SurvivalResult) (SurvivalRelease, error) 
 		}
 		out.Cox = res.Cox
 	}
+	out.LogRankWithheld = res.LogRankWithheld
 	if lr := res.LogRank; lr != nil {
-		if !exact {
-			out.LogRankWithheld = true
-		} else {
-			for g := range lr.Groups {
-				if int64(lr.N[g]) < r.Policy.MinCohort {
-					return SurvivalRelease{}, fmt.Errorf("%w: group %q of the log-rank test", ErrBelowMinCohort, lr.Groups[g])
-				}
-				if int64(lr.Observed[g]) < minCell {
-					return SurvivalRelease{}, fmt.Errorf("%w: group %q of the log-rank test needs at least %d events", ErrTooFewEvents, lr.Groups[g], minCell)
-				}
+		ok := exact
+		for g := range lr.Groups {
+			if int64(lr.N[g]) < r.Policy.MinCohort || int64(lr.Observed[g]) < minCell {
+				ok = false
 			}
+		}
+		if ok {
 			out.LogRank = lr
+		} else {
+			out.LogRankWithheld = true
 		}
 	}
 	var n int64
@@ -159,18 +162,29 @@ func (r *Releaser) coxRules(c *analysis.CoxFit) error {
 	return nil
 }
 
-// CheckSurvivalCounts applies the cohort rules before anything is fitted:
-// the cohort reaches the minimum, and a Cox model has at least MinCell
-// events and censorings.
-func (r *Releaser) CheckSurvivalCounts(n, events int64, cox bool) error {
+// CheckSurvival applies the cohort rules to a survival job's rows before
+// anything is computed from them: the cohort reaches the minimum; a Cox
+// model has at least MinCell events and censorings, and every level of
+// each of its factors at least MinCohort rows (a regression's rule).
+func (r *Releaser) CheckSurvival(s *analysis.SurvivalData, cox bool) error {
 	if err := r.Policy.Validate(); err != nil {
 		return err
 	}
+	n, events := int64(s.N()), int64(s.Events())
 	if n < r.Policy.MinCohort {
 		return fmt.Errorf("%w of %d rows", ErrBelowMinCohort, r.Policy.MinCohort)
 	}
-	if c := r.Policy.minCell(); cox && (events < c || n-events < c) {
+	if !cox {
+		return nil
+	}
+	if c := r.Policy.minCell(); events < c || n-events < c {
 		return fmt.Errorf("%w: events and censorings must each be at least %d", ErrTooFewEvents, c)
+	}
+	for _, lc := range s.FactorLevels {
+		if int64(lc.N) < r.Policy.MinCohort {
+			return fmt.Errorf("%w: level %q of factor %q has fewer than %d rows (merge it with another level, or leave it out of the levels)",
+				ErrSmallGroup, lc.Level, lc.Column, r.Policy.MinCohort)
+		}
 	}
 	return nil
 }

@@ -138,11 +138,17 @@ var csvColumns = func() []csvColumn {
 
 // outcomeColumn is added by WithOutcome. Its role, "outcome", is the one
 // the mapping format reserves for it.
-var outcomeColumn = csvColumn{"cvd_10y", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVD10y) }}
+// The follow-up (cvd_time, years, role "outcome_time") and how it ended
+// (cvd_event) come with it.
+var outcomeColumns = []csvColumn{
+	{"cvd_10y", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVD10y) }},
+	{"cvd_event", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVDEvent) }},
+	{"cvd_time", mappingColumn{Role: "outcome_time"}, func(p *Person) string { return num(p.CVDTime) }},
+}
 
 func columns(o options) []csvColumn {
 	if o.outcome {
-		return append(csvColumns[:len(csvColumns):len(csvColumns)], outcomeColumn)
+		return append(csvColumns[:len(csvColumns):len(csvColumns)], outcomeColumns...)
 	}
 	return csvColumns
 }
