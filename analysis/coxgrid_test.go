@@ -35,16 +35,20 @@ func coxSites(t *testing.T) (pooled *analysis.SurvivalData, sites []*analysis.Su
 	return pooled, sites
 }
 
-func sitesSums(t *testing.T, sites []*analysis.SurvivalData, beta []float64) [][]float64 {
+// coxHalfRange bounds |x − coxCenter| (a study's declared bounds).
+var coxHalfRange = []float64{60, 120, 300, 100, 0.5, 0.5, 0.5}
+
+func sitesSums(t *testing.T, sites []*analysis.SurvivalData, beta []float64) ([][]float64, float64) {
 	var out [][]float64
+	shift := analysis.CoxShift(beta, coxHalfRange)
 	for _, s := range sites {
-		v, err := analysis.CoxGridSums(s, yearGrid, beta, coxCenter)
+		v, err := analysis.CoxGridSums(s, yearGrid, beta, coxCenter, shift)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, v)
 	}
-	return out
+	return out, shift
 }
 
 func compareFits(t *testing.T, fed, central *analysis.CoxFit, tol float64) {
@@ -75,15 +79,15 @@ func TestFederatedCoxEqualsGridCentralFit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fed, err := analysis.FitCoxGridSums(pooled.Features, yearGrid, ties, analysis.SolverOptions{}, func(beta []float64) ([]float64, error) {
-				parts := sitesSums(t, sites, beta)
+			fed, err := analysis.FitCoxGridSums(pooled.Features, yearGrid, ties, analysis.SolverOptions{}, func(beta []float64) ([]float64, float64, error) {
+				parts, shift := sitesSums(t, sites, beta)
 				sum := make([]float64, len(parts[0]))
 				for _, p := range parts {
 					for i, v := range p {
 						sum[i] += v
 					}
 				}
-				return sum, nil
+				return sum, shift, nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -108,28 +112,30 @@ func TestFederatedCoxThroughMaskedSums(t *testing.T) {
 		}
 		keys[i], peers[i] = k, federated.Peer{Site: fmt.Sprintf("site-%d", i), Key: k.PublicKey().Bytes()}
 	}
-	fp := analysis.DefaultFixedPoint
+	// The studies' resolution (2⁻³⁰, federated.FracBits).
+	fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
 	iter := uint32(0)
 	central, err := analysis.FitCox(pooled.Coarsened(yearGrid), analysis.TiesEfron, analysis.SolverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fed, err := analysis.FitCoxGridSums(pooled.Features, yearGrid, analysis.TiesEfron, analysis.SolverOptions{}, func(beta []float64) ([]float64, error) {
+	fed, err := analysis.FitCoxGridSums(pooled.Features, yearGrid, analysis.TiesEfron, analysis.SolverOptions{}, func(beta []float64) ([]float64, float64, error) {
 		iter++
 		session := federated.Session{ChainID: "test", Job: 1, Round: 0, Iteration: iter, Phase: "cox"}
 		var masked [][]uint64
-		for i, sums := range sitesSums(t, sites, beta) {
+		parts, shift := sitesSums(t, sites, beta)
+		for i, sums := range parts {
 			enc, err := fp.EncodeValues(sums)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			m, err := federated.PairMasks(keys[i], i, peers, session, len(enc))
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			v, err := m.Apply(enc)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if i == 0 && equalUnmasked(v, enc) {
 				t.Fatal("a masked vector equals its plain encoding")
@@ -138,9 +144,9 @@ func TestFederatedCoxThroughMaskedSums(t *testing.T) {
 		}
 		sum, err := federated.Sum(masked)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return fp.DecodeValues(sum), nil
+		return fp.DecodeValues(sum), shift, nil
 	})
 	if err != nil {
 		t.Fatal(err)
