@@ -326,12 +326,26 @@ func solveCox(names []string, ties string, opts SolverOptions, stepAt func(beta 
 	if err != nil {
 		return nil, err
 	}
+	return CoxFitFromSteps(names, ties, beta, at, &null, sol.Iterations())
+}
+
+// CoxFitFromSteps builds a Cox fit from its estimates, the step whose
+// information gives their covariance (at the estimates, or at the last
+// point a study evaluated) and the step at zero coefficients (nil when
+// there is none: a study whose first round restarted elsewhere; then
+// there is no null log-likelihood, likelihood-ratio or score test). N and
+// Events come from at.
+func CoxFitFromSteps(names []string, ties string, beta []float64, at NewtonStep, null *NewtonStep, iterations int) (*CoxFit, error) {
+	p := len(names)
+	if len(beta) != p || len(at.Gradient) != p {
+		return nil, fmt.Errorf("analysis: %d names, %d coefficients and a step for %d", p, len(beta), len(at.Gradient))
+	}
 	f, err := factorise(at)
 	if err != nil {
 		return nil, err
 	}
 	cov := f.inverse()
-	fit := &CoxFit{Ties: ties, N: int64(at.N), Events: int64(at.Events), LogLikNull: null.LogLik, LogLik: at.LogLik, Iterations: sol.Iterations()}
+	fit := &CoxFit{Ties: ties, N: int64(at.N), Events: int64(at.Events), LogLik: at.LogLik, Iterations: iterations}
 	for j, name := range names {
 		se := math.Sqrt(cov.At(j, j))
 		z := beta[j] / se
@@ -339,7 +353,10 @@ func solveCox(names []string, ties string, opts SolverOptions, stepAt func(beta 
 		fit.Coefficients = append(fit.Coefficients, Coefficient{Name: name, Estimate: beta[j], SE: se, Stat: z, P: normalTwoSided(z),
 			Lower: lo, Upper: hi, Ratio: &Interval{Estimate: math.Exp(beta[j]), Lower: math.Exp(lo), Upper: math.Exp(hi)}})
 	}
-	fit.LR = chiTest(2*(at.LogLik-null.LogLik), p)
+	if null != nil {
+		fit.LogLikNull = null.LogLik
+		fit.LR = chiTest(2*(at.LogLik-null.LogLik), p)
+	}
 	// Wald: β' I β with I the information at the estimates.
 	wald := 0.0
 	for j := range p {
@@ -354,7 +371,10 @@ func solveCox(names []string, ties string, opts SolverOptions, stepAt func(beta 
 	}
 	fit.Wald = chiTest(wald, p)
 	// Score (log-rank) test at zero: U' I⁻¹ U.
-	if f0, err := factorise(null); err == nil {
+	if null == nil {
+		return fit, checkCoxFinite(fit)
+	}
+	if f0, err := factorise(*null); err == nil {
 		u := f0.solve(null.Gradient)
 		sc := 0.0
 		for j := range p {
@@ -362,12 +382,16 @@ func solveCox(names []string, ties string, opts SolverOptions, stepAt func(beta 
 		}
 		fit.Score = chiTest(sc, p)
 	}
+	return fit, checkCoxFinite(fit)
+}
+
+func checkCoxFinite(fit *CoxFit) error {
 	for _, c := range fit.Coefficients {
 		if !finite(c.Estimate) || !finite(c.SE) {
-			return nil, fmt.Errorf("%w: the estimate of %q is not finite", ErrNotConverged, c.Name)
+			return fmt.Errorf("%w: the estimate of %q is not finite", ErrNotConverged, c.Name)
 		}
 	}
-	return fit, nil
+	return nil
 }
 
 func chiTest(x float64, df int) Test {

@@ -113,6 +113,8 @@ type SurvivalData struct {
 	Levels []*Levels
 	// FactorLevels counts the rows at each declared level of each factor.
 	FactorLevels []LevelCount
+	// Rows marks the table rows in the data.
+	Rows []bool
 }
 
 // N is the number of rows.
@@ -209,7 +211,7 @@ func NewSurvivalData(t *Table, p SurvivalParams) (*SurvivalData, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SurvivalData{Features: d.Features, X: d.x, FactorLevels: d.FactorLevels, Time: gather(tc.Values, d.rows, d.n), Event: make([]bool, d.n)}
+	s := &SurvivalData{Features: d.Features, X: d.x, FactorLevels: d.FactorLevels, Rows: d.rows, Time: gather(tc.Values, d.rows, d.n), Event: make([]bool, d.n)}
 	for i, y := range d.y {
 		s.Event[i] = y == 1
 	}

@@ -83,6 +83,10 @@ type CoxSpec struct {
 	Grid []uint64 `json:"grid"`
 	// Ties is "efron" or "breslow".
 	Ties string `json:"ties"`
+	// Center is where each design column is centred, in 2⁻¹⁰ units (the
+	// midpoint of its declared range; MaxAbs then bounds |x − center|),
+	// so that exp(x'β) stays far from the fixed point's resolution.
+	Center []int64 `json:"center"`
 }
 
 // MaxCoxGrid bounds a Cox study's grid.
@@ -234,6 +238,9 @@ func (c *CoxSpec) validate(p int) error {
 		if g == 0 || (i > 0 && g <= c.Grid[i-1]) {
 			return fmt.Errorf("study.cox.grid[%d]: the grid must be positive and strictly increasing", i)
 		}
+	}
+	if len(c.Center) != p {
+		return fmt.Errorf("study.cox.center: %d centres for %d columns", len(c.Center), p)
 	}
 	if c.Ties != "efron" && c.Ties != "breslow" {
 		return fmt.Errorf("study.cox.ties: %q, want efron or breslow", c.Ties)

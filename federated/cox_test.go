@@ -11,7 +11,7 @@ import (
 )
 
 func coxSpec(p int, grid ...uint64) federated.Spec {
-	s := federated.Spec{Columns: uint32(p), Link: federated.LinkCox, Cox: &federated.CoxSpec{Grid: grid, Ties: "efron"}}
+	s := federated.Spec{Columns: uint32(p), Link: federated.LinkCox, Cox: &federated.CoxSpec{Grid: grid, Ties: "efron", Center: make([]int64, p)}}
 	for range p {
 		s.MaxAbs = append(s.MaxAbs, 100<<federated.MaxAbsUnit)
 	}

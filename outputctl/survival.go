@@ -141,6 +141,10 @@ func (r *Releaser) ReleaseSurvival(res SurvivalResult) (SurvivalRelease, error) 
 	return out, nil
 }
 
+// CheckCoxRules applies the Cox release rules to a site's own counts and
+// 0/1 columns before it contributes to a study.
+func (r *Releaser) CheckCoxRules(c *analysis.CoxFit) error { return r.coxRules(c) }
+
 // coxRules are ReleaseRegression's rules for a Cox model: censorings take
 // the place of non-events.
 func (r *Releaser) coxRules(c *analysis.CoxFit) error {
@@ -254,4 +258,50 @@ func (r *Releaser) curve(c analysis.GridCounts, grid []float64) CurveRelease {
 
 func point(t float64, p analysis.KMPoint, censored *int64) CurvePoint {
 	return CurvePoint{Time: t, NRisk: p.NRisk, NEvent: p.NEvent, NCensor: censored, Surv: p.Surv, Lower: p.Lower, Upper: p.Upper}
+}
+
+// ReleasePooledCox releases a pooled Cox model (every site of a study
+// posts the same one): the Cox rules of ReleaseSurvival on the pooled
+// counts and on this site's own 0/1 columns (Levels), exactly, so only
+// where the policy releases exact models. A study releases no curves:
+// those are per-site releases (a survival job without a study).
+func (r *Releaser) ReleasePooledCox(grid []float64, fit *analysis.CoxFit) (SurvivalRelease, error) {
+	if err := r.Policy.Validate(); err != nil {
+		return SurvivalRelease{}, err
+	}
+	if r.private() && !r.Policy.ExactRegression {
+		return SurvivalRelease{}, ErrNoPrivateRegression
+	}
+	if err := r.coxRules(fit); err != nil {
+		return SurvivalRelease{}, err
+	}
+	return SurvivalRelease{Grid: grid, Curves: []CurveRelease{}, Cox: fit, Noisy: r.private()}, nil
+}
+
+// CheckGridCounts is what a site of a pooled Cox study checks on its own
+// rows before it contributes. The study's sums are public once added, and
+// at zero coefficients they are counts: per grid point the number at risk
+// and the events, and so the censorings between points. A site
+// contributes only if its own are safe to add — every risk set 0 or at
+// least MinCohort, every interval's events and censorings and the number
+// followed beyond the grid 0 or at least MinCell — so every pooled count
+// is too, whichever sites take part. A finer grid than the data allows is
+// refused, naming the grid, never a count.
+func (r *Releaser) CheckGridCounts(c analysis.GridCounts, grid []float64) error {
+	minCell := r.Policy.minCell()
+	ok := func(v int64) bool { return v == 0 || v >= minCell }
+	n := c.N()
+	for k := range c.Events {
+		if n != 0 && n < r.Policy.MinCohort {
+			return fmt.Errorf("%w: fewer than %d rows are followed to grid point %g at this site: use a coarser or shorter grid", ErrBelowMinCohort, r.Policy.MinCohort, grid[k])
+		}
+		if !ok(c.Events[k]) || !ok(c.Censored[k]) {
+			return fmt.Errorf("%w: the events or censorings of the grid interval ending at %g number fewer than %d at this site: use a coarser grid", ErrSmallGroup, grid[k], minCell)
+		}
+		n -= c.Events[k] + c.Censored[k]
+	}
+	if !ok(c.Beyond) {
+		return fmt.Errorf("%w: fewer than %d rows are followed beyond the grid's last point at this site: extend or shorten the grid", ErrSmallGroup, minCell)
+	}
+	return nil
 }
