@@ -3,10 +3,13 @@ package outputctl_test
 import (
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
@@ -236,5 +239,39 @@ func TestCoxReleaseRules(t *testing.T) {
 	fit = &analysis.CoxFit{N: 40, Events: 20, Coefficients: []analysis.Coefficient{{Name: "age"}}}
 	if _, err := exact().ReleaseSurvival(outputctl.SurvivalResult{Grid: years, Cox: fit}); !errors.Is(err, outputctl.ErrBelowMinCohort) {
 		t.Errorf("40 rows: %v", err)
+	}
+}
+
+// A site of a pooled Cox study contributes only when the counts its sums
+// imply at zero coefficients are safe to add: every risk set 0 or at
+// least the minimum cohort, every interval's events and censorings and the
+// rows followed beyond the grid 0 or at least the minimum cell. The
+// refusal names the grid point, never a count.
+func TestCheckGridCounts(t *testing.T) {
+	r := &outputctl.Releaser{Policy: outputctl.Policy{MinCohort: 50}}
+	grid := []float64{2, 4, 6}
+	ok := analysis.GridCounts{Events: []int64{20, 0, 15}, Censored: []int64{11, 30, 0}, Beyond: 54}
+	if err := r.CheckGridCounts(ok, grid); err != nil {
+		t.Fatalf("%+v: %v", ok, err)
+	}
+	for _, tc := range []struct {
+		c    analysis.GridCounts
+		want error
+		at   string
+	}{
+		{analysis.GridCounts{Events: []int64{20, 3, 15}, Censored: []int64{11, 30, 0}, Beyond: 54}, outputctl.ErrSmallGroup, "ending at 4"},
+		{analysis.GridCounts{Events: []int64{20, 0, 15}, Censored: []int64{11, 0, 40}, Beyond: 5}, outputctl.ErrSmallGroup, "beyond the grid"},
+		{analysis.GridCounts{Events: []int64{20, 11, 15}, Censored: []int64{11, 30, 0}, Beyond: 0}, outputctl.ErrBelowMinCohort, "grid point 6"},
+	} {
+		err := r.CheckGridCounts(tc.c, grid)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.at) {
+			t.Errorf("%+v: %v, want %v at %q", tc.c, err, tc.want, tc.at)
+		}
+		// The only numbers a refusal holds are the policy's and the grid's.
+		for _, num := range regexp.MustCompile(`\d+`).FindAllString(fmt.Sprint(err), -1) {
+			if num != "50" && num != "11" && num != "2" && num != "4" && num != "6" {
+				t.Errorf("the refusal %q carries the number %s", err, num)
+			}
+		}
 	}
 }
