@@ -420,3 +420,40 @@ func (f *Formula) Bound(j int, colBound func(col string) (lo, hi float64, err er
 	}
 	return m, nil
 }
+
+// Range is the interval design column j takes when every column it reads
+// lies within colBound's range: a log or a power of the column's range, a
+// factor level's [0, 1], products by interval arithmetic. A pooled Cox
+// study centres each column at its range's midpoint.
+func (f *Formula) Range(j int, colBound func(col string) (lo, hi float64, err error)) (float64, float64, error) {
+	lo, hi := 1.0, 1.0
+	for _, a := range f.cols[j].atoms {
+		alo, ahi := 0.0, 1.0
+		if a.kind != atomLevel {
+			var err error
+			if alo, ahi, err = colBound(a.col); err != nil {
+				return 0, 0, err
+			}
+		}
+		switch a.kind {
+		case atomLog:
+			if alo <= 0 {
+				return 0, 0, fmt.Errorf("log(%s) needs a positive lower bound", a.col)
+			}
+			alo, ahi = math.Log(alo), math.Log(ahi)
+		case atomPower:
+			k := float64(a.power)
+			switch {
+			case a.power%2 == 1 || alo >= 0:
+				alo, ahi = math.Pow(alo, k), math.Pow(ahi, k)
+			case ahi <= 0:
+				alo, ahi = math.Pow(ahi, k), math.Pow(alo, k)
+			default:
+				alo, ahi = 0, math.Pow(max(-alo, ahi), k)
+			}
+		}
+		c := []float64{lo * alo, lo * ahi, hi * alo, hi * ahi}
+		lo, hi = min(c[0], c[1], c[2], c[3]), max(c[0], c[1], c[2], c[3])
+	}
+	return lo, hi, nil
+}

@@ -45,7 +45,9 @@ func TestValidateJob(t *testing.T) {
 			`dataset api-validate: params.features[1]: column "sex" is a code column: declare it in factors, with its levels, to use it as a categorical predictor`},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":["sbp"]}`, "params.features[0]", "no_such_column", "",
 			`dataset api-validate: params.features[0]: no column "sbp" in the dataset; its columns are "age", "sex", "cvd_10y"`},
-		{"survival", `{}`, "analysis", "unknown_analysis", "", `"survival" is not a built-in analysis this worker runs`},
+		{"survival", `{"time":"cvd_time","event":"cvd_10y","grid":[5]}`, "params.time", "no_such_column", "",
+			`dataset api-validate: params.time: no column "cvd_time" in the dataset; its columns are "age", "sex", "cvd_10y"`},
+		{"code:ab", `{}`, "analysis", "unknown_analysis", "", `"code:ab" is not a built-in analysis this worker runs`},
 	} {
 		e := apiErr(t, "POST", "/v1/jobs/validate", body(tc.analysis, tc.params), http.StatusBadRequest, "invalid_field")
 		if e.Param != tc.param || e.Reason != tc.reason || e.Column != tc.column {
@@ -89,7 +91,10 @@ func TestAnalyses(t *testing.T) {
 	if s.Name != want.Name || !reflect.DeepEqual(s.Params, want.Params) || !reflect.DeepEqual(s.Examples, want.Examples) {
 		t.Fatalf("GET /v1/analyses/logistic_regression: %+v", s)
 	}
-	apiErr(t, "GET", "/v1/analyses/survival", nil, http.StatusNotFound, "not_found")
+	if s := getOK[jobparams.Spec](t, "/v1/analyses/survival"); s.Name != "survival" || len(s.Examples) == 0 {
+		t.Errorf("GET /v1/analyses/survival: %+v", s)
+	}
+	apiErr(t, "GET", "/v1/analyses/code:ab", nil, http.StatusNotFound, "not_found")
 }
 
 // TestOpenAPIParamsSchemas checks that the document's AnalysisParams_NAME

@@ -120,7 +120,7 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 		Policy: ledger.Policy{
 			Purposes:           []string{"research", "public_health"},
 			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression"}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival"}},
 			MinCohort:          ledger.MinCohortFloor,
 			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
@@ -412,7 +412,7 @@ func (e *env) study(m *ledger.SubmitJob) *ledger.SubmitJob {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if m.Study, err = compute.PlanStudy(m.Params, ds.Latest.Schema, nil); err != nil {
+	if m.Study, err = compute.PlanStudyFor(m.Analysis, m.Params, ds.Latest.Schema, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	// Deadlines are in blocks, and blocks keep coming while the workers

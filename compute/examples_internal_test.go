@@ -46,6 +46,8 @@ func researchTable(t *testing.T, n int) *analysis.Table {
 		"diabetes":     func(p *synth.Person) float64 { return b(p.Diabetes) },
 		"bp_treated":   func(p *synth.Person) float64 { return b(p.BPTreated) },
 		"cvd_10y":      func(p *synth.Person) float64 { return b(p.CVD10y) },
+		"cvd_event":    func(p *synth.Person) float64 { return b(p.CVDEvent) },
+		"cvd_time":     func(p *synth.Person) float64 { return p.CVDTime },
 	}
 	var cols []analysis.Column
 	for _, f := range normalize.Schema() {
@@ -123,6 +125,19 @@ func TestDescribedExamplesRun(t *testing.T) {
 			}
 			if kind == "" || rel == nil {
 				t.Errorf("%s %s: released nothing", name, ex.Params)
+			}
+			if s, ok := rel.(outputctl.SurvivalRelease); ok {
+				for _, c := range s.Curves {
+					if len(c.Points) == 0 {
+						t.Errorf("%s %s: group %q has no released point", name, ex.Params, c.Group)
+					}
+				}
+				if (s.Cox == nil) != !strings.Contains(ex.Params, `"features"`) {
+					t.Errorf("%s %s: Cox model released %v", name, ex.Params, s.Cox != nil)
+				}
+				if strings.Contains(ex.Params, `"group"`) && s.LogRank == nil {
+					t.Errorf("%s %s: no log-rank test", name, ex.Params)
+				}
 			}
 		}
 	}

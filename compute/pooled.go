@@ -77,6 +77,9 @@ type fitState struct {
 	// lastSites are the sites summed in the last step (a private fit's
 	// noise comes from them).
 	lastSites []string
+	// null is the first sum's step when it was taken at zero
+	// coefficients (a Cox model's null log-likelihood and score test).
+	null *analysis.NewtonStep
 }
 
 // replayPrivate replays a private study: a fixed number of Newton rounds
@@ -166,12 +169,19 @@ func (w *Worker) releasePooledPrivate(j *ledger.Job, d *analysis.Design, p regre
 // contributions of the round before — are never at the coefficients of
 // another round's. current is the study's current round: when it has no
 // sum yet, the coefficients to contribute at are already moved for it.
-func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, current uint32, perturb func(round uint32, beta []float64) []float64) (*fitState, error) {
+//
+// decode turns a sum into the step at the coefficients it was taken at
+// (nil: a regression's fixed-point NewtonStep).
+func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, current uint32, perturb func(round uint32, beta []float64) []float64,
+	decode func(sum []int64, beta []float64) (analysis.NewtonStep, error)) (*fitState, error) {
 	solver, err := analysis.NewSolver(make([]float64, p), opts)
 	if err != nil {
 		return nil, err
 	}
 	fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
+	if decode == nil {
+		decode = func(sum []int64, _ []float64) (analysis.NewtonStep, error) { return fp.Decode(sum, p) }
+	}
 	round := uint32(0)
 	st := &fitState{phase: federated.PhaseStep}
 	converged := false
@@ -192,9 +202,14 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, current 
 				return nil, err
 			}
 		}
-		step, err := fp.Decode(s.Sum, p)
+		beta := solver.Beta()
+		step, err := decode(s.Sum, beta)
 		if err != nil {
 			return nil, refuse("analysis_error", err)
+		}
+		if st.iters == 0 && !slices.ContainsFunc(beta, func(b float64) bool { return b != 0 }) {
+			null := step
+			st.null = &null
 		}
 		done, err := solver.Observe(step)
 		if err != nil {
@@ -274,6 +289,9 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	}
 	if site.StudyWorker != w.Key.Address() || site.Excluded != "" {
 		return "", nil, errNotMine
+	}
+	if j.Analysis == "survival" {
+		return w.computePooledCox(ctx, j, site, t, rel, v, sr)
 	}
 	var p regressionParams
 	if err := decodeParams(j.Params, &p); err != nil {
@@ -355,7 +373,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 			return outputctl.PooledInformationFloor(d.P(), siteEpsilons(j, participants), spec.NoiseShares())
 		})
 	} else {
-		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, st.Round, restartPerturbation(j.ID, spec))
+		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, st.Round, restartPerturbation(j.ID, spec), nil)
 	}
 	if err != nil {
 		return "", nil, err
@@ -366,6 +384,60 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		}
 		return w.releasePooled(d, p, spec, fit, rel)
 	}
+	return w.postContribution(ctx, j, site, sr, view, fit.phase, rel, func(rel *outputctl.Releaser) ([]int64, error) {
+		var values []int64
+		switch {
+		case fit.phase == federated.PhaseStep:
+			var step analysis.NewtonStep
+			if private {
+				step, err = rel.PooledStep(work, fit.beta, spec.NoiseShares())
+			} else {
+				step, err = analysis.LocalStep(work, fit.beta, p.Link)
+			}
+			if err != nil {
+				return nil, err
+			}
+			// Counts are summed once, in the final iteration.
+			step.N, step.Events = 0, 0
+			fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
+			if values, err = fp.Encode(step); err != nil {
+				return nil, refuse("analysis_error", err)
+			}
+		case private:
+			n, events, err := rel.PooledCounts(int64(d.N()), int64(d.Events()), spec.NoiseShares())
+			if err != nil {
+				return nil, err
+			}
+			values = []int64{n, events}
+		default:
+			n, events, err := rel.NoisyCounts(int64(d.N()), int64(d.Events()), federated.CountUnits, spec.CountShare(site.EpsilonMilli))
+			if err != nil {
+				return nil, err
+			}
+			values = []int64{n, events}
+		}
+		if fit.phase == federated.PhaseFinal && spec.Bins > 0 {
+			// The diagnostics' histogram at the final coefficients, noisy (its
+			// sum is public): on the design the steps were computed on.
+			h, err := rel.PooledHistogram(work, fit.beta, p.Link, spec, spec.HistogramShare(site.EpsilonMilli))
+			if err != nil {
+				return nil, err
+			}
+			values = append(values, h...)
+		}
+		return values, nil
+	})
+}
+
+// postContribution posts a site's contribution to the current iteration
+// of a study (errStepPosted), reports that it is waiting (errWaiting), or
+// advances a study past a missed deadline (errAdvanced). values computes
+// the contribution, with a Releaser whose noise is keyed to the
+// iteration.
+func (w *Worker) postContribution(ctx context.Context, j *ledger.Job, site ledger.JobSite, sr StudyReader, view *api.StudyView, phase string, rel *outputctl.Releaser,
+	values func(rel *outputctl.Releaser) ([]int64, error)) (ReleaseKind, any, error) {
+	st := view.Study
+	spec := j.Study.Spec
 	status, err := w.Ledger.Status(ctx)
 	if err != nil {
 		return "", nil, err
@@ -391,49 +463,13 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	// reposts the same noisy values for the same quantities rather than
 	// fresh draws that could be averaged.
 	noisy := *rel
-	if noisy.Noise, err = w.studyNoise(status.ChainID, j.ID, st.Iteration, fit.phase, site); err != nil {
+	if noisy.Noise, err = w.studyNoise(status.ChainID, j.ID, st.Iteration, phase, site); err != nil {
 		return "", nil, err
 	}
 	rel = &noisy
-	var values []int64
-	switch {
-	case fit.phase == federated.PhaseStep:
-		var step analysis.NewtonStep
-		if private {
-			step, err = rel.PooledStep(work, fit.beta, spec.NoiseShares())
-		} else {
-			step, err = analysis.LocalStep(work, fit.beta, p.Link)
-		}
-		if err != nil {
-			return "", nil, err
-		}
-		// Counts are summed once, in the final iteration.
-		step.N, step.Events = 0, 0
-		fp := analysis.FixedPoint{FracBits: federated.FracBits, MaxSites: federated.MaxSites}
-		if values, err = fp.Encode(step); err != nil {
-			return "", nil, refuse("analysis_error", err)
-		}
-	case private:
-		n, events, err := rel.PooledCounts(int64(d.N()), int64(d.Events()), spec.NoiseShares())
-		if err != nil {
-			return "", nil, err
-		}
-		values = []int64{n, events}
-	default:
-		n, events, err := rel.NoisyCounts(int64(d.N()), int64(d.Events()), federated.CountUnits, spec.CountShare(site.EpsilonMilli))
-		if err != nil {
-			return "", nil, err
-		}
-		values = []int64{n, events}
-	}
-	if fit.phase == federated.PhaseFinal && spec.Bins > 0 {
-		// The diagnostics' histogram at the final coefficients, noisy (its
-		// sum is public): on the design the steps were computed on.
-		h, err := rel.PooledHistogram(work, fit.beta, p.Link, spec, spec.HistogramShare(site.EpsilonMilli))
-		if err != nil {
-			return "", nil, err
-		}
-		values = append(values, h...)
+	vals, err := values(rel)
+	if err != nil {
+		return "", nil, err
 	}
 	peers, self, err := w.studyPeers(ctx, sr, j, st.Participants, site.Dataset)
 	if err != nil {
@@ -443,12 +479,12 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err != nil {
 		return "", nil, err
 	}
-	bounds, err := spec.Bounds(fit.phase, site.MinCohort, ledger.BandTop(dv.RecordBand), site.EpsilonMilli)
+	bounds, err := spec.Bounds(phase, site.MinCohort, ledger.BandTop(dv.RecordBand), site.EpsilonMilli)
 	if err != nil {
 		return "", nil, refuse("analysis_error", err)
 	}
-	sess := federated.Session{ChainID: status.ChainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: fit.phase}
-	c, err := federated.Contribute(w.Key.Enc, self, peers, sess, values, bounds, rand.Reader)
+	sess := federated.Session{ChainID: status.ChainID, Job: j.ID, Round: st.Round, Iteration: st.Iteration, Phase: phase}
+	c, err := federated.Contribute(w.Key.Enc, self, peers, sess, vals, bounds, rand.Reader)
 	if errors.Is(err, federated.ErrOutOfBounds) {
 		// The design's bounds were checked above; a step outside them is
 		// a fixed-point overflow or a record band the data outgrew.
@@ -457,7 +493,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if err != nil {
 		return "", nil, err
 	}
-	msg := &ledger.PostContribution{Job: j.ID, Dataset: site.Dataset, Round: st.Round, Iteration: st.Iteration, Phase: fit.phase, Contribution: *c}
+	msg := &ledger.PostContribution{Job: j.ID, Dataset: site.Dataset, Round: st.Round, Iteration: st.Iteration, Phase: phase, Contribution: *c}
 	if err := w.submit(ctx, msg); err != nil {
 		var ce *client.Error
 		if errors.As(err, &ce) && (ce.Code == uint32(ledger.CodeExpired) || ce.Code == uint32(ledger.CodeInvalidState)) {
@@ -468,7 +504,7 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 		}
 		return "", nil, err
 	}
-	w.log().Info("study contribution", "job", j.ID, "dataset", site.Dataset, "round", st.Round, "iteration", st.Iteration, "phase", fit.phase)
+	w.log().Info("study contribution", "job", j.ID, "dataset", site.Dataset, "round", st.Round, "iteration", st.Iteration, "phase", phase)
 	return "", nil, errStepPosted
 }
 

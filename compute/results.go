@@ -57,6 +57,8 @@ const (
 	KindPooledRegression        ReleaseKind = "pooled_regression"         // PooledRelease
 	KindPooledPrivateRegression ReleaseKind = "pooled_private_regression" // PooledPrivateRelease
 	KindTrees                   ReleaseKind = "boosted_trees"             // outputctl.TreesRelease
+	KindSurvival                ReleaseKind = "survival"                  // outputctl.SurvivalRelease
+	KindPooledSurvival          ReleaseKind = "pooled_survival"           // outputctl.SurvivalRelease of a study (a Cox model, no curves)
 )
 
 // IsRegression says whether a release holds a fitted regression (with its

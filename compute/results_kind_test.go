@@ -8,7 +8,7 @@ import "testing"
 func TestReleaseKindIsRegression(t *testing.T) {
 	for k, want := range map[ReleaseKind]bool{
 		KindRegression: true, KindPrivateRegression: true, KindPooledRegression: true, KindPooledPrivateRegression: true,
-		KindCount: false, KindCrosstab: false, KindDescription: false, KindTrees: false, "": false,
+		KindCount: false, KindCrosstab: false, KindDescription: false, KindTrees: false, KindSurvival: false, KindPooledSurvival: false, "": false,
 	} {
 		if k.IsRegression() != want {
 			t.Errorf("%q.IsRegression() = %v", k, !want)

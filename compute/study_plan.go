@@ -38,22 +38,7 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 	for _, f := range schema {
 		types[f.Name] = f.Type
 	}
-	plausible := normalize.DefaultConfig().Plausible
-	colBound := func(name string) (lo, hi float64, err error) {
-		if b, ok := columnBounds[name]; ok {
-			return b.Lower, b.Upper, nil
-		}
-		if types[name] == "boolean" {
-			return 0, 1, nil
-		}
-		if r, ok := plausible[name]; ok {
-			return r.Min, r.Max, nil
-		}
-		if _, ok := types[name]; !ok && schema != nil {
-			return 0, 0, fmt.Errorf("no column %q in the dataset", name)
-		}
-		return 0, 0, fmt.Errorf("column %q has no plausible range; give its bounds", name)
-	}
+	colBound := columnBound(schema, types, columnBounds)
 	// The design's columns follow from the params and the schema alone —
 	// a factor's levels are the params' — so every site builds the same
 	// columns in the same order, whatever its data.
@@ -106,13 +91,45 @@ func PlanStudy(params json.RawMessage, schema []ledger.Field, columnBounds map[s
 	return &ledger.StudyRequest{Spec: spec}, nil
 }
 
+// columnBound is a column's public range: the requester's bounds, 0/1
+// for a boolean column, or the plausible range normalize enforces at
+// ingest (the same for every institution).
+func columnBound(schema []ledger.Field, types map[string]string, columnBounds map[string]analysis.Bounds) func(name string) (lo, hi float64, err error) {
+	plausible := normalize.DefaultConfig().Plausible
+	return func(name string) (lo, hi float64, err error) {
+		if b, ok := columnBounds[name]; ok {
+			return b.Lower, b.Upper, nil
+		}
+		if types[name] == "boolean" {
+			return 0, 1, nil
+		}
+		if r, ok := plausible[name]; ok {
+			return r.Min, r.Max, nil
+		}
+		if _, ok := types[name]; !ok && schema != nil {
+			return 0, 0, fmt.Errorf("no column %q in the dataset", name)
+		}
+		return 0, 0, fmt.Errorf("column %q has no plausible range; give its bounds", name)
+	}
+}
+
 // DiagnosticBins is the number of risk bins a planned study's pooled AUC
 // and calibration are computed from.
 const DiagnosticBins = 10
 
 // NeedsStudy says whether a job is fitted as one pooled model across its
 // datasets: a logistic regression over two or more of them (exact, or
-// private with "private" params).
+// private with "private" params), or a survival job with a Cox model's
+// features (PlanStudyFor plans either).
 func NeedsStudy(m *ledger.SubmitJob) bool {
-	return len(m.Datasets) >= 2 && m.Analysis == "logistic_regression"
+	if len(m.Datasets) < 2 {
+		return false
+	}
+	if m.Analysis == "survival" {
+		var p struct {
+			Features []string `json:"features"`
+		}
+		return json.Unmarshal(m.Params, &p) == nil && len(p.Features) > 0
+	}
+	return m.Analysis == "logistic_regression"
 }

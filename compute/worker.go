@@ -744,5 +744,13 @@ func runAnalysis(t *analysis.Table, name string, params json.RawMessage, r *outp
 		rel, err := r.ReleaseTrees(m, counts, int64(n), int64(events), auc)
 		return KindTrees, rel, err
 	}
+	if name == "survival" {
+		var p analysis.SurvivalParams
+		if err := decodeParams(params, &p); err != nil {
+			return "", nil, err
+		}
+		rel, err := runSurvival(t, p, r)
+		return KindSurvival, rel, err
+	}
 	return "", nil, refuse("analysis_error", fmt.Errorf("analysis %q is not supported by this worker", name))
 }

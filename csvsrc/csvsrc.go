@@ -255,6 +255,16 @@ func readRow(name string, row int, rec []string, plans []plan, nObs int) (*recor
 				code = pl.name
 			}
 			p.Outcomes = append(p.Outcomes, record.Outcome{Where: where + ", column " + pl.name, Name: code, Value: yes})
+		case RoleOutcomeTime:
+			v, err := strconv.ParseFloat(cell, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fail("not a number of years")
+			}
+			code := pl.col.Code
+			if code == "" {
+				code = pl.name
+			}
+			p.Outcomes = append(p.Outcomes, record.Outcome{Where: where + ", column " + pl.name, Name: code, IsTime: true, Years: v})
 		case RoleCondition, RoleMedication:
 			yes, ok := lookupFold(booleans, cell)
 			if !ok {

@@ -38,12 +38,16 @@ const (
 	// RoleOutcome is a boolean study outcome; the column's code names it
 	// (e.g. "cvd_10y"; normalize knows which outcomes exist).
 	RoleOutcome Role = "outcome"
+	// RoleOutcomeTime is a time outcome in years (e.g. "cvd_time", the
+	// follow-up to a CVD event or to its censoring); the column's code
+	// names it.
+	RoleOutcomeTime Role = "outcome_time"
 )
 
 // Roles lists every role.
 var Roles = []Role{
 	RolePatientID, RoleName, RoleBirthDate, RoleSex, RoleZIP, RoleAddress, RolePhone, RoleSSN, RoleMRN,
-	RoleDeathDate, RoleFreeText, RoleObservation, RoleCondition, RoleMedication, RoleOutcome, RoleIgnore,
+	RoleDeathDate, RoleFreeText, RoleObservation, RoleCondition, RoleMedication, RoleOutcome, RoleOutcomeTime, RoleIgnore,
 }
 
 // single are the roles at most one column may have: a second birth date

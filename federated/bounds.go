@@ -65,7 +65,41 @@ type Spec struct {
 	// non-events and sums of predicted risk that the sites add to their
 	// final contribution with noise); 0 = none.
 	Bins uint32 `json:"bins,omitempty"`
+	// Cox makes the study a Cox proportional-hazards model (Link "cox"):
+	// a step is then every site's risk-set sums on the public time grid
+	// (analysis.CoxGridSums), Columns counts the design's columns (there
+	// is no intercept) and MaxAbs bounds each.
+	Cox *CoxSpec `json:"cox,omitempty"`
 }
+
+// LinkCox is the Link of a Cox study.
+const LinkCox = "cox"
+
+// CoxSpec is the public part of a pooled Cox model.
+type CoxSpec struct {
+	// Grid is the requester's time grid in millionths of the time
+	// column's unit (integers: the ledger runs no floating point),
+	// strictly increasing and positive.
+	Grid []uint64 `json:"grid"`
+	// Ties is "efron" or "breslow".
+	Ties string `json:"ties"`
+	// Center is where each design column is centred, in 2⁻¹⁰ units (the
+	// midpoint of its declared range; MaxAbs then bounds |x − center|),
+	// so that exp(x'β) stays far from the fixed point's resolution.
+	Center []int64 `json:"center"`
+}
+
+// MaxCoxGrid bounds a Cox study's grid.
+const MaxCoxGrid = 200
+
+// CoxStepLen is the length of a Cox study's step contribution for p
+// columns and k grid points — the layout of analysis.CoxGridSums: N and
+// events (zero in a step), Σx over the events, then per grid point the
+// events, the risk set's Σw, Σw·x, Σw·x·x' (packed) and the events' Σw,
+// Σw·x, Σw·x·x'.
+func CoxStepLen(p, k int) int { return 2 + p + k*coxBlock(p) }
+
+func coxBlock(p int) int { return 1 + 2*(1+p+p*(p+1)/2) }
 
 // MaxBins bounds Spec.Bins.
 const MaxBins = 20
@@ -163,8 +197,19 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("study.max_abs[%d]: %d, want 1 to 2^40", j, m)
 		}
 	}
-	if s.Link != "logit" && s.Link != "cloglog" {
-		return fmt.Errorf("study.link: %q, want logit or cloglog", s.Link)
+	if s.Link != "logit" && s.Link != "cloglog" && s.Link != LinkCox {
+		return fmt.Errorf("study.link: %q, want logit, cloglog or cox", s.Link)
+	}
+	if (s.Link == LinkCox) != (s.Cox != nil) {
+		return fmt.Errorf("study.cox: given with link %q (a Cox study has link cox and a cox spec)", s.Link)
+	}
+	if s.Cox != nil {
+		if err := s.Cox.validate(int(s.Columns)); err != nil {
+			return err
+		}
+		if s.Private != nil || s.Bins != 0 {
+			return fmt.Errorf("study: a Cox study has no private fit and no risk bins")
+		}
 	}
 	if s.Bins > MaxBins {
 		return fmt.Errorf("study.bins: %d, at most %d", s.Bins, MaxBins)
@@ -185,6 +230,28 @@ func (s Spec) Validate() error {
 	return nil
 }
 
+func (c *CoxSpec) validate(p int) error {
+	if len(c.Grid) == 0 || len(c.Grid) > MaxCoxGrid {
+		return fmt.Errorf("study.cox.grid: %d points, want 1 to %d", len(c.Grid), MaxCoxGrid)
+	}
+	for i, g := range c.Grid {
+		if g == 0 || (i > 0 && g <= c.Grid[i-1]) {
+			return fmt.Errorf("study.cox.grid[%d]: the grid must be positive and strictly increasing", i)
+		}
+	}
+	if len(c.Center) != p {
+		return fmt.Errorf("study.cox.center: %d centres for %d columns", len(c.Center), p)
+	}
+	if c.Ties != "efron" && c.Ties != "breslow" {
+		return fmt.Errorf("study.cox.ties: %q, want efron or breslow", c.Ties)
+	}
+	// A step must fit one transaction like the largest regression step.
+	if n := CoxStepLen(p, len(c.Grid)); n > StepLen(MaxColumns) {
+		return fmt.Errorf("study.cox: %d columns on %d grid points make steps of %d values, at most %d: use fewer grid points or terms", p, len(c.Grid), n, StepLen(MaxColumns))
+	}
+	return nil
+}
+
 // StepLen is the length of a step contribution of p columns: N and events
 // (always zero in a step), the log-likelihood, p score entries and the
 // packed upper triangle of the information matrix — the layout of
@@ -200,6 +267,9 @@ func (s Spec) FinalLen() int { return 2 + 3*int(s.Bins) }
 func (s Spec) Len(phase string) int {
 	if phase == PhaseFinal {
 		return s.FinalLen()
+	}
+	if s.Cox != nil {
+		return CoxStepLen(int(s.Columns), len(s.Cox.Grid))
 	}
 	return StepLen(int(s.Columns))
 }
@@ -265,6 +335,9 @@ func (s Spec) Bounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, 
 	case PhaseStep:
 	default:
 		return nil, fmt.Errorf("federated: phase %q, want step or final", phase)
+	}
+	if s.Cox != nil {
+		return s.coxBounds(nMax), nil
 	}
 	p := int(s.Columns)
 	out := make([]zk.Interval, 0, StepLen(p))
@@ -358,4 +431,50 @@ func (s Spec) privateBounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Int
 		}
 	}
 	return out, nil
+}
+
+// coxBounds are a Cox step's bounds. A site computes its sums with the
+// weights w = exp(x'β − m), m = Σ|β_j|·MaxAbs_j (public), so 0 < w ≤ 1
+// for every row within the declared bounds: each Σw is in [0, nMax], each
+// Σw·x_j within ±nMax·MaxAbs_j, each Σw·x_j·x_k within
+// ±nMax·MaxAbs_j·MaxAbs_k (a diagonal one not negative), each grid point's
+// events in [0, nMax] and Σx over the events within ±nMax·MaxAbs_j. N and
+// events are zero in a step (they are summed once, in the final phase).
+// Values are fixed point with FracBits; every bound is widened by one for
+// rounding and capped at the fixed-point limit.
+func (s Spec) coxBounds(nMax uint64) []zk.Interval {
+	p, k := int(s.Columns), len(s.Cox.Grid)
+	out := make([]zk.Interval, 0, CoxStepLen(p, k))
+	out = append(out, zk.Interval{}, zk.Interval{})
+	// MaxAbs is in 2⁻¹⁰ units: scale to 2⁻³⁰ by 2²⁰ (one factor) or 2¹⁰
+	// (two factors).
+	one := func(j int) int64 { return sat(mulSat(mulSat(nMax, s.MaxAbs[j]), 1<<(FracBits-MaxAbsUnit)), 1) }
+	two := func(j, l int) int64 {
+		return sat(mulSat(mulSat(mulSat(nMax, s.MaxAbs[j]), s.MaxAbs[l]), 1<<(FracBits-2*MaxAbsUnit)), 1)
+	}
+	count := sat(mulSat(nMax, 1<<FracBits), 1)
+	for j := range p {
+		out = append(out, zk.Interval{Lo: -one(j), Hi: one(j)})
+	}
+	sums := func() {
+		out = append(out, zk.Interval{Lo: 0, Hi: count})
+		for j := range p {
+			out = append(out, zk.Interval{Lo: -one(j), Hi: one(j)})
+		}
+		for j := range p {
+			for l := j; l < p; l++ {
+				lo := -two(j, l)
+				if j == l {
+					lo = 0
+				}
+				out = append(out, zk.Interval{Lo: lo, Hi: two(j, l)})
+			}
+		}
+	}
+	for range k {
+		out = append(out, zk.Interval{Lo: 0, Hi: count})
+		sums()
+		sums()
+	}
+	return out
 }

@@ -111,6 +111,22 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		}
 		c.custom(&p)
 		return done(&p, c.result(nil))
+	case "survival":
+		var p analysis.SurvivalParams
+		if err := strict(raw, &p); err != nil {
+			return nil, err
+		}
+		c.filter(p.Filter)
+		c.column("time", p.Time)
+		c.column("event", p.Event)
+		if p.Group != nil {
+			c.factor("group.column", p.Group.Column)
+		}
+		c.features(p.Features, p.Factors)
+		if c.err == nil {
+			_, err = analysis.NewSurvivalData(c.table(), p)
+		}
+		return done(&p, c.result(err))
 	default: // the regressions
 		var p Regression
 		if err := strict(raw, &p); err != nil {
@@ -121,23 +137,7 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		}
 		c.filter(p.Filter)
 		c.column("outcome", p.Outcome)
-		for i, f := range p.Factors {
-			c.factor(fmt.Sprintf("factors[%d].column", i), f.Column)
-		}
-		for i, f := range p.Features {
-			param := fmt.Sprintf("features[%d]", i)
-			cols, err := analysis.FeatureColumns(param, f, p.Factors, c.has)
-			if err != nil {
-				c.fail(err)
-				break
-			}
-			for _, col := range cols {
-				if slices.ContainsFunc(p.Factors, func(g analysis.Factor) bool { return g.Column == col }) {
-					continue // checked as a factor
-				}
-				c.column(param, col)
-			}
-		}
+		c.features(p.Features, p.Factors)
 		if c.err == nil {
 			err = c.regression(&p)
 		}
@@ -219,6 +219,27 @@ func (c *checker) factor(param, name string) {
 	}
 	if !c.has(name) {
 		c.err = errorf(NoSuchColumn, param, "", "no column %q in the dataset; its columns are %s", name, quoteList(c.names()))
+	}
+}
+
+// features checks a model's factors and the columns its terms read.
+func (c *checker) features(features []string, factors []analysis.Factor) {
+	for i, f := range factors {
+		c.factor(fmt.Sprintf("factors[%d].column", i), f.Column)
+	}
+	for i, f := range features {
+		param := fmt.Sprintf("features[%d]", i)
+		cols, err := analysis.FeatureColumns(param, f, factors, c.has)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		for _, col := range cols {
+			if slices.ContainsFunc(factors, func(g analysis.Factor) bool { return g.Column == col }) {
+				continue // checked as a factor
+			}
+			c.column(param, col)
+		}
 	}
 }
 

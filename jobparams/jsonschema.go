@@ -13,17 +13,17 @@ func JSONSchema(name string) (map[string]any, bool) {
 	if !ok {
 		return nil, false
 	}
-	out := schemaOf("", s.typ)
+	out := schemaOf(s.Name, "", s.typ)
 	out["description"] = "params of " + s.Name + ": " + s.Summary
 	return out, true
 }
 
-func schemaOf(path string, t reflect.Type) map[string]any {
+func schemaOf(name, path string, t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	out := map[string]any{}
-	if d := docFor(path); d != "" {
+	if d := docFor(name, path); d != "" {
 		out["description"] = d
 	}
 	switch t.Kind() {
@@ -33,7 +33,7 @@ func schemaOf(path string, t reflect.Type) map[string]any {
 		props := map[string]any{}
 		var required []any
 		for _, f := range fieldsOf(t) {
-			props[f.name] = schemaOf(join(path, f.name), f.typ)
+			props[f.name] = schemaOf(name, join(path, f.name), f.typ)
 			if f.required {
 				required = append(required, f.name)
 			}
@@ -44,7 +44,7 @@ func schemaOf(path string, t reflect.Type) map[string]any {
 		}
 	case reflect.Slice:
 		out["type"] = "array"
-		out["items"] = schemaOf(path+"[]", t.Elem())
+		out["items"] = schemaOf(name, path+"[]", t.Elem())
 		delete(out["items"].(map[string]any), "description")
 	case reflect.String:
 		out["type"] = "string"

@@ -131,6 +131,18 @@ var specs = []*Spec{
 		},
 	},
 	{
+		Name: "survival",
+		Summary: "time to an event with censoring: Kaplan–Meier curves released at the requester's time grid (optionally by group, with a log-rank test) " +
+			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); over several datasets, one pooled Cox model by secure aggregation on the grid",
+		typ: reflect.TypeFor[analysis.SurvivalParams](),
+		Examples: []Example{
+			{"survival free of CVD over 15 years of follow-up, at yearly points", `{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}`},
+			{"curves for smokers and non-smokers, compared by a log-rank test", `{"time":"cvd_time","event":"cvd_event","grid":[2,4,6,8,10,12,14],"group":{"column":"smoker","levels":["false","true"]}}`},
+			{"a Cox model of CVD-free survival on the risk factors, sex a factor (Efron ties)", `{"time":"cvd_time","event":"cvd_event","grid":[5,10,15],"features":["age","sex","sbp","total_chol","hdl","smoker","diabetes"],"factors":[{"column":"sex","levels":["female","male"]}]}`},
+			{"Breslow ties, patients aged 40 or over", `{"time":"cvd_time","event":"cvd_event","grid":[5,10],"features":["age","sbp","smoker"],"ties":"breslow","filter":[{"column":"age","op":">=","value":40}]}`},
+		},
+	},
+	{
 		Name:    "linear_regression",
 		Summary: "a numeric outcome regressed on features by ordinary least squares",
 		typ:     reflect.TypeFor[Regression](),
@@ -190,8 +202,35 @@ var regressionDocs = map[string]string{
 	"cols":                         "the column categories (omitted: a one-way table)",
 }
 
-// docFor finds the description of a parameter path.
-func docFor(path string) string {
+// survivalDocs describe the survival parameters.
+var survivalDocs = map[string]string{
+	"time":  "the follow-up time: a number, integer or year column (rows with a negative or null time are left out), e.g. cvd_time in years",
+	"event": "whether follow-up ended with the event (1/true) or was censored (0/false): a 0/1 or boolean column, e.g. cvd_event",
+	"grid": "the public time grid, 1 to 200 strictly increasing positive times in the time column's unit, chosen by the requester and never read from the data: " +
+		"curves are released at these points only (an interval whose events or censorings are 1 to min_cell−1 is merged into the next; the curve stops before the risk set falls below the minimum cohort); " +
+		"a pooled Cox model is fitted on times coarsened to it",
+	"group":           "split the curves by a column and compare them by a log-rank test (released exactly only where the policy sets exact_regression)",
+	"group.column":    "the column: code, string, boolean or number",
+	"group.levels":    "its groups, 2 to 50, written as the vault holds them (codes as text, booleans false/true); rows at other values are left out",
+	"group.reference": "unused for a group (accepted so that a factor declaration can be reused)",
+	"features": "a Cox model's terms, written as a regression's (columns, log(x), I(x^k), factors, a:b, a*b); none: curves only. " +
+		"A Cox model is released exactly, so only where the policy sets exact_regression",
+	"factors":             "the categorical predictors the features name, as for a regression",
+	"factors[].column":    "the column",
+	"factors[].levels":    "its categories, written as the vault holds them; a worker refuses a level with fewer rows than the minimum cohort",
+	"factors[].reference": "the level the others are compared with (default: the first)",
+	"ties":                `how tied event times enter the Cox partial likelihood: "efron" (default, as R) or "breslow"`,
+	"max_iter":            "the most Newton iterations of the Cox fit (1 to 1000; 0 or omitted for the default)",
+	"tol":                 "the convergence tolerance of the Cox fit, in [0, 1) (0 or omitted for the default)",
+}
+
+// docFor finds the description of a parameter path of an analysis.
+func docFor(name, path string) string {
+	if name == "survival" {
+		if d, ok := survivalDocs[path]; ok {
+			return d
+		}
+	}
 	if d, ok := regressionDocs[path]; ok {
 		return d
 	}
@@ -213,7 +252,7 @@ func init() {
 	for _, s := range specs {
 		params("", s.typ, true, &s.Params)
 		for i := range s.Params {
-			s.Params[i].Doc = docFor(s.Params[i].Path)
+			s.Params[i].Doc = docFor(s.Name, s.Params[i].Path)
 		}
 	}
 }

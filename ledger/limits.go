@@ -89,6 +89,8 @@ var numericLimits = map[string]limit{
 	"submit_job.study.spec.max_abs[]":      {1, 1 << 40, false},
 	"submit_job.study.spec.private.rounds": {1, 50, false},
 	"submit_job.study.spec.bins":           {0, federated.MaxBins, false},
+	"submit_job.study.spec.cox.grid[]":     {1, 1 << 53, false},
+	"submit_job.study.spec.cox.center[]":   {-(1 << 40), 1 << 40, false},
 	"submit_job.study.min_sites":           {0, federated.MaxSites, false},
 	"submit_job.study.iteration_blocks":    {0, 10_000, false},
 	"post_result.job":                      safeCount,

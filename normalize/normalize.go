@@ -109,13 +109,28 @@ var schema = func() []vocab.Field {
 	for _, o := range Outcomes {
 		s = append(s, vocab.Field{Name: o, System: "local", Code: o, Type: "boolean"})
 	}
+	for _, o := range TimeOutcomes {
+		s = append(s, vocab.Field{Name: o, System: "local", Code: o, Unit: "a", Type: "number"})
+	}
 	return s
 }()
 
 // Outcomes are the study outcomes a source may carry (CSV role "outcome");
 // null where a source has none. cvd_10y: a cardiovascular event within 10
 // years of the reference date (the Framingham general CVD end point).
-var Outcomes = []string{"cvd_10y"}
+// cvd_event: the follow-up of cvd_time ended with a CVD event (else it
+// was censored: lost to follow-up or followed to its end without one).
+var Outcomes = []string{"cvd_10y", "cvd_event"}
+
+// TimeOutcomes are the time outcomes a source may carry (CSV role
+// "outcome_time"), in years from the reference date; null where a source
+// has none. cvd_time: follow-up to a CVD event or to censoring (see
+// cvd_event). A duration, not a date: it is kept as it is (at the
+// source's resolution), like an age.
+var TimeOutcomes = []string{"cvd_time"}
+
+// MaxOutcomeYears is the longest follow-up accepted.
+const MaxOutcomeYears = 120
 
 var fields = func() []string {
 	f := slices.Clone(identifying)
@@ -555,16 +570,35 @@ func joinNonEmpty(sep string, parts ...string) string {
 // outcomes appends one value per known outcome: the source's, or null.
 func (n *run) outcomes() {
 	for _, o := range n.p.Outcomes {
-		if !slices.Contains(Outcomes, o.Name) {
+		switch {
+		case !slices.Contains(Outcomes, o.Name) && !slices.Contains(TimeOutcomes, o.Name):
 			n.errs = append(n.errs, &record.InputError{Source: n.p.Source, Where: o.Where, Field: o.Name,
-				Reason: fmt.Sprintf("unknown outcome (known: %s)", strings.Join(Outcomes, ", "))})
+				Reason: fmt.Sprintf("unknown outcome (known: %s)", strings.Join(append(slices.Clone(Outcomes), TimeOutcomes...), ", "))})
+		case slices.Contains(TimeOutcomes, o.Name) != o.IsTime:
+			want := "a yes/no outcome (role outcome)"
+			if !o.IsTime {
+				want = "a time outcome in years (role outcome_time)"
+			}
+			n.errs = append(n.errs, &record.InputError{Source: n.p.Source, Where: o.Where, Field: o.Name, Reason: "is " + want})
+		case o.IsTime && !(o.Years >= 0 && o.Years <= MaxOutcomeYears):
+			n.errs = append(n.errs, &record.InputError{Source: n.p.Source, Where: o.Where, Field: o.Name,
+				Reason: fmt.Sprintf("outside the plausible range 0–%d years", MaxOutcomeYears)})
 		}
 	}
 	for _, name := range Outcomes {
 		v := record.Null()
 		for _, o := range n.p.Outcomes {
-			if o.Name == name {
+			if o.Name == name && !o.IsTime {
 				v = record.Bool(o.Value)
+			}
+		}
+		n.vals = append(n.vals, v)
+	}
+	for _, name := range TimeOutcomes {
+		v := record.Null()
+		for _, o := range n.p.Outcomes {
+			if o.Name == name && o.IsTime {
+				v = record.Num(o.Years)
 			}
 		}
 		n.vals = append(n.vals, v)

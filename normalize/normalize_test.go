@@ -382,7 +382,7 @@ func TestSchemaAndFields(t *testing.T) {
 	want := []string{
 		"patient_id", "name", "birth_date", "death_date", "zip", "address", "phone", "ssn", "mrn", "identifiers", "free_text",
 		"age", "sex", "sbp", "dbp", "total_chol", "hdl", "ldl", "bmi", "hba1c", "glucose", "heart_rate", "smoker",
-		"hypertension", "diabetes", "mi", "stroke", "heart_failure", "bp_treated", "cvd_10y",
+		"hypertension", "diabetes", "mi", "stroke", "heart_failure", "bp_treated", "cvd_10y", "cvd_event", "cvd_time",
 	}
 	if got := Fields(); !slices.Equal(got, want) {
 		t.Errorf("Fields() = %q", got)
@@ -436,5 +436,40 @@ func TestOutcomes(t *testing.T) {
 	bad.Outcomes = []record.Outcome{{Where: "row 2, column x", Name: "death_5y", Value: true}}
 	if _, errs := get(bad); len(errs) != 1 || errs[0].Field != "death_5y" || errs[0].Where != "row 2, column x" {
 		t.Errorf("unknown outcome: %v", errs)
+	}
+}
+
+// A time outcome (cvd_time, years of follow-up) is a number in the record;
+// given as a yes/no outcome, or a yes/no outcome given as a time, or
+// outside 0–120 years, it is an input error naming the field and where.
+func TestTimeOutcomes(t *testing.T) {
+	c := DefaultConfig()
+	c.RefDate = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := record.Patient{Source: "x.csv", ID: "p1", BirthDate: "1960-01-01", Sex: "male"}
+	p := base
+	p.Outcomes = []record.Outcome{{Where: "row 2, column t", Name: "cvd_time", IsTime: true, Years: 7.3}, {Where: "row 2, column e", Name: "cvd_event", Value: true}}
+	r, errs := NormalizeAll(&p, c)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if v, _ := r.Get("cvd_time"); v.Kind != record.KindNumber || v.Num != 7.3 {
+		t.Errorf("cvd_time = %+v", v)
+	}
+	if v, _ := r.Get("cvd_event"); v.Kind != record.KindBool || !v.B {
+		t.Errorf("cvd_event = %+v", v)
+	}
+	for _, o := range []record.Outcome{
+		{Where: "row 2, column t", Name: "cvd_time", Value: true},
+		{Where: "row 2, column t", Name: "cvd_event", IsTime: true, Years: 3},
+		{Where: "row 2, column t", Name: "cvd_time", IsTime: true, Years: -1},
+		{Where: "row 2, column t", Name: "cvd_time", IsTime: true, Years: 500},
+	} {
+		p := base
+		p.Outcomes = []record.Outcome{o}
+		if _, errs := NormalizeAll(&p, c); len(errs) != 1 || errs[0].Field != o.Name || errs[0].Where != o.Where {
+			t.Errorf("%+v: %v", o, errs)
+		} else if strings.Contains(errs[0].Error(), "500") {
+			t.Errorf("the error repeats the value: %v", errs[0])
+		}
 	}
 }

@@ -98,11 +98,16 @@ type Medication struct {
 	Status string
 }
 
-// Outcome is a study outcome recorded for a patient.
+// Outcome is a study outcome recorded for a patient: a yes/no outcome
+// (Value), or a time outcome (IsTime, Years: a follow-up time in years
+// from the reference date, such as the time to a CVD event or to the end
+// of follow-up).
 type Outcome struct {
-	Where string
-	Name  string // e.g. "cvd_10y"
-	Value bool
+	Where  string
+	Name   string // e.g. "cvd_10y", "cvd_time"
+	Value  bool
+	IsTime bool
+	Years  float64
 }
 
 // Kind is the type of a Value.

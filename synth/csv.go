@@ -138,11 +138,17 @@ var csvColumns = func() []csvColumn {
 
 // outcomeColumn is added by WithOutcome. Its role, "outcome", is the one
 // the mapping format reserves for it.
-var outcomeColumn = csvColumn{"cvd_10y", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVD10y) }}
+// The follow-up (cvd_time, years, role "outcome_time") and how it ended
+// (cvd_event) come with it.
+var outcomeColumns = []csvColumn{
+	{"cvd_10y", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVD10y) }},
+	{"cvd_event", mappingColumn{Role: "outcome"}, func(p *Person) string { return strconv.FormatBool(p.CVDEvent) }},
+	{"cvd_time", mappingColumn{Role: "outcome_time"}, func(p *Person) string { return num(p.CVDTime) }},
+}
 
 func columns(o options) []csvColumn {
 	if o.outcome {
-		return append(csvColumns[:len(csvColumns):len(csvColumns)], outcomeColumn)
+		return append(csvColumns[:len(csvColumns):len(csvColumns)], outcomeColumns...)
 	}
 	return csvColumns
 }
@@ -203,12 +209,13 @@ func WriteCSVMapping(w io.Writer, opts ...Option) error {
 
 // WriteTruth writes the answer key: patient_id, true_risk (the 10-year
 // risk under the cohort's outcome model, Framingham by default, 6
-// decimals) and cvd_10y. WriteTruthModel writes the model itself. Keep it away from the data that
+// decimals), cvd_10y, and the follow-up cvd_time (years) with cvd_event
+// drawn from the hazard model (Config.Hazard). WriteTruthModel writes the model itself. Keep it away from the data that
 // is ingested.
 func WriteTruth(w io.Writer, people []Person, opts ...Option) error {
 	o := collect(opts)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if _, err := bw.WriteString("patient_id,true_risk,cvd_10y\n"); err != nil {
+	if _, err := bw.WriteString("patient_id,true_risk,cvd_10y,cvd_time,cvd_event\n"); err != nil {
 		return err
 	}
 	for i := range people {
@@ -218,6 +225,10 @@ func WriteTruth(w io.Writer, people []Person, opts ...Option) error {
 		bw.WriteString(strconv.FormatFloat(p.Risk, 'f', 6, 64))
 		bw.WriteByte(',')
 		bw.WriteString(strconv.FormatBool(p.CVD10y))
+		bw.WriteByte(',')
+		bw.WriteString(num(p.CVDTime))
+		bw.WriteByte(',')
+		bw.WriteString(strconv.FormatBool(p.CVDEvent))
 		if err := bw.WriteByte('\n'); err != nil {
 			return err
 		}

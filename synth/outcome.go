@@ -187,6 +187,8 @@ type TruthModel struct {
 	Seed     int64     `json:"seed"`
 	N        int       `json:"n"`
 	RefDate  string    `json:"ref_date"`
+	// Hazard is the model cvd_time and cvd_event were drawn from.
+	Hazard *Hazard `json:"hazard"`
 }
 
 // Model is the truth model of cfg, with the defaults filled in.
@@ -195,7 +197,7 @@ func (cfg Config) Model() (TruthModel, error) {
 	if err != nil {
 		return TruthModel{}, err
 	}
-	m := TruthModel{Outcome: cfg.Outcome, Seed: cfg.Seed, N: cfg.N, RefDate: cfg.RefDate.Format("2006-01-02")}
+	m := TruthModel{Outcome: cfg.Outcome, Seed: cfg.Seed, N: cfg.N, RefDate: cfg.RefDate.Format("2006-01-02"), Hazard: cfg.Hazard}
 	if cfg.Outcome == OutcomeLogistic {
 		m.Link = "logit"
 		m.Logistic = cfg.Logistic

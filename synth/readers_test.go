@@ -172,8 +172,16 @@ func TestCSVOutcomeReadsBack(t *testing.T) {
 	}
 	i, events := 0, 0
 	err = csvsrc.Read("cohort.csv", &data, m, func(p *record.Patient) error {
-		if len(p.Outcomes) != 1 || p.Outcomes[0].Name != "cvd_10y" || p.Outcomes[0].Value != people[i].CVD10y {
-			return fmt.Errorf("%s: outcomes %+v, want cvd_10y=%v", p.ID, p.Outcomes, people[i].CVD10y)
+		want := []record.Outcome{{Name: "cvd_10y", Value: people[i].CVD10y}, {Name: "cvd_event", Value: people[i].CVDEvent},
+			{Name: "cvd_time", IsTime: true, Years: people[i].CVDTime}}
+		if len(p.Outcomes) != len(want) {
+			return fmt.Errorf("%s: %d outcomes, want %d", p.ID, len(p.Outcomes), len(want))
+		}
+		for k, o := range p.Outcomes {
+			o.Where = ""
+			if o != want[k] {
+				return fmt.Errorf("%s: outcome %+v, want %+v", p.ID, o, want[k])
+			}
 		}
 		if p.Outcomes[0].Value {
 			events++

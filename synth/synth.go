@@ -57,6 +57,9 @@ type Config struct {
 	// Logistic is the OutcomeLogistic model; nil means DefaultLogistic().
 	// It is ignored for OutcomeFramingham.
 	Logistic *Logistic
+	// Hazard is the model of the event times (CVDTime, CVDEvent); nil
+	// means DefaultHazard().
+	Hazard *Hazard
 }
 
 // withDefaults fills in the defaults and checks the outcome model.
@@ -77,6 +80,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	default:
 		return cfg, fmt.Errorf("synth: outcome %q: want %q or %q", cfg.Outcome, OutcomeFramingham, OutcomeLogistic)
+	}
+	if cfg.Hazard == nil {
+		h := DefaultHazard()
+		cfg.Hazard = &h
+	}
+	if err := cfg.Hazard.Validate(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -132,6 +142,13 @@ type Person struct {
 	// The truth.
 	Risk   float64 // 10-year CVD risk under Config.Outcome's model (Framingham by default)
 	CVD10y bool    // a CVD event within 10 years of the reference date, drawn from Risk
+	// CVDTime and CVDEvent are the follow-up from the reference date, in
+	// years, and whether it ended with a CVD event (else it was censored),
+	// drawn from Config.Hazard's proportional-hazards model on their own
+	// random stream (so the other fields are those of a cohort without
+	// them).
+	CVDTime  float64
+	CVDEvent bool
 }
 
 // Name is the full name as a chart shows it.
@@ -160,6 +177,7 @@ func Generate(cfg Config) ([]Person, error) {
 		c := cfg.Logistic.compile()
 		g.logit = &c
 	}
+	g.hazard = *cfg.Hazard
 	people := make([]Person, cfg.N)
 	for i := range people {
 		g.person(i, &people[i])
@@ -187,11 +205,15 @@ type generator struct {
 	logit *compiledLogistic
 	pcg3  rand.PCG
 	out   *rand.Rand
+	// hazard draws the event times, from pcg4.
+	hazard Hazard
+	pcg4   rand.PCG
+	surv   *rand.Rand
 }
 
 func newGenerator(seed int64, ref time.Time) *generator {
 	g := &generator{seed: uint64(seed), ref: ref.UTC().Truncate(24 * time.Hour)}
-	g.clin, g.ids, g.out = rand.New(&g.pcg), rand.New(&g.pcg2), rand.New(&g.pcg3)
+	g.clin, g.ids, g.out, g.surv = rand.New(&g.pcg), rand.New(&g.pcg2), rand.New(&g.pcg3), rand.New(&g.pcg4)
 	g.mrnA = splitmix(g.seed^0x6d726e)%1_000_000_000 | 1 // odd …
 	if g.mrnA%5 == 0 {                                   // … and not a multiple of 5: coprime to 10⁹
 		g.mrnA += 2
@@ -216,11 +238,13 @@ func (g *generator) seedStreams(i int) {
 	if g.logit != nil {
 		g.pcg3.Seed(splitmix(base^5), splitmix(base^6))
 	}
+	g.pcg4.Seed(splitmix(base^7), splitmix(base^8))
 }
 
 func (g *generator) person(i int, p *Person) {
 	g.seedStreams(i)
 	g.clinical(p)
+	p.CVDTime, p.CVDEvent = g.hazard.Draw(p, g.surv)
 	g.identify(i, p)
 }
 

@@ -369,8 +369,8 @@ func TestCSVAndMapping(t *testing.T) {
 	mapBuf.Reset()
 	WriteCSV(&csvBuf, people, WithOutcome())
 	WriteCSVMapping(&mapBuf, WithOutcome())
-	if header, _, _ := strings.Cut(csvBuf.String(), "\n"); !strings.HasSuffix(header, ",cvd_10y") || !strings.Contains(mapBuf.String(), `"outcome"`) {
-		t.Error("WithOutcome did not add cvd_10y")
+	if header, _, _ := strings.Cut(csvBuf.String(), "\n"); !strings.HasSuffix(header, ",cvd_10y,cvd_event,cvd_time") || !strings.Contains(mapBuf.String(), `"outcome"`) {
+		t.Error("WithOutcome did not add cvd_10y, cvd_event and cvd_time")
 	}
 	if strings.Contains(csvBuf.String(), "true_risk") {
 		t.Error("the true risk leaked into the CSV")

@@ -408,6 +408,9 @@ is printed once the transaction is committed.
 A logistic regression over two or more datasets (without "private") is one pooled
 study: the sites fit one model by secure aggregation through the ledger, and the
 job carries the study's declared column bounds (from the schema's plausible ranges).
+So is a survival job with "features" (a Cox model) over two or more datasets: it is
+fitted on the params' time grid; without features each site releases its own
+Kaplan–Meier curves.
 ` + "`medchain job show ID`" + ` shows its rounds, participants, dropped and flagged sites.
 
   medchain job submit --from rita-researcher --dataset st-mary-cvd --analysis cohort_count \
@@ -496,7 +499,7 @@ func planStudy(ctx context.Context, e *env, m *ledger.SubmitJob, minSites, itera
 	if ds.Latest != nil {
 		schema = ds.Latest.Schema
 	}
-	req, err := compute.PlanStudy(m.Params, schema, nil)
+	req, err := compute.PlanStudyFor(m.Analysis, m.Params, schema, nil)
 	if err != nil {
 		return fail("--params: %v", err)
 	}

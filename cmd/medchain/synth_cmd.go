@@ -40,7 +40,7 @@ In DIR:
   cohort.csv, cohort.mapping.json   --format csv (the default) or all
   fhir/<patient id>.json            --format fhir or all: one transaction Bundle per patient
   ndjson/<Type>.ndjson              --format ndjson or all: a FHIR Bulk Data export
-  truth.csv                         always: patient_id, true_risk, cvd_10y — the answer key,
+  truth.csv                         always: patient_id, true_risk, cvd_10y, cvd_time, cvd_event — the answer key,
                                     not for ingest
   truth.model.json                  --outcome logistic: the model and coefficients the outcome
                                     was drawn from
@@ -54,8 +54,14 @@ The coefficients are a CVD-like default unless --logistic-coefficients names a J
 sbp, dbp (mm[Hg]), bmi (kg/m2), hba1c (%), heart_rate (/min), smoker (current),
 former_smoker, diabetes, hypertension, bp_treated. A factor not named has coefficient 0.
 
-The outcome is in the ingested data only with --with-outcome (as the CSV column cvd_10y);
-the true risk never is. The same --seed, --n and --ref-date give the same bytes. Each file
+Every patient also has a follow-up, drawn from a Weibull proportional-hazards model with
+known coefficients (synth.DefaultHazard: log hazard ratios age 0.06/year, sbp 0.012,
+total_chol 0.004, hdl −0.02, smoker 0.55, diabetes 0.6, male 0.4; shape 1.2; 3% a year
+lost to follow-up; 15 years at most; tenths of a year): cvd_time (years) and cvd_event
+(whether it ended with a CVD event), for survival analyses.
+
+The outcomes are in the ingested data only with --with-outcome (as the CSV columns cvd_10y,
+cvd_event and cvd_time); the true risk never is. The same --seed, --n and --ref-date give the same bytes. Each file
 is written under a temporary name and renamed when complete, so an interrupted run leaves
 no partial file.`,
 		Args: cobra.NoArgs,
@@ -118,7 +124,7 @@ no partial file.`,
 	f.StringVar(&out, "out", "", "directory to write to (created if missing)")
 	f.StringVar(&format, "format", "csv", "csv, fhir, ndjson or all")
 	f.StringVar(&refDate, "ref-date", synth.DefaultRefDate.Format(time.DateOnly), "reference date: ages count to it, the 10-year horizon starts at it; ingest with the same")
-	f.BoolVar(&outcome, "with-outcome", false, "put the cvd_10y outcome in cohort.csv too (it is always in truth.csv)")
+	f.BoolVar(&outcome, "with-outcome", false, "put the outcomes (cvd_10y, cvd_event, cvd_time) in cohort.csv too (they are always in truth.csv)")
 	f.StringVar(&model, "outcome", synth.OutcomeFramingham, "outcome model: framingham or logistic (known coefficients; see --logistic-coefficients)")
 	f.StringVar(&coefFile, "logistic-coefficients", "", "JSON file of the logistic model's intercept and coefficients (default: a CVD-like model)")
 	f.BoolVar(&progress, "progress", isTerminal(os.Stderr), "show a progress bar on stderr (default: when stderr is a terminal)")
