@@ -47,7 +47,7 @@ func TestValidateJob(t *testing.T) {
 			`dataset api-validate: params.features[0]: no column "sbp" in the dataset; its columns are "age", "sex", "cvd_10y"`},
 		{"survival", `{"time":"cvd_time","event":"cvd_10y","grid":[5]}`, "params.time", "no_such_column", "",
 			`dataset api-validate: params.time: no column "cvd_time" in the dataset; its columns are "age", "sex", "cvd_10y"`},
-		{"code:ab", `{}`, "analysis", "unknown_analysis", "", `"code:ab" is not a built-in analysis this worker runs`},
+		{"code:ab", `{}`, "params.columns", "missing_parameter", "", `dataset api-validate: params.columns: columns is required`},
 	} {
 		e := apiErr(t, "POST", "/v1/jobs/validate", body(tc.analysis, tc.params), http.StatusBadRequest, "invalid_field")
 		if e.Param != tc.param || e.Reason != tc.reason || e.Column != tc.column {
