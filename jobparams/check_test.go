@@ -134,7 +134,6 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 			jobparams.BadValue, "features[1]", "", "involves the time column"},
 		{"survival", `{"time":"cvd_time","event":"cvd_event","grid":[5],"features":["sex"]}`,
 			jobparams.WrongType, "features[0]", "sex", "declare it in factors"},
-		{"code:ab", `{}`, jobparams.UnknownAnalysis, "", "", "not a built-in analysis"},
 	} {
 		t.Run(tc.analysis+" "+tc.params, func(t *testing.T) {
 			err := jobparams.Check(tc.analysis, json.RawMessage(tc.params), schema)

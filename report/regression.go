@@ -397,6 +397,8 @@ func diagonal() *plotter.Line {
 
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
 
+func expf(v float64) float64 { return math.Exp(v) }
+
 func capitalise(s string) string {
 	if s == "" {
 		return s

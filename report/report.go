@@ -222,6 +222,8 @@ func (s section) blocks(opts Options, used map[string]bool) ([]block, error) {
 		body, err = regressionBlocks(f.Release, opts, used)
 	case "boosted_trees":
 		body, err = treesBlocks(f.Release)
+	case "survival", "pooled_survival":
+		body, err = survivalBlocks(f.Release, opts, used)
 	default:
 		body = []block{newParagraph(style(regular, 10), fmt.Sprintf("A %q release is not drawn by this version; `medchain job result` prints it.", f.ReleaseKind))}
 	}

@@ -339,3 +339,33 @@ func TestTreesReport(t *testing.T) {
 		t.Errorf("overlapping: %s", strings.Join(o, "; "))
 	}
 }
+
+// A survival release: the curves as released (a withheld group said in
+// words), the log-rank test, the Cox model's table and forest plot.
+func TestSurvivalReport(t *testing.T) {
+	c1, c2 := int64(12), int64(9)
+	conc := 0.71
+	rel, _ := json.Marshal(outputctl.SurvivalRelease{Grid: []float64{5, 10}, Curves: []outputctl.CurveRelease{
+		{Group: "false", Points: []outputctl.CurvePoint{{Time: 5, NRisk: 400, NEvent: 30, NCensor: &c1, Surv: 0.925, Lower: 0.90, Upper: 0.95}, {Time: 10, NRisk: 358, NEvent: 25, Surv: 0.86, Lower: 0.82, Upper: 0.89}}},
+		{Group: "true", Points: []outputctl.CurvePoint{{Time: 5, NRisk: 150, NEvent: 20, NCensor: &c2, Surv: 0.87, Lower: 0.81, Upper: 0.91}}, Truncated: true},
+		{Group: "unknown", Withheld: true},
+	}, LogRank: &analysis.LogRank{Groups: []string{"false", "true"}, Chisq: 6.2, DF: 1, P: 0.0128},
+		Cox: &analysis.CoxFit{Ties: "efron", N: 550, Events: 75, Concordance: &conc, Coefficients: []analysis.Coefficient{
+			{Name: "age", Estimate: 0.05, SE: 0.01, Stat: 5, P: 5.7e-7, Lower: 0.03, Upper: 0.07},
+			{Name: "smoker", Estimate: 0.4, SE: 0.2, Stat: 2, P: 0.0455, Lower: 0.008, Upper: 0.79}}}})
+	page, _ := render(t, report.PNG, []report.Result{result("d", "survival", rel)}, report.Options{Per: map[string]float64{"age": 10}})
+	var texts []string
+	for _, b := range page.Boxes {
+		texts = append(texts, b.What)
+	}
+	all := strings.Join(texts, " | ")
+	for _, want := range []string{"plot: Kaplan–Meier survival, released at the grid", "unknown: withheld", "true: stops at 5",
+		"Log-rank test of false vs true", "age (per 10)", "1.649 (1.35 to 2.014)", "plot: hazard ratio forest plot", "0.925 (0.900 to 0.950)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("%q not on the page: %s", want, all)
+		}
+	}
+	if o := overlaps(page); len(o) > 0 {
+		t.Errorf("overlapping: %s", strings.Join(o, "; "))
+	}
+}
