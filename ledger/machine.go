@@ -273,12 +273,16 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 	// indirect call, which would move a fresh one to the heap every time.
 	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer(), cache: m.txs}
 	c := &m.ctx
+	var bumped []byte // the signer's account with only its nonce bumped
 	if signer != nil {
 		// The nonce is consumed whatever the outcome, so a signed
 		// transaction takes effect (or fails) at most once.
 		signer.Nonce++
-		if err := putState(txs, KeyAccount(signer.Address), signer); err != nil {
-			return Result{}, nil, err
+		if bumped, err = EncodeState(signer); err != nil {
+			return Result{}, nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("encode the signer's account: %v", err)}
+		}
+		if err := txs.Set(KeyAccount(signer.Address), bumped); err != nil {
+			return Result{}, nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("write the signer's account: %v", err)}
 		}
 	}
 	var events []Event
@@ -291,11 +295,14 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		if CodeOf(herr) == CodeInternal {
 			return Result{}, nil, herr
 		}
-		// Discard everything but the nonce bump.
+		// Discard everything but the nonce bump: the account as it was
+		// encoded before the handler ran, not the handler's copy of it (a
+		// handler that credited its signer and then failed would otherwise
+		// keep the credit).
 		txs = store.NewOverlay(m.block)
 		if signer != nil {
-			if err := putState(txs, KeyAccount(signer.Address), signer); err != nil {
-				return Result{}, nil, err
+			if err := txs.Set(KeyAccount(signer.Address), bumped); err != nil {
+				return Result{}, nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("write the signer's account: %v", err)}
 			}
 		}
 	}

@@ -254,3 +254,32 @@ func TestCheckNonce(t *testing.T) {
 		}
 	}
 }
+
+// A transaction that fails keeps nothing but its nonce bump — even when
+// its handler changed the signer's own account before failing (a handler
+// that pays its signer and then refuses must not leave the payment).
+func TestFailedHandlerKeepsOnlyTheNonce(t *testing.T) {
+	m, db := newWorld(t)
+	d := registryByType[TxTransfer]
+	saved := d.handle
+	defer func() { d.handle = saved }()
+	d.handle = func(c *txCtx, _ Msg) ([]Event, error) {
+		c.signer.Balance += 1_000_000 // credit the signer in place …
+		return nil, errf(CodeInvalidState, "… then refuse")
+	}
+	if err := m.BeginBlock(BlockInfo{Height: 1, Time: 1_700_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.DeliverTx(mustSign("rita", 0, &Transfer{To: testAddr("bob"), Amount: 1}))
+	if err != nil || r.Code != CodeInvalidState {
+		t.Fatalf("result %+v %v", r, err)
+	}
+	commitBlock(t, m, db)
+	a, err := GetAccount(db, testAddr("rita"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Balance != 2_000 || a.Nonce != 1 {
+		t.Fatalf("after a failed transaction: balance %d, nonce %d; want 2000 and 1", a.Balance, a.Nonce)
+	}
+}
