@@ -23,7 +23,7 @@ type RecordService interface {
 	RecordServer() (server, org string, ok bool)
 	Record(ctx context.Context, req *recordshare.Signed) ([]byte, error)
 	PutShare(ctx context.Context, sh *recordshare.Share) (string, error)
-	OpenLink(ctx context.Context, hash, passcode string) ([]byte, error)
+	OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error)
 	OpenAccount(ctx context.Context, req *recordshare.Signed) ([]byte, error)
 }
 
@@ -60,9 +60,11 @@ type ShareCreated struct {
 
 func (*ShareCreated) httpStatus() int { return http.StatusCreated }
 
-// ShareOpen is the body of POST /v1/shares/{hash}/open: a link share's
-// passcode, or a share to an account: its recipient's signed request.
+// ShareOpen is the body of POST /v1/shares/{hash}/open: a link share's id
+// and passcode (both from the link holder), or a share to an account: its
+// recipient's signed request.
 type ShareOpen struct {
+	ID       string              `json:"id,omitempty"`
 	Passcode string              `json:"passcode,omitempty"`
 	Request  *recordshare.Signed `json:"request,omitempty"`
 }
@@ -173,15 +175,15 @@ func (s *Server) openShare(r *http.Request) (any, error) {
 	}
 	var ct []byte
 	switch {
-	case o.Request != nil && o.Passcode != "":
-		return nil, badParam("body", "a passcode or a signed request, not both")
+	case o.Request != nil && (o.Passcode != "" || o.ID != ""):
+		return nil, badParam("body", "an id and passcode, or a signed request, not both")
 	case o.Request != nil:
 		if o.Request.Request.Share != hash {
 			return nil, badParam("request.share", "the signed request names share %s, not %s", o.Request.Request.Share, hash)
 		}
 		ct, err = rs.OpenAccount(r.Context(), o.Request)
 	default:
-		ct, err = rs.OpenLink(r.Context(), hash, o.Passcode)
+		ct, err = rs.OpenLink(r.Context(), hash, o.ID, o.Passcode)
 	}
 	if err != nil {
 		return nil, err

@@ -117,11 +117,11 @@ func (n *Node) PutShare(ctx context.Context, sh *recordshare.Share) (string, err
 }
 
 // OpenLink implements api.RecordService.
-func (n *Node) OpenLink(ctx context.Context, hash, passcode string) ([]byte, error) {
+func (n *Node) OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error) {
 	if n.records == nil {
 		return nil, errNoRecords
 	}
-	return n.records.OpenLink(ctx, hash, passcode)
+	return n.records.OpenLink(ctx, hash, id, passcode)
 }
 
 // OpenAccount implements api.RecordService.

@@ -240,6 +240,12 @@ func shareLink(t *testing.T, passcode string, expires time.Duration) *recordclie
 // share opens once.
 func TestLinkShareOpens(t *testing.T) {
 	sh := shareLink(t, "blue-heron-42", time.Hour)
+	// The hash is public on the ledger; without the link's id nobody can
+	// spend the share's attempts.
+	for range 5 {
+		_, err := client.New(tn.URL).OpenShare(ctx(t), sh.Hash, api.ShareOpen{Passcode: "guess-guess"})
+		wantCode(t, "a guess with the hash alone", err, ledger.CodeNotFound, http.StatusNotFound)
+	}
 	_, err := recordclient.OpenLink(ctx(t), sh.Link, "blue-heron-41")
 	wantCode(t, "wrong passcode", err, ledger.CodeWrongPasscode, http.StatusUnauthorized)
 	if !strings.Contains(err.Error(), "2 attempt(s) left") {

@@ -403,10 +403,12 @@ func (s *Server) gone(hash string, err error) error {
 	return err
 }
 
-// OpenLink opens a link share with its passcode. A wrong passcode counts
-// against the share; the MaxAttempts-th locks it for good (close_share
-// locked).
-func (s *Server) OpenLink(ctx context.Context, hash, passcode string) ([]byte, error) {
+// OpenLink opens a link share with the share's id (from the link) and its
+// passcode. A wrong id is refused as if the share were not here, and is
+// not counted: the hash is public, the id only in the link. A wrong
+// passcode counts against the share; the MaxAttempts-th locks it for good
+// (close_share locked).
+func (s *Server) OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error) {
 	ls, err := s.ledgerShare(hash)
 	if err != nil {
 		return nil, err
@@ -422,6 +424,10 @@ func (s *Server) OpenLink(ctx context.Context, hash, passcode string) ([]byte, e
 	if err != nil {
 		s.mu.Unlock()
 		return nil, s.gone(hash, err)
+	}
+	if !st.Share.IDMatches(id) {
+		s.mu.Unlock()
+		return nil, refuse(ledger.CodeNotFound, "share %s: no share with that id is held by this node (is the link complete?)", hash)
 	}
 	if st.Attempts >= s.c.MaxAttempts {
 		s.mu.Unlock()
