@@ -396,6 +396,39 @@ func TestNothingIdentifyingWritten(t *testing.T) {
 	}
 	b, _ := json.Marshal(view)
 	answers = append(answers, b...)
+	// The opening is a close_share transaction of the serving account,
+	// found through the audit log.
+	st, err := c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed *ledger.TxRecord
+	for i := int64(st.Commitment.AuditSize) - 1; i >= 0 && closed == nil; i-- {
+		e, err := c.AuditEntry(ctx(t), uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Entry.Type != ledger.TxCloseShare || e.Entry.Code != ledger.CodeOK || e.Entry.Signer != view.Server {
+			continue
+		}
+		rec, err := c.Tx(ctx(t), e.Entry.TxHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := client.EventAttr(rec, "close_share", "share"); got == sh.Hash {
+			closed = rec
+			b, _ := json.Marshal(e)
+			answers = append(answers, b...)
+		}
+	}
+	if closed == nil {
+		t.Fatal("no close_share of the share in the audit log")
+	}
+	if got, _ := client.EventAttr(closed, "close_share", "outcome"); got != ledger.ShareOpened {
+		t.Fatalf("close_share outcome %q", got)
+	}
+	b, _ = json.Marshal(closed)
+	answers = append(answers, b...)
 	for _, p := range planted {
 		if bytes.Contains(answers, []byte(p)) {
 			t.Errorf("an API answer holds %q", p)
