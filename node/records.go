@@ -41,7 +41,7 @@ func (n *Node) startRecords(o RecordOptions) error {
 	if err != nil {
 		return fmt.Errorf("records account key: %w", err)
 	}
-	acct, err := n.waitAccount(k.Address())
+	acct, err := n.waitRecordsAccount(k.Address())
 	if err != nil {
 		return err
 	}
@@ -70,10 +70,10 @@ func (n *Node) startRecords(o RecordOptions) error {
 	return err
 }
 
-// waitAccount reads an account from committed state; genesis accounts
+// waitRecordsAccount reads an account from committed state; genesis accounts
 // become readable with the first block, so on a new network it waits for
 // that block (up to 30 s).
-func (n *Node) waitAccount(addr string) (*ledger.Account, error) {
+func (n *Node) waitRecordsAccount(addr string) (*ledger.Account, error) {
 	for try := 0; ; try++ {
 		var height int64
 		var acct *ledger.Account

@@ -44,7 +44,7 @@ type originalSource struct {
 	Bytes     int    `json:"bytes"`
 }
 
-func summarise(cp *recordshare.Copy, out string) *recordSummary {
+func summariseCopy(cp *recordshare.Copy, out string) *recordSummary {
 	s := &recordSummary{Server: cp.Server, Org: cp.Org, Out: out, Originals: []originalSource{}}
 	for _, o := range cp.Originals {
 		s.Originals = append(s.Originals, originalSource{Dataset: o.Dataset, Version: o.Version, MediaType: o.MediaType, Bytes: len(o.Data)})
@@ -132,7 +132,7 @@ identifiable, because it is yours — encrypted to your account key and decrypte
 					return err
 				}
 			}
-			s := summarise(rec.Copy, out)
+			s := summariseCopy(rec.Copy, out)
 			if extract != "" {
 				if s.Extracted, err = extractCopy(extract, rec.Copy); err != nil {
 					return err
@@ -356,7 +356,7 @@ The opening is recorded on the ledger (close_share) before the node releases the
 					return err
 				}
 			}
-			s := summarise(o.Copy, out)
+			s := summariseCopy(o.Copy, out)
 			if extract != "" {
 				var err error
 				if s.Extracted, err = extractCopy(extract, o.Copy); err != nil {
