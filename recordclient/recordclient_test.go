@@ -309,8 +309,10 @@ func TestShareRefusals(t *testing.T) {
 	_, err := recordclient.OpenLink(ctx(t), revoked.Link, "revoke-me-1")
 	wantCode(t, "revoked", err, ledger.CodeShareRevoked, http.StatusGone)
 
-	expiring := shareLink(t, "expire-me-1", 2*time.Second)
-	time.Sleep(3 * time.Second)
+	// Five seconds: enough for share_record to commit before the expiry
+	// on a loaded machine.
+	expiring := shareLink(t, "expire-me-1", 5*time.Second)
+	time.Sleep(time.Until(time.Unix(mustShare(t, c, expiring.Hash).Expiry, 0)) + time.Second)
 	_, err = recordclient.OpenLink(ctx(t), expiring.Link, "expire-me-1")
 	wantCode(t, "expired", err, ledger.CodeExpired, http.StatusBadRequest)
 
@@ -494,4 +496,13 @@ func BenchmarkShareOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func mustShare(t *testing.T, c *client.Client, hash string) *api.ShareView {
+	t.Helper()
+	v, err := c.Share(ctx(t), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
