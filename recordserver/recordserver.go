@@ -401,9 +401,9 @@ func (s *Server) closeShare(ctx context.Context, hash, outcome string) error {
 	s.closes.Lock()
 	defer s.closes.Unlock()
 	err := s.c.Ledger.CloseShare(ctx, hash, outcome)
-	var le *ledger.Error
-	if errors.As(err, &le) && le.Code != ledger.CodeInternal {
-		s.drop(hash) // revoked, opened or expired meanwhile: it never opens again
+	switch ledger.CodeOf(err) {
+	case ledger.CodeShareRevoked, ledger.CodeShareClosed, ledger.CodeShareLocked, ledger.CodeExpired:
+		s.drop(hash) // revoked, opened, locked or expired meanwhile: it never opens again
 	}
 	return err
 }
