@@ -23,7 +23,7 @@ type RecordService interface {
 	RecordServer() (server, org string, ok bool)
 	Record(ctx context.Context, req *recordshare.Signed) ([]byte, error)
 	PutShare(ctx context.Context, sh *recordshare.Share) (string, error)
-	OpenLink(ctx context.Context, hash, passcode string) ([]byte, error)
+	OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error)
 	OpenAccount(ctx context.Context, req *recordshare.Signed) ([]byte, error)
 }
 
@@ -60,9 +60,11 @@ type ShareCreated struct {
 
 func (*ShareCreated) httpStatus() int { return http.StatusCreated }
 
-// ShareOpen is the body of POST /v1/shares/{hash}/open: a link share's
-// passcode, or a share to an account: its recipient's signed request.
+// ShareOpen is the body of POST /v1/shares/{hash}/open: a link share's id
+// and passcode (both from the link holder), or a share to an account: its
+// recipient's signed request.
 type ShareOpen struct {
+	ID       string              `json:"id,omitempty"`
 	Passcode string              `json:"passcode,omitempty"`
 	Request  *recordshare.Signed `json:"request,omitempty"`
 }
@@ -99,9 +101,9 @@ func (s *Server) recordServer(*http.Request) (any, error) {
 	return &RecordServerInfo{Server: srv, Org: org}, nil
 }
 
-// readBody decodes a JSON body into v, refusing unknown fields and
+// readRecordBody decodes a JSON body into v, refusing unknown fields and
 // trailing data; what names the expected shape in errors.
-func readBody(r *http.Request, v any, what string) error {
+func readRecordBody(r *http.Request, v any, what string) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxShareBody+1))
 	if err != nil {
 		return apiError(ledger.CodeMalformed, "read body: %v", err)
@@ -129,7 +131,7 @@ func (s *Server) requestRecord(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var req recordshare.Signed
-	if err := readBody(r, &req, "a signed record request {request, signature}"); err != nil {
+	if err := readRecordBody(r, &req, "a signed record request {request, signature}"); err != nil {
 		return nil, err
 	}
 	ct, err := rs.Record(r.Context(), &req)
@@ -146,7 +148,7 @@ func (s *Server) putShare(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var sh recordshare.Share
-	if err := readBody(r, &sh, "a share {id, recipient, expiry, ciphertext, salt, verifier}"); err != nil {
+	if err := readRecordBody(r, &sh, "a share {id, recipient, expiry, ciphertext, salt, verifier}"); err != nil {
 		return nil, err
 	}
 	hash, err := rs.PutShare(r.Context(), &sh)
@@ -168,20 +170,20 @@ func (s *Server) openShare(r *http.Request) (any, error) {
 		return nil, err
 	}
 	var o ShareOpen
-	if err := readBody(r, &o, "{passcode} for a link share or {request} for a share to an account"); err != nil {
+	if err := readRecordBody(r, &o, "{passcode} for a link share or {request} for a share to an account"); err != nil {
 		return nil, err
 	}
 	var ct []byte
 	switch {
-	case o.Request != nil && o.Passcode != "":
-		return nil, badParam("body", "a passcode or a signed request, not both")
+	case o.Request != nil && (o.Passcode != "" || o.ID != ""):
+		return nil, badParam("body", "an id and passcode, or a signed request, not both")
 	case o.Request != nil:
 		if o.Request.Request.Share != hash {
 			return nil, badParam("request.share", "the signed request names share %s, not %s", o.Request.Request.Share, hash)
 		}
 		ct, err = rs.OpenAccount(r.Context(), o.Request)
 	default:
-		ct, err = rs.OpenLink(r.Context(), hash, o.Passcode)
+		ct, err = rs.OpenLink(r.Context(), hash, o.ID, o.Passcode)
 	}
 	if err != nil {
 		return nil, err
@@ -195,7 +197,7 @@ func (s *Server) getShare(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.blockTime(r.Context())
+	now, err := s.shareBlockTime(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +216,7 @@ func (s *Server) listShares(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.blockTime(r.Context())
+	now, err := s.shareBlockTime(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +231,8 @@ func (s *Server) listShares(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// blockTime is the latest block's time, which share states are read at.
-func (s *Server) blockTime(ctx context.Context) (int64, error) {
+// shareBlockTime is the latest block's time, which share states are read at.
+func (s *Server) shareBlockTime(ctx context.Context) (int64, error) {
 	st, err := s.b.Status(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("node status: %w", err)

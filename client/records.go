@@ -16,7 +16,7 @@ func (c *Client) RecordServer(ctx context.Context) (*api.RecordServerInfo, error
 	return get[api.RecordServerInfo](ctx, c, "/v1/records/server", nil)
 }
 
-func post[T any](ctx context.Context, c *Client, path string, in any) (*T, error) {
+func postRecords[T any](ctx context.Context, c *Client, path string, in any) (*T, error) {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
@@ -31,18 +31,18 @@ func post[T any](ctx context.Context, c *Client, path string, in any) (*T, error
 // RequestRecord is POST /v1/records/request: the signer's own record,
 // encrypted to their account key.
 func (c *Client) RequestRecord(ctx context.Context, req *recordshare.Signed) (*api.RecordCopy, error) {
-	return post[api.RecordCopy](ctx, c, "/v1/records/request", req)
+	return postRecords[api.RecordCopy](ctx, c, "/v1/records/request", req)
 }
 
 // PutShare is POST /v1/shares: a share recorded on the ledger, uploaded to
 // the node that serves it.
 func (c *Client) PutShare(ctx context.Context, sh *recordshare.Share) (*api.ShareCreated, error) {
-	return post[api.ShareCreated](ctx, c, "/v1/shares", sh)
+	return postRecords[api.ShareCreated](ctx, c, "/v1/shares", sh)
 }
 
 // OpenShare is POST /v1/shares/{hash}/open.
 func (c *Client) OpenShare(ctx context.Context, hash string, o api.ShareOpen) (*api.RecordCopy, error) {
-	return post[api.RecordCopy](ctx, c, "/v1/shares/"+url.PathEscape(hash)+"/open", o)
+	return postRecords[api.RecordCopy](ctx, c, "/v1/shares/"+url.PathEscape(hash)+"/open", o)
 }
 
 // Share is GET /v1/shares/{hash}: a share on the ledger and its state.

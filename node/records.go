@@ -41,7 +41,7 @@ func (n *Node) startRecords(o RecordOptions) error {
 	if err != nil {
 		return fmt.Errorf("records account key: %w", err)
 	}
-	acct, err := n.waitAccount(k.Address())
+	acct, err := n.waitRecordsAccount(k.Address())
 	if err != nil {
 		return err
 	}
@@ -70,10 +70,10 @@ func (n *Node) startRecords(o RecordOptions) error {
 	return err
 }
 
-// waitAccount reads an account from committed state; genesis accounts
+// waitRecordsAccount reads an account from committed state; genesis accounts
 // become readable with the first block, so on a new network it waits for
 // that block (up to 30 s).
-func (n *Node) waitAccount(addr string) (*ledger.Account, error) {
+func (n *Node) waitRecordsAccount(addr string) (*ledger.Account, error) {
 	for try := 0; ; try++ {
 		var height int64
 		var acct *ledger.Account
@@ -117,11 +117,11 @@ func (n *Node) PutShare(ctx context.Context, sh *recordshare.Share) (string, err
 }
 
 // OpenLink implements api.RecordService.
-func (n *Node) OpenLink(ctx context.Context, hash, passcode string) ([]byte, error) {
+func (n *Node) OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error) {
 	if n.records == nil {
 		return nil, errNoRecords
 	}
-	return n.records.OpenLink(ctx, hash, passcode)
+	return n.records.OpenLink(ctx, hash, id, passcode)
 }
 
 // OpenAccount implements api.RecordService.
@@ -160,21 +160,35 @@ func (l *recordLedger) Share(hash string) (*ledger.Share, error) {
 	return s, err
 }
 
+// CloseShare submits close_share and waits for its commit. The records
+// account may sign other transactions too (on a demo network it is also
+// the device gateway, which anchors every second): a nonce taken by one of
+// those in the meantime is retried with the next, for a few blocks.
 func (l *recordLedger) CloseShare(ctx context.Context, hash, outcome string) error {
-	res, err := l.c.SignAndSubmit(ctx, l.key, &ledger.CloseShare{Hash: hash, Outcome: outcome}, true)
-	if err == nil {
-		err = client.ResultError(res)
-		if err == nil && res.Result == nil {
-			err = fmt.Errorf("close_share %s: not committed in time", hash)
+	for try := 0; ; try++ {
+		res, err := l.c.SignAndSubmit(ctx, l.key, &ledger.CloseShare{Hash: hash, Outcome: outcome}, true)
+		if err == nil {
+			err = client.ResultError(res)
+			if err == nil && res.Result == nil {
+				err = fmt.Errorf("close_share %s: not committed in time", hash)
+			}
 		}
-	}
-	var ce *client.Error
-	if errors.As(err, &ce) && ce.Code != 0 {
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Code == 0 {
+			return err
+		}
+		if ledger.Code(ce.Code) == ledger.CodeBadNonce && try < 10 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
 		// The ledger's own refusal (revoked, opened, expired meanwhile)
 		// goes back to the caller with its code.
 		return &ledger.Error{Code: ledger.Code(ce.Code), Msg: ce.Message}
 	}
-	return err
 }
 
 // recordVault reads the organisation's link table and the originals.

@@ -125,7 +125,7 @@ func Share(ctx context.Context, c *client.Client, k *keys.Key, cp *recordshare.C
 			return nil, err
 		}
 		sh = s
-		link = recordshare.Link{URL: c.BaseURL(), Share: sh.Hash(info.Server), Key: id.String(), Exp: expiry, Flag: "P"}.String()
+		link = recordshare.Link{URL: c.BaseURL(), Share: sh.Hash(info.Server), ID: sh.ID, Key: id.String(), Exp: expiry, Flag: "P"}.String()
 	}
 	hash := sh.Hash(info.Server)
 	res, err := c.SignAndSubmit(ctx, k, &ledger.ShareRecord{Hash: hash, Recipient: sh.Recipient, Server: info.Server, Expiry: expiry}, true)
@@ -180,7 +180,7 @@ func OpenLink(ctx context.Context, link, passcode string) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans, err := client.New(l.URL).OpenShare(ctx, l.Share, api.ShareOpen{Passcode: passcode})
+	ans, err := client.New(l.URL).OpenShare(ctx, l.Share, api.ShareOpen{ID: l.ID, Passcode: passcode})
 	if err != nil {
 		return nil, err
 	}

@@ -240,6 +240,12 @@ func shareLink(t *testing.T, passcode string, expires time.Duration) *recordclie
 // share opens once.
 func TestLinkShareOpens(t *testing.T) {
 	sh := shareLink(t, "blue-heron-42", time.Hour)
+	// The hash is public on the ledger; without the link's id nobody can
+	// spend the share's attempts.
+	for range 5 {
+		_, err := client.New(tn.URL).OpenShare(ctx(t), sh.Hash, api.ShareOpen{Passcode: "guess-guess"})
+		wantCode(t, "a guess with the hash alone", err, ledger.CodeNotFound, http.StatusNotFound)
+	}
 	_, err := recordclient.OpenLink(ctx(t), sh.Link, "blue-heron-41")
 	wantCode(t, "wrong passcode", err, ledger.CodeWrongPasscode, http.StatusUnauthorized)
 	if !strings.Contains(err.Error(), "2 attempt(s) left") {
@@ -303,8 +309,10 @@ func TestShareRefusals(t *testing.T) {
 	_, err := recordclient.OpenLink(ctx(t), revoked.Link, "revoke-me-1")
 	wantCode(t, "revoked", err, ledger.CodeShareRevoked, http.StatusGone)
 
-	expiring := shareLink(t, "expire-me-1", 2*time.Second)
-	time.Sleep(3 * time.Second)
+	// Five seconds: enough for share_record to commit before the expiry
+	// on a loaded machine.
+	expiring := shareLink(t, "expire-me-1", 5*time.Second)
+	time.Sleep(time.Until(time.Unix(mustShare(t, c, expiring.Hash).Expiry, 0)) + time.Second)
 	_, err = recordclient.OpenLink(ctx(t), expiring.Link, "expire-me-1")
 	wantCode(t, "expired", err, ledger.CodeExpired, http.StatusBadRequest)
 
@@ -390,6 +398,39 @@ func TestNothingIdentifyingWritten(t *testing.T) {
 	}
 	b, _ := json.Marshal(view)
 	answers = append(answers, b...)
+	// The opening is a close_share transaction of the serving account,
+	// found through the audit log.
+	st, err := c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed *ledger.TxRecord
+	for i := int64(st.Commitment.AuditSize) - 1; i >= 0 && closed == nil; i-- {
+		e, err := c.AuditEntry(ctx(t), uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Entry.Type != ledger.TxCloseShare || e.Entry.Code != ledger.CodeOK || e.Entry.Signer != view.Server {
+			continue
+		}
+		rec, err := c.Tx(ctx(t), e.Entry.TxHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := client.EventAttr(rec, "close_share", "share"); got == sh.Hash {
+			closed = rec
+			b, _ := json.Marshal(e)
+			answers = append(answers, b...)
+		}
+	}
+	if closed == nil {
+		t.Fatal("no close_share of the share in the audit log")
+	}
+	if got, _ := client.EventAttr(closed, "close_share", "outcome"); got != ledger.ShareOpened {
+		t.Fatalf("close_share outcome %q", got)
+	}
+	b, _ = json.Marshal(closed)
+	answers = append(answers, b...)
 	for _, p := range planted {
 		if bytes.Contains(answers, []byte(p)) {
 			t.Errorf("an API answer holds %q", p)
@@ -455,4 +496,13 @@ func BenchmarkShareOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func mustShare(t *testing.T, c *client.Client, hash string) *api.ShareView {
+	t.Helper()
+	v, err := c.Share(ctx(t), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

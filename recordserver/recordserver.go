@@ -79,6 +79,9 @@ type Server struct {
 	mu     sync.Mutex // nonces, share files
 	nonces map[string]int64
 	nf     *os.File
+	// compactAt is the number of remembered nonces at which the expired
+	// ones are dropped and the file rewritten (twice the live ones then).
+	compactAt int
 	closes sync.Mutex // one close_share in flight: the account's nonces are sequential
 }
 
@@ -96,7 +99,7 @@ func New(c Config) (*Server, error) {
 	if err := os.MkdirAll(filepath.Join(c.Dir, "shares"), 0o700); err != nil {
 		return nil, fmt.Errorf("recordserver: %w", err)
 	}
-	s := &Server{c: c, nonces: map[string]int64{}}
+	s := &Server{c: c, nonces: map[string]int64{}, compactAt: 4096}
 	if err := s.loadNonces(); err != nil {
 		return nil, err
 	}
@@ -169,6 +172,34 @@ func (s *Server) loadNonces() error {
 	return nil
 }
 
+// compactNonces drops the expired nonces and rewrites the file with the
+// live ones. Called with s.mu held.
+func (s *Server) compactNonces(now int64) error {
+	var keep []byte
+	for k, e := range s.nonces {
+		if e <= now {
+			delete(s.nonces, k)
+			continue
+		}
+		line, _ := json.Marshal(nonceRecord{Nonce: k, Expires: e})
+		keep = append(append(keep, line...), '\n')
+	}
+	s.compactAt = max(4096, 2*len(s.nonces))
+	if s.nf != nil {
+		s.nf.Close()
+		s.nf = nil
+	}
+	if err := blob.WriteFileAtomic(s.noncePath(), keep, 0o600); err != nil {
+		return fmt.Errorf("recordserver: nonces: %w", err)
+	}
+	f, err := os.OpenFile(s.noncePath(), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("recordserver: nonces: %w", err)
+	}
+	s.nf = f
+	return nil
+}
+
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {
@@ -187,11 +218,9 @@ func (s *Server) useNonce(r *recordshare.Request) error {
 	if _, seen := s.nonces[key]; seen {
 		return refuse(ledger.CodeBadNonce, "request.nonce: this request was served already; sign a new one")
 	}
-	if len(s.nonces) > 4096 { // forget the expired ones from time to time
-		for k, e := range s.nonces {
-			if e <= now {
-				delete(s.nonces, k)
-			}
+	if len(s.nonces) >= s.compactAt { // forget the expired ones from time to time, on disk too
+		if err := s.compactNonces(now); err != nil {
+			return err
 		}
 	}
 	line, _ := json.Marshal(nonceRecord{Nonce: key, Expires: r.Expires})
@@ -372,9 +401,9 @@ func (s *Server) closeShare(ctx context.Context, hash, outcome string) error {
 	s.closes.Lock()
 	defer s.closes.Unlock()
 	err := s.c.Ledger.CloseShare(ctx, hash, outcome)
-	var le *ledger.Error
-	if errors.As(err, &le) && le.Code != ledger.CodeInternal {
-		s.drop(hash) // revoked, opened or expired meanwhile: it never opens again
+	switch ledger.CodeOf(err) {
+	case ledger.CodeShareRevoked, ledger.CodeShareClosed, ledger.CodeShareLocked, ledger.CodeExpired:
+		s.drop(hash) // revoked, opened, locked or expired meanwhile: it never opens again
 	}
 	return err
 }
@@ -403,10 +432,12 @@ func (s *Server) gone(hash string, err error) error {
 	return err
 }
 
-// OpenLink opens a link share with its passcode. A wrong passcode counts
-// against the share; the MaxAttempts-th locks it for good (close_share
-// locked).
-func (s *Server) OpenLink(ctx context.Context, hash, passcode string) ([]byte, error) {
+// OpenLink opens a link share with the share's id (from the link) and its
+// passcode. A wrong id is refused as if the share were not here, and is
+// not counted: the hash is public, the id only in the link. A wrong
+// passcode counts against the share; the MaxAttempts-th locks it for good
+// (close_share locked).
+func (s *Server) OpenLink(ctx context.Context, hash, id, passcode string) ([]byte, error) {
 	ls, err := s.ledgerShare(hash)
 	if err != nil {
 		return nil, err
@@ -422,6 +453,10 @@ func (s *Server) OpenLink(ctx context.Context, hash, passcode string) ([]byte, e
 	if err != nil {
 		s.mu.Unlock()
 		return nil, s.gone(hash, err)
+	}
+	if !st.Share.IDMatches(id) {
+		s.mu.Unlock()
+		return nil, refuse(ledger.CodeNotFound, "share %s: no share with that id is held by this node (is the link complete?)", hash)
 	}
 	if st.Attempts >= s.c.MaxAttempts {
 		s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,11 +135,18 @@ func TestConcurrentGuessesLock(t *testing.T) {
 	if _, err := s.PutShare(context.Background(), sh); err != nil {
 		t.Fatal(err)
 	}
+	// Someone who read the hash off the ledger, without the link's id,
+	// is told nothing is here, and their guesses do not count.
+	for range 20 {
+		if _, err := s.OpenLink(context.Background(), hash, strings.Repeat("0", 32), "wrong guess"); ledger.CodeOf(err) != ledger.CodeNotFound {
+			t.Fatalf("a guess without the link's id: %v", err)
+		}
+	}
 	var wg sync.WaitGroup
 	codes := make([]ledger.Code, 10)
 	for i := range codes {
 		wg.Go(func() {
-			_, err := s.OpenLink(context.Background(), hash, "wrong guess")
+			_, err := s.OpenLink(context.Background(), hash, sh.ID, "wrong guess")
 			codes[i] = ledger.CodeOf(err)
 		})
 	}
@@ -157,7 +165,7 @@ func TestConcurrentGuessesLock(t *testing.T) {
 	if wrong != 3 || locked != 7 || l.closes != 1 || l.shares[hash].Status != ledger.ShareLocked {
 		t.Fatalf("%d wrong, %d locked, %d close_share, status %s", wrong, locked, l.closes, l.shares[hash].Status)
 	}
-	if _, err := s.OpenLink(context.Background(), hash, "correct horse"); ledger.CodeOf(err) != ledger.CodeShareLocked {
+	if _, err := s.OpenLink(context.Background(), hash, sh.ID, "correct horse"); ledger.CodeOf(err) != ledger.CodeShareLocked {
 		t.Fatalf("right passcode after the lock: %v", err)
 	}
 }

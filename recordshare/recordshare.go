@@ -282,6 +282,12 @@ func verifier(passcode string, salt []byte) []byte {
 	return argon2.IDKey([]byte(passcode), salt, 2, 19*1024, 1, verifierSize)
 }
 
+// IDMatches says whether id is the share's (in constant time: the id is
+// the link's secret).
+func (s *Share) IDMatches(id string) bool {
+	return subtle.ConstantTimeCompare([]byte(id), []byte(s.ID)) == 1
+}
+
 // PasscodeMatches says whether passcode is the share's.
 func (s *Share) PasscodeMatches(passcode string) bool {
 	return subtle.ConstantTimeCompare(verifier(passcode, s.Salt), s.Verifier) == 1
@@ -326,12 +332,16 @@ func randomID() string {
 // LinkPrefix starts every share link.
 const LinkPrefix = "medchain-share:/"
 
-// Link is what a share link carries: where the share is, its hash, the
-// one-time key and the expiry. Whoever has the link and the passcode can
-// open the share once; the link alone opens nothing.
+// Link is what a share link carries: where the share is, its hash, its
+// id, the one-time key and the expiry. Whoever has the link and the
+// passcode can open the share once; the link alone opens nothing. The id
+// is secret to the link (the ledger has only the hash): the node counts
+// passcode attempts only from someone who shows it, so nobody who merely
+// reads the ledger can lock a patient's share by guessing.
 type Link struct {
 	URL   string `json:"url"`   // the serving node's API
 	Share string `json:"share"` // the share's hash
+	ID    string `json:"id"`    // the share's random id
 	Key   string `json:"key"`   // the one-time age identity (AGE-SECRET-KEY-1…)
 	Exp   int64  `json:"exp"`   // unix seconds
 	Flag  string `json:"flag"`  // "P": a passcode is required
@@ -357,8 +367,8 @@ func ParseLink(s string) (*Link, error) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return nil, fmt.Errorf("share link: %v", err)
 	}
-	if l.URL == "" || len(l.Share) != 64 || l.Key == "" {
-		return nil, fmt.Errorf("share link: url, share and key are required")
+	if l.URL == "" || len(l.Share) != 64 || len(l.ID) != 32 || l.Key == "" {
+		return nil, fmt.Errorf("share link: url, share, id and key are required")
 	}
 	return &l, nil
 }

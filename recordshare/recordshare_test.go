@@ -142,7 +142,7 @@ func TestLinkShare(t *testing.T) {
 	if !sh.PasscodeMatches("correct horse") || sh.PasscodeMatches("correct horsf") || sh.PasscodeMatches("") {
 		t.Fatal("passcode check")
 	}
-	l := recordshare.Link{URL: "http://node:8080", Share: sh.Hash(server), Key: key.String(), Exp: sh.Expiry, Flag: "P"}
+	l := recordshare.Link{URL: "http://node:8080", Share: sh.Hash(server), ID: sh.ID, Key: key.String(), Exp: sh.Expiry, Flag: "P"}
 	parsed, err := recordshare.ParseLink(l.String())
 	if err != nil || *parsed != l {
 		t.Fatalf("link round trip: %+v, %v", parsed, err)

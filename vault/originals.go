@@ -228,7 +228,7 @@ func (w *OriginalsWriter) Put(pseudonym, mediaType string, data []byte) error {
 	}
 	sealed := w.aead.Seal(nil, nil, plain, originalAD(w.dataset, w.version, name))
 	if err := blob.WriteFileAtomic(filepath.Join(w.staging, name), sealed, 0o600); err != nil {
-		return fmt.Errorf("vault: originals of %s version %d: %w", w.dataset, w.version, err)
+		return fmt.Errorf("vault: originals of %s version %d: %w", w.dataset, w.version, pathless(err))
 	}
 	return nil
 }
@@ -317,7 +317,7 @@ func (v *Vault) Originals(id *Identity, pseudonyms []string) ([]Original, error)
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
+				return nil, fmt.Errorf("%s: %w", where, pathless(err))
 			}
 			plain, err := aead.Open(nil, nil, sealed, originalAD(d.Name(), latest, name))
 			if err != nil {
@@ -331,4 +331,14 @@ func (v *Vault) Originals(id *Identity, pseudonyms []string) ([]Original, error)
 		}
 	}
 	return out, nil
+}
+
+// pathless drops the path from a file error: an original's file name is
+// derived from a pseudonym, and errors travel further than the vault.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s an original: %w", pe.Op, pe.Err)
+	}
+	return err
 }

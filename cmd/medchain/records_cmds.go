@@ -34,6 +34,7 @@ type recordSummary struct {
 	Org       string           `json:"org"`
 	Originals []originalSource `json:"originals"`
 	Out       string           `json:"out,omitempty"`
+	Extracted []string         `json:"extracted,omitempty"`
 }
 
 type originalSource struct {
@@ -43,7 +44,7 @@ type originalSource struct {
 	Bytes     int    `json:"bytes"`
 }
 
-func summarise(cp *recordshare.Copy, out string) *recordSummary {
+func summariseCopy(cp *recordshare.Copy, out string) *recordSummary {
 	s := &recordSummary{Server: cp.Server, Org: cp.Org, Out: out, Originals: []originalSource{}}
 	for _, o := range cp.Originals {
 		s.Originals = append(s.Originals, originalSource{Dataset: o.Dataset, Version: o.Version, MediaType: o.MediaType, Bytes: len(o.Data)})
@@ -63,6 +64,28 @@ func writeCopy(path string, cp *recordshare.Copy) error {
 	return nil
 }
 
+// extractCopy writes each original of a copy as a file of its own in
+// dir, named by dataset and version (st-mary-cvd-v1.csv, …-v2.json), for
+// its owner only; it returns the files written.
+func extractCopy(dir string, cp *recordshare.Copy) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--extract: %w", err)
+	}
+	var out []string
+	for _, o := range cp.Originals {
+		ext := ".json"
+		if o.MediaType == "text/csv" {
+			ext = ".csv"
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-v%d%s", o.Dataset, o.Version, ext))
+		if err := blob.WriteFileAtomic(path, o.Data, 0o600); err != nil {
+			return nil, fmt.Errorf("--extract: %w", err)
+		}
+		out = append(out, path)
+	}
+	return out, nil
+}
+
 func readCopy(path string) (*recordshare.Copy, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -76,7 +99,7 @@ func readCopy(path string) (*recordshare.Copy, error) {
 }
 
 func patientRecordCmd(e *env) *cobra.Command {
-	var from, out string
+	var from, out, extract string
 	cmd := &cobra.Command{
 		Use:   "record",
 		Short: "Get your own record from the institution whose node --node is (signed by you, encrypted to you)",
@@ -109,7 +132,12 @@ identifiable, because it is yours — encrypted to your account key and decrypte
 					return err
 				}
 			}
-			s := summarise(rec.Copy, out)
+			s := summariseCopy(rec.Copy, out)
+			if extract != "" {
+				if s.Extracted, err = extractCopy(extract, rec.Copy); err != nil {
+					return err
+				}
+			}
 			return e.show(cmd, s, func(w io.Writer) {
 				fmt.Fprintf(w, "your record at %s (served by %s): %d original(s)\n", s.Org, s.Server, len(s.Originals))
 				for _, o := range s.Originals {
@@ -118,11 +146,15 @@ identifiable, because it is yours — encrypted to your account key and decrypte
 				if out != "" {
 					fmt.Fprintf(w, "written to %s\n", out)
 				}
+				for _, f := range s.Extracted {
+					fmt.Fprintf(w, "extracted %s\n", f)
+				}
 			})
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "your patient key (in <home>/keys)")
 	cmd.Flags().StringVar(&out, "out", "", "write the decrypted copy to this file (mode 0600)")
+	cmd.Flags().StringVar(&extract, "extract", "", "also write each original (FHIR Bundle, CSV) as a file of its own in this directory")
 	return cmd
 }
 
@@ -273,7 +305,7 @@ It opens once, before --expires, unless you revoke it first.
 // shareCmd is the clinician's side: `medchain share open`.
 func shareCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "share", Short: "Open a record a patient shared with you"}
-	var from, passcode, out string
+	var from, passcode, out, extract string
 	open := &cobra.Command{
 		Use:   "open LINK|HASH",
 		Short: "Open a share: a link with its passcode, or a share to your account with --from",
@@ -324,7 +356,13 @@ The opening is recorded on the ledger (close_share) before the node releases the
 					return err
 				}
 			}
-			s := summarise(o.Copy, out)
+			s := summariseCopy(o.Copy, out)
+			if extract != "" {
+				var err error
+				if s.Extracted, err = extractCopy(extract, o.Copy); err != nil {
+					return err
+				}
+			}
 			return e.show(cmd, struct {
 				Share string `json:"share"`
 				*recordSummary
@@ -336,12 +374,16 @@ The opening is recorded on the ledger (close_share) before the node releases the
 				if out != "" {
 					fmt.Fprintf(w, "written to %s\n", filepath.Clean(out))
 				}
+				for _, f := range s.Extracted {
+					fmt.Fprintf(w, "extracted %s\n", f)
+				}
 			})
 		},
 	}
 	open.Flags().StringVar(&from, "from", "", "your key, for a share made to your account")
 	open.Flags().StringVar(&passcode, "passcode", "", "the link's passcode (default $MEDCHAIN_SHARE_PASSCODE)")
 	open.Flags().StringVar(&out, "out", "", "write the decrypted record to this file (mode 0600)")
+	open.Flags().StringVar(&extract, "extract", "", "also write each original (FHIR Bundle, CSV) as a file of its own in this directory")
 	cmd.AddCommand(open)
 	return cmd
 }

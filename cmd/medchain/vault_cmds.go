@@ -255,6 +255,7 @@ func showIngest(w io.Writer, r *ingest.Report) {
 	if r.RegisteredWorkers && len(r.Recipients) == 1 {
 		fmt.Fprintln(w, "  (the institution has no registered worker: only this node can open the version until `dataset rewrap` adds one)")
 	}
+	fmt.Fprintf(w, "originals:\t%d kept for their patients, sealed to the institution's originals key only (docs/patients.md)\n", r.OriginalsKept)
 	fmt.Fprintf(w, "content root:\t%s\n", r.Vault.ContentRoot)
 	fmt.Fprintf(w, "published:\ttx %s at height %d\n", r.Published.TxHash, r.Published.Height)
 	secs := r.Elapsed.Seconds()
