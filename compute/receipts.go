@@ -248,8 +248,9 @@ type RewardDesk struct {
 	KeysDir string
 	Vault   *vault.Vault
 	Ledger  interface {
-		Backend
-		ReceiptLedger
+		Status(ctx context.Context) (*api.NodeStatus, error)
+		Account(ctx context.Context, addr string) (*ledger.Account, error)
+		Job(ctx context.Context, id uint64) (*ledger.Job, error)
 	}
 	Now func() time.Time // nil: time.Now
 }

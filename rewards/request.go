@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medchain/medchain/ledger"
@@ -91,16 +92,9 @@ func (r *Request) Verify(chainID, org string, now time.Time) (string, error) {
 	return ledger.Address(r.PubKey), nil
 }
 
-func isHex(s string) bool { _, err := hex.DecodeString(s); return err == nil && s == lower(s) }
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && s == strings.ToLower(s)
 }
 
 func isAddress(s string) bool { return len(s) == 40 && isHex(s) }
