@@ -331,7 +331,7 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, PerRow: e.PerRow, Settled: s})
 		}
 		if req.Action == rewards.ActionVouchers {
-			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Pseudonyms: pseudonyms},
+			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Unit: req.Unit, Pseudonyms: pseudonyms},
 				req.Org, stat.ChainID, key.Sign, settled, rand.Reader)
 			if err != nil {
 				return err

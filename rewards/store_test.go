@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,21 @@ func TestRequestVerify(t *testing.T) {
 	var re *rewards.RequestError
 	if _, err := r.Verify("c", "hosp", now); !errors.As(err, &re) || re.Field != "signature" {
 		t.Errorf("a request changed after signing: %v", err)
+	}
+}
+
+// Denominations: the fewest, largest first, none below the unit.
+func TestDenominate(t *testing.T) {
+	for _, c := range []struct {
+		amount, unit uint64
+		want         []uint64
+	}{
+		{0, 1, nil}, {3456, 1, []uint64{1000, 1000, 1000, 100, 100, 100, 100, 10, 10, 10, 10, 10, 1, 1, 1, 1, 1, 1}},
+		{3456, 10, []uint64{1000, 1000, 1000, 100, 100, 100, 100, 10, 10, 10, 10, 10}}, {9, 10, nil},
+		{2_000_001, 0, []uint64{1_000_000, 1_000_000, 1}},
+	} {
+		if got := rewards.Denominate(c.amount, c.unit); !slices.Equal(got, c.want) {
+			t.Errorf("Denominate(%d, %d) = %v, want %v", c.amount, c.unit, got, c.want)
+		}
 	}
 }

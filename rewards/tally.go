@@ -160,11 +160,15 @@ func (t *Tally) Used(pseudonyms []string) []Entry {
 }
 
 // Denominate splits an amount into vouchers' amounts: the fewest of
-// ledger.RewardDenominations, largest first.
-func Denominate(amount uint64) []uint64 {
+// ledger.RewardDenominations of at least unit, largest first; what is
+// below unit is left out (it stays in the tally).
+func Denominate(amount, unit uint64) []uint64 {
 	var out []uint64
 	for i := len(ledger.RewardDenominations) - 1; i >= 0; i-- {
 		d := ledger.RewardDenominations[i]
+		if d < unit {
+			break
+		}
 		for amount >= d {
 			out = append(out, d)
 			amount -= d
@@ -179,6 +183,7 @@ type IssueRequest struct {
 	Wallet     string
 	Recipient  string
 	Request    string // the request's id, for idempotence
+	Unit       uint64 // the smallest denomination to pay in (Request.Unit)
 	Pseudonyms []string
 }
 
@@ -201,7 +206,7 @@ func (t *Tally) Issue(req IssueRequest, org, chainID string, key ed25519.Private
 	for _, p := range ps {
 		balance += earned[p] - min(earned[p], t.Paid[p])
 	}
-	amounts := Denominate(balance)
+	amounts := Denominate(balance, req.Unit)
 	if len(amounts) > MaxVouchers {
 		amounts = amounts[:MaxVouchers] // the largest first; the rest waits for the next request
 	}

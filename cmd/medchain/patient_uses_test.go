@@ -194,7 +194,11 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		t.Fatalf("an unlinked patient's rewards: %d %s", code, stderr)
 	}
 
-	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--to", "purse", "--json")
+	// Below the default unit (10) there is nothing to claim yet.
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+		t.Fatalf("claim of %d at the default unit: %d %s", bal.Balance, code, stdout)
+	}
+	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--to", "purse", "--unit", "1", "--json")
 	if code != 0 {
 		t.Fatalf("claim: %d %s %s", code, stdout, stderr)
 	}
@@ -204,7 +208,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if err != nil || cl.Claimed != bal.Balance || a.Balance != bal.Balance || cl.Recipient != wallet.Address() {
 		t.Fatalf("claimed %+v; the new wallet holds %+v (%v); balance was %d", cl, a, err, bal.Balance)
 	}
-	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org, "--unit", "1"); code != 0 || !strings.Contains(stdout, "nothing to claim") {
 		t.Fatalf("second claim: %d %s", code, stdout)
 	}
 }
