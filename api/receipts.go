@@ -37,7 +37,8 @@ type ReceiptView struct {
 	Size           uint64 `json:"size"`
 	Parts          uint32 `json:"parts"`
 	Posted         uint32 `json:"posted"`
-	Tags           []byte `json:"tags,omitempty"` // complete sets only: Size × 16 bytes, ascending
+	CompleteHeight int64  `json:"complete_height,omitempty"` // when the last part arrived
+	Tags           []byte `json:"tags,omitempty"`            // complete sets only: Size × 16 bytes, ascending
 }
 
 // ReceiptList is GET /v1/receipts: complete receipt sets of jobs from
@@ -133,7 +134,7 @@ func receiptView(rd store.Reader, set *ledger.ReceiptSet) (*ReceiptView, error) 
 	}
 	v := &ReceiptView{Job: set.Job, Dataset: set.Dataset, Requester: j.Requester, Purpose: j.Purpose, Analysis: j.Analysis,
 		AdmittedHeight: j.Admitted, AdmittedTime: j.AdmittedTime, Worker: set.Worker, WorkerEncKey: w.EncKey,
-		Size: set.Size, Parts: set.Parts, Posted: set.Posted}
+		Size: set.Size, Parts: set.Parts, Posted: set.Posted, CompleteHeight: set.Complete}
 	for _, st := range j.Sites {
 		if st.Dataset == set.Dataset && st.Result != nil {
 			v.ReleasedHeight = st.Result.Posted
