@@ -255,7 +255,12 @@ func (w *Worker) postPendingReceipts(ctx context.Context) error {
 		}
 		i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == p.Dataset })
 		if i < 0 || j.Sites[i].Result == nil {
-			continue // not posted (yet): the site runs again and replaces the entry
+			if j.Status != ledger.JobAdmitted { // closed without this release: it earned nothing
+				if err := st.Update(func(t *rewards.Tally) error { t.Forget(p.Job, p.Dataset); return nil }); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue // not posted yet: the site runs again and replaces the entry
 		}
 		if j.Sites[i].Result.Worker != w.Key.Address() {
 			continue // another worker of the organisation posted it, with its own set
@@ -330,17 +335,19 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	if len(pseudonyms) == 0 {
 		return nil, fmt.Errorf("%w: the wallet is linked to no record of %q", rewards.ErrNoTally, req.Org)
 	}
-	settledJobs := map[uint64]bool{}
-	settled := func(job uint64) (bool, error) {
-		if s, ok := settledJobs[job]; ok {
-			return s, nil
+	jobs := map[uint64]*ledger.Job{}
+	settled := func(job uint64, dataset string) (bool, error) {
+		j, ok := jobs[job]
+		if !ok {
+			var err error
+			if j, err = d.Ledger.Job(ctx, job); err != nil {
+				return false, err
+			}
+			jobs[job] = j
 		}
-		j, err := d.Ledger.Job(ctx, job)
-		if err != nil {
-			return false, err
-		}
-		settledJobs[job] = j.Status != ledger.JobAdmitted
-		return settledJobs[job], nil
+		return j.Status != ledger.JobAdmitted && slices.ContainsFunc(j.Sites, func(s ledger.JobSite) bool {
+			return s.Dataset == dataset && s.Result != nil && s.Excluded == ""
+		}), nil
 	}
 	st, err := RewardStore(d.Vault, req.Org)
 	if err != nil {
@@ -349,7 +356,7 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	a := &rewards.Answer{Org: req.Org, Wallet: wallet, Uses: []rewards.Use{}}
 	err = st.Update(func(t *rewards.Tally) error {
 		for _, e := range t.Used(pseudonyms) {
-			s, err := settled(e.Job)
+			s, err := settled(e.Job, e.Dataset)
 			if err != nil {
 				return err
 			}

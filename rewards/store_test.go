@@ -106,3 +106,29 @@ func TestDenominate(t *testing.T) {
 		}
 	}
 }
+
+// Only releases whose site was paid count: a job still running, or one
+// that closed without the site's result, earns nothing.
+func TestBalanceCountsPaidReleasesOnly(t *testing.T) {
+	var tl rewards.Tally
+	cohort := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"}
+	for job := range uint64(3) {
+		if err := tl.Accrue(job, "ds", 100, cohort); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paid := func(job uint64, ds string) (bool, error) { return job == 0, nil }
+	if b, err := tl.Balance([]string{"p3"}, paid); err != nil || b != 10 {
+		t.Fatalf("balance %d (%v), want 10: only job 0 paid", b, err)
+	}
+	tl.Forget(2, "ds")
+	if len(tl.Entries) != 2 {
+		t.Fatalf("%d entries after Forget", len(tl.Entries))
+	}
+	if err := tl.Accrue(0, "ds", 100, cohort[:5]); err != nil || len(tl.Entries) != 2 {
+		t.Fatalf("a retried release replaces its entry: %d entries, %v", len(tl.Entries), err)
+	}
+	if b, _ := tl.Balance([]string{"p3"}, paid); b != 20 {
+		t.Fatalf("balance %d after the retry, want 20", b)
+	}
+}
