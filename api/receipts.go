@@ -50,10 +50,12 @@ type ReceiptList struct {
 	More     bool          `json:"more"`
 }
 
-// Receipt paging: sets per answer.
+// Receipt paging: sets per answer, and the tag bytes after which a page
+// ends at the next job (a 10k-100k set alone is 1.6 MB).
 const (
 	DefaultReceiptLimit = 50
 	MaxReceiptLimit     = 200
+	MaxReceiptPageBytes = 8 << 20
 )
 
 func (s *Server) listReceipts(r *http.Request) (any, error) {
@@ -81,9 +83,11 @@ func (s *Server) listReceipts(r *http.Request) (any, error) {
 		if err != nil {
 			return err
 		}
+		var size uint64
 		for i, set := range sets {
 			// Never split a job's sites across pages: Next is a job.
-			if uint64(len(out.Receipts)) >= limit && set.Job != sets[i-1].Job {
+			full := uint64(len(out.Receipts)) >= limit || size >= MaxReceiptPageBytes
+			if full && set.Job != sets[i-1].Job {
 				out.More, out.Next = true, set.Job
 				return nil
 			}
@@ -93,6 +97,7 @@ func (s *Server) listReceipts(r *http.Request) (any, error) {
 			}
 			out.Receipts = append(out.Receipts, *v)
 			out.Next = set.Job + 1
+			size += uint64(len(v.Tags))
 		}
 		return nil
 	})
