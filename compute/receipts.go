@@ -40,6 +40,7 @@ type ReceiptLedger interface {
 	ReceiptSet(ctx context.Context, job uint64, dataset string) (*api.ReceiptView, error)
 	Chain(ctx context.Context) (string, error)
 	Submit(ctx context.Context, tx []byte, wait bool) (*api.TxSubmitted, error)
+	Tx(ctx context.Context, hash string) (*ledger.TxRecord, error)
 }
 
 var _ ReceiptLedger = (*client.Client)(nil)
@@ -183,8 +184,42 @@ func (w *Worker) recordRelease(j *ledger.Job, site ledger.JobSite, rel *released
 	})
 }
 
-// postReceipts posts the site's receipt set from the first part the ledger
-// does not have, then clears it from the tally's pending sets.
+// postResultWithReceipts posts a release's result and, right behind it,
+// its receipt set: every transaction signed at once with consecutive
+// nonces and sent without waiting but for the last, so that the set
+// reaches the result's block or the next (the mempool admits a signer's
+// transactions in sequence) and a patient sees the use within about a
+// block of the release. The result goes through SignAndSubmit like every
+// other transaction of the worker.
+func (w *Worker) postResultWithReceipts(ctx context.Context, msg *ledger.PostResult, set []byte) error {
+	rl, ok := w.Ledger.(ReceiptLedger)
+	if !ok {
+		return errors.New("the ledger backend cannot read accounts and receipts")
+	}
+	acct, err := rl.Account(ctx, w.Key.Address())
+	if err != nil {
+		return err
+	}
+	r, err := w.Ledger.SignAndSubmit(ctx, w.Key, msg, false) // signed with acct.Nonce
+	if err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	if err := w.sendReceipts(ctx, rl, msg.Job, msg.Dataset, set, 0, acct.Nonce+1); err != nil {
+		return err // the next run posts what is missing (postPendingReceipts)
+	}
+	// The last part is committed, so the result before it is too.
+	rec, err := rl.Tx(ctx, r.Hash)
+	if err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	if rec.Code != ledger.CodeOK {
+		return fmt.Errorf("%s: %w", msg.Type(), &client.Error{Code: uint32(rec.Code), Name: rec.Code.String(), Message: rec.Log})
+	}
+	return w.clearPending(msg.Job, msg.Dataset)
+}
+
+// postReceipts posts the rest of a site's receipt set: from the first part
+// the ledger does not have, with the worker's next nonce.
 func (w *Worker) postReceipts(ctx context.Context, job uint64, dataset string, set []byte) error {
 	rl, ok := w.Ledger.(ReceiptLedger)
 	if !ok {
@@ -197,29 +232,32 @@ func (w *Worker) postReceipts(ctx context.Context, job uint64, dataset string, s
 	case !client.IsNotFound(err):
 		return err
 	}
-	// Every part is signed at once with consecutive nonces and sent
-	// without waiting but for the last, so that the whole set reaches the
-	// same block (the mempool admits a signer's transactions in sequence):
-	// a patient sees the use within a block of the release.
-	chain, err := rl.Chain(ctx)
-	if err != nil {
-		return err
-	}
 	acct, err := rl.Account(ctx, w.Key.Address())
 	if err != nil {
 		return err
 	}
+	if err := w.sendReceipts(ctx, rl, job, dataset, set, int(from), acct.Nonce); err != nil {
+		return err
+	}
+	return w.clearPending(job, dataset)
+}
+
+// sendReceipts signs parts from..last of a set with nonces from nonce on
+// and submits them, waiting for the last to commit.
+func (w *Worker) sendReceipts(ctx context.Context, rl ReceiptLedger, job uint64, dataset string, set []byte, from int, nonce uint64) error {
+	chain, err := rl.Chain(ctx)
+	if err != nil {
+		return err
+	}
 	per := ledger.ReceiptTagsPerPart * ledger.ReceiptTagSize
-	nonce := acct.Nonce
-	for part := int(from); part*per < len(set); part++ {
+	for part := from; part*per < len(set); part++ {
 		tags := set[part*per : min(len(set), (part+1)*per)]
 		raw, err := ledger.SignTx(w.Key.Sign, chain, nonce, &ledger.PostReceipts{Job: job, Dataset: dataset, Part: uint32(part), Tags: tags})
 		if err != nil {
 			return err
 		}
 		nonce++
-		last := (part+1)*per >= len(set)
-		r, err := rl.Submit(ctx, raw, last)
+		r, err := rl.Submit(ctx, raw, (part+1)*per >= len(set))
 		if err == nil {
 			err = client.ResultError(r)
 		}
@@ -227,6 +265,11 @@ func (w *Worker) postReceipts(ctx context.Context, job uint64, dataset string, s
 			return fmt.Errorf("post_receipts part %d: %w", part, err)
 		}
 	}
+	return nil
+}
+
+// clearPending forgets a receipt set once it is all on the ledger.
+func (w *Worker) clearPending(job uint64, dataset string) error {
 	st, err := RewardStore(w.Vault, w.Org)
 	if err != nil {
 		return err
