@@ -37,7 +37,8 @@ type ReceiptView struct {
 	Size           uint64 `json:"size"`
 	Parts          uint32 `json:"parts"`
 	Posted         uint32 `json:"posted"`
-	Tags           []byte `json:"tags,omitempty"` // complete sets only: Size × 16 bytes, ascending
+	CompleteHeight int64  `json:"complete_height,omitempty"` // when the last part arrived
+	Tags           []byte `json:"tags,omitempty"`            // complete sets only: Size × 16 bytes, ascending
 }
 
 // ReceiptList is GET /v1/receipts: complete receipt sets of jobs from
@@ -49,10 +50,12 @@ type ReceiptList struct {
 	More     bool          `json:"more"`
 }
 
-// Receipt paging: sets per answer.
+// Receipt paging: sets per answer, and the tag bytes after which a page
+// ends at the next job (a 10k-100k set alone is 1.6 MB).
 const (
 	DefaultReceiptLimit = 50
 	MaxReceiptLimit     = 200
+	MaxReceiptPageBytes = 8 << 20
 )
 
 func (s *Server) listReceipts(r *http.Request) (any, error) {
@@ -80,9 +83,11 @@ func (s *Server) listReceipts(r *http.Request) (any, error) {
 		if err != nil {
 			return err
 		}
+		var size uint64
 		for i, set := range sets {
 			// Never split a job's sites across pages: Next is a job.
-			if uint64(len(out.Receipts)) >= limit && set.Job != sets[i-1].Job {
+			full := uint64(len(out.Receipts)) >= limit || size >= MaxReceiptPageBytes
+			if full && set.Job != sets[i-1].Job {
 				out.More, out.Next = true, set.Job
 				return nil
 			}
@@ -92,6 +97,7 @@ func (s *Server) listReceipts(r *http.Request) (any, error) {
 			}
 			out.Receipts = append(out.Receipts, *v)
 			out.Next = set.Job + 1
+			size += uint64(len(v.Tags))
 		}
 		return nil
 	})
@@ -133,7 +139,7 @@ func receiptView(rd store.Reader, set *ledger.ReceiptSet) (*ReceiptView, error) 
 	}
 	v := &ReceiptView{Job: set.Job, Dataset: set.Dataset, Requester: j.Requester, Purpose: j.Purpose, Analysis: j.Analysis,
 		AdmittedHeight: j.Admitted, AdmittedTime: j.AdmittedTime, Worker: set.Worker, WorkerEncKey: w.EncKey,
-		Size: set.Size, Parts: set.Parts, Posted: set.Posted}
+		Size: set.Size, Parts: set.Parts, Posted: set.Posted, CompleteHeight: set.Complete}
 	for _, st := range j.Sites {
 		if st.Dataset == set.Dataset && st.Result != nil {
 			v.ReleasedHeight = st.Result.Posted

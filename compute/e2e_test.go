@@ -49,6 +49,14 @@ func (r *recorder) SignAndSubmit(ctx context.Context, k *keys.Key, m ledger.Msg,
 	return r.Client.SignAndSubmit(ctx, k, m, wait)
 }
 
+// Submit records transactions the worker signs itself (receipt parts).
+func (r *recorder) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxSubmitted, error) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, tx)
+	r.mu.Unlock()
+	return r.Client.Submit(ctx, tx, wait)
+}
+
 type env struct {
 	t       *testing.T
 	workers map[string]*keys.Key // by organisation, once its site is published

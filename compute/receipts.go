@@ -39,6 +39,9 @@ import (
 type ReceiptLedger interface {
 	Account(ctx context.Context, addr string) (*ledger.Account, error)
 	ReceiptSet(ctx context.Context, job uint64, dataset string) (*api.ReceiptView, error)
+	Chain(ctx context.Context) (string, error)
+	Submit(ctx context.Context, tx []byte, wait bool) (*api.TxSubmitted, error)
+	Tx(ctx context.Context, hash string) (*ledger.TxRecord, error)
 }
 
 var _ ReceiptLedger = (*client.Client)(nil)
@@ -192,8 +195,42 @@ func (w *Worker) recordRelease(j *ledger.Job, site ledger.JobSite, rel *released
 	})
 }
 
-// postReceipts posts the site's receipt set from the first part the ledger
-// does not have, then clears it from the tally's pending sets.
+// postResultWithReceipts posts a release's result and, right behind it,
+// its receipt set: every transaction signed at once with consecutive
+// nonces and sent without waiting but for the last, so that the set
+// reaches the result's block or the next (the mempool admits a signer's
+// transactions in sequence) and a patient sees the use within about a
+// block of the release. The result goes through SignAndSubmit like every
+// other transaction of the worker.
+func (w *Worker) postResultWithReceipts(ctx context.Context, msg *ledger.PostResult, set []byte) error {
+	rl, ok := w.Ledger.(ReceiptLedger)
+	if !ok {
+		return errors.New("the ledger backend cannot read accounts and receipts")
+	}
+	acct, err := rl.Account(ctx, w.Key.Address())
+	if err != nil {
+		return err
+	}
+	r, err := w.Ledger.SignAndSubmit(ctx, w.Key, msg, false) // signed with acct.Nonce
+	if err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	if err := w.sendReceipts(ctx, rl, msg.Job, msg.Dataset, set, 0, acct.Nonce+1); err != nil {
+		return err // the next run posts what is missing (postPendingReceipts)
+	}
+	// The last part is committed, so the result before it is too.
+	rec, err := rl.Tx(ctx, r.Hash)
+	if err != nil {
+		return fmt.Errorf("%s: %w", msg.Type(), err)
+	}
+	if rec.Code != ledger.CodeOK {
+		return fmt.Errorf("%s: %w", msg.Type(), &client.Error{Code: uint32(rec.Code), Name: rec.Code.String(), Message: rec.Log})
+	}
+	return w.clearPending(msg.Job, msg.Dataset)
+}
+
+// postReceipts posts the rest of a site's receipt set: from the first part
+// the ledger does not have, with the worker's next nonce.
 func (w *Worker) postReceipts(ctx context.Context, job uint64, dataset string, set []byte) error {
 	rl, ok := w.Ledger.(ReceiptLedger)
 	if !ok {
@@ -206,13 +243,44 @@ func (w *Worker) postReceipts(ctx context.Context, job uint64, dataset string, s
 	case !client.IsNotFound(err):
 		return err
 	}
+	acct, err := rl.Account(ctx, w.Key.Address())
+	if err != nil {
+		return err
+	}
+	if err := w.sendReceipts(ctx, rl, job, dataset, set, int(from), acct.Nonce); err != nil {
+		return err
+	}
+	return w.clearPending(job, dataset)
+}
+
+// sendReceipts signs parts from..last of a set with nonces from nonce on
+// and submits them, waiting for the last to commit.
+func (w *Worker) sendReceipts(ctx context.Context, rl ReceiptLedger, job uint64, dataset string, set []byte, from int, nonce uint64) error {
+	chain, err := rl.Chain(ctx)
+	if err != nil {
+		return err
+	}
 	per := ledger.ReceiptTagsPerPart * ledger.ReceiptTagSize
-	for part := int(from); part*per < len(set); part++ {
+	for part := from; part*per < len(set); part++ {
 		tags := set[part*per : min(len(set), (part+1)*per)]
-		if err := w.submit(ctx, &ledger.PostReceipts{Job: job, Dataset: dataset, Part: uint32(part), Tags: tags}); err != nil {
+		raw, err := ledger.SignTx(w.Key.Sign, chain, nonce, &ledger.PostReceipts{Job: job, Dataset: dataset, Part: uint32(part), Tags: tags})
+		if err != nil {
 			return err
 		}
+		nonce++
+		r, err := rl.Submit(ctx, raw, (part+1)*per >= len(set))
+		if err == nil {
+			err = client.ResultError(r)
+		}
+		if err != nil {
+			return fmt.Errorf("post_receipts part %d: %w", part, err)
+		}
 	}
+	return nil
+}
+
+// clearPending forgets a receipt set once it is all on the ledger.
+func (w *Worker) clearPending(job uint64, dataset string) error {
 	st, err := RewardStore(w.Vault, w.Org)
 	if err != nil {
 		return err
@@ -241,7 +309,12 @@ func (w *Worker) postPendingReceipts(ctx context.Context) error {
 		}
 		i := slices.IndexFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == p.Dataset })
 		if i < 0 || j.Sites[i].Result == nil {
-			continue // not posted (yet): the site runs again and replaces the entry
+			if j.Status != ledger.JobAdmitted { // closed without this release: it earned nothing
+				if err := st.Update(func(t *rewards.Tally) error { t.Forget(p.Job, p.Dataset); return nil }); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue // not posted yet: the site runs again and replaces the entry
 		}
 		if j.Sites[i].Result.Worker != w.Key.Address() {
 			continue // another worker of the organisation posted it, with its own set
@@ -259,8 +332,9 @@ type RewardDesk struct {
 	KeysDir string
 	Vault   *vault.Vault
 	Ledger  interface {
-		Backend
-		ReceiptLedger
+		Status(ctx context.Context) (*api.NodeStatus, error)
+		Account(ctx context.Context, addr string) (*ledger.Account, error)
+		Job(ctx context.Context, id uint64) (*ledger.Job, error)
 	}
 	Now func() time.Time // nil: time.Now
 }
@@ -315,17 +389,19 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	if len(pseudonyms) == 0 {
 		return nil, fmt.Errorf("%w: the wallet is linked to no record of %q", rewards.ErrNoTally, req.Org)
 	}
-	settledJobs := map[uint64]bool{}
-	settled := func(job uint64) (bool, error) {
-		if s, ok := settledJobs[job]; ok {
-			return s, nil
+	jobs := map[uint64]*ledger.Job{}
+	settled := func(job uint64, dataset string) (bool, error) {
+		j, ok := jobs[job]
+		if !ok {
+			var err error
+			if j, err = d.Ledger.Job(ctx, job); err != nil {
+				return false, err
+			}
+			jobs[job] = j
 		}
-		j, err := d.Ledger.Job(ctx, job)
-		if err != nil {
-			return false, err
-		}
-		settledJobs[job] = j.Status != ledger.JobAdmitted
-		return settledJobs[job], nil
+		return j.Status != ledger.JobAdmitted && slices.ContainsFunc(j.Sites, func(s ledger.JobSite) bool {
+			return s.Dataset == dataset && s.Result != nil && s.Excluded == ""
+		}), nil
 	}
 	st, err := RewardStore(d.Vault, req.Org)
 	if err != nil {
@@ -334,14 +410,14 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	a := &rewards.Answer{Org: req.Org, Wallet: wallet, Uses: []rewards.Use{}}
 	err = st.Update(func(t *rewards.Tally) error {
 		for _, e := range t.Used(pseudonyms) {
-			s, err := settled(e.Job)
+			s, err := settled(e.Job, e.Dataset)
 			if err != nil {
 				return err
 			}
 			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, PerRow: e.PerRow, Settled: s})
 		}
 		if req.Action == rewards.ActionVouchers {
-			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Pseudonyms: pseudonyms},
+			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Unit: req.Unit, Pseudonyms: pseudonyms},
 				req.Org, stat.ChainID, key.Sign, settled, rand.Reader)
 			if err != nil {
 				return err

@@ -239,7 +239,7 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 		return o, err
 	}
 	// The release's receipts and earnings are recorded before the result
-	// is posted, and the receipts posted after it (receipts.go).
+	// is posted, and the receipts posted right behind it (receipts.go).
 	set, err := w.receiptSet(ctx, st.ChainID, j, site, rel)
 	if err != nil {
 		return o, err
@@ -253,15 +253,15 @@ func (w *Worker) runSite(ctx context.Context, reg *ledger.Worker, id uint64, dat
 	}
 	msg := &ledger.PostResult{Job: id, Dataset: dataset, ContentRoot: site.ContentRoot, Measurement: reg.Measurement,
 		ResultHash: hash, Locator: Locator(hash)}
-	if err := w.submit(ctx, msg); err != nil {
+	if set == nil {
+		err = w.submit(ctx, msg) // no receipts for the band (docs/patients.md)
+	} else {
+		err = w.postResultWithReceipts(ctx, msg, set)
+	}
+	if err != nil {
 		return o, err
 	}
 	o.Action, o.Hash = "posted", hash
-	if set != nil {
-		if err := w.postReceipts(ctx, id, dataset, set); err != nil {
-			return o, err // posted by the next run (postPendingReceipts)
-		}
-	}
 	return o, nil
 }
 

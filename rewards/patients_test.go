@@ -317,9 +317,10 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 
 	// Rewards: every included patient asks each institution for vouchers
 	// and claims them.
-	settled := func(job uint64) (bool, error) {
+	settled := func(job uint64, dataset string) (bool, error) {
 		j, err := ledger.GetJob(db, job)
-		return err == nil && j != nil && j.Status != ledger.JobAdmitted, err
+		return err == nil && j != nil && j.Status != ledger.JobAdmitted &&
+			slices.ContainsFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == dataset && s.Result != nil }), err
 	}
 	// What each row should collect, recomputed from the jobs: per job,
 	// floor(share × 10^6 / cohort) millionths; per row, the whole tokens.

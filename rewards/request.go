@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/medchain/medchain/ledger"
@@ -20,9 +22,12 @@ type Request struct {
 	Org       string `json:"org"`
 	Action    string `json:"action"`              // ActionBalance or ActionVouchers
 	Recipient string `json:"recipient,omitempty"` // vouchers: the address they pay
-	ID        string `json:"id"`                  // 32 random bytes, hex: vouchers are issued once per id
-	Time      int64  `json:"time"`                // unix seconds, when signed
-	PubKey    []byte `json:"pub_key"`             // the patient's ed25519 key
+	// Unit is the smallest denomination the vouchers may be (0 or 1: any):
+	// the sum of a patient's claims shows their balance rounded down to it.
+	Unit      uint64 `json:"unit,omitempty"`
+	ID        string `json:"id"`      // 32 random bytes, hex: vouchers are issued once per id
+	Time      int64  `json:"time"`    // unix seconds, when signed
+	PubKey    []byte `json:"pub_key"` // the patient's ed25519 key
 	Signature []byte `json:"signature"`
 }
 
@@ -43,6 +48,7 @@ func requestBytes(r *Request) []byte {
 	for _, s := range []string{requestDomain, r.ChainID, r.Org, r.Action, r.Recipient, r.ID} {
 		b = append(append(b, s...), 0)
 	}
+	b = binary.BigEndian.AppendUint64(b, r.Unit)
 	return binary.BigEndian.AppendUint64(b, uint64(r.Time))
 }
 
@@ -77,6 +83,8 @@ func (r *Request) Verify(chainID, org string, now time.Time) (string, error) {
 		return "", bad("action", "want %q or %q", ActionBalance, ActionVouchers)
 	case r.Action == ActionVouchers && !isAddress(r.Recipient):
 		return "", bad("recipient", "want an address (40 lower-case hex digits)")
+	case r.Unit > 1 && !slices.Contains(ledger.RewardDenominations, r.Unit):
+		return "", bad("unit", "want one of %v", ledger.RewardDenominations)
 	case len(r.ID) != 64 || !isHex(r.ID):
 		return "", bad("id", "want 64 hex digits (32 random bytes)")
 	case len(r.PubKey) != ed25519.PublicKeySize:
@@ -91,16 +99,9 @@ func (r *Request) Verify(chainID, org string, now time.Time) (string, error) {
 	return ledger.Address(r.PubKey), nil
 }
 
-func isHex(s string) bool { _, err := hex.DecodeString(s); return err == nil && s == lower(s) }
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && s == strings.ToLower(s)
 }
 
 func isAddress(s string) bool { return len(s) == 40 && isHex(s) }

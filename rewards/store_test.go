@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,47 @@ func TestRequestVerify(t *testing.T) {
 	var re *rewards.RequestError
 	if _, err := r.Verify("c", "hosp", now); !errors.As(err, &re) || re.Field != "signature" {
 		t.Errorf("a request changed after signing: %v", err)
+	}
+}
+
+// Denominations: the fewest, largest first, none below the unit.
+func TestDenominate(t *testing.T) {
+	for _, c := range []struct {
+		amount, unit uint64
+		want         []uint64
+	}{
+		{0, 1, nil}, {3456, 1, []uint64{1000, 1000, 1000, 100, 100, 100, 100, 10, 10, 10, 10, 10, 1, 1, 1, 1, 1, 1}},
+		{3456, 10, []uint64{1000, 1000, 1000, 100, 100, 100, 100, 10, 10, 10, 10, 10}}, {9, 10, nil},
+		{2_000_001, 0, []uint64{1_000_000, 1_000_000, 1}},
+	} {
+		if got := rewards.Denominate(c.amount, c.unit); !slices.Equal(got, c.want) {
+			t.Errorf("Denominate(%d, %d) = %v, want %v", c.amount, c.unit, got, c.want)
+		}
+	}
+}
+
+// Only releases whose site was paid count: a job still running, or one
+// that closed without the site's result, earns nothing.
+func TestBalanceCountsPaidReleasesOnly(t *testing.T) {
+	var tl rewards.Tally
+	cohort := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"}
+	for job := range uint64(3) {
+		if err := tl.Accrue(job, "ds", 100, cohort); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paid := func(job uint64, ds string) (bool, error) { return job == 0, nil }
+	if b, err := tl.Balance([]string{"p3"}, paid); err != nil || b != 10 {
+		t.Fatalf("balance %d (%v), want 10: only job 0 paid", b, err)
+	}
+	tl.Forget(2, "ds")
+	if len(tl.Entries) != 2 {
+		t.Fatalf("%d entries after Forget", len(tl.Entries))
+	}
+	if err := tl.Accrue(0, "ds", 100, cohort[:5]); err != nil || len(tl.Entries) != 2 {
+		t.Fatalf("a retried release replaces its entry: %d entries, %v", len(tl.Entries), err)
+	}
+	if b, _ := tl.Balance([]string{"p3"}, paid); b != 20 {
+		t.Fatalf("balance %d after the retry, want 20", b)
 	}
 }

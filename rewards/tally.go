@@ -64,6 +64,13 @@ type Pending struct {
 	Tags    []byte `json:"tags"`
 }
 
+// Forget removes a job site's entry and pending receipts: its release
+// never reached the ledger and the job closed without it.
+func (t *Tally) Forget(job uint64, dataset string) {
+	t.Entries = slices.DeleteFunc(t.Entries, func(e Entry) bool { return e.Job == job && e.Dataset == dataset })
+	t.SetPending(job, dataset, nil)
+}
+
 // SetPending records (tags not nil) or clears (nil) the receipt set of a
 // job's site.
 func (t *Tally) SetPending(job uint64, dataset string, tags []byte) {
@@ -100,24 +107,21 @@ func (t *Tally) Accrue(job uint64, dataset string, share uint64, cohort []string
 // Micro is the tally's unit: a millionth of a token.
 const Micro = 1_000_000
 
-// Settled reports whether a job has closed on the ledger (its pool shares
-// are paid in).
-type Settled func(job uint64) (bool, error)
+// Settled reports whether a job's site has paid its pool share in: the
+// job has closed on the ledger with a result for the site (a site with a
+// result is paid whatever happens to the rest of the job). A release
+// whose result never reached the ledger earns nothing.
+type Settled func(job uint64, dataset string) (bool, error)
 
 // earned is what each of the pseudonyms earned in settled jobs, in whole
 // tokens (its millionths rounded down).
 func (t *Tally) earned(pseudonyms []string, settled Settled) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(pseudonyms))
 	micro := make(map[string]uint64, len(pseudonyms))
-	done := map[uint64]bool{}
 	for _, e := range t.Entries {
-		ok, seen := done[e.Job]
-		if !seen {
-			var err error
-			if ok, err = settled(e.Job); err != nil {
-				return nil, err
-			}
-			done[e.Job] = ok
+		ok, err := settled(e.Job, e.Dataset)
+		if err != nil {
+			return nil, err
 		}
 		if !ok {
 			continue
@@ -160,11 +164,15 @@ func (t *Tally) Used(pseudonyms []string) []Entry {
 }
 
 // Denominate splits an amount into vouchers' amounts: the fewest of
-// ledger.RewardDenominations, largest first.
-func Denominate(amount uint64) []uint64 {
+// ledger.RewardDenominations of at least unit, largest first; what is
+// below unit is left out (it stays in the tally).
+func Denominate(amount, unit uint64) []uint64 {
 	var out []uint64
 	for i := len(ledger.RewardDenominations) - 1; i >= 0; i-- {
 		d := ledger.RewardDenominations[i]
+		if d < unit {
+			break
+		}
 		for amount >= d {
 			out = append(out, d)
 			amount -= d
@@ -179,6 +187,7 @@ type IssueRequest struct {
 	Wallet     string
 	Recipient  string
 	Request    string // the request's id, for idempotence
+	Unit       uint64 // the smallest denomination to pay in (Request.Unit)
 	Pseudonyms []string
 }
 
@@ -201,7 +210,7 @@ func (t *Tally) Issue(req IssueRequest, org, chainID string, key ed25519.Private
 	for _, p := range ps {
 		balance += earned[p] - min(earned[p], t.Paid[p])
 	}
-	amounts := Denominate(balance)
+	amounts := Denominate(balance, req.Unit)
 	if len(amounts) > MaxVouchers {
 		amounts = amounts[:MaxVouchers] // the largest first; the rest waits for the next request
 	}

@@ -112,7 +112,7 @@ your records. The node cannot tell whose receipts you looked for.`,
 }
 
 // rewardRequest signs a request to org's node for the key.
-func rewardRequest(ctx context.Context, c *client.Client, k *keys.Key, org, action, recipient string) (*rewards.Request, error) {
+func rewardRequest(ctx context.Context, c *client.Client, k *keys.Key, org, action, recipient string, unit uint64) (*rewards.Request, error) {
 	chain, err := c.Chain(ctx)
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func rewardRequest(ctx context.Context, c *client.Client, k *keys.Key, org, acti
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	r := &rewards.Request{ChainID: chain, Org: org, Action: action, Recipient: recipient, ID: hex.EncodeToString(id), Time: time.Now().Unix()}
+	r := &rewards.Request{ChainID: chain, Org: org, Action: action, Recipient: recipient, Unit: unit, ID: hex.EncodeToString(id), Time: time.Now().Unix()}
 	r.Sign(k.Sign)
 	return r, nil
 }
@@ -141,7 +141,7 @@ func patientRewardsCmd(e *env) *cobra.Command {
 				return err
 			}
 			return query(e, cmd, func(ctx context.Context, c *client.Client) (*rewards.Answer, error) {
-				req, err := rewardRequest(ctx, c, k, org, rewards.ActionBalance, "")
+				req, err := rewardRequest(ctx, c, k, org, rewards.ActionBalance, "", 0)
 				if err != nil {
 					return nil, err
 				}
@@ -180,6 +180,7 @@ type ClaimedTx struct {
 
 func patientClaimCmd(e *env) *cobra.Command {
 	var from, org, to string
+	var unit uint64
 	cmd := &cobra.Command{
 		Use:   "claim",
 		Short: "Collect your rewards at an institution: vouchers paid to a wallet you choose",
@@ -188,7 +189,9 @@ records earned there, in fixed denominations, and redeems each with a claim_rewa
 transaction signed by the recipient wallet. A claim names the institution, the amount and
 the recipient — no job, dataset or cohort. Paid to your own wallet it shows that you
 have records at the institution; --to another key of yours (registered here if it is new)
-keeps the two apart.`,
+keeps the two apart. The claims together show your balance rounded down to --unit (what
+is below it waits for the next claim): after a single job, an exact balance would tell the
+job's cohort size.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if org == "" {
@@ -221,7 +224,7 @@ keeps the two apart.`,
 			} else if err != nil {
 				return err
 			}
-			req, err := rewardRequest(ctx, c, k, org, rewards.ActionVouchers, rk.Address())
+			req, err := rewardRequest(ctx, c, k, org, rewards.ActionVouchers, rk.Address(), unit)
 			if err != nil {
 				return err
 			}
@@ -265,5 +268,6 @@ keeps the two apart.`,
 	cmd.Flags().StringVar(&from, "from", "", "the patient's key (in <home>/keys): signs the request")
 	cmd.Flags().StringVar(&org, "org", "", "the institution")
 	cmd.Flags().StringVar(&to, "to", "", "the key of the wallet to pay (default --from); registered as a patient wallet if new")
+	cmd.Flags().Uint64Var(&unit, "unit", 10, fmt.Sprintf("the smallest denomination to claim, one of %v", ledger.RewardDenominations))
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,17 +39,30 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := tn.Key("lakeview-admin")
+	// An organisation of its own, so that the worker it registers changes
+	// nothing the scripts expect of the demo's.
+	const org = "uses-clinic"
+	authority, err := tn.Key("consortium-admin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wk, err := keys.Generate("lakeview-worker")
+	admin := keys.FromSeed(org+"-admin", [32]byte{9, 9})
+	chain, err := c.Chain(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wk.Save(node.KeysDir(tn.Home)); err != nil {
+	if r, err := c.SignAndSubmit(ctx, authority, &ledger.CreateOrg{ID: org, Name: "Uses clinic", Kind: ledger.OrgHospital,
+		Admin: admin.PubKey(), EncKey: admin.EncPub(), AdminPossession: ledger.ProvePossession(admin.Sign, chain, org)}, true); err != nil || client.ResultError(r) != nil {
+		t.Fatalf("create_org: %v %v", err, client.ResultError(r))
+	}
+	wk, err := keys.Generate(org + "-worker")
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := wk.Save(node.KeysDir(tn.Home)); err != nil { // where the node's reward desk finds it
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(node.KeysDir(tn.Home), org+"-worker.json")) }) // the scripts copy the node's keys
 	ref := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	people, err := synth.Generate(synth.Config{N: 60, Seed: 5, RefDate: ref})
 	if err != nil {
@@ -56,7 +70,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	}
 	const measurement = "6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a6a"
 	if _, err := medseed.Publish(ctx, c, v, secret, medseed.Site{Admin: admin, Worker: wk, Measurement: measurement,
-		Org: "lakeview", Dataset: "cli-uses", Title: "uses", People: people, RefDate: ref,
+		Org: org, Dataset: "cli-uses", Title: "uses", People: people, RefDate: ref,
 		Policy: ledger.Policy{Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
 			Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: ledger.MinCohortFloor,
 			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
@@ -97,7 +111,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.LinkPatient("lakeview", pseudo.PatientPseudonym(people[0].ID), pat.Address(), nodeID, wr); err != nil {
+	if _, err := v.LinkPatient(org, pseudo.PatientPseudonym(people[0].ID), pat.Address(), nodeID, wr); err != nil {
 		t.Fatal(err)
 	}
 	rita, err := tn.Key("rita-researcher")
@@ -124,7 +138,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &compute.Worker{Key: wk, Org: "lakeview", Measurement: measurement, Vault: v, Ledger: c, Results: rs}
+	w := &compute.Worker{Key: wk, Org: org, Measurement: measurement, Vault: v, Ledger: c, Results: rs}
 	// The worker must be registered with this measurement; Publish did so.
 	if _, err := w.RunOnce(ctx); err != nil {
 		t.Fatal(err)
@@ -164,7 +178,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		t.Fatalf("outsider's uses: %d %s", code, stdout)
 	}
 
-	code, stdout, stderr = cli("patient", "rewards", "--from", "pat", "--org", "lakeview", "--json")
+	code, stdout, stderr = cli("patient", "rewards", "--from", "pat", "--org", org, "--json")
 	if code != 0 {
 		t.Fatalf("rewards: %d %s", code, stderr)
 	}
@@ -176,11 +190,15 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if code, _, stderr := cli("patient", "rewards", "--from", "pat"); code != 2 || !strings.Contains(stderr, "--org is required") {
 		t.Fatalf("rewards without --org: %d %s", code, stderr)
 	}
-	if code, _, stderr := cli("patient", "rewards", "--from", "outsider", "--org", "lakeview"); code != 1 || !strings.Contains(stderr, "linked to no record") {
+	if code, _, stderr := cli("patient", "rewards", "--from", "outsider", "--org", org); code != 1 || !strings.Contains(stderr, "linked to no record") {
 		t.Fatalf("an unlinked patient's rewards: %d %s", code, stderr)
 	}
 
-	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", "lakeview", "--to", "purse", "--json")
+	// Below the default unit (10) there is nothing to claim yet.
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+		t.Fatalf("claim of %d at the default unit: %d %s", bal.Balance, code, stdout)
+	}
+	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--to", "purse", "--unit", "1", "--json")
 	if code != 0 {
 		t.Fatalf("claim: %d %s %s", code, stdout, stderr)
 	}
@@ -190,7 +208,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if err != nil || cl.Claimed != bal.Balance || a.Balance != bal.Balance || cl.Recipient != wallet.Address() {
 		t.Fatalf("claimed %+v; the new wallet holds %+v (%v); balance was %d", cl, a, err, bal.Balance)
 	}
-	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", "lakeview"); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org, "--unit", "1"); code != 0 || !strings.Contains(stdout, "nothing to claim") {
 		t.Fatalf("second claim: %d %s", code, stdout)
 	}
 }
