@@ -276,6 +276,24 @@ func TestDealEndToEnd(t *testing.T) {
 		b, _ := json.Marshal(r.Row)
 		plain.Write(b)
 	}
+	// Nobody else's row was made or can be fetched: the results store holds
+	// exactly the 45 delivered rows, and a withdrawn patient's or a linked
+	// patient's who never accepted is not found.
+	blobs := 0
+	filepath.WalkDir(compute.ResultsDir(n.Home), func(p string, de fs.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			blobs++
+		}
+		return nil
+	})
+	if blobs != accepting-withdrawing {
+		t.Errorf("the results store holds %d blobs, want the %d delivered rows", blobs, accepting-withdrawing)
+	}
+	for _, i := range []int{0, linked - 1} {
+		if _, err := c.DealRow(ctx, dealID, wallets[i].Address()); !client.IsNotFound(err) {
+			t.Errorf("row of patient %d (withdrawn or never accepted): %v, want not found", i, err)
+		}
+	}
 	// Another key opens none of them.
 	if _, err := deal.Fetch(ctx, c.Client, dealID, worker); err == nil {
 		t.Fatal("a key other than the buyer's opened the rows")
