@@ -32,6 +32,7 @@ var allTxKinds = []string{
 	"register_model", "record_prediction", "attest_prediction",
 	"register_device", "set_device_status", "anchor_readings",
 	"post_deal", "accept_deal", "accept_deal", "withdraw_acceptance", "deliver_deal_rows", "deliver_deal_rows", "close_deal",
+	"decline_acceptances",
 	"garbage", "replay", "flip",
 }
 
@@ -104,6 +105,7 @@ var plausibleSigners = map[string][]string{
 	"withdraw_acceptance": {"pat", "paula", "newpat"},
 	"deliver_deal_rows":   {"wanda", "walt"},
 	"close_deal":          {"rita", "carol", "alice", "pat"},
+	"decline_acceptances": {"wanda", "walt"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -285,6 +287,12 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		msg = m
 	case "close_deal":
 		msg = &CloseDeal{Deal: g.deal(t)}
+	case "decline_acceptances":
+		m := &DeclineAcceptances{Deal: g.deal(t)}
+		for _, p := range rapid.SliceOfN(rapid.SampledFrom([]string{"pat", "paula", "newpat"}), 0, 2).Draw(t, "declined") {
+			m.Patients = append(m.Patients, testAddr(p))
+		}
+		msg = m
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

@@ -40,6 +40,7 @@ var registry = []txDef{
 	def(TxWithdrawAcceptance, (*txCtx).withdrawAcceptance),
 	def(TxDeliverDealRows, (*txCtx).deliverDealRows),
 	def(TxCloseDeal, (*txCtx).closeDeal),
+	def(TxDeclineAcceptances, (*txCtx).declineAcceptances),
 }
 
 // txDef is one registered transaction type.

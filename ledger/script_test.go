@@ -647,7 +647,7 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return r.buildModelMsg(t, typ, a)
 	case TxRegisterDevice, TxSetDeviceStatus, TxAnchorReadings:
 		return r.buildDeviceMsg(t, typ, a)
-	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal:
+	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal, TxDeclineAcceptances:
 		return r.buildDealMsg(t, signer, typ, a)
 	}
 	fields := map[string]string{}
