@@ -49,7 +49,7 @@ type DealRowBlob struct {
 
 var dealStatuses = []string{ledger.DealOpen, ledger.DealClosed}
 
-var acceptanceStatuses = []string{ledger.AcceptancePending, ledger.AcceptanceWithdrawn, ledger.AcceptanceDelivered}
+var acceptanceStatuses = []string{ledger.AcceptancePending, ledger.AcceptanceWithdrawn, ledger.AcceptanceDelivered, ledger.AcceptanceDeclined}
 
 func dealParam(r *http.Request) (uint64, error) { return uintParam("id", r.PathValue("id")) }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/medchain/medchain/compute"
@@ -186,7 +187,7 @@ func newSite(tb testing.TB, n int) *site {
 
 // Prepare delivers exactly the accepted, linked patients' rows, with the
 // asked fields in the deal's order; an unlinked wallet and a linked one
-// without a row are counted, not delivered.
+// without a row are returned to be declined, not delivered.
 func TestPrepare(t *testing.T) {
 	s := newSite(t, 40)
 	wallets, err := s.d.wallets()
@@ -197,12 +198,12 @@ func TestPrepare(t *testing.T) {
 	wallets[fmt.Sprintf("%040x", 998)] = "no such pseudonym"
 	acc = append(acc, ledger.Acceptance{Patient: fmt.Sprintf("%040x", 998)})
 	skipped := map[string]int{}
-	rows, err := s.d.Prepare(s.deal, s.dv, acc, wallets, skipped)
+	rows, missing, err := s.d.Prepare(s.deal, s.dv, acc, wallets, skipped)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 10 || skipped["not_linked"] != 1 || skipped["no_row"] != 1 {
-		t.Fatalf("%d rows, skipped %v", len(rows), skipped)
+	if want := []string{fmt.Sprintf("%040x", 998), fmt.Sprintf("%040x", 999)}; len(rows) != 10 || len(skipped) != 0 || !slices.Equal(missing, want) {
+		t.Fatalf("%d rows, to decline %v, skipped %v", len(rows), missing, skipped)
 	}
 	for _, r := range rows {
 		ct, err := s.d.Store.(*compute.ResultStore).Get(r.RowHash)
@@ -236,7 +237,7 @@ func BenchmarkDeliver1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rows, err := s.d.Prepare(s.deal, s.dv, s.acc, wallets, map[string]int{})
+		rows, _, err := s.d.Prepare(s.deal, s.dv, s.acc, wallets, map[string]int{})
 		if err != nil || len(rows) != 1000 {
 			b.Fatal(len(rows), err)
 		}

@@ -57,12 +57,14 @@ type Deliverer struct {
 type Outcome struct {
 	Deal      uint64 `json:"deal"`
 	Delivered int    `json:"delivered"`
-	// Skipped counts pending acceptances not delivered, by reason:
-	// not_linked (the wallet is not linked to a patient of the
-	// organisation), no_row (linked, but the dataset version has no row
-	// for the patient), row_too_large, field_refused (the dataset's
-	// profile does not de-identify an asked field into something a deal
-	// may carry).
+	// Declined counts pending acceptances the institution holds no record
+	// for (the wallet is not linked to one of its patients, or the
+	// accepted version has no row for them): declined on the ledger
+	// (decline_acceptances), which frees their places in the deal.
+	Declined int `json:"declined"`
+	// Skipped counts pending acceptances left pending, by reason:
+	// row_too_large, field_refused (the dataset's profile does not
+	// de-identify an asked field into something a deal may carry).
 	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
@@ -127,8 +129,8 @@ func (d *Deliverer) RunOnce(ctx context.Context) ([]Outcome, error) {
 			d.log().Warn("deal delivery not done; will retry", "deal", dl.ID, "err", err)
 			errs = append(errs, fmt.Errorf("deal %d: %w", dl.ID, err))
 		}
-		if o.Delivered > 0 || len(o.Skipped) > 0 {
-			d.log().Info("deal delivery", "deal", o.Deal, "delivered", o.Delivered, "skipped", o.Skipped)
+		if o.Delivered > 0 || o.Declined > 0 || len(o.Skipped) > 0 {
+			d.log().Info("deal delivery", "deal", o.Deal, "delivered", o.Delivered, "declined", o.Declined, "skipped", o.Skipped)
 			out = append(out, o)
 		}
 	}
@@ -172,12 +174,13 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 		bySite[s] = append(bySite[s], a)
 	}
 	var rows []ledger.DeliveredRow
+	var missing []string
 	for _, s := range order {
 		dv, err := d.Ledger.DatasetVersion(ctx, s.dataset, s.version)
 		if err != nil {
 			return o, err
 		}
-		got, err := d.Prepare(dl, dv, bySite[s], wallets, o.Skipped)
+		got, miss, err := d.Prepare(dl, dv, bySite[s], wallets, o.Skipped)
 		if errors.Is(err, ErrFieldRefused) {
 			o.Skipped["field_refused"] += len(bySite[s])
 			d.log().Warn("deal fields refused by the dataset's profile", "deal", dl.ID, "dataset", s.dataset, "err", err)
@@ -187,6 +190,7 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 			return o, err
 		}
 		rows = append(rows, got...)
+		missing = append(missing, miss...)
 	}
 	for batch := range slices.Chunk(rows, ledger.MaxDeliveryRows) {
 		r, err := d.Ledger.SignAndSubmit(ctx, d.Key, &ledger.DeliverDealRows{Deal: dl.ID, Rows: batch}, true)
@@ -198,6 +202,16 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 		}
 		o.Delivered += len(batch)
 	}
+	for batch := range slices.Chunk(missing, ledger.MaxDeliveryRows) {
+		r, err := d.Ledger.SignAndSubmit(ctx, d.Key, &ledger.DeclineAcceptances{Deal: dl.ID, Patients: batch}, true)
+		if err == nil {
+			err = client.ResultError(r)
+		}
+		if err != nil {
+			return o, fmt.Errorf("decline_acceptances: %w", err)
+		}
+		o.Declined += len(batch)
+	}
 	if len(o.Skipped) == 0 {
 		o.Skipped = nil
 	}
@@ -208,40 +222,42 @@ func (d *Deliverer) deliver(ctx context.Context, dl *ledger.Deal, acc []ledger.A
 // ledger describes it): each
 // patient's row found through the link table (wallet → pseudonym), only
 // the deal's fields, as de-identified under the version's profile, sealed
-// to the buyer and stored. It returns the rows to deliver and adds the
-// acceptances it cannot deliver to skipped, by reason. Nothing read from
-// the vault leaves this function except inside a ciphertext.
+// to the buyer and stored. It returns the rows to deliver and the wallets
+// it holds no record for (to decline), sorted by address, and counts in
+// skipped the rows it leaves pending, by reason. Nothing read from the
+// vault leaves this function except inside a ciphertext.
 func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []ledger.Acceptance,
-	wallets map[string]string, skipped map[string]int) ([]ledger.DeliveredRow, error) {
+	wallets map[string]string, skipped map[string]int) (rows []ledger.DeliveredRow, missing []string, err error) {
 	dataset, version := dv.Dataset, dv.Version
 	if err := d.checkFields(dv, dl.Fields); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	want := map[string]string{} // pseudonym → wallet
 	for _, a := range acc {
 		p, ok := wallets[a.Patient]
 		if !ok {
-			skipped["not_linked"]++
+			missing = append(missing, a.Patient)
 			continue
 		}
 		want[p] = a.Patient
 	}
 	if len(want) == 0 {
-		return nil, nil
+		slices.Sort(missing)
+		return nil, missing, nil
 	}
 	id, err := vault.NewIdentity(d.Key.Enc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := d.Vault.Open(dataset, version, dv.ContentRoot, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	schema := v.Schema()
 	pos := make([]int, len(dl.Fields))
 	for i, f := range dl.Fields {
 		if pos[i] = slices.IndexFunc(schema, func(x vocab.Field) bool { return x.Name == f }); pos[i] < 0 {
-			return nil, fmt.Errorf("%w: dataset %s version %d's vault has no column %q", ErrFieldRefused, dataset, version, f)
+			return nil, nil, fmt.Errorf("%w: dataset %s version %d's vault has no column %q", ErrFieldRefused, dataset, version, f)
 		}
 	}
 	type job struct {
@@ -251,7 +267,7 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 	var jobs []job
 	for row, err := range v.Rows() {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		wallet, ok := want[row.Pseudonym]
 		if !ok {
@@ -292,14 +308,15 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 		case errors.Is(err, ErrRowTooLarge):
 			skipped["row_too_large"]++
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		default:
 			out = append(out, ledger.DeliveredRow{Patient: j.wallet, RowHash: hashes[i]})
 		}
 	}
-	if len(want) > 0 {
-		skipped["no_row"] += len(want)
+	for _, wallet := range want {
+		missing = append(missing, wallet)
 	}
+	slices.Sort(missing)
 	// Deliver in the acceptances' order (by address), not the vault's.
 	slices.SortFunc(out, func(a, b ledger.DeliveredRow) int {
 		switch {
@@ -310,7 +327,7 @@ func (d *Deliverer) Prepare(dl *ledger.Deal, dv *ledger.DatasetVersion, acc []le
 		}
 		return 0
 	})
-	return out, nil
+	return out, missing, nil
 }
 
 // sealers is how many rows are sealed and stored at once.

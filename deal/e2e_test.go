@@ -74,7 +74,8 @@ func parallel(n int, fn func(i int)) {
 
 // TestDealEndToEnd is the data deal on a real node, as a buyer, 55 linked
 // patients and an institution's worker see it. 50 patients accept, 5
-// withdraw before delivery, the worker delivers the other 45 once (a
+// withdraw before delivery, a wallet that is no patient there accepts too;
+// the worker delivers the other 45 once and declines the stranger (a
 // second run delivers nothing, a replayed delivery is refused), and the
 // buyer decrypts 45 rows carrying exactly the asked fields, each the
 // de-identified row of the patient who accepted. Every payment is exact:
@@ -173,7 +174,9 @@ func TestDealEndToEnd(t *testing.T) {
 	// 50 records.
 	buyer := key("rita-researcher")
 	fields := []string{"age", "sbp", "total_chol", "smoker"}
-	const price, budget = 100, 5000
+	// One place more than the patients who will accept: a wallet that is
+	// no patient of the institution takes it, and the worker declines it.
+	const price, budget = 100, (accepting + 1) * 100
 	paidBefore := map[string]uint64{}
 	balance := func(addr string) uint64 {
 		a, err := c.Account(ctx, addr)
@@ -186,7 +189,7 @@ func TestDealEndToEnd(t *testing.T) {
 		paidBefore[a] = balance(a)
 	}
 	rec := c.submit(t, ctx, buyer, &ledger.PostDeal{Purpose: "commercial_research", Datasets: []string{dataset}, Fields: fields,
-		PricePerRecord: price, Budget: budget, MaxRecords: accepting, ExpiryBlocks: 5000, BuyerKey: buyer.EncPub()})
+		PricePerRecord: price, Budget: budget, MaxRecords: accepting + 1, ExpiryBlocks: 5000, BuyerKey: buyer.EncPub()})
 	dealID := eventUint(t, rec, "post_deal", "deal")
 
 	parallel(accepting, func(i int) {
@@ -195,6 +198,12 @@ func TestDealEndToEnd(t *testing.T) {
 	parallel(withdrawing, func(i int) {
 		c.submit(t, ctx, wallets[i], &ledger.WithdrawAcceptance{Deal: dealID})
 	})
+	stranger, err := keys.Generate("stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.submit(t, ctx, stranger, &ledger.RegisterAccount{PubKey: stranger.PubKey(), EncKey: stranger.EncPub(), Kind: ledger.KindPatient})
+	c.submit(t, ctx, stranger, &ledger.AcceptDeal{Deal: dealID, Dataset: dataset})
 
 	// The worker delivers, writing ciphertexts to the node's results store
 	// (which the API serves rows from).
@@ -208,8 +217,8 @@ func TestDealEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 1 || out[0].Delivered != accepting-withdrawing || len(out[0].Skipped) != 0 {
-		t.Fatalf("first run: %+v, want %d delivered of deal %d", out, accepting-withdrawing, dealID)
+	if len(out) != 1 || out[0].Delivered != accepting-withdrawing || out[0].Declined != 1 || len(out[0].Skipped) != 0 {
+		t.Fatalf("first run: %+v, want %d delivered and the stranger declined, of deal %d", out, accepting-withdrawing, dealID)
 	}
 	// Nothing is delivered twice: a second run finds nothing pending, and a
 	// replayed delivery is refused by the ledger.
@@ -232,10 +241,14 @@ func TestDealEndToEnd(t *testing.T) {
 		t.Fatalf("replayed delivery: %+v, %v; want already_delivered", res, err)
 	}
 
-	// Who was delivered: exactly those who accepted and did not withdraw.
+	// Who was delivered: exactly those who accepted and did not withdraw;
+	// the stranger was declined.
 	byWallet := map[string]ledger.Acceptance{}
 	for _, a := range acc {
 		byWallet[a.Patient] = a
+	}
+	if a := byWallet[stranger.Address()]; a.Status != ledger.AcceptanceDeclined {
+		t.Errorf("the stranger's acceptance is %q, want declined", a.Status)
 	}
 	for i, k := range wallets {
 		a, ok := byWallet[k.Address()]
@@ -275,6 +288,24 @@ func TestDealEndToEnd(t *testing.T) {
 		}
 		b, _ := json.Marshal(r.Row)
 		plain.Write(b)
+	}
+	// Nobody else's row was made or can be fetched: the results store holds
+	// exactly the 45 delivered rows, and a withdrawn patient's or a linked
+	// patient's who never accepted is not found.
+	blobs := 0
+	filepath.WalkDir(compute.ResultsDir(n.Home), func(p string, de fs.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			blobs++
+		}
+		return nil
+	})
+	if blobs != accepting-withdrawing {
+		t.Errorf("the results store holds %d blobs, want the %d delivered rows", blobs, accepting-withdrawing)
+	}
+	for _, k := range []*keys.Key{wallets[0], wallets[linked-1], stranger} {
+		if _, err := c.DealRow(ctx, dealID, k.Address()); !client.IsNotFound(err) {
+			t.Errorf("row of %s (withdrawn, never accepted, not a patient): %v, want not found", k.Name, err)
+		}
 	}
 	// Another key opens none of them.
 	if _, err := deal.Fetch(ctx, c.Client, dealID, worker); err == nil {

@@ -23,7 +23,10 @@ import (
 // record's price leaves the escrow: the institution and the delivering
 // worker take their shares of the dataset policy's split, and the patient
 // the rest (the patient-pool share and the rounding remainder), paid to the
-// wallet that accepted. A patient may withdraw before delivery; a delivered
+// wallet that accepted. The worker declines acceptances by wallets it holds
+// no record for (decline_acceptances), freeing their places, so wallets
+// that are nobody's patients cannot fill a deal. A patient may withdraw
+// before delivery; a delivered
 // record cannot be delivered (or paid) again. The buyer may close the deal
 // at any time, and anyone may once it has expired: what is left in escrow
 // goes back to the buyer and undelivered acceptances lapse.
@@ -44,6 +47,11 @@ const (
 	AcceptancePending   = "pending"
 	AcceptanceWithdrawn = "withdrawn"
 	AcceptanceDelivered = "delivered"
+	// AcceptanceDeclined: the institution's worker found no record of the
+	// wallet in the accepted dataset version (the wallet is not linked to
+	// one of its patients, or the version has no row for them), and freed
+	// the deal's place. The patient may accept again.
+	AcceptanceDeclined = "declined"
 )
 
 // Bounds of a deal.
@@ -158,6 +166,15 @@ type DeliveredRow struct {
 	RowHash string `json:"row_hash"`
 }
 
+// DeclineAcceptances is a worker's report that it holds no record for
+// these pending acceptances of one deal in its organisation's datasets.
+// It carries no reason: which of "not a patient here" and "no row in that
+// version" applies is the institution's business.
+type DeclineAcceptances struct {
+	Deal     uint64   `json:"deal"`
+	Patients []string `json:"patients"`
+}
+
 // CloseDeal closes a deal and refunds its escrow to the buyer.
 type CloseDeal struct {
 	Deal uint64 `json:"deal"`
@@ -170,6 +187,7 @@ const (
 	TxWithdrawAcceptance TxType = "withdraw_acceptance"
 	TxDeliverDealRows    TxType = "deliver_deal_rows"
 	TxCloseDeal          TxType = "close_deal"
+	TxDeclineAcceptances TxType = "decline_acceptances"
 )
 
 func (*PostDeal) Type() TxType           { return TxPostDeal }
@@ -177,6 +195,7 @@ func (*AcceptDeal) Type() TxType         { return TxAcceptDeal }
 func (*WithdrawAcceptance) Type() TxType { return TxWithdrawAcceptance }
 func (*DeliverDealRows) Type() TxType    { return TxDeliverDealRows }
 func (*CloseDeal) Type() TxType          { return TxCloseDeal }
+func (*DeclineAcceptances) Type() TxType { return TxDeclineAcceptances }
 
 // Keys.
 
@@ -437,7 +456,7 @@ func (c *txCtx) acceptDeal(m *AcceptDeal) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && prev.Status != AcceptanceWithdrawn {
+	if prev != nil && prev.Status != AcceptanceWithdrawn && prev.Status != AcceptanceDeclined {
 		if prev.Status == AcceptanceDelivered {
 			return nil, errf(CodeAlreadyDelivered, "msg.deal: your record was delivered to deal %d already", d.ID)
 		}
@@ -500,8 +519,8 @@ func (c *txCtx) withdrawAcceptance(m *WithdrawAcceptance) ([]Event, error) {
 	switch a.Status {
 	case AcceptanceDelivered:
 		return nil, errf(CodeAlreadyDelivered, "msg.deal: your record was delivered to deal %d; a delivery cannot be withdrawn", d.ID)
-	case AcceptanceWithdrawn:
-		return nil, errf(CodeInvalidState, "msg.deal: your acceptance of deal %d is withdrawn already", d.ID)
+	case AcceptanceWithdrawn, AcceptanceDeclined:
+		return nil, errf(CodeInvalidState, "msg.deal: your acceptance of deal %d is %s already", d.ID, a.Status)
 	}
 	a.Status, a.Changed = AcceptanceWithdrawn, c.height
 	if d.Status == DealOpen {
@@ -615,4 +634,57 @@ func (c *txCtx) closeDeal(m *CloseDeal) ([]Event, error) {
 	d.Pending = 0 // undelivered acceptances lapse with the deal
 	d.Status, d.Closed = DealClosed, c.height
 	return ev("close_deal", "deal", fmt.Sprint(d.ID), "refunded", fmt.Sprint(d.Refunded)), putState(c.s, KeyDeal(d.ID), d)
+}
+
+// declineAcceptances frees the places of pending acceptances the worker's
+// institution holds no record for, so that wallets which are not its
+// patients cannot fill a deal.
+func (c *txCtx) declineAcceptances(m *DeclineAcceptances) ([]Event, error) {
+	if err := c.requireKind(KindWorker); err != nil {
+		return nil, err
+	}
+	if len(m.Patients) == 0 || len(m.Patients) > MaxDeliveryRows {
+		return nil, errf(CodeInvalidField, "msg.patients: decline 1 to %d acceptances, got %d", MaxDeliveryRows, len(m.Patients))
+	}
+	d, err := c.openDeal(m.Deal)
+	if err != nil {
+		return nil, err
+	}
+	var w Worker
+	found, err := getState(c.s, KeyWorker(c.addr), &w)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errf(CodeUnauthorized, "%s is not a registered worker", c.addr)
+	}
+	for i, p := range m.Patients {
+		at := fmt.Sprintf("msg.patients[%d]", i)
+		if err := validAddress(at, p); err != nil {
+			return nil, err
+		}
+		if slices.Contains(m.Patients[:i], p) {
+			return nil, errf(CodeInvalidField, "%s: %s named twice", at, p)
+		}
+		a, err := GetAcceptance(c.s, d.ID, p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case a == nil:
+			return nil, errf(CodeNotFound, "%s: %s has not accepted deal %d", at, p, d.ID)
+		case a.Status == AcceptanceDelivered:
+			return nil, errf(CodeAlreadyDelivered, "%s: the record of %s was delivered to deal %d", at, p, d.ID)
+		case a.Status != AcceptancePending:
+			return nil, errf(CodeInvalidState, "%s: %s's acceptance of deal %d is %s", at, p, d.ID, a.Status)
+		case a.Org != w.Org:
+			return nil, errf(CodeUnauthorized, "%s: the acceptance names dataset %q of %q; worker %s works for %q", at, a.Dataset, a.Org, c.addr, w.Org)
+		}
+		a.Status, a.Changed = AcceptanceDeclined, c.height
+		d.Pending--
+		if err := putState(c.s, KeyAcceptance(d.ID, p), a); err != nil {
+			return nil, err
+		}
+	}
+	return ev("decline_acceptances", "deal", fmt.Sprint(d.ID), "declined", fmt.Sprint(len(m.Patients))), putState(c.s, KeyDeal(d.ID), d)
 }

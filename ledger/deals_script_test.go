@@ -19,6 +19,7 @@ import (
 //	withdraw_acceptance deal=N
 //	deliver_deal_rows deal=N patients=(NAME, …)
 //	close_deal deal=N
+//	decline_acceptances deal=N patients=(NAME, …)
 //
 // A delivered row's hash is the SHA-256 of "row of NAME" unless
 // hash= gives one for every patient.
@@ -34,6 +35,12 @@ func (r *scriptRunner) buildDealMsg(t *testing.T, signer string, typ TxType, a *
 		return &WithdrawAcceptance{Deal: a.u64("deal", 0)}
 	case TxCloseDeal:
 		return &CloseDeal{Deal: a.u64("deal", 0)}
+	case TxDeclineAcceptances:
+		m := &DeclineAcceptances{Deal: a.u64("deal", 0)}
+		for _, p := range a.list("patients") {
+			m.Patients = append(m.Patients, r.addr(p))
+		}
+		return m
 	}
 	m := &DeliverDealRows{Deal: a.u64("deal", 0)}
 	hash := a.str("hash", "")

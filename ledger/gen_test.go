@@ -34,6 +34,7 @@ var allTxKinds = []string{
 	"register_device", "set_device_status", "anchor_readings", "set_account_status",
 	"post_receipts", "claim_reward",
 	"post_deal", "accept_deal", "accept_deal", "withdraw_acceptance", "deliver_deal_rows", "deliver_deal_rows", "close_deal",
+	"decline_acceptances",
 	"garbage", "replay", "flip",
 }
 
@@ -109,6 +110,7 @@ var plausibleSigners = map[string][]string{
 	"deliver_deal_rows":   {"wanda", "walt"},
 	"close_deal":          {"rita", "carol", "alice", "pat"},
 	"set_account_status":  {"alice", "bob", "carol"},
+	"decline_acceptances": {"wanda", "walt"},
 }
 
 // genMeasurement is the code measurement generated workers register.
@@ -319,6 +321,12 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 	case "set_account_status":
 		msg = &SetAccountStatus{Address: testAddr(rapid.SampledFrom(genActors).Draw(t, "account")),
 			Status: rapid.SampledFrom(append(slices.Clone(AccountStatuses), "asleep")).Draw(t, "status")}
+	case "decline_acceptances":
+		m := &DeclineAcceptances{Deal: g.deal(t)}
+		for _, p := range rapid.SliceOfN(rapid.SampledFrom([]string{"pat", "paula", "newpat"}), 0, 2).Draw(t, "declined") {
+			m.Patients = append(m.Patients, testAddr(p))
+		}
+		msg = m
 	default:
 		t.Fatalf("txGen: unknown kind %q", kind)
 	}

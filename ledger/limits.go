@@ -124,6 +124,7 @@ var numericLimits = map[string]limit{
 	"withdraw_acceptance.deal":    safeCount,
 	"deliver_deal_rows.deal":      safeCount,
 	"close_deal.deal":             safeCount,
+	"decline_acceptances.deal":    safeCount,
 }
 
 // checkLimits checks every number of a decoded message against

@@ -73,14 +73,14 @@ func TestPropertyTokensAreConserved(t *testing.T) {
 }
 
 // Deals keep tokens too: whatever deals are posted, accepted, withdrawn,
-// delivered (twice, by the wrong worker, for patients who never accepted)
+// declined, delivered (twice, by the wrong worker, for patients who never accepted)
 // and closed, in any order across blocks, every token is in an account, a
 // job or deal escrow or a pool, and each deal's budget is exactly its
 // escrow plus what it paid and refunded (heldSum checks both). The world's
 // workers are registered first so that deliveries can succeed.
 func TestPropertyDealsConserveTokens(t *testing.T) {
 	kinds := []string{"post_deal", "post_deal", "accept_deal", "accept_deal", "accept_deal", "accept_deal", "withdraw_acceptance",
-		"deliver_deal_rows", "deliver_deal_rows", "deliver_deal_rows", "close_deal", "transfer", "set_policy", "replay"}
+		"deliver_deal_rows", "deliver_deal_rows", "deliver_deal_rows", "decline_acceptances", "close_deal", "transfer", "set_policy", "replay"}
 	var delivered, closed int
 	rapid.Check(t, func(rt *rapid.T) {
 		m, db := newWorld(rt)

@@ -46,6 +46,7 @@ var registry = []txDef{
 	def(TxDeliverDealRows, (*txCtx).deliverDealRows),
 	def(TxCloseDeal, (*txCtx).closeDeal),
 	def(TxSetAccountStatus, (*txCtx).setAccountStatus),
+	def(TxDeclineAcceptances, (*txCtx).declineAcceptances),
 }
 
 // txDef is one registered transaction type.

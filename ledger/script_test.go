@@ -658,7 +658,7 @@ func (r *scriptRunner) buildMsg(t *testing.T, signer string, typ TxType, a *args
 		return r.buildShareMsg(t, typ, a)
 	case TxPostReceipts, TxClaimReward:
 		return r.buildRewardsMsg(t, typ, signer, a)
-	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal:
+	case TxPostDeal, TxAcceptDeal, TxWithdrawAcceptance, TxDeliverDealRows, TxCloseDeal, TxDeclineAcceptances:
 		return r.buildDealMsg(t, signer, typ, a)
 	}
 	fields := map[string]string{}

@@ -283,7 +283,9 @@ dataset of --org, it finds each accepting wallet's row through the organisation'
 (which --from, a registered worker key of --org, must be able to open), keeps only the deal's
 fields as the dataset's de-identification profile made them, encrypts each row to the buyer,
 stores it in the node's results store (<home>/results, which the API serves) and posts
-deliver_deal_rows. It prints counts only: delivered, and skipped by reason.
+deliver_deal_rows. Acceptances of wallets it holds no record for (not linked to one of its
+patients, or no row in the accepted version) are declined (decline_acceptances), which frees
+their places. It prints counts only: delivered, declined, and left pending by reason.
 
 A node started by "medchain up" or "medchain node" runs this for its <org>-worker keys.`,
 		Args: cobra.NoArgs,
@@ -341,7 +343,7 @@ A node started by "medchain up" or "medchain node" runs this for its <org>-worke
 					fmt.Fprintln(w, "nothing to deliver")
 				}
 				for _, o := range out {
-					fmt.Fprintf(w, "deal %d:\t%d delivered", o.Deal, o.Delivered)
+					fmt.Fprintf(w, "deal %d:\t%d delivered, %d declined", o.Deal, o.Delivered, o.Declined)
 					for reason, n := range o.Skipped {
 						fmt.Fprintf(w, ", %d skipped (%s)", n, reason)
 					}
