@@ -148,6 +148,7 @@ func TestCustomAnalysisEndToEnd(t *testing.T) {
 	// The job's recorded limits are the module's: 1 ms is not enough to
 	// start it, and the job fails resource_exhausted (charged: the module
 	// had the data).
+	before = balance(e, rita.Address())
 	short := strings.Replace(custom, `"timeout_ms":60000`, `"timeout_ms":1`, 1)
 	id, err := client.JobID(e.submit(rita, job("code:"+hash, short)))
 	if err != nil {
@@ -156,6 +157,9 @@ func TestCustomAnalysisEndToEnd(t *testing.T) {
 	run(modules)
 	if j := status(id); j.Status != ledger.JobFailed || j.Reason != "so-cvd: resource_exhausted" {
 		t.Fatalf("job over its time limit: %s %q", j.Status, j.Reason)
+	}
+	if got := balance(e, rita.Address()); got != before-100 {
+		t.Errorf("a module stopped at its limit had the data: balance %d, want %d (charged)", got, before-100)
 	}
 	// Nothing the module read reached the worker's log.
 	for _, p := range people {

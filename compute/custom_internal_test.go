@@ -2,6 +2,7 @@ package compute
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -95,5 +96,23 @@ func TestCustomNeedsNoise(t *testing.T) {
 	_, _, err := runCustom(t.Context(), sandbox.NewEngine(), tab, h, wasm, json.RawMessage(params), releaser(1, 0), rand.NewPCG(1, 1))
 	if failReason(err) != "analysis_error" {
 		t.Fatalf("got %v, want an analysis_error refusal", err)
+	}
+}
+
+// What a module's failure does to the job: over its limits,
+// resource_exhausted; anything else it did, analysis_error (both charged:
+// it read data); a caller that gave up, nothing (retried).
+func TestCustomFailureReasons(t *testing.T) {
+	for err, want := range map[error]string{
+		sandbox.ErrTimeout:            "resource_exhausted",
+		sandbox.ErrMemory:             "resource_exhausted",
+		sandbox.ErrModule:             "analysis_error",
+		sandbox.ErrShape:              "analysis_error",
+		sandbox.ErrDependsOnOtherRows: "analysis_error",
+		context.Canceled:              "",
+	} {
+		if got := failReason(customRefusal(err)); got != want {
+			t.Errorf("%v: reason %q, want %q", err, got, want)
+		}
 	}
 }
