@@ -64,6 +64,11 @@ func RenderSVG(w io.Writer, results []*Result) error {
 			y += 14
 			y = forest(&body, y, rr, ratio)
 			y = rocPanel(&body, y, r.Release, reg.AUC)
+		case KindSurvival, KindPooledSurvival:
+			var err error
+			if y, err = survivalPanel(&body, y, r.Release); err != nil {
+				return err
+			}
 		default:
 			b, _ := json.MarshalIndent(json.RawMessage(r.Release), "", "  ")
 			for _, line := range strings.Split(string(b), "\n") {
