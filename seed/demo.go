@@ -103,7 +103,7 @@ func demoSite(ctx context.Context, c *client.Client, v *vault.Vault, secret []by
 		Policy: ledger.Policy{
 			Purposes:           []string{"research", "public_health"},
 			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression"}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "descriptive", "logistic_regression", "survival"}},
 			MinCohort:          ledger.MinCohortFloor,
 			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 5000,
 			Price:       s.Price,

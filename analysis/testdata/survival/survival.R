@@ -1,5 +1,6 @@
 # Reference values for the survival analyses (package analysis, survival_test.go).
-# Run from this directory with R >= 4.2 and the survival package:
+# Computed with R 4.2.2 and survival 3.5.3 (control: eps 1e-14, iter.max 100). Run from this
+# directory with R >= 4.2 and the survival package:
 #   Rscript survival.R
 # It reads cohort.csv (written by `go test ./analysis -run TestSurvivalCohortFile
 # -update-survival`) and writes the *.ref.csv files the tests compare with.
