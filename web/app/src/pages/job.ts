@@ -1,0 +1,172 @@
+// A job's page (#job/ID): its timeline from the ledger (admission, the
+// pooled study's rounds and summed iterations, dropped and flagged sites,
+// refusals with their safe reasons, each site's result, settlement), kept
+// live by polling until the job closes; then its results, downloaded,
+// checked against the ledger and decrypted in this browser, as tables and
+// plots, downloadable as CSV and JSON.
+import type uPlot from "uplot";
+import { Node, type Job, type StudyView } from "../api";
+import { calibrationPlot, forestPlot, forestRows, rocPlot } from "../plots";
+import { coefficientsCSV, diagnosticsOf, download, openSite, regressionOf, type Regression, type SiteResult } from "../results";
+import { signedIn } from "../session";
+import { $, h, short } from "../ui";
+
+type Step = { height: number; order: number; text: string; cls?: string };
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+let shownJob = 0;
+let openedFor = "";
+let plots: uPlot[] = [];
+
+const bps = (price: number, b: number) => Math.floor((price * b) / 10000);
+
+/** timeline orders what the ledger records of a job. */
+export function timeline(j: Job, sv?: StudyView): Step[] {
+  const s: Step[] = [];
+  const add = (height: number | undefined, text: string, cls?: string) => height !== undefined && s.push({ height, order: s.length, text, cls });
+  add(j.admitted_height, `admitted: ${j.escrow} tokens escrowed; ${j.sites.map((x) => `${x.dataset} v${x.version} (ε ${x.epsilon_milli / 1000})`).join(", ")}; deadline height ${j.deadline_height}`);
+  const st = j.study ?? sv?.study;
+  for (const r of st?.rounds ?? []) {
+    add(r.started_height, `study round ${r.round} started with ${r.participants.join(", ")}`);
+    if (r.ended_height) add(r.ended_height, `study round ${r.round} ended: ${r.end_reason ?? ""}`, "bad");
+  }
+  for (const sum of sv?.sums ?? []) add(sum.height, `${sum.phase === "final" ? "final sum" : `iteration ${sum.iteration + 1}`} summed on the ledger (round ${sum.round}, ${sum.participants.length} sites; only the sum is stored)`);
+  for (const x of st?.excluded ?? []) add(x.height, `${x.dataset} ${x.kind} in round ${x.round}, iteration ${x.iteration}: ${x.reason}`, "bad");
+  for (const site of j.sites) {
+    if (site.result) add(site.result.posted_height, `${site.dataset}: result posted by worker ${short(site.result.worker)} (hash ${site.result.result_hash.slice(0, 12)}…)`, "ok");
+    if (site.refusal) add(j.closed_height ?? j.admitted_height, `${site.dataset} refused the job: ${site.refusal.code}${site.refusal.param ? ` at ${site.refusal.param}` : ""}${site.refusal.column ? ` (column ${site.refusal.column})` : ""}`, "bad");
+  }
+  if (j.status === "completed") {
+    const paid = j.sites.filter((x) => !x.excluded).map((x) => `${x.org} ${bps(x.price, x.reward_split.institution_bps)}, its patients' pool ${bps(x.price, x.reward_split.patient_pool_bps)}, its worker ${x.price - bps(x.price, x.reward_split.institution_bps) - bps(x.price, x.reward_split.patient_pool_bps)}`);
+    add(j.closed_height, `completed and settled: ${paid.join("; ")} tokens`, "ok");
+  } else if (j.status !== "admitted") {
+    add(j.closed_height, `${j.status}: ${j.reason ?? ""} — the escrow of every site that released nothing is refunded`, "bad");
+  }
+  return s.sort((a, b) => a.height - b.height || a.order - b.order);
+}
+
+function progress(j: Job, sv?: StudyView): string {
+  if (j.status !== "admitted") return `Job ${j.id} ${j.status}${j.reason ? `: ${j.reason}` : ""}.`;
+  const st = sv?.study;
+  if (st) return `Job ${j.id} running: round ${st.round}, iteration ${st.iteration + 1}${st.done ? " (final sum in; sites posting results)" : ""}; ${sv!.posted.length} of ${st.participants.length} sites have posted to it.`;
+  return `Job ${j.id} running: ${j.sites.filter((x) => x.result).length} of ${j.sites.length} sites have posted results.`;
+}
+
+async function poll(node: Node, id: number) {
+  if (shownJob !== id) return;
+  try {
+    const j = await node.job(id);
+    const sv = j.study ? await node.study(id).catch(() => undefined) : undefined;
+    if (shownJob !== id) return;
+    $("job-title").textContent = `Job ${j.id}: ${j.analysis.replace(/_/g, " ")} for ${j.purpose.replace(/_/g, " ")}`;
+    const status = $("job-status");
+    status.textContent = progress(j, sv);
+    status.dataset.status = j.status;
+    $("job-params").textContent = JSON.stringify(j.params);
+    $("job-timeline").replaceChildren(...timeline(j, sv).map((x) => h("li", x.cls ? { class: x.cls } : {}, h("span", { class: "mono" }, `#${x.height} `), x.text)));
+    if (j.status === "admitted") {
+      timer = setTimeout(() => poll(node, id), 1000);
+      return;
+    }
+    if (j.status === "completed" && openedFor !== `${id}`) await showResults(node, j);
+  } catch (e) {
+    $("job-status").textContent = `could not load job ${id}: ${(e as Error).message}`;
+    timer = setTimeout(() => poll(node, id), 3000);
+  }
+}
+
+export function renderJob(node: Node, id: number) {
+  if (timer) clearTimeout(timer);
+  if (shownJob !== id) {
+    for (const p of plots) p.destroy();
+    plots = [];
+    openedFor = "";
+    $("job-results").hidden = true;
+    $("job-timeline").replaceChildren();
+  }
+  shownJob = id;
+  poll(node, id);
+}
+
+export function leaveJob() {
+  shownJob = 0;
+  if (timer) clearTimeout(timer);
+}
+
+function coefficientTable(reg: Regression) {
+  const ratio = reg.ratio_name?.replace(/_/g, " ");
+  const f = (v?: number, d = 4) => (v === undefined ? "" : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(d));
+  return h("table", { id: "coefficients" },
+    h("thead", {}, h("tr", {}, ...["term", "estimate", "SE", reg.stat_name || "stat", "p", "95% CI", ...(ratio ? [ratio, `${ratio} 95% CI`] : [])].map((x) => h("th", {}, x)))),
+    h("tbody", {}, ...reg.coefficients.map((c) => h("tr", {}, h("td", { class: "mono" }, c.name), h("td", {}, f(c.estimate)), h("td", {}, f(c.se)), h("td", {}, f(c.stat, 2)),
+      h("td", {}, f(c.p, 3)), h("td", {}, `${f(c.lower)} – ${f(c.upper)}`),
+      ...(ratio ? [h("td", {}, f(c.ratio?.estimate, 3)), h("td", {}, c.ratio ? `${f(c.ratio.lower, 3)} – ${f(c.ratio.upper, 3)}` : "")] : [])))));
+}
+
+/** showResults opens every site's result here and draws the first release. */
+async function showResults(node: Node, j: Job) {
+  const sec = $("job-results");
+  const k = signedIn();
+  sec.hidden = false;
+  const checksBox = $("result-checks"), body = $("result-body");
+  if (!k) {
+    checksBox.replaceChildren(h("p", {}, "Sign in with the key the job's results were encrypted to, to open them here."));
+    return;
+  }
+  openedFor = `${j.id}`;
+  checksBox.replaceChildren(h("p", {}, "Downloading and decrypting in this browser…"));
+  const opened: SiteResult[] = [];
+  for (const site of j.sites.filter((x) => x.result)) opened.push(await openSite(node, j, site, k.x25519));
+  checksBox.replaceChildren(...opened.map((o) => h("div", {}, h("h4", {}, o.site.dataset),
+    h("ul", { class: "checks" }, ...o.checks.map((c) => h("li", { class: c.ok ? "ok" : "bad" }, `${c.ok ? "✓" : "✗"} ${c.what}: `, h("code", {}, c.detail)))))));
+  const good = opened.filter((o) => o.result && o.checks.every((c) => c.ok));
+  const verified = $("result-verified");
+  verified.textContent = good.length === opened.length && good.length > 0
+    ? `Verified against the ledger: ${good.length} of ${opened.length} results.` : `NOT verified: ${opened.length - good.length} of ${opened.length} results failed a check.`;
+  verified.className = good.length === opened.length && good.length > 0 ? "ok" : "bad";
+  verified.dataset.result = good.length === opened.length && good.length > 0 ? "verified" : "failed";
+  body.replaceChildren();
+  for (const p of plots) p.destroy();
+  plots = [];
+  if (!good.length) return;
+  const first = good[0].result!;
+  const pooled = first.release_kind.startsWith("pooled");
+  const width = Math.min(760, Math.max(300, body.clientWidth || sec.clientWidth - 32));
+  const results = good.map((o) => o.result);
+  const dl = h("p", { class: "row" },
+    h("button", { type: "button", class: "secondary", id: "download-json", onclick: () => download(`job-${j.id}-results.json`, "application/json", JSON.stringify(results, null, 2)) }, "Download JSON"));
+  body.append(h("p", { class: "note" }, pooled ? `One model pooled across ${good.length} sites (every site released the same fit).` : `${good.length} site result(s); the first is drawn.`), dl);
+  const reg = regressionOf(first);
+  if (!reg) {
+    body.append(h("pre", { class: "mono" }, JSON.stringify(first.release, null, 1)));
+    return;
+  }
+  dl.append(h("button", { type: "button", class: "secondary", id: "download-csv", onclick: () => download(`job-${j.id}-coefficients.csv`, "text/csv", coefficientsCSV(reg)) }, "Download CSV"));
+  body.append(h("p", {}, `${reg.outcome}: ${reg.link} model on about ${reg.n} patients${reg.events ? ` (about ${reg.events} events)` : ""}${first.release?.noisy ? ", with differential-privacy noise" : ", exact"}.`));
+  const { rows, log, label } = forestRows(reg);
+  const forest = h("figure", { id: "forest", "aria-label": `forest plot of ${rows.length} terms` });
+  body.append(h("h3", {}, "Forest plot"), forest);
+  const t0 = performance.now();
+  plots.push(forestPlot(forest, rows, log, label, width));
+  forest.dataset.terms = String(rows.length);
+  forest.dataset.ms = (performance.now() - t0).toFixed(1);
+  body.append(h("h3", {}, "Coefficients"), h("div", { class: "scroll" }, coefficientTable(reg)));
+  const diag = diagnosticsOf(first);
+  const roc = reg.roc;
+  if (roc?.length) {
+    const el = h("figure", { id: "roc" });
+    body.append(h("h3", {}, "Discrimination"), el);
+    plots.push(rocPlot(el, roc, reg.auc, Math.min(width, 420)));
+  } else if (diag) {
+    body.append(h("h3", {}, "Discrimination"), h("p", {}, `AUC ${diag.auc.toFixed(3)} (from the pooled, noisy risk histogram; no curve is released)`));
+  } else if (first.release?.roc_suppressed) {
+    body.append(h("p", { class: "note" }, "The ROC curve was withheld: events or non-events were fewer than the minimum cohort."));
+  }
+  const cal = diag?.calibration ?? reg.calibration;
+  if (cal) body.append(h("p", {}, `Calibration: intercept ${cal.intercept.toFixed(3)}, slope ${cal.slope.toFixed(3)} (1 is perfect).`));
+  if (diag?.bins?.length) {
+    const el = h("figure", { id: "calibration" });
+    body.append(h("h3", {}, "Calibration"), el);
+    plots.push(calibrationPlot(el, diag.bins, Math.min(width, 420)));
+  }
+}
