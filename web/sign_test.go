@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/medchain/medchain/web"
 )
 
@@ -83,4 +85,38 @@ func TestBrowserSignsLikeGo(t *testing.T) {
 
 func htmlUnescape(s string) string {
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'").Replace(s)
+}
+
+// TestForestPlot30Terms draws a forest plot of 30 terms with the app's
+// plotting code in headless Chromium (a real run, not virtual time) and
+// logs how long the first and a typical render take; it asserts only that
+// a plot was drawn (no timing assertions: the machine may be loaded).
+func TestForestPlot30Terms(t *testing.T) {
+	browser := chromium(t)
+	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler())
+	mux.HandleFunc("/test/forest-bench.html", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "testdata/forest-bench.html")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx, _ := browserCtx(t, browser)
+	if err := run(ctx, chromedp.Navigate(srv.URL+"/test/forest-bench.html")); err != nil {
+		t.Fatal(err)
+	}
+	text, err := waitText(ctx, "#out", "}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		First, Median float64
+		Canvases      int
+	}
+	if err := json.Unmarshal([]byte(text), &got); err != nil {
+		t.Fatalf("%v: %s", err, text)
+	}
+	if got.Canvases != 1 {
+		t.Fatalf("%d canvases drawn, want 1", got.Canvases)
+	}
+	t.Logf("forest plot of 30 terms: first render %.1f ms, median of 20 more %.1f ms", got.First, got.Median)
 }

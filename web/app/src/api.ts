@@ -69,7 +69,7 @@ export interface Consent {
   created_height: number; revoked_height?: number;
 }
 /** @schema LedgerAuditEntry */
-export interface AuditEntry { height: number; type: string; signer: string; code: number; log?: string; changes?: { key: string }[] }
+export interface AuditEntry { height: number; type?: string; signer?: string; code: number; log?: string; changes?: { key: string }[] }
 /** @schema AuditInclusion */
 export interface AuditInclusion {
   index: number; leaf_hash: string; raw: string; entry: AuditEntry;

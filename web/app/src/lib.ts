@@ -2,3 +2,4 @@
 export * from "./canonical";
 export * from "./tx";
 export * from "./json";
+export { forestPlot } from "./plots";

@@ -24,7 +24,7 @@ const bps = (price: number, b: number) => Math.floor((price * b) / 10000);
 export function timeline(j: Job, sv?: StudyView): Step[] {
   const s: Step[] = [];
   const add = (height: number | undefined, text: string, cls?: string) => height !== undefined && s.push({ height, order: s.length, text, cls });
-  add(j.admitted_height, `admitted: ${j.escrow} tokens escrowed; ${j.sites.map((x) => `${x.dataset} v${x.version} (ε ${x.epsilon_milli / 1000})`).join(", ")}; deadline height ${j.deadline_height}`);
+  add(j.admitted_height, `admitted: ${j.sites.reduce((n, x) => n + x.price, 0)} tokens escrowed; ${j.sites.map((x) => `${x.dataset} v${x.version} (ε ${x.epsilon_milli / 1000})`).join(", ")}; deadline height ${j.deadline_height}`);
   const st = j.study ?? sv?.study;
   for (const r of st?.rounds ?? []) {
     add(r.started_height, `study round ${r.round} started with ${r.participants.join(", ")}`);
