@@ -177,7 +177,28 @@ func TestResearcherJourney(t *testing.T) {
 	if want := fmt.Sprint(seed.DemoSites[0].Price+seed.DemoSites[1].Price+seed.DemoSites[2].Price) + " tokens"; !strings.HasPrefix(price, want) {
 		t.Fatalf("the page quotes %q, want %q", price, want)
 	}
-	if err := run(ctx, chromedp.Click("#c-submit", chromedp.ByID)); err != nil {
+	// The study submitted is the demo's (a pooled fit with the
+	// interaction of raw age did not converge within the job's deadline on
+	// this test network): the interaction and the filter are removed, and
+	// the changed study must be checked again before it can be signed.
+	var disabled bool
+	if err := run(ctx, chromedp.Click(`#c-interactions button`, chromedp.ByQuery), chromedp.Click(`#c-filters .filter button`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("#c-submit").disabled`, &disabled)); err != nil {
+		t.Fatal(err)
+	}
+	if !disabled {
+		t.Fatal("a changed study can be submitted without being checked again")
+	}
+	if err := run(ctx, chromedp.Value("#c-params", &params, chromedp.ByID)); err != nil || strings.Contains(params, "age:smoker") || strings.Contains(params, "filter") {
+		t.Fatalf("after removing the interaction and the filter the params are %s (%v)", params, err)
+	}
+	if err := run(ctx, chromedp.Click("#c-check", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#composer-msg", "fits every dataset's schema"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if err := run(ctx, chromedp.WaitEnabled("#c-submit", chromedp.ByID), chromedp.Click("#c-submit", chromedp.ByID)); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
 	// Admitted, the page moves to the job's own page.
@@ -229,6 +250,22 @@ func TestResearcherJourney(t *testing.T) {
 		t.Fatal(pageText(ctx, err))
 	}
 	t.Logf("forest plot of %s terms drawn in %s ms (loaded shared machine)", terms, ms)
+	var drawn struct {
+		Inked int    `json:"inked"`
+		Label string `json:"label"`
+	}
+	if err := run(ctx, chromedp.Evaluate(`(() => {
+		const c = document.querySelector("#forest canvas");
+		const d = c.width ? c.getContext("2d").getImageData(0, 0, c.width, c.height).data : [];
+		let n = 0;
+		for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+		return { inked: n, label: document.querySelector("#forest").getAttribute("aria-label") };
+	})()`, &drawn)); err != nil {
+		t.Fatal(err)
+	}
+	if drawn.Inked < 2000 || !strings.Contains(drawn.Label, "odds ratio") || !strings.Contains(drawn.Label, "diabetes ") {
+		t.Fatalf("the forest plot was not drawn: %d pixels painted; it says %q", drawn.Inked, drawn.Label)
+	}
 
 	// The page shows the coefficients the Go client decrypts.
 	res, _, err := compute.FetchResult(ctx0, c, job, job.Sites[0].Dataset, rita)

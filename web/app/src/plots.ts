@@ -20,6 +20,15 @@ export function forestRows(reg: Regression): { rows: ForestRow[]; log: boolean; 
   return { rows, log, label: log ? (reg.ratio_name === "hazard_ratio" ? "hazard ratio (95% CI, log scale)" : "odds ratio (95% CI, log scale)") : "estimate (95% CI)" };
 }
 
+/** logTicks picks readable ratio ticks (1-2-5, finer for a narrow range). */
+export function logTicks(min: number, max: number): number[] {
+  const coarse = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100];
+  const fine = [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10];
+  const pick = (c: number[]) => c.filter((v) => v >= min && v <= max);
+  const t = pick(coarse);
+  return t.length >= 3 ? t : pick(fine);
+}
+
 /** forestPlot draws rows top to bottom: term on the left, interval across. */
 export function forestPlot(el: HTMLElement, rows: ForestRow[], log: boolean, label: string, width: number): uPlot {
   const finite = rows.flatMap((r) => [r.lo, r.hi, r.est]).filter((v) => Number.isFinite(v) && (!log || v > 0));
@@ -42,14 +51,17 @@ export function forestPlot(el: HTMLElement, rows: ForestRow[], log: boolean, lab
     cursor: { show: false },
     scales: {
       // The terms run down the side (x is the vertical scale), the values across.
-      x: { time: false, ori: 1, dir: 1, range: [-0.6, rows.length - 0.4] },
+      x: { time: false, ori: 1, dir: -1, range: [-0.6, rows.length - 0.4] },
       y: { ori: 0, dir: 1, distr: log ? 3 : 1, log: 10, range: [min, max] },
     },
     axes: [
       { scale: "x", side: 3, size: Math.min(220, 16 + 7 * Math.max(...names.map((n) => n.length), 4)), grid: { show: false },
         splits: () => idx, values: (_u, splits) => splits.map((s) => names[s] ?? "") },
-      { scale: "y", side: 2, label, labelSize: 20, grid: { stroke: "#e6e9ef" },
-        values: (_u, splits) => splits.map((v) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(0) : String(+v.toPrecision(2)))) },
+      { scale: "y", side: 2, label, labelSize: 20, grid: { stroke: "#e6e9ef" }, splits: log ? () => logTicks(min, max) : undefined,
+        // Label every tick chosen (uPlot labels only powers of ten on a log axis).
+        filter: log ? (_u, splits) => splits : undefined,
+        // A log axis leaves some splits unlabelled (null).
+        values: (_u, splits) => splits.map((v) => (v == null ? "" : Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(0) : String(+v.toPrecision(2)))) },
     ],
     series: [{}, { scale: "y", paths: () => null, points: { show: false } }],
     hooks: {

@@ -57,10 +57,11 @@ async function poll(node: Node, id: number) {
   try {
     const j = await node.job(id);
     const sv = j.study ? await node.study(id).catch(() => undefined) : undefined;
+    const height = j.status === "admitted" ? (await node.status()).height : 0;
     if (shownJob !== id) return;
     $("job-title").textContent = `Job ${j.id}: ${j.analysis.replace(/_/g, " ")} for ${j.purpose.replace(/_/g, " ")}`;
     const status = $("job-status");
-    status.textContent = progress(j, sv);
+    status.textContent = progress(j, sv) + (height > j.deadline_height ? ` Its deadline (height ${j.deadline_height}) has passed: anyone may expire it, which refunds you.` : "");
     status.dataset.status = j.status;
     $("job-params").textContent = JSON.stringify(j.params);
     $("job-timeline").replaceChildren(...timeline(j, sv).map((x) => h("li", x.cls ? { class: x.cls } : {}, h("span", { class: "mono" }, `#${x.height} `), x.text)));
@@ -144,7 +145,9 @@ async function showResults(node: Node, j: Job) {
   dl.append(h("button", { type: "button", class: "secondary", id: "download-csv", onclick: () => download(`job-${j.id}-coefficients.csv`, "text/csv", coefficientsCSV(reg)) }, "Download CSV"));
   body.append(h("p", {}, `${reg.outcome}: ${reg.link} model on about ${reg.n} patients${reg.events ? ` (about ${reg.events} events)` : ""}${first.release?.noisy ? ", with differential-privacy noise" : ", exact"}.`));
   const { rows, log, label } = forestRows(reg);
-  const forest = h("figure", { id: "forest", "aria-label": `forest plot of ${rows.length} terms` });
+  // The plot is a canvas: its figures are also said in words, for screen readers.
+  const forest = h("figure", { id: "forest", role: "img", "aria-label": `forest plot, ${label}: ` +
+    rows.map((r) => `${r.name} ${r.est.toFixed(3)} (${r.lo.toFixed(3)} to ${r.hi.toFixed(3)})`).join("; ") });
   body.append(h("h3", {}, "Forest plot"), forest);
   const t0 = performance.now();
   plots.push(forestPlot(forest, rows, log, label, width));
