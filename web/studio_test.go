@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/medchain/medchain/api/apitest"
@@ -89,7 +91,7 @@ func waitFor(ctx context.Context, within time.Duration, cond string) error {
 // decrypts. No request the page made carried the researcher's private keys
 // or anything of the decrypted result.
 func TestResearcherJourney(t *testing.T) {
-	browser := chromium(t)
+	chrome := chromium(t)
 	if testing.Short() {
 		t.Skip("seeds the demo and runs a pooled study")
 	}
@@ -101,7 +103,7 @@ func TestResearcherJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, requests := browserCtxFor(t, browser, 7*time.Minute)
+	ctx, requests := browserCtxFor(t, chrome, 7*time.Minute)
 	devKey := `button.devkey[data-name="rita-researcher"]`
 	if err := run(ctx, chromedp.Navigate(n.URL+"/#signin"), chromedp.WaitVisible(devKey, chromedp.ByQuery), chromedp.Click(devKey, chromedp.ByQuery)); err != nil {
 		t.Fatal(pageText(ctx, err))
@@ -243,6 +245,9 @@ func TestResearcherJourney(t *testing.T) {
 	}
 	var terms, ms string
 	var canvases int
+	if err := waitFor(ctx, 10*time.Second, `document.querySelector("#forest")?.dataset.ms !== undefined`); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
 	if err := run(ctx, chromedp.WaitVisible("#forest canvas", chromedp.ByQuery),
 		chromedp.AttributeValue("#forest", "data-terms", &terms, nil, chromedp.ByID),
 		chromedp.AttributeValue("#forest", "data-ms", &ms, nil, chromedp.ByID),
@@ -289,6 +294,36 @@ func TestResearcherJourney(t *testing.T) {
 			t.Errorf("the coefficient table does not show %s = %.4f:\n%s", co.Name, co.Estimate, table)
 		}
 	}
+	// The downloads are made in the page (blob: URLs) and hold what the
+	// page decrypted.
+	dl := t.TempDir()
+	if err := run(ctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(dl),
+		chromedp.Click("#download-csv", chromedp.ByID), chromedp.Click("#download-json", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	csvFile := filepath.Join(dl, fmt.Sprintf("job-%d-coefficients.csv", id))
+	jsonFile := filepath.Join(dl, fmt.Sprintf("job-%d-results.json", id))
+	var csvText, jsonText []byte
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		csvText, _ = os.ReadFile(csvFile)
+		jsonText, _ = os.ReadFile(jsonFile)
+		if len(csvText) > 0 && len(jsonText) > 0 {
+			break
+		}
+	}
+	if !strings.HasPrefix(string(csvText), "term,estimate,se,z,p,lower,upper,odds_ratio") {
+		t.Errorf("downloaded CSV:\n%s", csvText)
+	}
+	for _, co := range coefs {
+		if !strings.Contains(string(csvText), co.Name+","+strconv.FormatFloat(co.Estimate, 'g', -1, 64)+",") {
+			t.Errorf("the CSV has no row %s,%v", co.Name, co.Estimate)
+		}
+	}
+	var downloaded []compute.Result
+	if err := json.Unmarshal(jsonText, &downloaded); err != nil || len(downloaded) != 3 || downloaded[0].Job != id || downloaded[0].ReleaseKind != compute.KindPooledRegression {
+		t.Errorf("downloaded JSON (%v): %.300s", err, jsonText)
+	}
+
 	screenshots(t, ctx, "researcher", "job/"+strconv.FormatUint(id, 10), "studio")
 
 	// Nothing secret, nothing decrypted, left the browser.
