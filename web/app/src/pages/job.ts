@@ -18,6 +18,15 @@ let shownJob = 0;
 let openedFor = "";
 let plots: uPlot[] = [];
 
+// Plots follow the page's width (a phone turned, a window resized).
+const plotWidth = () => Math.min(760, Math.max(280, $("result-body").clientWidth || 300));
+window.addEventListener("resize", () => {
+  for (const p of plots) {
+    const w = p.root.parentElement?.id === "forest" ? plotWidth() : Math.min(plotWidth(), 420);
+    if (Math.abs(p.width - w) > 4) p.setSize({ width: w, height: p.root.parentElement?.id === "forest" ? p.height : Math.min(w, 320) });
+  }
+});
+
 const bps = (price: number, b: number) => Math.floor((price * b) / 10000);
 
 /** timeline orders what the ledger records of a job. */
@@ -132,7 +141,7 @@ async function showResults(node: Node, j: Job) {
   if (!good.length) return;
   const first = good[0].result!;
   const pooled = first.release_kind.startsWith("pooled");
-  const width = Math.min(760, Math.max(300, body.clientWidth || sec.clientWidth - 32));
+  const width = plotWidth();
   const results = good.map((o) => o.result);
   const dl = h("p", { class: "row" },
     h("button", { type: "button", class: "secondary", id: "download-json", onclick: () => download(`job-${j.id}-results.json`, "application/json", JSON.stringify(results, null, 2)) }, "Download JSON"));

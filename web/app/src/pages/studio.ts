@@ -98,6 +98,8 @@ function refreshComposer() {
   }));
   for (const id of ["c-int-a", "c-int-b"]) options($(id) as HTMLSelectElement, fields.filter((f) => f.name !== outcome).map((f) => [f.name, f.name]));
   for (const sel of document.querySelectorAll<HTMLSelectElement>("#c-filters select.fcol")) options(sel, fields.map((f) => [f.name, f.name]));
+  const spec = analyses.find((a) => a.name === ($("c-analysis") as HTMLSelectElement).value);
+  $("c-analysis-doc").textContent = spec ? `${spec.summary} Parameters: ${spec.params.filter((p) => !p.path.includes(".") && !p.path.includes("[")).map((p) => `${p.path}${p.required ? "" : " (optional)"}`).join(", ")}.` : "";
   const reg = regressions.includes(($("c-analysis") as HTMLSelectElement).value);
   $("c-model").hidden = !reg;
   writeParams();
