@@ -3,3 +3,4 @@ export * from "./canonical";
 export * from "./tx";
 export * from "./json";
 export { forestPlot } from "./plots";
+export { timeline } from "./timeline";
