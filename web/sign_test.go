@@ -90,7 +90,8 @@ func htmlUnescape(s string) string {
 // TestForestPlot30Terms draws a forest plot of 30 terms with the app's
 // plotting code in headless Chromium (a real run, not virtual time) and
 // logs how long the first and a typical render take; it asserts only that
-// a plot was drawn (no timing assertions: the machine may be loaded).
+// the plots were drawn — the forest plot, then a ROC curve and a
+// calibration plot (no timing assertions: the machine may be loaded).
 func TestForestPlot30Terms(t *testing.T) {
 	browser := chromium(t)
 	mux := http.NewServeMux()
@@ -112,6 +113,7 @@ func TestForestPlot30Terms(t *testing.T) {
 		First, Median   float64
 		Canvases, Width int
 		Inked           int
+		Others          struct{ ROC, Calibration int }
 		Errors          []string
 	}
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
@@ -122,6 +124,10 @@ func TestForestPlot30Terms(t *testing.T) {
 	// drawing.
 	if got.Canvases != 1 || got.Width == 0 || got.Inked < 5000 || len(got.Errors) > 0 {
 		t.Fatalf("the forest plot was not drawn: %s", text)
+	}
+	// So are the ROC curve and the calibration plot.
+	if got.Others.ROC < 2000 || got.Others.Calibration < 2000 {
+		t.Fatalf("the ROC or calibration plot was not drawn: %s", text)
 	}
 	t.Logf("forest plot of 30 terms: first render %.1f ms, median of 20 more %.1f ms", got.First, got.Median)
 }

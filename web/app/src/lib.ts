@@ -2,5 +2,5 @@
 export * from "./canonical";
 export * from "./tx";
 export * from "./json";
-export { forestPlot } from "./plots";
+export { forestPlot, rocPlot, calibrationPlot } from "./plots";
 export { timeline } from "./timeline";

@@ -114,7 +114,7 @@ export function rocPlot(el: HTMLElement, roc: { fpr: number; tpr: number }[], au
     title: auc !== undefined ? `ROC curve (AUC ${auc.toFixed(3)})` : "ROC curve",
     scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
     axes: [{ label: "false positive rate", labelSize: 20 }, { label: "true positive rate", labelSize: 20 }],
-    series: [{ label: "FPR" }, { label: "TPR", stroke: accent, width: 2 }, { label: "chance", stroke: faint, dash: [4, 4] }],
+    series: [{ label: "FPR" }, { label: "TPR", stroke: accent, width: 2 }, { label: "chance", stroke: faint, dash: [4, 4], points: { show: false } }],
   }, [xs, roc.map((p) => p.tpr), xs], el);
 }
 
@@ -130,6 +130,6 @@ export function calibrationPlot(el: HTMLElement, bins: CalibrationBin[], width: 
     scales: { x: { time: false, range: [0, top] }, y: { range: [0, top] } },
     axes: [{ label: "predicted risk", labelSize: 20 }, { label: "observed event rate", labelSize: 20 }],
     series: [{ label: "predicted" }, { label: "observed", stroke: accent, width: 2, points: { show: true, size: 8 } },
-      { label: "perfect", stroke: faint, dash: [4, 4] }],
+      { label: "perfect", stroke: faint, dash: [4, 4], points: { show: false } }],
   }, [xs, sorted.map((b) => b.observed), xs], el);
 }
