@@ -101,6 +101,20 @@ func TestValidateJob(t *testing.T) {
 	if !reflect.DeepEqual(v.Study, want) {
 		t.Errorf("validate planned %+v, the CLI plans %+v", v.Study, want)
 	}
+	// A pooled study needs a public bound for every column of its design:
+	// a column with no plausible range cannot be planned, and the answer
+	// says so before anything is signed.
+	for _, id := range []string{ds + "-3", ds + "-4"} {
+		do(t, "st-mary-admin", &ledger.RegisterDataset{ID: id, Version: 1, Title: "Validate " + id, RecordBand: "1k-10k",
+			Schema:      []ledger.Field{{Name: "frailty_score", Type: "number"}, {Name: "cvd_10y", Type: "boolean"}},
+			ContentRoot: testRoot, Locator: "vault://st-mary/" + id})
+	}
+	unbounded, _ := json.Marshal(api.ValidateRequest{Datasets: []string{ds + "-3", ds + "-4"}, Analysis: "logistic_regression",
+		Params: json.RawMessage(`{"outcome":"cvd_10y","features":["frailty_score"]}`)})
+	e = apiErr(t, "POST", "/v1/jobs/validate", unbounded, http.StatusBadRequest, "invalid_field")
+	if e.Param != "params" || e.Reason != "bad_value" || !strings.Contains(e.Message, `frailty_score`) || !strings.Contains(e.Message, "plausible range") {
+		t.Errorf("an unplannable pooled study: %+v", e)
+	}
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":["nope"],"analysis":"cohort_count","params":{}}`), http.StatusNotFound, "not_found")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":[],"analysis":"cohort_count","params":{}}`), http.StatusBadRequest, "invalid_field")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"dataset":"x"}`), http.StatusBadRequest, "malformed")
