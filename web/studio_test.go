@@ -243,6 +243,11 @@ func TestResearcherJourney(t *testing.T) {
 	if _, err := waitText(ctx, "#result-verified", "Verified against the ledger: 3 of 3 results."); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
+	// Among the checks: each result hash proven on chain in the browser.
+	checks, err := waitText(ctx, "#result-checks", "in the job record on chain")
+	if err != nil || strings.Count(checks, "✓ the result hash is in the job record on chain") != 3 {
+		t.Fatalf("the result checks do not prove each hash on chain (%v):\n%s", err, checks)
+	}
 	var terms, ms string
 	var canvases int
 	if err := waitFor(ctx, 10*time.Second, `document.querySelector("#forest")?.dataset.ms !== undefined`); err != nil {

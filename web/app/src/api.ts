@@ -25,6 +25,7 @@ export const routes = {
   auditEntry: "GET /v1/audit/entries/{index}",
   auditInclusion: "GET /v1/audit/inclusion",
   header: "GET /v1/headers/{height}",
+  stateProof: "GET /v1/state/proof",
 } as const;
 export type Route = keyof typeof routes;
 

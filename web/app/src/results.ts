@@ -8,6 +8,7 @@ import { bech32 } from "@scure/base";
 import { Decrypter } from "age-encryption";
 import type { Job, JobSite, Node } from "./api";
 import { fromBase64, hex } from "./canonical";
+import type { ProvenJob } from "./stateproof";
 
 /** Result is compute.Result, the plaintext of a site's result. */
 export interface Result {
@@ -49,12 +50,21 @@ export async function decryptResult(ciphertext: Uint8Array, x25519: Uint8Array):
   return r;
 }
 
-/** openSite downloads, checks and decrypts one site's result. */
-export async function openSite(node: Node, job: Job, site: JobSite, x25519: Uint8Array): Promise<SiteResult> {
+/** openSite downloads, checks and decrypts one site's result. proven is
+ * what the browser proved of the job's record on chain (./stateproof.ts),
+ * or why it could not. */
+export async function openSite(node: Node, job: Job, site: JobSite, x25519: Uint8Array, proven: ProvenJob | Error): Promise<SiteResult> {
   const checks: Check[] = [];
   const out: SiteResult = { site, checks };
   if (!site.result) return out;
   const posted = site.result;
+  if (proven instanceof Error) {
+    checks.push({ what: "the result hash is in the job record on chain", ok: false, detail: proven.message });
+  } else {
+    const onChain = proven.results.get(site.dataset);
+    checks.push({ what: "the result hash is in the job record on chain (state proof → state root → app hash → header, checked here)",
+      ok: onChain === posted.result_hash, detail: onChain === posted.result_hash ? `as of height ${proven.height}` : `the proven record holds ${onChain ?? "no result"}` });
+  }
   const blob = await node.result(job.id, site.dataset);
   const ct = fromBase64(blob.ciphertext);
   const got = hex(sha256(ct));

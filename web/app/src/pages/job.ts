@@ -9,6 +9,7 @@ import { Node, type Job, type StudyView } from "../api";
 import { calibrationPlot, forestPlot, forestRows, rocPlot } from "../plots";
 import { coefficientsCSV, diagnosticsOf, download, openSite, regressionOf, type Regression, type SiteResult } from "../results";
 import { signedIn } from "../session";
+import { proveJobResults } from "../stateproof";
 import { timeline } from "../timeline";
 import { $, h } from "../ui";
 
@@ -99,7 +100,8 @@ async function showResults(node: Node, j: Job) {
   openedFor = `${j.id}`;
   checksBox.replaceChildren(h("p", {}, "Downloading and decrypting in this browser…"));
   const opened: SiteResult[] = [];
-  for (const site of j.sites.filter((x) => x.result)) opened.push(await openSite(node, j, site, k.x25519));
+  const proven = await proveJobResults(node, j.id).catch((e) => e as Error);
+  for (const site of j.sites.filter((x) => x.result)) opened.push(await openSite(node, j, site, k.x25519, proven));
   checksBox.replaceChildren(...opened.map((o) => h("div", {}, h("h4", {}, o.site.dataset),
     h("ul", { class: "checks" }, ...o.checks.map((c) => h("li", { class: c.ok ? "ok" : "bad" }, `${c.ok ? "✓" : "✗"} ${c.what}: `, h("code", {}, c.detail)))))));
   const good = opened.filter((o) => o.result && o.checks.every((c) => c.ok));
