@@ -4,3 +4,4 @@ export * from "./tx";
 export * from "./json";
 export { forestPlot, rocPlot, calibrationPlot } from "./plots";
 export { timeline } from "./timeline";
+export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
