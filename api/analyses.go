@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 
 	"github.com/medchain/medchain/jobparams"
@@ -53,10 +54,18 @@ type ValidateRequest struct {
 }
 
 // Validation is the answer of POST /v1/jobs/validate when the params fit
-// every dataset: the dataset versions they were checked against.
+// every dataset: the dataset versions they were checked against, what the
+// job costs under the current policies, and — for a job fitted as one pooled
+// model — the study a submit_job declares.
 type Validation struct {
 	Valid    bool             `json:"valid"`
 	Versions []CheckedVersion `json:"checked"`
+	// Price is the sum of the datasets' current policy prices: the escrow
+	// the ledger would take now (a dataset without a policy refuses jobs).
+	Price uint64 `json:"price"`
+	// Study is the pooled study to declare in submit_job.study, when the
+	// node plans studies and the job needs one.
+	Study *ledger.StudyRequest `json:"study,omitempty"`
 }
 
 // CheckedVersion is a dataset version params were checked against.
@@ -90,6 +99,7 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 	}
 	out := &Validation{Valid: true}
 	var optIn []ledger.ConsentQuery
+	var first []ledger.Field
 	err = s.b.View(func(rd store.ReadWriter, _ ledger.Commitment) error {
 		for _, id := range req.Datasets {
 			ds, err := ledger.GetDataset(rd, id)
@@ -109,11 +119,22 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 			if err := jobparams.Check(req.Analysis, req.Params, dv.Schema); err != nil {
 				return paramsError(id, err)
 			}
-			if req.Purpose != "" {
-				pol, err := ledger.GetPolicy(rd, id)
-				if err != nil {
-					return err
+			if first == nil {
+				first = dv.Schema
+			}
+			pol, err := ledger.GetPolicy(rd, id)
+			if err != nil {
+				return err
+			}
+			if pol != nil {
+				// Saturating: a total past 2^64 is refused by the ledger anyway.
+				if out.Price+pol.Price < out.Price {
+					out.Price = math.MaxUint64
+				} else {
+					out.Price += pol.Price
 				}
+			}
+			if req.Purpose != "" {
 				if pol != nil && pol.ConsentModel == ledger.ConsentOptIn {
 					optIn = append(optIn, ledger.ConsentQuery{Dataset: id, Org: ds.Org, Purpose: req.Purpose, Model: pol.ConsentModel})
 				}
@@ -131,6 +152,14 @@ func (s *Server) validateJob(r *http.Request) (any, error) {
 	if len(optIn) > 0 {
 		if err := s.someoneConsents(r, optIn); err != nil {
 			return nil, err
+		}
+	}
+	if s.plan != nil {
+		job := &ledger.SubmitJob{Datasets: req.Datasets, Analysis: req.Analysis, Params: req.Params}
+		if out.Study, err = s.plan(job, first); err != nil {
+			e := apiError(ledger.CodeInvalidField, "params: the pooled study cannot be planned: %v", err)
+			e.Param, e.Reason = "params", "bad_value"
+			return nil, e
 		}
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/api"
+	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 )
@@ -73,8 +74,48 @@ func TestValidateJob(t *testing.T) {
 		t.Errorf("opt-in without consents: %+v", e)
 	}
 	policy(ledger.ConsentOptOut)
-	if status, b := call(t, "POST", "/v1/jobs/validate", withPurpose); status != http.StatusOK {
+	status, b = call(t, "POST", "/v1/jobs/validate", withPurpose)
+	if status != http.StatusOK {
 		t.Errorf("opt-out: %d %s", status, b)
+	}
+	// The answer says the price (the policy's) and, for one dataset, no study.
+	v = api.Validation{}
+	if err := json.Unmarshal(b, &v); err != nil || v.Price != 20 || v.Study != nil {
+		t.Errorf("one dataset under a policy: %s, want price 20 and no study", b)
+	}
+	// A logistic regression over two datasets is one pooled model: the
+	// answer declares its study exactly as the CLI plans it (what a browser
+	// then signs), and prices both datasets (the second has no policy).
+	do(t, "st-mary-admin", &ledger.RegisterDataset{ID: ds + "-2", Version: 1, Title: "Validate 2", RecordBand: "1k-10k",
+		Schema:      []ledger.Field{{Name: "age", Type: "integer"}, {Name: "sex", Type: "code"}, {Name: "cvd_10y", Type: "boolean"}},
+		ContentRoot: testRoot, Locator: "vault://st-mary/validate-2"})
+	pooled := json.RawMessage(`{"outcome":"cvd_10y","features":["age*sex"],"factors":[{"column":"sex","levels":["F","M"]}]}`)
+	pb, _ := json.Marshal(api.ValidateRequest{Datasets: []string{ds, ds + "-2"}, Analysis: "logistic_regression", Params: pooled})
+	status, b = call(t, "POST", "/v1/jobs/validate", pb)
+	v = api.Validation{}
+	if err := json.Unmarshal(b, &v); err != nil || status != http.StatusOK || v.Price != 20 || v.Study == nil {
+		t.Fatalf("pooled study: %d %s", status, b)
+	}
+	want, err := compute.PlanStudy(pooled, []ledger.Field{{Name: "age", Type: "integer"}, {Name: "sex", Type: "code"}, {Name: "cvd_10y", Type: "boolean"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(v.Study, want) {
+		t.Errorf("validate planned %+v, the CLI plans %+v", v.Study, want)
+	}
+	// A pooled study needs a public bound for every column of its design:
+	// a column with no plausible range cannot be planned, and the answer
+	// says so before anything is signed.
+	for _, id := range []string{ds + "-3", ds + "-4"} {
+		do(t, "st-mary-admin", &ledger.RegisterDataset{ID: id, Version: 1, Title: "Validate " + id, RecordBand: "1k-10k",
+			Schema:      []ledger.Field{{Name: "frailty_score", Type: "number"}, {Name: "cvd_10y", Type: "boolean"}},
+			ContentRoot: testRoot, Locator: "vault://st-mary/" + id})
+	}
+	unbounded, _ := json.Marshal(api.ValidateRequest{Datasets: []string{ds + "-3", ds + "-4"}, Analysis: "logistic_regression",
+		Params: json.RawMessage(`{"outcome":"cvd_10y","features":["frailty_score"]}`)})
+	e = apiErr(t, "POST", "/v1/jobs/validate", unbounded, http.StatusBadRequest, "invalid_field")
+	if e.Param != "params" || e.Reason != "bad_value" || !strings.Contains(e.Message, `frailty_score`) || !strings.Contains(e.Message, "plausible range") {
+		t.Errorf("an unplannable pooled study: %+v", e)
 	}
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":["nope"],"analysis":"cohort_count","params":{}}`), http.StatusNotFound, "not_found")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":[],"analysis":"cohort_count","params":{}}`), http.StatusBadRequest, "invalid_field")

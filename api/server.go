@@ -21,6 +21,7 @@ type Server struct {
 	mux   *http.ServeMux
 	obs   Observer
 	guard *reqsig.Guard // signed requests (the consent routes)
+	plan  StudyPlanner
 }
 
 // Config adjusts a Server.
@@ -32,7 +33,18 @@ type Config struct {
 	Observer Observer
 	// Now is the limiters' clock; nil means time.Now (tests set it).
 	Now func() time.Time
+	// PlanStudy, if set, declares the pooled study of a job that needs one,
+	// for POST /v1/jobs/validate to return (the node sets compute's
+	// planner; the API cannot import it).
+	PlanStudy StudyPlanner
 }
+
+// StudyPlanner declares the study (the secure-aggregation spec) of a job
+// whose analysis is fitted as one pooled model across its datasets, from the
+// first dataset's schema, or returns nil when the job needs none. A browser
+// cannot run it (it needs the analysis formula parser and the plausible
+// ranges of normalize), so validate returns what the CLI would sign.
+type StudyPlanner func(job *ledger.SubmitJob, schema []ledger.Field) (*ledger.StudyRequest, error)
 
 // Observer sees each answer the server gives: the route pattern that
 // matched (never the request path, which carries ids and addresses), the
@@ -43,7 +55,7 @@ type Observer interface {
 
 // NewServer builds the API over a backend.
 func NewServer(b Backend, c Config) *Server {
-	s := &Server{b: b, mux: http.NewServeMux(), obs: c.Observer}
+	s := &Server{b: b, mux: http.NewServeMux(), obs: c.Observer, plan: c.PlanStudy}
 	now := c.Now
 	if now == nil {
 		now = time.Now

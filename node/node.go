@@ -193,7 +193,7 @@ func Start(home string, o Options) (*Node, error) {
 		return nil, fmt.Errorf("API listen on %s: %w", s.API, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics}).Handler())
+	mux.Handle("/v1/", api.NewServer(n, api.Config{Limits: hs.Limits, Observer: n.metrics, PlanStudy: planStudy}).Handler())
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("/", web.HandlerWith(webOptions(home, o)))
 	if o.Devices != nil {
@@ -399,4 +399,14 @@ func webOptions(home string, o Options) web.Options {
 		return web.Options{}
 	}
 	return web.Options{DevKeysDir: KeysDir(home)}
+}
+
+// planStudy is the API's study planner: the pooled study of a job that is
+// fitted as one model across its datasets (compute.NeedsStudy), declared
+// as the CLI declares it, so that a browser signs the same submit_job.
+func planStudy(m *ledger.SubmitJob, schema []ledger.Field) (*ledger.StudyRequest, error) {
+	if !compute.NeedsStudy(m) {
+		return nil, nil
+	}
+	return compute.PlanStudy(m.Params, schema, nil)
 }

@@ -59,6 +59,13 @@ func seedCatalogue(t *testing.T, ctx context.Context, n *apitest.Node) {
 // left the browser.
 func browserCtx(t *testing.T, path string) (context.Context, func() []string) {
 	t.Helper()
+	return browserCtxFor(t, path, 2*time.Minute)
+}
+
+// browserCtxFor is browserCtx for a journey that takes longer than two
+// minutes (one that waits for a pooled study).
+func browserCtxFor(t *testing.T, path string, within time.Duration) (context.Context, func() []string) {
+	t.Helper()
 	// Not t.TempDir: Chromium's helper processes may still be writing to
 	// the profile for a moment after the browser is closed, which would fail
 	// the test in TempDir's cleanup. The profile is removed best-effort.
@@ -73,7 +80,7 @@ func browserCtx(t *testing.T, path string) (context.Context, func() []string) {
 		chromedp.UserDataDir(profile))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelC := context.WithTimeout(ctx, within)
 	t.Cleanup(func() {
 		cancelC()
 		cancelB()
@@ -172,7 +179,7 @@ func screenshots(t *testing.T, ctx context.Context, prefix string, pages ...stri
 				chromedp.Sleep(700*time.Millisecond), chromedp.FullScreenshot(&png, 100)); err != nil {
 				t.Fatal(err)
 			}
-			f := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.png", prefix, p, size.name))
+			f := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.png", prefix, strings.ReplaceAll(p, "/", "-"), size.name))
 			if err := os.WriteFile(f, png, 0o644); err != nil {
 				t.Fatal(err)
 			}

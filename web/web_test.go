@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/medchain/medchain/api/apitest"
 )
 
@@ -76,4 +78,42 @@ func dumpDOM(t *testing.T, browser, url string) string {
 		t.Fatalf("chromium: %v", err)
 	}
 	return string(out)
+}
+
+// TestFirstLoad opens the app from a real node in headless Chromium and
+// logs how long the first load takes on loopback (navigation to the load
+// event, and until the catalogue is on the page) and how many bytes of
+// JavaScript it fetched; it asserts only that the page came up.
+func TestFirstLoad(t *testing.T) {
+	browser := chromium(t)
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ctx0, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	seedCatalogue(t, ctx0, n)
+	ctx, _ := browserCtx(t, browser)
+	start := time.Now()
+	if err := run(ctx, chromedp.Navigate(n.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#datasets", "CVD risk cohort"); err != nil {
+		t.Fatal(err)
+	}
+	shown := time.Since(start)
+	var m struct {
+		Load float64 `json:"load"`
+		JS   float64 `json:"js"`
+		N    int     `json:"n"`
+	}
+	if err := run(ctx, chromedp.Evaluate(`(() => {
+		const nav = performance.getEntriesByType("navigation")[0];
+		const js = performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".js"));
+		return { load: nav.loadEventEnd - nav.startTime, js: js.reduce((s, r) => s + r.encodedBodySize, 0), n: js.length };
+	})()`, &m)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first load on loopback: load event %.0f ms, catalogue shown %v; %d JavaScript files, %.0f bytes (uncompressed)", m.Load, shown.Round(time.Millisecond), m.N, m.JS)
 }

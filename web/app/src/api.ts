@@ -1,60 +1,168 @@
-// The node's /v1 API, typed. The shapes here are the ones the OpenAPI
-// document (/v1/openapi.json) declares; web/api_types_test.go checks every
-// field named here against it.
+// The node's /v1 API, typed. Every route the app calls is in `routes`, and
+// every interface tagged `@schema NAME` names only properties of that schema
+// of the OpenAPI document (api/openapi.json, served at /v1/openapi.json):
+// web/apiclient_test.go fails when either drifts from the document.
 import { JSONNumber, parseExact } from "./json";
 import { authorize } from "./reqsig";
 
+/** The routes the app calls, as the OpenAPI document writes them. */
+export const routes = {
+  status: "GET /v1/status",
+  orgs: "GET /v1/orgs",
+  datasets: "GET /v1/datasets",
+  dataset: "GET /v1/datasets/{id}",
+  policy: "GET /v1/datasets/{id}/policy",
+  budget: "GET /v1/datasets/{id}/budget",
+  consents: "GET /v1/patients/{address}/consents",
+  account: "GET /v1/accounts/{address}",
+  submit: "POST /v1/txs",
+  worker: "GET /v1/workers/{address}",
+  jobs: "GET /v1/jobs",
+  job: "GET /v1/jobs/{id}",
+  study: "GET /v1/jobs/{id}/study",
+  validate: "POST /v1/jobs/validate",
+  analyses: "GET /v1/analyses",
+  result: "GET /v1/results/{job}/{dataset}",
+  auditEntry: "GET /v1/audit/entries/{index}",
+  auditInclusion: "GET /v1/audit/inclusion",
+  header: "GET /v1/headers/{height}",
+  stateProof: "GET /v1/state/proof",
+} as const;
+export type Route = keyof typeof routes;
+
+/** An error answer: the ledger's code name, and for bad params where they went wrong. */
 export class APIError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  constructor(public status: number, public code: string, message: string, public param?: string, public reason?: string, public column?: string) {
     super(message);
     this.name = "APIError";
   }
 }
 
+/** @schema Commitment */
 export interface Commitment { height: number; state_root: string; audit_size: number; audit_root: string; app_hash: string }
+/** @schema NodeStatus */
 export interface Status {
   chain_id: string; height: number; app_hash: string; block_time: string; catching_up: boolean;
   validators: number; peers: number; moniker: string; node_id: string; commitment?: Commitment;
 }
+/** @schema Org */
 export interface Org { id: string; name: string; kind: string; admins: string[] }
+/** @schema Field */
 export interface Field { name: string; type: string; system?: string; code?: string; unit?: string }
-export interface DatasetVersion { version: number; title: string; record_band: string; schema: Field[] }
+/** @schema DatasetVersion */
+export interface DatasetVersion { dataset: string; version: number; title: string; description?: string; record_band: string; schema: Field[]; content_root: string }
+/** @schema RewardSplit */
+export interface RewardSplit { institution_bps: number; patient_pool_bps: number; worker_bps: number }
+/** @schema Policy */
 export interface Policy {
   purposes: string[]; price: number; consent_model: string; min_cohort: number;
   analyses: { builtins?: string[]; code_hashes?: string[] }; attestation: string;
+  epsilon_per_job_milli: number; epsilon_total_milli: number; min_epsilon_per_job_milli?: number;
+  min_study_sites?: number; exact_regression?: boolean; reward_split: RewardSplit;
+  requesters: { anyone?: boolean; kinds?: string[]; orgs?: string[] };
 }
+/** @schema DatasetInfo */
 export interface DatasetView { id: string; org: string; latest?: DatasetVersion; policy?: Policy }
+/** @schema Scope */
 export interface Scope { kind: string; id?: string }
+/** @schema Consent */
 export interface Consent {
   patient: string; seq: number; scope: Scope; provision: string; purposes: string[];
   created_height: number; revoked_height?: number;
 }
-export interface AuditEntry { height: number; type: string; signer: string; code: number; log?: string; changes?: { key: string }[] }
-export interface TxResult { code: number; log?: string }
+/** @schema LedgerAuditEntry */
+export interface AuditEntry { height: number; type?: string; signer?: string; code: number; log?: string; changes?: { key: string }[] }
+/** @schema AuditInclusion */
+export interface AuditInclusion {
+  index: number; leaf_hash: string; raw: string; entry: AuditEntry;
+  height: number; size: number; proof: string[]; commitment: Commitment;
+}
+/** @schema Attribute */
+export interface Attribute { key: string; value: string }
+/** @schema Event */
+export interface Event { type: string; attributes: Attribute[] }
+/** @schema TxRecord */
+export interface TxResult { code: number; log?: string; height: number; events?: Event[] }
+/** @schema DatasetBudget */
+export interface DatasetBudget { dataset: string; spent_milli: number; total_milli: number; remaining_milli: number; per_job_milli: number; patient_pool: number }
+/** @schema Refusal */
+export interface Refusal { code: string; param?: string; column?: string }
+/** @schema JobResult */
+export interface JobResult { worker: string; result_hash: string; locator: string; measurement: string; posted_height: number }
+/** @schema JobSite */
+export interface JobSite {
+  dataset: string; version: number; content_root: string; org: string; payee: string; price: number;
+  epsilon_milli: number; reward_split: RewardSplit; min_cohort: number; consent_model: string;
+  excluded?: string; result?: JobResult; refusal?: Refusal; touched_by?: string; study_worker?: string;
+}
+export interface StudyRound { round: number; participants: string[]; first_iteration: number; started_height: number; ended_height?: number; end_reason?: string }
+export interface StudyExclusion { dataset: string; kind: string; round: number; iteration: number; height: number; reason: string; evidence?: string }
+export interface Study {
+  spec: { columns: number; link: string; private?: { rounds: number } }; min_sites: number; iteration_blocks: number;
+  round: number; iteration: number; participants: string[]; iteration_deadline: number; done: boolean;
+  rounds: StudyRound[]; excluded?: StudyExclusion[];
+}
+/** @schema Job */
+export interface Job {
+  id: number; requester: string; purpose: string; analysis: string; params: unknown; escrow: number; sites: JobSite[];
+  status: string; admitted_height: number; deadline_height: number; closed_height?: number; reason?: string; study?: Study;
+}
+/** @schema StudyView */
+export interface StudyView { job: number; status: string; study: Study; sums: { iteration: number; round: number; phase: string; height: number; participants: string[] }[]; posted: string[] }
+/** @schema Worker */
+export interface Worker { address: string; org: string; attestation: string; measurement: string; registered_height: number }
+/** @schema AnalysisParam */
+export interface AnalysisParam { path: string; type: string; required: boolean; doc: string }
+/** @schema AnalysisExample */
+export interface AnalysisExample { doc: string; params: string }
+/** @schema AnalysisSpec */
+export interface AnalysisSpec { name: string; summary: string; params: AnalysisParam[]; examples: AnalysisExample[] }
+/** @schema ValidateRequest */
+export interface ValidateRequest { datasets: string[]; analysis: string; params: unknown; purpose?: string }
+/** @schema CheckedVersion */
+export interface CheckedVersion { dataset: string; version: number }
+/** @schema Validation */
+export interface Validation { valid: boolean; checked: CheckedVersion[]; price: number; study?: Record<string, unknown> }
+/** @schema ResultBlob */
+export interface ResultBlob { job: number; dataset: string; result_hash: string; locator: string; worker: string; ciphertext: string }
 
 /** A node at base ("" = the page's own origin). */
 export class Node {
   constructor(private base = "") {}
 
-  async get<T>(path: string, signer?: { seed: Uint8Array; chainID: string }): Promise<T> {
-    const url = `${this.base}/v1/${path}`;
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (signer) headers.Authorization = authorize(signer.seed, signer.chainID, "GET", url);
-    const r = await fetch(url, { headers });
+  /** url fills a route's path parameters and query. */
+  url(route: Route, params: Record<string, string | number> = {}, query: Record<string, string | number> = {}): string {
+    let path = routes[route].split(" ")[1].replace(/\{(\w+)\}/g, (_, k) => {
+      if (params[k] === undefined) throw new Error(`${route}: no value for {${k}}`);
+      return encodeURIComponent(String(params[k]));
+    });
+    const q = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+    return `${this.base}${path}${q ? "?" + q : ""}`;
+  }
+
+  private async answer<T>(r: Response, what: string): Promise<T> {
     const text = await r.text();
     let body: any;
     try {
       body = JSON.parse(text);
     } catch {
-      throw new APIError(r.status, "bad_response", `${path}: not JSON (${r.status})`);
+      throw new APIError(r.status, "bad_response", `${what}: not JSON (${r.status})`);
     }
-    if (!r.ok) throw new APIError(r.status, body?.error?.code ?? String(r.status), body?.error?.message ?? r.statusText);
+    if (!r.ok) {
+      const e = body?.error ?? {};
+      throw new APIError(r.status, e.name ?? String(r.status), e.message ?? r.statusText, e.param, e.reason, e.column);
+    }
     return body as T;
   }
 
+  async get<T>(route: Route, params: Record<string, string | number> = {}, query: Record<string, string | number> = {}): Promise<T> {
+    const u = this.url(route, params, query);
+    return this.answer<T>(await fetch(u, { headers: { Accept: "application/json" } }), routes[route]);
+  }
+
   /** getExact reads a response keeping 64-bit numbers exact (balances, nonces). */
-  async getExact(path: string): Promise<unknown> {
-    const r = await fetch(`${this.base}/v1/${path}`);
+  async getExact(route: Route, params: Record<string, string | number> = {}): Promise<unknown> {
+    const r = await fetch(this.url(route, params));
     const text = await r.text();
     if (!r.ok) {
       let msg = r.statusText;
@@ -67,19 +175,39 @@ export class Node {
   }
 
   status() { return this.get<Status>("status"); }
-  orgs() { return this.get<Org[] | { orgs: Org[] }>("orgs").then((r) => (Array.isArray(r) ? r : r.orgs ?? [])); }
-  datasets() { return this.get<DatasetView[] | { datasets: DatasetView[] }>("datasets").then((r) => (Array.isArray(r) ? r : r.datasets ?? [])); }
+  orgs() { return this.get<{ orgs: Org[] }>("orgs").then((r) => r.orgs ?? []); }
+  datasets() { return this.get<{ datasets: DatasetView[] }>("datasets").then((r) => r.datasets ?? []); }
+  dataset(id: string) { return this.get<DatasetView>("dataset", { id }); }
+  policy(id: string) { return this.get<Policy>("policy", { id }); }
+  budget(id: string) { return this.get<DatasetBudget>("budget", { id }); }
   /** consents lists a patient's own consents, on a request signed with
-   * the patient's key (the node lists them to nobody else). */
+   * the patient's key in the browser (the node lists them to nobody else). */
   async consents(addr: string, seed: Uint8Array) {
     const chainID = (await this.status()).chain_id;
-    return this.get<{ consents: Consent[] }>(`patients/${encodeURIComponent(addr)}/consents`, { seed, chainID }).then((r) => r.consents ?? []);
+    const u = this.url("consents", { address: addr });
+    const r = await fetch(u, { headers: { Accept: "application/json", Authorization: authorize(seed, chainID, "GET", u) } });
+    return this.answer<{ consents: Consent[] }>(r, routes.consents).then((x) => x.consents ?? []);
+  }
+  worker(addr: string) { return this.get<Worker>("worker", { address: addr }); }
+  jobs(requester: string) { return this.get<{ jobs: Job[] }>("jobs", {}, { requester }).then((r) => r.jobs ?? []); }
+  job(id: number) { return this.get<Job>("job", { id }); }
+  study(id: number) { return this.get<StudyView>("study", { id }); }
+  analyses() { return this.get<{ analyses: AnalysisSpec[] }>("analyses").then((r) => r.analyses ?? []); }
+  result(job: number, dataset: string) { return this.get<ResultBlob>("result", { job, dataset }); }
+  auditEntry(index: number) { return this.get<{ entry: AuditEntry }>("auditEntry", { index }); }
+  auditInclusion(index: string, height: number) { return this.get<AuditInclusion>("auditInclusion", {}, { index, height }); }
+  header(height: number) { return this.get<{ signed_header?: { header?: { app_hash?: string } } }>("header", { height }); }
+
+  /** validate checks a job's params against its datasets' schemas (nothing is signed or charged). */
+  async validate(req: ValidateRequest): Promise<Validation> {
+    const r = await fetch(this.url("validate"), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+    return this.answer<Validation>(r, routes.validate);
   }
 
   /** account reads an account with its 64-bit fields exact, or null if none. */
   async account(addr: string): Promise<{ nonce: bigint; balance: bigint; kind: string; org?: string } | null> {
     try {
-      const a = (await this.getExact(`accounts/${addr}`)) as Map<string, unknown>;
+      const a = (await this.getExact("account", { address: addr })) as Map<string, unknown>;
       const big = (k: string) => (a.get(k) instanceof JSONNumber ? (a.get(k) as JSONNumber).toBigInt() : 0n);
       return { nonce: big("nonce"), balance: big("balance"), kind: String(a.get("kind")), org: a.get("org") as string | undefined };
     } catch (e) {
@@ -89,15 +217,13 @@ export class Node {
   }
 
   /** submit sends signed bytes exactly as signed and waits for the block. */
-  async submit(bytes: string): Promise<{ hash: string; result?: TxResult & { height: number } }> {
-    const r = await fetch(`${this.base}/v1/txs?wait=commit`, { method: "POST", headers: { "Content-Type": "application/json" }, body: bytes });
-    const body = await r.json();
-    if (!r.ok) throw new APIError(r.status, body?.error?.code ?? String(r.status), body?.error?.message ?? r.statusText);
-    return body;
+  async submit(bytes: string): Promise<{ hash: string; result?: TxResult }> {
+    const r = await fetch(this.url("submit", {}, { wait: "commit" }), { method: "POST", headers: { "Content-Type": "application/json" }, body: bytes });
+    return this.answer(r, routes.submit);
   }
 }
 
-export interface AuditInclusion {
-  index: number; leaf_hash: string; raw: string; entry: AuditEntry;
-  height: number; size: number; proof: string[]; commitment: Commitment;
+/** eventAttr reads an attribute of a transaction's event (a new job's id, say). */
+export function eventAttr(r: TxResult | undefined, type: string, key: string): string | undefined {
+  return r?.events?.find((e) => e.type === type)?.attributes.find((a) => a.key === key)?.value;
 }

@@ -67,18 +67,71 @@ export function generate(name: string): UnlockedKey {
   return fromSeed(name, crypto.getRandomValues(new Uint8Array(32)), x25519.utils.randomSecretKey());
 }
 
-/** parseKeyFile reads a key file written by `medchain key new` (keys.Key.Save). */
+/** parseKeyFile reads a plaintext key file written by `medchain key new`
+ * in a dev keystore (keys.Key.Save). */
 export function parseKeyFile(text: string, dev = false): UnlockedKey {
+  const f = keyFileJSON(text);
+  if (typeof f.age_scrypt === "string") throw new KeyError("this key file is encrypted: give its passphrase");
+  return fromFile(f, f.ed25519_seed, f.x25519_private, dev);
+}
+
+/** isEncryptedKeyFile says whether a key file needs its passphrase. */
+export function isEncryptedKeyFile(text: string): boolean {
+  try {
+    return typeof JSON.parse(text)?.age_scrypt === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** readKeyFile reads any key file `medchain key new` writes: plaintext, or
+ * (outside a dev keystore) its secrets encrypted with age to the keystore
+ * passphrase (scrypt recipient, ASCII armor; package keys). The passphrase
+ * opens the file here; neither it nor the key goes anywhere. */
+export async function readKeyFile(text: string, filePass: string): Promise<UnlockedKey> {
+  const f = keyFileJSON(text);
+  if (typeof f.age_scrypt !== "string") return parseKeyFile(text);
+  if (f.ed25519_seed || f.x25519_private) throw new KeyError("the key file holds both an encrypted and a plaintext key");
+  if (!filePass) throw new KeyError("this key file is encrypted: give the passphrase it was saved with");
+  let plain: string;
+  try {
+    // age is loaded on demand: only an encrypted key file needs it.
+    const { Decrypter, armor } = await import("age-encryption");
+    const d = new Decrypter();
+    d.addPassphrase(filePass);
+    plain = await d.decrypt(armor.decode(f.age_scrypt), "text");
+  } catch (e) {
+    const m = (e as Error).message;
+    // age reports a passphrase that opens no stanza as "no identity matched".
+    throw new KeyError(/identity|decrypt|auth|tag/i.test(m) ? "wrong passphrase for the key file (or the file was modified)" : `age_scrypt: ${m}`);
+  }
+  let sec: any;
+  try {
+    sec = JSON.parse(plain);
+  } catch {
+    throw new KeyError("age_scrypt: the decrypted key does not parse");
+  }
+  return fromFile(f, sec.ed25519_seed, sec.x25519_private, false);
+}
+
+function keyFileJSON(text: string): any {
   let f: any;
   try {
     f = JSON.parse(text);
   } catch (e) {
     throw new KeyError(`not a medchain key file: ${(e as Error).message}`);
   }
-  for (const k of ["name", "ed25519_seed", "x25519_private"])
-    if (typeof f?.[k] !== "string") throw new KeyError(`not a medchain key file: no ${k}`);
-  const key = fromSeed(f.name, fromBase64(f.ed25519_seed), fromBase64(f.x25519_private), dev);
+  if (typeof f?.name !== "string") throw new KeyError("not a medchain key file: no name");
+  return f;
+}
+
+function fromFile(f: any, seed: unknown, xpriv: unknown, dev: boolean): UnlockedKey {
+  if (typeof seed !== "string") throw new KeyError("not a medchain key file: no ed25519_seed");
+  if (typeof xpriv !== "string") throw new KeyError("not a medchain key file: no x25519_private");
+  const key = fromSeed(f.name, fromBase64(seed), fromBase64(xpriv), dev);
   if (f.address && f.address !== key.address) throw new KeyError(`key file says address ${f.address} but its key is ${key.address}`);
+  if (f.ed25519_public && base64(ed25519.getPublicKey(key.seed)) !== f.ed25519_public) throw new KeyError("key file: ed25519_public is not the private key's");
+  if (f.x25519_public && base64(x25519.getPublicKey(key.x25519)) !== f.x25519_public) throw new KeyError("key file: x25519_public is not the private key's");
   return key;
 }
 

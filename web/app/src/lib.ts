@@ -3,3 +3,6 @@ export * from "./canonical";
 export * from "./tx";
 export * from "./json";
 export * from "./reqsig";
+export { forestPlot, rocPlot, calibrationPlot } from "./plots";
+export { timeline } from "./timeline";
+export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";

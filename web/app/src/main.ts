@@ -1,6 +1,9 @@
 // medchain's web app. Pages are sections of index.html shown by the URL's
-// hash (#network, #signin, #patient, #console, #explorer). Everything read comes from
-// the node's public /v1 API; everything signed is signed here.
+// hash (#network, #signin, #patient, #console, #explorer, #studio, #job/ID).
+// Everything read comes from the node's public /v1 API; everything signed is
+// signed here. The studio and job pages (plots, age decryption) load on
+// first use, so the first page stays small.
+import "uplot/dist/uPlot.min.css";
 import { Node } from "./api";
 import { refreshOverview, loadStatus } from "./pages/overview";
 import { renderPatient, wirePatient } from "./pages/patient";
@@ -11,25 +14,44 @@ import { onKeyChange } from "./session";
 import { $ } from "./ui";
 
 const node = new Node();
-const pages = ["network", "signin", "patient", "console", "explorer"];
+const pages = ["network", "signin", "patient", "console", "explorer", "studio", "job"];
+const studio = () => import("./pages/studio");
+const job = () => import("./pages/job");
+let studioWired = false;
+let jobLoaded = false; // the job page stops polling when left
+
+async function renderStudioPage() {
+  const s = await studio();
+  if (!studioWired) {
+    studioWired = true;
+    s.wireStudio(node);
+  }
+  await s.renderStudio(node);
+}
 
 function show() {
-  const want = location.hash.slice(1) || "network";
+  const [want, arg] = (location.hash.slice(1) || "network").split("/");
   const page = pages.includes(want) ? want : "network";
   for (const p of pages) {
     $(p).hidden = p !== page;
-    document.querySelector(`nav a[href="#${p}"]`)?.setAttribute("aria-current", p === page ? "page" : "false");
+    if (p !== "job") document.querySelector(`nav a[href="#${p}"]`)?.setAttribute("aria-current", p === page || (p === "studio" && page === "job") ? "page" : "false");
   }
   if (page === "network") refreshOverview(node);
   if (page === "signin") renderSignIn();
   if (page === "patient") renderPatient(node);
   if (page === "console") renderConsole(node);
+  if (page === "studio") renderStudioPage();
+  if (page === "job") {
+    jobLoaded = true;
+    job().then((m) => m.renderJob(node, Number(arg)));
+  } else if (jobLoaded) job().then((m) => m.leaveJob());
 }
 
 onKeyChange((k) => {
   $("whoami").textContent = k ? `${k.name}${k.dev ? " (DEV ONLY)" : ""}` : "not signed in";
   if (location.hash === "#patient") renderPatient(node);
   if (location.hash === "#console") renderConsole(node);
+  if (location.hash === "#studio") renderStudioPage();
 });
 
 wireSignIn();

@@ -25,6 +25,6 @@ export async function send(node: Node, k: UnlockedKey, type: string, msg: unknow
   const r = await node.submit(tx.bytes);
   if (!r.result) throw new Error(`sent (${tx.hash}), not yet in a block`);
   if (r.result.code !== 0) throw new Error(r.result.log ?? `refused with code ${r.result.code}`);
-  return { hash: tx.hash, height: r.result.height };
+  return { hash: tx.hash, height: r.result.height, result: r.result };
 }
 

@@ -95,8 +95,8 @@ export async function renderConsole(node: Node) {
       const cell = td("");
       cell.append(h("button", { type: "button", class: "secondary", "data-edit": d.id, onclick: async () => {
         try {
-          const p = await node.get<Record<string, any>>(`datasets/${encodeURIComponent(d.id)}/policy`);
-          renderEditor(d.id, (p as any).policy ?? p);
+          const p = await node.policy(d.id);
+          renderEditor(d.id, p as unknown as Record<string, any>);
           $("console-policy").hidden = false;
         } catch (e) {
           say(msg, (e as Error).message, false);

@@ -27,13 +27,13 @@ async function check(node: Node, forged: boolean) {
     // it (the next one) exists already.
     const status = await node.status();
     const at = Math.max(1, status.height - 1);
-    let inc = await node.get<AuditInclusion>(`audit/inclusion?index=${encodeURIComponent(idx)}&height=${at}`);
+    let inc = await node.auditInclusion(idx, at);
     if (forged) inc = tamper(inc);
     const checks = verifyInclusion(inc);
     // The header for the next height carries this app hash (CometBFT signs a
     // block's app hash in the next header).
     try {
-      const hdr = await node.get<{ signed_header?: { header?: { app_hash?: string } } }>(`headers/${inc.height + 1}`);
+      const hdr = await node.header(inc.height + 1);
       const got = (hdr.signed_header?.header?.app_hash ?? "").toLowerCase();
       checks.push({ what: `header ${inc.height + 1} carries the app hash (its validator signatures are trusted to the node here)`, ok: got === inc.commitment.app_hash, detail: got || "no app hash in header" });
     } catch (e) {

@@ -51,7 +51,7 @@ async function loadAudit(node: Node, s?: Status) {
     const size = s?.commitment?.audit_size ?? 0;
     const rows = [];
     for (let i = size - 1; i >= 0 && i >= size - 25; i--) {
-      const r = await node.get<{ entry: { height: number; type: string; signer: string; code: number; log?: string; changes?: { key: string }[] } }>(`audit/entries/${i}`);
+      const r = await node.auditEntry(i);
       const e = r.entry;
       rows.push([td(i), td(e.height), td(e.type), td(short(e.signer), "mono"),
         td(e.code === 0 ? "ok" : `code ${e.code}: ${e.log ?? ""}`, e.code === 0 ? "ok" : "bad"),

@@ -15,6 +15,7 @@ export const purposeWords: Record<string, string> = {
   model_training: "training prediction models",
   quality_improvement: "improving care quality",
   education: "education",
+  clinical: "direct care (your clinicians following your readings)",
 };
 
 function scopeText(c: Consent, datasets: DatasetView[]) {

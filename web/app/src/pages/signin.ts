@@ -57,8 +57,10 @@ export function wireSignIn() {
     const file = ($("import-file") as HTMLInputElement).files?.[0];
     const text = file ? await file.text() : ($("import-text") as HTMLTextAreaElement).value;
     const pass = ($("import-pass") as HTMLInputElement).value;
+    const filePass = ($("import-file-pass") as HTMLInputElement).value;
     try {
-      const k = ks.parseKeyFile(text);
+      if (ks.isEncryptedKeyFile(text)) say(msg, "Opening the encrypted key file (scrypt: a few seconds)…", true);
+      const k = await ks.readKeyFile(text, filePass);
       await ks.save(k, pass);
       setKey(k);
       say(msg, `Imported and signed in as ${k.name} (${short(k.address)}); the key is kept here encrypted under your passphrase.`, true);
