@@ -22,6 +22,14 @@ type SolverOptions struct {
 	MaxIter int      // Newton steps (passes over the data) allowed
 	Tol     float64  // relative change of every coefficient at convergence
 	Names   []string // coefficient names, for error messages
+	// Resolution is how far each entry of an observed score (gradient)
+	// may be from the exact one because it was rounded — a pooled study's
+	// sites each round their steps to a fixed-point grid before they are
+	// summed. 0 for exact arithmetic. A step no larger than what that
+	// rounding alone could cause, I⁻¹ times a score error of Resolution in
+	// each entry, also counts as converged: nearer to the optimum the sums
+	// cannot tell, and asking for Tol there would never end.
+	Resolution float64
 }
 
 func (o SolverOptions) withDefaults() SolverOptions {
@@ -157,6 +165,9 @@ func (s *Solver) Observe(step NewtonStep) (done bool, err error) {
 			converged = false
 		}
 	}
+	if !converged && s.opts.Resolution > 0 && s.iter > 1 {
+		converged = s.withinResolution(step, delta)
+	}
 	if converged {
 		s.done, s.final, s.at = true, next, step
 		return true, nil
@@ -211,4 +222,34 @@ func (s *Solver) Result() (beta []float64, at *NewtonStep) {
 		return nil, nil
 	}
 	return slices.Clone(s.final), &s.at
+}
+
+// SetResolution changes the score's resolution for the steps observed
+// from now on (a pooled study's sums have as many sites' rounding in them
+// as sites took part in them).
+func (s *Solver) SetResolution(r float64) {
+	if r >= 0 && !math.IsInf(r, 0) {
+		s.opts.Resolution = r
+	}
+}
+
+// withinResolution says whether every coefficient's update is within what
+// the rounding of the score alone could cause: |Δβ_j| ≤ 4·Σ_k |I⁻¹_jk|·r,
+// r the score's resolution (the factor 4 leaves room for the rounding of
+// the information matrix).
+func (s *Solver) withinResolution(step NewtonStep, delta []float64) bool {
+	cov, err := Covariance(step)
+	if err != nil {
+		return false
+	}
+	for j, d := range delta {
+		var bound float64
+		for k := range delta {
+			bound += math.Abs(cov.At(j, k))
+		}
+		if math.Abs(d) > 4*bound*s.opts.Resolution {
+			return false
+		}
+	}
+	return true
 }

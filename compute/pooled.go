@@ -202,6 +202,12 @@ func replay(sums []ledger.StudySum, p int, opts analysis.SolverOptions, current 
 				return nil, err
 			}
 		}
+		if opts.Resolution > 0 {
+			// opts.Resolution is one site's rounding; this sum has the
+			// rounding of every site in it (fixed by the ledger, so every
+			// site replaying it decides alike).
+			solver.SetResolution(opts.Resolution * float64(max(len(s.Participants), 1)))
+		}
 		beta := solver.Beta()
 		step, err := decode(s.Sum, beta)
 		if err != nil {
@@ -373,7 +379,11 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 			return outputctl.PooledInformationFloor(d.P(), siteEpsilons(j, participants), spec.NoiseShares())
 		})
 	} else {
-		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names()}, st.Round, restartPerturbation(j.ID, spec), nil)
+		// Each site rounds each value of its step to the fixed-point grid
+		// (half a unit at most): replay judges convergence by what the
+		// sums can resolve, from each sum's own participants.
+		perSite := math.Ldexp(1, -int(federated.FracBits)-1)
+		fit, err = replay(view.Sums, d.P(), analysis.SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol, Names: d.Names(), Resolution: perSite}, st.Round, restartPerturbation(j.ID, spec), nil)
 	}
 	if err != nil {
 		return "", nil, err
