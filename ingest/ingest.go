@@ -66,6 +66,10 @@ type Options struct {
 	// at the vault's first use, to this key (vault.OriginalsIdentity of
 	// the institution key): never to a worker.
 	Originals *vault.Recipient
+	// OriginalsOrg is the ingesting organisation: the originals' recipients
+	// are recorded per organisation, so institutions that share a vault (a
+	// dev network's) keep theirs apart.
+	OriginalsOrg string
 
 	// Progress, if set, is called as the source is read, with the rows
 	// seen so far. It runs on the ingest's goroutine: keep it cheap.
@@ -268,7 +272,7 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	}
 	var ow *vault.OriginalsWriter
 	if o.Originals != nil {
-		to, err := v.OriginalsRecipients(*o.Originals)
+		to, err := v.OriginalsRecipients(o.OriginalsOrg, *o.Originals)
 		if err == nil {
 			ow, err = v.CreateOriginals(o.Dataset, version, to)
 		}

@@ -129,7 +129,7 @@ func Publish(ctx context.Context, c *client.Client, v *vault.Vault, secret []byt
 	rep, err := ingest.Run(ctx, v, nodeID, secret, ingest.ClientLedger{Client: c, Key: s.Admin}, ingest.Options{
 		Source: src, Format: ingest.CSV, Mapping: &mapping, Normalize: cfg,
 		Dataset: s.Dataset, Title: s.Title, Description: s.Description,
-		Recipients: []vault.Recipient{workerRecipient}, Originals: &orig,
+		Recipients: []vault.Recipient{workerRecipient}, Originals: &orig, OriginalsOrg: s.Org,
 	})
 	if err != nil {
 		return nil, err

@@ -67,10 +67,20 @@ func OriginalsIdentity(institution *ecdh.PrivateKey) (*Identity, error) {
 	return NewIdentity(k)
 }
 
-// OriginalsRecipients are the keys originals are filed to: those recorded
-// in the vault, or, at first use, first (recorded then).
-func (v *Vault) OriginalsRecipients(first Recipient) ([]Recipient, error) {
-	path := filepath.Join(v.root, "originals.recipients")
+// OriginalsRecipients are the keys an organisation's originals are filed
+// to: those recorded in the vault for org, or, at its first use, first
+// (recorded then). A vault is normally one institution's; a dev network's
+// vault holds several, and each keeps its own (org "" is the vault's one
+// record, for callers that do not say).
+func (v *Vault) OriginalsRecipients(org string, first Recipient) ([]Recipient, error) {
+	name := "originals.recipients"
+	if org != "" {
+		if !vocab.IsID(org) {
+			return nil, fmt.Errorf("vault: originals recipients: %q is not an organisation id", org)
+		}
+		name = "originals." + org + ".recipients"
+	}
+	path := filepath.Join(v.root, name)
 	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("vault: originals recipients: %w", err)
@@ -274,6 +284,7 @@ func (v *Vault) Originals(id *Identity, pseudonyms []string) ([]Original, error)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	var out []Original
+	var notMine error
 	for _, d := range ds {
 		if !d.IsDir() || !vocab.IsID(d.Name()) {
 			continue
@@ -301,10 +312,19 @@ func (v *Vault) Originals(id *Identity, pseudonyms []string) ([]Original, error)
 		if err := json.Unmarshal(wb, &ws); err != nil {
 			return nil, fmt.Errorf("%s: %w: KEY does not parse", where, ErrCorrupt)
 		}
+		held := slices.ContainsFunc(names, func(name string) bool {
+			_, err := os.Stat(filepath.Join(dir, name))
+			return err == nil
+		})
+		if !held {
+			continue
+		}
 		key, err := unwrapKey(ws, id)
 		if errors.Is(err, ErrNotRecipient) {
 			// Another institution's originals in a vault several share
-			// (the dev network's): not this identity's to open.
+			// (the dev network's), or a key that opens none: said only
+			// if nothing opens.
+			notMine = fmt.Errorf("%s: %w", where, err)
 			continue
 		}
 		if err != nil {
@@ -329,6 +349,9 @@ func (v *Vault) Originals(id *Identity, pseudonyms []string) ([]Original, error)
 			}
 			out = append(out, o)
 		}
+	}
+	if len(out) == 0 && notMine != nil {
+		return nil, notMine
 	}
 	return out, nil
 }

@@ -198,6 +198,12 @@ directory of *.ndjson).`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			// Originals are filed per organisation (a shared dev vault
+			// keeps each institution's apart); an unknown account is left
+			// to the ledger to refuse at publication.
+			if a, err := c.Account(ctx, key.Address()); err == nil && a != nil {
+				o.OriginalsOrg = a.Org
+			}
 			// Ctrl-C stops the ingest cleanly: whatever was sealed is removed.
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
