@@ -100,6 +100,14 @@ func TestExampleModuleRebuildsToItsHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The bytes a Go toolchain emits change between releases: the example
+	// is reproducible with the toolchain recorded beside it, and only that
+	// one is held to the hash (the checked-in module is what the other
+	// tests run, whatever builds them).
+	if v, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil && strings.TrimSpace(string(v)) != strings.TrimSpace(string(gover)) {
+		t.Skipf("testdata/meansd.wasm was built with %s; this toolchain is %s: rebuild it with the command in examples/wasm/meansd and update the .sha256 and .go-version files to check it here",
+			strings.TrimSpace(string(gover)), strings.TrimSpace(string(v)))
+	}
 	out := filepath.Join(t.TempDir(), "meansd.wasm")
 	goWasm(t, "-C", "..", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./examples/wasm/meansd")
 	built, err := os.ReadFile(out)
