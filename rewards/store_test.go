@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,8 +119,10 @@ func TestBalanceCountsPaidReleasesOnly(t *testing.T) {
 		}
 	}
 	paid := func(job uint64, ds string) (bool, error) { return job == 0, nil }
-	if b, err := tl.Balance([]string{"p3"}, paid); err != nil || b != 10 {
-		t.Fatalf("balance %d (%v), want 10: only job 0 paid", b, err)
+	// 100 tokens over 10 rows split as over 16 (the next power of two, so
+	// a patient's earnings do not give away the exact cohort): 6.25 each.
+	if b, err := tl.Balance([]string{"p3"}, paid); err != nil || b != 6 {
+		t.Fatalf("balance %d (%v), want 6: only job 0 paid", b, err)
 	}
 	tl.Forget(2, "ds")
 	if len(tl.Entries) != 2 {
@@ -128,7 +131,30 @@ func TestBalanceCountsPaidReleasesOnly(t *testing.T) {
 	if err := tl.Accrue(0, "ds", 100, cohort[:5]); err != nil || len(tl.Entries) != 2 {
 		t.Fatalf("a retried release replaces its entry: %d entries, %v", len(tl.Entries), err)
 	}
-	if b, _ := tl.Balance([]string{"p3"}, paid); b != 20 {
-		t.Fatalf("balance %d after the retry, want 20", b)
+	// 100 over 5 rows split as over 8: 12.5, paid in whole tokens.
+	if b, _ := tl.Balance([]string{"p3"}, paid); b != 12 {
+		t.Fatalf("balance %d after the retry, want 12", b)
+	}
+}
+
+// A patient's earnings from one use, with the share public, must not give
+// away the exact cohort: cohorts of 37 and 60 rows earn the same per row.
+func TestEarningsDoNotRevealTheCohort(t *testing.T) {
+	per := func(n int) uint64 {
+		var tl rewards.Tally
+		cohort := make([]string, n)
+		for i := range cohort {
+			cohort[i] = fmt.Sprintf("p%03d", i)
+		}
+		if err := tl.Accrue(0, "ds", 40, cohort); err != nil {
+			t.Fatal(err)
+		}
+		return tl.Entries[0].PerRow
+	}
+	if a, b := per(37), per(60); a != b {
+		t.Errorf("per-row earnings %d and %d tell cohorts of 37 and 60 apart", a, b)
+	}
+	if per(64) == per(65) {
+		t.Error("the split should double past 64 rows")
 	}
 }

@@ -35,7 +35,7 @@ type Entry struct {
 	Job     uint64   `json:"job"`
 	Dataset string   `json:"dataset"`
 	Share   uint64   `json:"share"`         // the patient share the site pays into the pool
-	PerRow  uint64   `json:"per_row_micro"` // floor(Share × Micro / len(Cohort))
+	PerRow  uint64   `json:"per_row_micro"` // floor(Share × Micro / splitOf(len(Cohort)))
 	Cohort  []string `json:"cohort"`        // pseudonyms, sorted, distinct
 }
 
@@ -93,11 +93,17 @@ func (t *Tally) Accrue(job uint64, dataset string, share uint64, cohort []string
 	if len(c) == 0 {
 		return ErrEmptyCohort
 	}
+	// Each row earns the share divided by the cohort's size rounded up to
+	// a power of two, not by its exact size: a patient sees what a use
+	// earned them and the share is public, so an exact division would tell
+	// them the exact cohort — a count the output controls may have noised
+	// or refused. What the rounding leaves stays in the pool.
+	div := splitOf(len(c))
 	hi, lo := bits.Mul64(share, Micro)
-	if hi >= uint64(len(c)) {
+	if hi >= div {
 		return fmt.Errorf("rewards: a share of %d is too large to split", share)
 	}
-	per, _ := bits.Div64(hi, lo, uint64(len(c)))
+	per, _ := bits.Div64(hi, lo, div)
 	e := Entry{Job: job, Dataset: dataset, Share: share, PerRow: per, Cohort: c}
 	t.Entries = slices.DeleteFunc(t.Entries, func(x Entry) bool { return x.Job == job && x.Dataset == dataset })
 	t.Entries = append(t.Entries, e)
@@ -245,4 +251,10 @@ func distinct(ps []string) []string {
 	c := slices.Clone(ps)
 	slices.Sort(c)
 	return slices.Compact(c)
+}
+
+// splitOf is what a share is divided by for a cohort of n rows: n rounded
+// up to a power of two, so a row's earnings tell only that bracket.
+func splitOf(n int) uint64 {
+	return uint64(1) << bits.Len64(uint64(max(n, 1)-1))
 }
