@@ -334,6 +334,9 @@ func (r *Releaser) regressionRules(d *analysis.Design, link analysis.Link) error
 			return fmt.Errorf("%w: %q needs at least %d rows at 0 and at 1", ErrSmallGroup, name, minCell)
 		}
 	}
+	if err := supportRule(d, minCell); err != nil {
+		return err
+	}
 	// Every level of a factor, the reference included, describes a group
 	// of patients: none may be smaller than the minimum cohort. The
 	// levels are the requester's, so the refusal names one without
@@ -342,6 +345,34 @@ func (r *Releaser) regressionRules(d *analysis.Design, link analysis.Link) error
 		if int64(lc.N) < r.Policy.MinCohort {
 			return fmt.Errorf("%w: level %q of factor %q has fewer than %d rows (merge it with another level, or leave it out of the levels)",
 				ErrSmallGroup, lc.Level, lc.Column, r.Policy.MinCohort)
+		}
+	}
+	return nil
+}
+
+// supportRule refuses a design with a column that is nonzero on fewer
+// than minCell rows, or zero on 1…minCell−1 rows. Such a column — an
+// interaction of a measurement with a rare 0/1 column (age:flag, flag on
+// one patient), or its complement — lets the fit reproduce the rows it
+// singles out, whatever the 0/1 rule says about the columns it is made of.
+// A measurement that is never 0 passes.
+func supportRule(d *analysis.Design, minCell int64) error {
+	x, _, _ := d.Columns()
+	return columnSupport(x, d.Features, minCell)
+}
+
+// columnSupport is supportRule on columns x[j][row] named names[j].
+func columnSupport(x [][]float64, names []string, minCell int64) error {
+	for j, col := range x {
+		var nonzero int64
+		for _, v := range col {
+			if v != 0 {
+				nonzero++
+			}
+		}
+		zero := int64(len(col)) - nonzero
+		if nonzero < minCell || (zero > 0 && zero < minCell) {
+			return fmt.Errorf("%w: %q needs at least %d rows where it is not 0, and none or at least %d where it is", ErrSmallGroup, names[j], minCell, minCell)
 		}
 	}
 	return nil

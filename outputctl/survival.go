@@ -190,7 +190,10 @@ func (r *Releaser) CheckSurvival(s *analysis.SurvivalData, cox bool) error {
 				ErrSmallGroup, lc.Level, lc.Column, r.Policy.MinCohort)
 		}
 	}
-	return nil
+	// A Cox column that singles out a few rows (an interaction with a
+	// rare 0/1 column) would let the fit speak for them: the regressions'
+	// support rule.
+	return columnSupport(s.X, s.Features, r.Policy.minCell())
 }
 
 func (r *Releaser) noisyGridCounts(c analysis.GridCounts, spent uint64) (analysis.GridCounts, error) {

@@ -2,6 +2,7 @@ package outputctl_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/analysis"
@@ -38,5 +39,55 @@ func TestReleaseTrees(t *testing.T) {
 	}
 	if _, err := r(20, 0, false).ReleaseTrees(m, [][]int64{{0, 60}}, 100, 35, 0.7); err == nil {
 		t.Error("leaf counts that do not match the tree were accepted")
+	}
+}
+
+// An interaction of a measurement with a 0/1 column that is 1 for one
+// patient (age:flag, flag no main effect) is nonzero on one row: the fit
+// would reproduce that row's outcome. The design is refused, naming the
+// term; so is its complement (zero on one row).
+func TestSparseColumnsAreRefused(t *testing.T) {
+	n := 200
+	x, age, flag, y := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		x[i] = float64(i%17) + 0.5
+		age[i] = 40 + float64(i%30)
+		y[i] = 100 + 2*x[i] + float64(i%7)
+	}
+	flag[17] = 1
+	tbl, err := analysis.NewTable(analysis.Column{Name: "x", Values: x}, analysis.Column{Name: "age", Values: age},
+		analysis.Column{Name: "flag", Values: flag}, analysis.Column{Name: "y", Values: y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &outputctl.Releaser{Policy: outputctl.Policy{MinCohort: 20}}
+	for _, features := range [][]string{{"x", "age:flag"}} {
+		d, err := analysis.NewDesign(tbl, "y", features, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckRegressionRules(d, analysis.Identity); !errors.Is(err, outputctl.ErrSmallGroup) || !strings.Contains(err.Error(), "age:flag") {
+			t.Errorf("%v: %v", features, err)
+		}
+	}
+	notFlag := make([]float64, n)
+	for i := range notFlag {
+		notFlag[i] = 1 - flag[i]
+	}
+	tbl2, _ := analysis.NewTable(analysis.Column{Name: "x", Values: x}, analysis.Column{Name: "age", Values: age},
+		analysis.Column{Name: "notflag", Values: notFlag}, analysis.Column{Name: "y", Values: y})
+	d, err := analysis.NewDesign(tbl2, "y", []string{"age", "age:notflag"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckRegressionRules(d, analysis.Identity); !errors.Is(err, outputctl.ErrSmallGroup) {
+		t.Errorf("a column zero on one row: %v", err)
+	}
+	d, err = analysis.NewDesign(tbl, "y", []string{"x", "age"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckRegressionRules(d, analysis.Identity); err != nil {
+		t.Errorf("measurements that are never 0: %v", err)
 	}
 }
