@@ -78,7 +78,7 @@ func TestPooledCoxEqualsGridCentral(t *testing.T) {
 			t.Fatalf("job %d not completed after %d rounds", id, round)
 		}
 		for k, s := range sites {
-			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store,
+			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store, PooledSurvival: true,
 				StudyNoiseKey: []byte{byte(k + 1)}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 			if _, err := w.RunOnce(ctx); err != nil {
 				t.Fatalf("%s worker: %v", s.org, err)

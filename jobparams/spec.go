@@ -133,7 +133,7 @@ var specs = []*Spec{
 	{
 		Name: "survival",
 		Summary: "time to an event with censoring: Kaplan–Meier curves released at the requester's time grid (optionally by group, with a log-rank test) " +
-			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); over several datasets, one pooled Cox model by secure aggregation on the grid",
+			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); pooled Cox studies over several datasets are switched off at workers for now (docs/analyses.md)",
 		typ: reflect.TypeFor[analysis.SurvivalParams](),
 		Examples: []Example{
 			{"survival free of CVD over 15 years of follow-up, at yearly points", `{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}`},
