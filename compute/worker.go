@@ -335,6 +335,12 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 	if err := jobparams.Check(j.Analysis, j.Params, dv.Schema); err != nil {
 		return nil, nil, refuse("invalid_params", err)
 	}
+	params := j.Params
+	if j.Analysis == "boosted_trees" {
+		if params, err = treesParams(j.Params, dv.Schema); err != nil {
+			return nil, nil, refuse("invalid_params", err)
+		}
+	}
 	if j.Analysis == "survival" && pooled(j) && !w.PooledSurvival {
 		return nil, nil, refuse("invalid_params", errors.New("analysis: pooled survival (a Cox study over several datasets) is switched off at this site: its grid check can date individual events; run survival on each dataset alone"))
 	}
@@ -406,7 +412,7 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 			err = w.checkCohortOverlap(site, j, t, v)
 		}
 	} else {
-		kind, release, err = runAnalysis(t, j.Analysis, j.Params, rel)
+		kind, release, err = runAnalysis(t, j.Analysis, params, rel)
 		if err == nil {
 			err = w.checkCohortOverlap(site, j, t, v)
 		}

@@ -97,9 +97,18 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		for i, f := range p.Features {
 			c.column(fmt.Sprintf("features[%d]", i), f)
 		}
+		if c.err == nil && (p.Bounds != nil || p.Bins != 0) {
+			c.fail(&analysis.ParamError{Param: "bounds", Reason: "the bins are the worker's: each feature's public plausible range in 32 bins; leave bounds and bins out"})
+		}
 		if c.err == nil {
-			var q gbt.Params
-			if q, err = p.WithDefaults(); err == nil {
+			// The worker sets the bins (each feature's public range): the
+			// other rules are checked with stand-in bounds.
+			q := p
+			q.Bounds = make([]analysis.Bounds, len(p.Features))
+			for i := range q.Bounds {
+				q.Bounds[i] = analysis.Bounds{Lower: 0, Upper: 1}
+			}
+			if q, err = q.WithDefaults(); err == nil {
 				_, err = gbt.NewSite(c.table(), q)
 			}
 		}

@@ -122,12 +122,12 @@ var specs = []*Spec{
 	},
 	{
 		Name: "boosted_trees",
-		Summary: "gradient-boosted decision trees for a 0/1 outcome on numeric columns, each binned between public bounds; " +
+		Summary: "gradient-boosted decision trees for a 0/1 outcome on measurements and booleans, each cut by the worker into 32 bins over its public plausible range; " +
 			"every leaf holds at least the minimum cohort; over several datasets each site trains and releases its own model (one federated model through the ledger is not available yet)",
 		typ: reflect.TypeFor[gbt.Params](),
 		Examples: []Example{
 			{"10-year CVD from age, blood pressure, BMI and smoking: 100 trees of depth 4, bins over the plausible ranges",
-				`{"outcome":"cvd_10y","features":["age","sbp","bmi","smoker"],"bounds":[{"lower":18,"upper":90},{"lower":80,"upper":220},{"lower":15,"upper":45},{"lower":0,"upper":1}]}`},
+				`{"outcome":"cvd_10y","features":["age","sbp","bmi","smoker"]}`},
 		},
 	},
 	{
@@ -185,14 +185,14 @@ var regressionDocs = map[string]string{
 	"private.outcome_bounds.lower": "lower clamping bound of the outcome",
 	"private.outcome_bounds.upper": "upper clamping bound of the outcome",
 	"private.rounds":               "the fixed number of noisy Newton rounds of a logistic fit, 1 to 50 (default 5)",
-	"bounds":                       "boosted_trees: one public interval per feature (its plausible range), cut into bins equal bins; values outside fall into the end bins",
+	"bounds":                       "boosted_trees: set by the worker, not the requester — each feature's public plausible range (booleans 0–1); leave it out",
 	"bounds[].lower":               "lower end of the feature's binning range",
 	"bounds[].upper":               "upper end of the feature's binning range, above lower",
 	"trees":                        "how many trees, 1 to 500 (default 100)",
 	"depth":                        "each tree's depth, 1 to 6 (default 4)",
 	"learning_rate":                "the shrinkage of each tree's leaf values, in (0, 1] (default 0.1)",
 	"lambda":                       "the L2 penalty on leaf values, 0 to 1e6 (default 1)",
-	"bins":                         "bins per feature, 2 to 64 (default 32)",
+	"bins":                         "boosted_trees: set by the worker (32 per feature); leave it out",
 	"variables":                    "the columns to summarise, each with optional clamping bounds",
 	"variables[].column":           "a number, integer, year or boolean column",
 	"variables[].bounds":           "clamping interval for the differentially private release; a worker refuses a variable without one when the policy has an epsilon (every policy has one)",
