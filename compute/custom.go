@@ -65,14 +65,17 @@ func (w *Worker) module(hash string) ([]byte, error) {
 
 // customRefusal is the fail reason of a module's failure: over its limits,
 // resource_exhausted; anything else it did, analysis_error. Both come after
-// the module read data, so both are charged.
+// the module read data, so both are charged. The message is one fixed
+// text per reason, never the engine's: which output was missing, a status
+// or a trap site are the module's choice, and a module that reads data
+// could spell a value in them (the log and the refusal would carry it).
 func customRefusal(err error) error {
 	switch {
 	case errors.Is(err, sandbox.ErrTimeout), errors.Is(err, sandbox.ErrMemory):
-		return refuse("resource_exhausted", err)
+		return refuse("resource_exhausted", errors.New("custom analysis: the module went over its recorded time or memory limit"))
 	case errors.Is(err, sandbox.ErrModule), errors.Is(err, sandbox.ErrShape), errors.Is(err, sandbox.ErrDependsOnOtherRows),
 		errors.Is(err, sandbox.ErrLimits), errors.Is(err, sandbox.ErrHash):
-		return refuse("analysis_error", err)
+		return refuse("analysis_error", errors.New("custom analysis: the module failed, or its outputs were not the declared shape (run it on your own data to see why)"))
 	}
 	return err
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/outputctl"
@@ -114,5 +116,11 @@ func TestCustomFailureReasons(t *testing.T) {
 		if got := failReason(customRefusal(err)); got != want {
 			t.Errorf("%v: reason %q, want %q", err, got, want)
 		}
+	}
+	// The message is fixed per reason: whatever the module put in its
+	// failure (an output index, a status) reaches neither log nor refusal.
+	planted := fmt.Errorf("%w: output 13 was not written (status 7)", sandbox.ErrShape)
+	if msg := customRefusal(planted).Error(); strings.Contains(msg, "13") || strings.Contains(msg, "7") {
+		t.Errorf("the refusal repeats the module's words: %q", msg)
 	}
 }
