@@ -82,7 +82,7 @@ type Server struct {
 	// compactAt is the number of remembered nonces at which the expired
 	// ones are dropped and the file rewritten (twice the live ones then).
 	compactAt int
-	closes sync.Mutex // one close_share in flight: the account's nonces are sequential
+	closes    sync.Mutex // one close_share in flight: the account's nonces are sequential
 }
 
 // New opens a server over its directory.
