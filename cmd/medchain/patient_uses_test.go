@@ -73,7 +73,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		Org: org, Dataset: "cli-uses", Title: "uses", People: people, RefDate: ref,
 		Policy: ledger.Policy{Purposes: []string{"research"}, Requesters: ledger.Requesters{Anyone: true},
 			Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: ledger.MinCohortFloor,
-			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 400,
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 			Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptOut}}); err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	var jobs []uint64
 	for range 2 {
 		r, err := c.SignAndSubmit(ctx, rita, &ledger.SubmitJob{Datasets: []string{"cli-uses"}, Analysis: "cohort_count", Params: json.RawMessage(`{}`),
-			Purpose: "research", MaxPrice: 100, ResultKey: rita.EncPub()}, true)
+			Purpose: "research", MaxPrice: 400, ResultKey: rita.EncPub()}, true)
 		if err == nil {
 			err = client.ResultError(r)
 		}
