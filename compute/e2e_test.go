@@ -2,10 +2,10 @@ package compute_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	medseed "github.com/medchain/medchain/seed"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	medseed "github.com/medchain/medchain/seed"
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
@@ -66,6 +68,7 @@ type env struct {
 	v       *vault.Vault
 	secret  []byte
 	pseudo  *deid.Deidentifier
+	price   uint64 // the sites' policy price; 0 = 100
 }
 
 // newEnv opens the test node's vault with its secret and the Safe Harbor
@@ -130,7 +133,7 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
 			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival"}},
 			MinCohort:          ledger.MinCohortFloor,
-			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: cmp.Or(e.price, 100),
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 			Attestation: ledger.AttestSoftware, ConsentModel: model,
 			ExactRegression: true, // the regression jobs here are exact

@@ -38,6 +38,7 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 	defer cancel()
 	e := newEnv(t, ctx, n)
 	// 1000 rows: band 1k-10k, a set of 10 000 tags in five parts.
+	e.price = 1000 // a patient share that earns whole tokens per row
 	wk, people, rows := e.site("northside", "northside-admin", "ni-rx", 1000, 21, ledger.ConsentOptIn)
 	if err := wk.Save(node.KeysDir(n.Home)); err != nil { // where the node's desk finds it
 		t.Fatal(err)
@@ -103,7 +104,10 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 	}
 
 	// Rewards, through the node's API.
-	pool := uint64(100 * 3000 / 10000)
+	pool := uint64(1000 * 3000 / 10000)
+	// Each of the 20 permits earns the pool over 32 (20 rounded up to a
+	// power of two, so earnings do not tell the cohort), in whole tokens.
+	each := pool * rewards.Micro / 32 / rewards.Micro
 	ask := func(k *keys.Key, action string, signer *keys.Key) (*rewards.Answer, error) {
 		id := make([]byte, 32)
 		rand.Read(id)
@@ -121,7 +125,7 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The consented cohort is the 20 permits (opt-in: unlinked rows are out).
-		if a.Balance != pool/20 || len(a.Uses) != 1 || a.Uses[0].Job != job || !a.Uses[0].Settled {
+		if a.Balance != each || len(a.Uses) != 1 || a.Uses[0].Job != job || !a.Uses[0].Settled {
 			t.Fatalf("patient %d: %+v", i, a)
 		}
 		a, err = ask(k, rewards.ActionVouchers, k)
@@ -142,7 +146,7 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 			}
 		}
 	}
-	if b, _ := e.c.DatasetBudget(ctx, "ni-rx"); claimed != pool/20*20 || b.PatientPool != pool-claimed {
+	if b, _ := e.c.DatasetBudget(ctx, "ni-rx"); claimed != each*20 || b.PatientPool != pool-claimed {
 		t.Fatalf("claimed %d of a pool of %d; the pool holds %d", claimed, pool, b.PatientPool)
 	}
 	// A request naming one patient's key but signed by another's is refused;
