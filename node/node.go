@@ -42,25 +42,26 @@ import (
 
 // Node is a running medchain node.
 type Node struct {
-	home     string
-	settings Settings
-	db       *pebble.Store
-	app      *app.App
-	cmt      *nm.Node
-	rpc      *local.Local
-	api      *http.Server
-	apiLn    net.Listener
-	apiConns *countingListener
-	metrics  *metrics.Metrics
-	jobs     jobCache
-	logFile  *os.File
-	results  *compute.ResultStore
-	stopWork context.CancelFunc
-	workDone chan struct{}
-	devices  *devices             // device ingestion, if on
-	records  *recordserver.Server // patients' records and shares, if on
-	rewards  rewardDesk
-	blocks   blockSignal // closes a channel at each committed block
+	home      string
+	settings  Settings
+	db        *pebble.Store
+	app       *app.App
+	cmt       *nm.Node
+	rpc       *local.Local
+	api       *http.Server
+	apiLn     net.Listener
+	apiConns  *countingListener
+	apiCancel context.CancelFunc // ends the API requests' contexts at Stop
+	metrics   *metrics.Metrics
+	jobs      jobCache
+	logFile   *os.File
+	results   *compute.ResultStore
+	stopWork  context.CancelFunc
+	workDone  chan struct{}
+	devices   *devices             // device ingestion, if on
+	records   *recordserver.Server // patients' records and shares, if on
+	rewards   rewardDesk
+	blocks    blockSignal // closes a channel at each committed block
 }
 
 var (
@@ -207,6 +208,12 @@ func Start(home string, o Options) (*Node, error) {
 		}
 	}
 	n.api, n.apiConns = apiServer(n.apiLn, mux, hs)
+	// Requests' contexts end when the node stops, so long-lived answers
+	// (live device streams) return and the server's graceful shutdown does
+	// not wait on clients that never hang up.
+	apiCtx, apiCancel := context.WithCancel(context.Background())
+	n.api.BaseContext = func(net.Listener) context.Context { return apiCtx }
+	n.apiCancel = apiCancel
 	go n.api.Serve(n.apiConns)
 	if o.Workers {
 		if err := n.startWorkers(o); err != nil {
@@ -272,8 +279,18 @@ func (n *Node) Stop() error {
 		n.devices = nil
 	}
 	if n.api != nil {
+		if n.apiCancel != nil {
+			n.apiCancel()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, n.api.Shutdown(ctx))
+		if err := n.api.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			// A handler still running after the grace period (a client
+			// that does not read): close its connection rather than fail
+			// the stop.
+			errs = append(errs, n.api.Close())
+		} else {
+			errs = append(errs, err)
+		}
 		cancel()
 	}
 	if n.records != nil {
