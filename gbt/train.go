@@ -241,7 +241,7 @@ func Train(sites []*Site, p Params, minLeaf int64, agg Aggregate) (*Model, error
 					best = bestSplit(node, len(p.Features), p.Bins, g, h, c, p.Lambda, minLeaf)
 				}
 				if !best.ok {
-					tree.Nodes[n] = Node{Leaf: true, Value: -p.LearningRate * real(g) / (real(h) + p.Lambda)}
+					tree.Nodes[n] = Node{Leaf: true, Value: -p.LearningRate * toReal(g) / (toReal(h) + p.Lambda)}
 					continue
 				}
 				l, r := len(tree.Nodes), len(tree.Nodes)+1
@@ -259,8 +259,8 @@ func Train(sites []*Site, p Params, minLeaf int64, agg Aggregate) (*Model, error
 	return m, nil
 }
 
-// real is a fixed-point sum as a number.
-func real(v int64) float64 { return float64(v) / (1 << FracBits) }
+// toReal is a fixed-point sum as a number.
+func toReal(v int64) float64 { return float64(v) / (1 << FracBits) }
 
 // totals are a node's sums (any one feature's bins cover every row).
 func totals(node []int64, bins int) (g, h, c int64) {
@@ -284,7 +284,7 @@ type split struct {
 // the same one.
 func bestSplit(node []int64, features, bins int, g, h, c int64, lambda float64, minLeaf int64) split {
 	var best split
-	parent := real(g) * real(g) / (real(h) + lambda)
+	parent := toReal(g) * toReal(g) / (toReal(h) + lambda)
 	for j := range features {
 		hist := node[j*bins*3 : (j+1)*bins*3]
 		var gl, hl, cl int64
@@ -299,7 +299,7 @@ func bestSplit(node []int64, features, bins int, g, h, c int64, lambda float64, 
 				break
 			}
 			gr, hr := g-gl, h-hl
-			gain := 0.5 * (real(gl)*real(gl)/(real(hl)+lambda) + real(gr)*real(gr)/(real(hr)+lambda) - parent)
+			gain := 0.5 * (toReal(gl)*toReal(gl)/(toReal(hl)+lambda) + toReal(gr)*toReal(gr)/(toReal(hr)+lambda) - parent)
 			if gain > 1e-12 && gain > best.gain {
 				best = split{ok: true, feature: j, bin: b, gain: gain}
 			}

@@ -43,19 +43,7 @@ func regressionBlocks(raw json.RawMessage, opts Options, used map[string]bool) (
 		return nil, fmt.Errorf("the release is not a regression: %v", err)
 	}
 	reg := rel.Regression
-	terms := make([]term, 0, len(reg.Coefficients))
-	for _, c := range reg.Coefficients {
-		t := term{name: c.Name, est: c.Estimate, se: c.SE, lo: c.Lower, hi: c.Upper, stat: c.Stat, p: c.P, ratio: c.Ratio != nil}
-		if k, ok := opts.Per[c.Name]; ok && c.Name != "intercept" {
-			used[c.Name] = true
-			t.name = fmt.Sprintf("%s (per %s)", c.Name, trimFloat(k))
-			t.est, t.se, t.lo, t.hi = k*c.Estimate, k*c.SE, k*c.Lower, k*c.Upper
-		}
-		if t.ratio {
-			t.rEst, t.rLo, t.rH = math.Exp(t.est), math.Exp(t.lo), math.Exp(t.hi)
-		}
-		terms = append(terms, t)
-	}
+	terms := termsOf(reg.Coefficients, opts, used)
 
 	var bs []block
 	bs = append(bs, newParagraph(style(regular, 10), summary(reg, rel)))
@@ -396,8 +384,6 @@ func diagonal() *plotter.Line {
 }
 
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
-
-func expf(v float64) float64 { return math.Exp(v) }
 
 func capitalise(s string) string {
 	if s == "" {

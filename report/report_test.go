@@ -351,8 +351,9 @@ func TestSurvivalReport(t *testing.T) {
 		{Group: "unknown", Withheld: true},
 	}, LogRank: &analysis.LogRank{Groups: []string{"false", "true"}, Chisq: 6.2, DF: 1, P: 0.0128},
 		Cox: &analysis.CoxFit{Ties: "efron", N: 550, Events: 75, Concordance: &conc, Coefficients: []analysis.Coefficient{
-			{Name: "age", Estimate: 0.05, SE: 0.01, Stat: 5, P: 5.7e-7, Lower: 0.03, Upper: 0.07},
-			{Name: "smoker", Estimate: 0.4, SE: 0.2, Stat: 2, P: 0.0455, Lower: 0.008, Upper: 0.79}}}})
+			// As analysis.Cox releases them: every coefficient with its hazard ratio.
+			{Name: "age", Estimate: 0.05, SE: 0.01, Stat: 5, P: 5.7e-7, Lower: 0.03, Upper: 0.07, Ratio: &analysis.Interval{Estimate: 1.0513, Lower: 1.0305, Upper: 1.0725}},
+			{Name: "smoker", Estimate: 0.4, SE: 0.2, Stat: 2, P: 0.0455, Lower: 0.008, Upper: 0.79, Ratio: &analysis.Interval{Estimate: 1.4918, Lower: 1.008, Upper: 2.2034}}}}})
 	page, _ := render(t, report.PNG, []report.Result{result("d", "survival", rel)}, report.Options{Per: map[string]float64{"age": 10}})
 	var texts []string
 	for _, b := range page.Boxes {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"math"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -140,17 +141,20 @@ func coxBlocks(cox *analysis.CoxFit, opts Options, used map[string]bool) []block
 }
 
 // termsOf are coefficients as table rows, rescaled per opts.Per (marking
-// the terms used).
+// the terms used); a coefficient with a ratio (odds or hazard) gets
+// exp of its rescaled estimate and interval.
 func termsOf(cs []analysis.Coefficient, opts Options, used map[string]bool) []term {
 	out := make([]term, 0, len(cs))
 	for _, c := range cs {
-		t := term{name: c.Name, est: c.Estimate, se: c.SE, lo: c.Lower, hi: c.Upper, stat: c.Stat, p: c.P, ratio: true}
+		t := term{name: c.Name, est: c.Estimate, se: c.SE, lo: c.Lower, hi: c.Upper, stat: c.Stat, p: c.P, ratio: c.Ratio != nil}
 		if k, ok := opts.Per[c.Name]; ok && c.Name != "intercept" {
 			used[c.Name] = true
 			t.name = fmt.Sprintf("%s (per %s)", c.Name, trimFloat(k))
 			t.est, t.se, t.lo, t.hi = k*c.Estimate, k*c.SE, k*c.Lower, k*c.Upper
 		}
-		t.rEst, t.rLo, t.rH = expf(t.est), expf(t.lo), expf(t.hi)
+		if t.ratio {
+			t.rEst, t.rLo, t.rH = math.Exp(t.est), math.Exp(t.lo), math.Exp(t.hi)
+		}
 		out = append(out, t)
 	}
 	return out

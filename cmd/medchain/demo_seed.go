@@ -25,7 +25,10 @@ func seedDemo(ctx context.Context, home, apiAddr string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return seed.Demo(ctx, client.New("http://"+apiAddr), v, node.KeysDir(home), measurement, func(format string, args ...any) {
-		fmt.Fprintf(out, "  demo: "+format+"\n", args...)
-	})
+	return seed.Demo(ctx, client.New("http://"+apiAddr), v, node.KeysDir(home), measurement, demoSay(out))
+}
+
+// demoSay prints the demo seeding's steps, indented under the node's output.
+func demoSay(out io.Writer) func(string, ...any) {
+	return func(format string, args ...any) { fmt.Fprintf(out, "  demo: "+format+"\n", args...) }
 }

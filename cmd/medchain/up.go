@@ -80,9 +80,7 @@ seeding, the next run says so, keeps the network and seeds what is missing. What
 					// Patients decide too, so that a study over all three
 					// hospitals (Northside is opt-in) has consenting
 					// patients everywhere.
-					return demoConsents(ctx, client.New("http://"+n.APIAddr()), home, func(format string, args ...any) {
-						fmt.Fprintf(out, "  demo: "+format+"\n", args...)
-					})
+					return demoConsents(ctx, client.New("http://"+n.APIAddr()), home, demoSay(out))
 				}
 			}
 			err = runNode(cmd, home, recordsUp(home, records, df.upOptions(home, node.Options{API: api, PsqlConn: psqlConn, HTTP: hs, DevSignIn: true})), first, df.sim)
