@@ -2,14 +2,8 @@ package web_test
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"regexp"
-	"strings"
 	"testing"
-
-	"github.com/medchain/medchain/web"
 )
 
 // TestBrowserSignsRequestsLikeGo signs every request-signature vector
@@ -23,24 +17,7 @@ func TestBrowserSignsRequestsLikeGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", web.Handler())
-	mux.HandleFunc("/test/reqsig.json", func(w http.ResponseWriter, r *http.Request) { w.Write(vectors) })
-	mux.HandleFunc("/test/reqsig-vectors.html", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, "testdata/reqsig-vectors.html")
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	dom := dumpDOM(t, browser, srv.URL+"/test/reqsig-vectors.html")
-	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
-	if m == nil {
-		t.Fatalf("no output in page:\n%s", dom)
-	}
-	text := htmlUnescape(m[1])
-	if strings.HasPrefix(text, "ERROR") || text == "running" {
-		t.Fatalf("harness: %s", text)
-	}
+	text := vectorHarness(t, browser, "reqsig.json", vectors, "testdata/reqsig-vectors.html")
 	var got []struct{ Name, Message, Authorization string }
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("%v in %s", err, text)

@@ -25,24 +25,7 @@ func TestBrowserSignsLikeGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", web.Handler())
-	mux.HandleFunc("/test/tx.json", func(w http.ResponseWriter, r *http.Request) { w.Write(vectors) })
-	mux.HandleFunc("/test/sign-vectors.html", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, "testdata/sign-vectors.html")
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	dom := dumpDOM(t, browser, srv.URL+"/test/sign-vectors.html")
-	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
-	if m == nil {
-		t.Fatalf("no output in page:\n%s", dom)
-	}
-	text := htmlUnescape(m[1])
-	if strings.HasPrefix(text, "ERROR") || text == "running" {
-		t.Fatalf("harness: %s", text)
-	}
+	text := vectorHarness(t, browser, "tx.json", vectors, "testdata/sign-vectors.html")
 	var got struct {
 		Results []struct{ Name, Type, Tx, Hash, Skipped string }
 		Unknown string
@@ -81,6 +64,30 @@ func TestBrowserSignsLikeGo(t *testing.T) {
 	if !strings.Contains(got.Unknown, "payload.msg.amout: unknown field") {
 		t.Errorf("an unknown field: %q, want it refused by path", got.Unknown)
 	}
+}
+
+// vectorHarness serves the app with vectors at /test/NAME and a harness
+// page that runs the app's code over them, loads the page in the browser
+// and returns what it printed (its <pre id="out">), failing the test on a
+// harness error.
+func vectorHarness(t *testing.T, browser, name string, vectors []byte, page string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", web.Handler())
+	mux.HandleFunc("/test/"+name, func(w http.ResponseWriter, r *http.Request) { w.Write(vectors) })
+	mux.HandleFunc("/test/harness.html", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, page) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dom := dumpDOM(t, browser, srv.URL+"/test/harness.html")
+	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no output in page:\n%s", dom)
+	}
+	text := htmlUnescape(m[1])
+	if strings.HasPrefix(text, "ERROR") || text == "running" {
+		t.Fatalf("harness: %s", text)
+	}
+	return text
 }
 
 func htmlUnescape(s string) string {
