@@ -71,7 +71,10 @@ func (p *SurvivalParams) Validate() error {
 	if err := (SolverOptions{MaxIter: p.MaxIter, Tol: p.Tol}).validate(); err != nil {
 		return err
 	}
-	return p.Filter.Validate()
+	if err := p.Filter.Validate(); err != nil {
+		return err
+	}
+	return p.validateOutcomeFilter()
 }
 
 // ValidateGrid checks a time grid: 1 to MaxGridPoints strictly increasing,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/federated"
+	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/vault"
@@ -17,15 +18,15 @@ import (
 
 // Pooled Cox studies. A survival job with features over two or more
 // datasets is one Cox model of the union of the sites' consented rows,
-// fitted on the requester's time grid (analysis.CoxGridSums: why a grid,
+// fitted on one of the public time grids (analysis.CoxGridSums: why a grid,
 // and not the exact event times, is in docs/analyses.md). It runs through
 // the same study machinery as a pooled logistic regression — masked
 // fixed-point contributions with bounds proofs, the ledger's sums, every
 // worker replaying the same Solver — with the grid sums in place of a
 // Newton step, then a final sum of noisy counts.
 
-// PlanSurvivalStudy declares the study of a multi-site Cox model: the
-// design's columns, each centred at the midpoint of its public range and
+// PlanSurvivalStudy declares the study of a multi-site Cox model on one of
+// the public grids (analysis.PooledCoxGrids): the design's columns, each centred at the midpoint of its public range and
 // bounded by its half-width (ranges from the plausible ranges normalize
 // enforces, 0/1 for booleans and factor levels, or the requester's
 // columnBounds), the grid in millionths and the ties method. Nothing here
@@ -43,6 +44,9 @@ func PlanSurvivalStudy(params json.RawMessage, schema []ledger.Field, columnBoun
 	}
 	if p.Group != nil {
 		return nil, &analysis.ParamError{Param: "group", Reason: "a pooled Cox study has no groups: put the column in the features (as a factor)"}
+	}
+	if err := jobparams.CheckStudy("survival", params); err != nil {
+		return nil, err
 	}
 	ties := p.Ties
 	if ties == "" {
@@ -167,9 +171,18 @@ func (w *Worker) computePooledCox(ctx context.Context, j *ledger.Job, site ledge
 	}
 	// Output controls on this site's own cohort, before anything is
 	// computed from it and before anything leaves: the cohort and factor
-	// rules, the grid's counts, small 0/1 groups, overlap with earlier
-	// releases.
+	// rules, then — recorded first — the cohort in the overlap record, and
+	// only then the grid's counts and the Cox rules. The grid check's
+	// refusal is itself a release about the cohort (on the ledger, for
+	// every participant to read), so the cohort it judged is recorded
+	// whether it passes or not: a filter swept to move a few patients in
+	// and out of the cohort meets the overlap rule (cohort_overlap) rather
+	// than a fresh grid check, and either refusal, made after reading the
+	// data, costs the requester this site's price and epsilon.
 	if err := rel.CheckSurvival(s, true); err != nil {
+		return "", nil, err
+	}
+	if err := w.checkOverlap(site, j.ID, v, t, s.Rows, studyGroup(j)); err != nil {
 		return "", nil, err
 	}
 	counts, err := analysis.CountOnGrid(s, cs.grid)
@@ -184,9 +197,6 @@ func (w *Worker) computePooledCox(ctx context.Context, j *ledger.Job, site ledge
 		own.Coefficients = append(own.Coefficients, analysis.Coefficient{Name: name, Levels: s.Levels[k]})
 	}
 	if err := rel.CheckCoxRules(own); err != nil {
-		return "", nil, err
-	}
-	if err := w.checkOverlap(site, j.ID, v, t, s.Rows, studyGroup(j)); err != nil {
 		return "", nil, err
 	}
 	// The sums are computed on the features centred at the study's

@@ -21,9 +21,9 @@ import (
 )
 
 // A survival job with a Cox model over three hospitals is one pooled
-// model: every iteration each site posts its risk-set sums on the
-// requester's grid, masked and proven in bounds; the ledger adds them;
-// every site replays the same fit and releases the same model. It equals
+// model, run by default workers: every iteration each site posts its
+// risk-set sums on a public grid (one of analysis.PooledCoxGrids), masked
+// and proven in bounds; the ledger adds them; every site replays the same fit and releases the same model. It equals
 // the Cox model of the pooled consented rows with times coarsened to the
 // grid — the grid-central fit — to 1e-6 in the coefficients (the standard
 // errors come from the information at the last point the study evaluated,
@@ -55,7 +55,7 @@ func TestPooledCoxEqualsGridCentral(t *testing.T) {
 		}
 		sites = append(sites, st)
 	}
-	grid := []float64{4, 8, 12}
+	grid := []float64{5, 10, 15, 20} // one of analysis.PooledCoxGrids
 	params := analysis.SurvivalParams{Time: "cvd_time", Event: "cvd_event", Grid: grid, Features: []string{"age", "sbp", "smoker"}}
 	raw, _ := json.Marshal(params)
 	rita := e.key("rita-researcher")
@@ -78,7 +78,7 @@ func TestPooledCoxEqualsGridCentral(t *testing.T) {
 			t.Fatalf("job %d not completed after %d rounds", id, round)
 		}
 		for k, s := range sites {
-			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store, PooledSurvival: true,
+			w := &compute.Worker{Key: s.worker, Org: s.org, Measurement: measurement, Vault: e.v, Ledger: e.c, Results: store,
 				StudyNoiseKey: []byte{byte(k + 1)}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 			if _, err := w.RunOnce(ctx); err != nil {
 				t.Fatalf("%s worker: %v", s.org, err)

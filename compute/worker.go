@@ -66,14 +66,6 @@ type Worker struct {
 	Modules Modules
 	// Sandbox runs them; nil = one engine shared by the process's workers.
 	Sandbox *sandbox.Engine
-	// PooledSurvival lets the worker take part in pooled Cox studies. Off
-	// by default: a site refuses a study whose grid puts 1…MinCell−1 events
-	// or censorings in an interval, and that refusal, on the ledger, is an
-	// oracle a requester can binary-search with one-point grids to date a
-	// site's first events. Until the check stops telling (a public coarse
-	// grid, a noisy check), workers refuse pooled survival jobs before
-	// reading any data, free; the protocol's tests turn it on.
-	PooledSurvival bool
 }
 
 // Outcome is what the worker did with one site of a job.
@@ -341,8 +333,12 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 			return nil, nil, refuse("invalid_params", err)
 		}
 	}
-	if j.Analysis == "survival" && pooled(j) && !w.PooledSurvival {
-		return nil, nil, refuse("invalid_params", errors.New("analysis: pooled survival (a Cox study over several datasets) is switched off at this site: its grid check can date individual events; run survival on each dataset alone"))
+	if pooled(j) {
+		// A pooled Cox model's grid is one of the public grids: refused
+		// here, before the data is opened, the answer is everyone's.
+		if err := jobparams.CheckStudy(j.Analysis, j.Params); err != nil {
+			return nil, nil, refuse("invalid_params", err)
+		}
 	}
 	code, custom := strings.CutPrefix(j.Analysis, "code:")
 	var wasm []byte
