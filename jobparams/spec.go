@@ -133,7 +133,8 @@ var specs = []*Spec{
 	{
 		Name: "survival",
 		Summary: "time to an event with censoring: Kaplan–Meier curves released at the requester's time grid (optionally by group, with a log-rank test) " +
-			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); pooled Cox studies over several datasets are switched off at workers for now (docs/analyses.md)",
+			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); over several datasets with features, one pooled Cox model " +
+			"fitted through the ledger on one of the public grids " + analysis.PooledCoxGridList() + " (docs/analyses.md)",
 		typ: reflect.TypeFor[analysis.SurvivalParams](),
 		Examples: []Example{
 			{"survival free of CVD over 15 years of follow-up, at yearly points", `{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}`},
@@ -208,11 +209,14 @@ var survivalDocs = map[string]string{
 	"event": "whether follow-up ended with the event (1/true) or was censored (0/false): a 0/1 or boolean column, e.g. cvd_event",
 	"grid": "the public time grid, 1 to 200 strictly increasing positive times in the time column's unit, chosen by the requester and never read from the data: " +
 		"curves are released at these points only (an interval whose events or censorings are 1 to min_cell−1 is merged into the next; the curve stops before the risk set falls below the minimum cohort); " +
-		"a pooled Cox model is fitted on times coarsened to it",
+		"a Cox model over several datasets (a pooled study) is fitted on times coarsened to it, and there the grid must be one of the public grids, the same for every requester: " +
+		analysis.PooledCoxGridList() + " (a grid of the requester's choosing would let the sites' refusals date their events: docs/analyses.md)",
 	"group":           "split the curves by a column and compare them by a log-rank test (released exactly only where the policy sets exact_regression)",
 	"group.column":    "the column: code, string, boolean or number",
 	"group.levels":    "its groups, 2 to 50, written as the vault holds them (codes as text, booleans false/true); rows at other values are left out",
 	"group.reference": "unused for a group (accepted so that a factor declaration can be reused)",
+	"filter": "conditions every row of the cohort must meet (all of them), as for the other analyses, on any column but the time and event columns: " +
+		"a cohort chosen by its own outcome biases every estimate",
 	"features": "a Cox model's terms, written as a regression's (columns, log(x), I(x^k), factors, a:b, a*b); none: curves only. " +
 		"A Cox model is released exactly, so only where the policy sets exact_regression",
 	"factors":             "the categorical predictors the features name, as for a regression",

@@ -289,22 +289,26 @@ func (r *Releaser) ReleasePooledCox(grid []float64, fit *analysis.CoxFit) (Survi
 // least MinCohort, every interval's events and censorings and the number
 // followed beyond the grid 0 or at least MinCell — so every pooled count
 // is too, whichever sites take part. A finer grid than the data allows is
-// refused, naming the grid, never a count.
+// refused, naming the grid, never a count. The grid is one of the public
+// grids (analysis.PooledCoxGrids), so the refusal is a fixed function of
+// the cohort and that grid; the worker records the cohort in its overlap
+// record before this check, so that cohorts a few patients apart do not
+// each get their own answer.
 func (r *Releaser) CheckGridCounts(c analysis.GridCounts, grid []float64) error {
 	minCell := r.Policy.minCell()
 	ok := func(v int64) bool { return v == 0 || v >= minCell }
 	n := c.N()
 	for k := range c.Events {
 		if n != 0 && n < r.Policy.MinCohort {
-			return fmt.Errorf("%w: fewer than %d rows are followed to grid point %g at this site: use a coarser or shorter grid", ErrBelowMinCohort, r.Policy.MinCohort, grid[k])
+			return fmt.Errorf("%w: fewer than %d rows are followed to grid point %g at this site: use a coarser or shorter public grid", ErrBelowMinCohort, r.Policy.MinCohort, grid[k])
 		}
 		if !ok(c.Events[k]) || !ok(c.Censored[k]) {
-			return fmt.Errorf("%w: the events or censorings of the grid interval ending at %g number fewer than %d at this site: use a coarser grid", ErrSmallGroup, grid[k], minCell)
+			return fmt.Errorf("%w: the events or censorings of the grid interval ending at %g number fewer than %d at this site: use a coarser public grid", ErrSmallGroup, grid[k], minCell)
 		}
 		n -= c.Events[k] + c.Censored[k]
 	}
 	if !ok(c.Beyond) {
-		return fmt.Errorf("%w: fewer than %d rows are followed beyond the grid's last point at this site: extend or shorten the grid", ErrSmallGroup, minCell)
+		return fmt.Errorf("%w: fewer than %d rows are followed beyond the grid's last point at this site: use a longer or shorter public grid", ErrSmallGroup, minCell)
 	}
 	return nil
 }
