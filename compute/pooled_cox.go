@@ -10,7 +10,6 @@ import (
 
 	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/federated"
-	"github.com/medchain/medchain/jobparams"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/outputctl"
 	"github.com/medchain/medchain/vault"
@@ -45,15 +44,17 @@ func PlanSurvivalStudy(params json.RawMessage, schema []ledger.Field, columnBoun
 	if p.Group != nil {
 		return nil, &analysis.ParamError{Param: "group", Reason: "a pooled Cox study has no groups: put the column in the features (as a factor)"}
 	}
-	if err := jobparams.CheckStudy("survival", params); err != nil {
-		return nil, err
-	}
 	ties := p.Ties
 	if ties == "" {
 		ties = analysis.TiesEfron
 	}
 	grid, err := microGrid(p.Grid)
 	if err != nil {
+		return nil, err
+	}
+	// The rule workers apply before opening the data
+	// (jobparams.CheckStudy), told before anything is signed.
+	if err := analysis.CheckPooledCoxGrid(p.Grid); err != nil {
 		return nil, err
 	}
 	types := map[string]string{}

@@ -14,12 +14,12 @@ import (
 )
 
 // A pooled Cox study is planned from the params and the schema alone: the
-// grid in millionths, each column centred at the midpoint of its public
+// grid (one of the public grids) in millionths, each column centred at the midpoint of its public
 // range (the plausible range normalize enforces, [0, 1] for a boolean or a
 // factor level) with the half-width as its bound.
 func TestPlanSurvivalStudy(t *testing.T) {
 	schema := normalize.Schema()
-	raw := json.RawMessage(`{"time":"cvd_time","event":"cvd_event","grid":[2.5,5,10],"features":["age","smoker","sex"],"factors":[{"column":"sex","levels":["female","male"]}],"ties":"breslow"}`)
+	raw := json.RawMessage(`{"time":"cvd_time","event":"cvd_event","grid":[2,4,6,8,10],"features":["age","smoker","sex"],"factors":[{"column":"sex","levels":["female","male"]}],"ties":"breslow"}`)
 	m := &ledger.SubmitJob{Datasets: []string{"a", "b"}, Analysis: "survival", Params: raw}
 	if !compute.NeedsStudy(m) {
 		t.Fatal("a survival job with features over two datasets needs no study")
@@ -29,7 +29,7 @@ func TestPlanSurvivalStudy(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := req.Spec
-	if s.Link != federated.LinkCox || s.Columns != 3 || s.Cox.Ties != "breslow" || len(s.Cox.Grid) != 3 || s.Cox.Grid[0] != 2_500_000 || s.Cox.Grid[2] != 10_000_000 {
+	if s.Link != federated.LinkCox || s.Columns != 3 || s.Cox.Ties != "breslow" || len(s.Cox.Grid) != 5 || s.Cox.Grid[0] != 2_000_000 || s.Cox.Grid[4] != 10_000_000 {
 		t.Fatalf("spec %+v, cox %+v", s, s.Cox)
 	}
 	age := normalize.DefaultConfig().Plausible["age"]
@@ -50,7 +50,14 @@ func TestPlanSurvivalStudy(t *testing.T) {
 		{`{"time":"cvd_time","event":"cvd_event","grid":[5]}`, "features", "give its features"},
 		{`{"time":"cvd_time","event":"cvd_event","grid":[5],"features":["age"],"group":{"column":"smoker","levels":["false","true"]}}`, "group", "no groups"},
 		{`{"time":"cvd_time","event":"cvd_event","grid":[0.1234567],"features":["age"]}`, "grid[0]", "at most 6 decimals"},
-		{`{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6],"features":["age","sbp","total_chol","hdl","smoker","diabetes","bmi"]}`, "features", "make steps of"},
+		{`{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6,7,8,9,10],"features":["age","sbp","total_chol","hdl","smoker","diabetes","bmi"]}`, "features", "make steps of"},
+		// The requester's own grid, which a binary search of one-point
+		// grids once used to date a site's events: refused before signing,
+		// with the public grids listed.
+		{`{"time":"cvd_time","event":"cvd_event","grid":[4,8,12],"features":["age"]}`, "grid", "one of the public grids, the same for every requester: [5,10], [5,10,15]"},
+		{`{"time":"cvd_time","event":"cvd_event","grid":[0.4375],"features":["age"]}`, "grid", "public grids"},
+		// A cohort chosen by its own follow-up.
+		{`{"time":"cvd_time","event":"cvd_event","grid":[5,10],"features":["age"],"filter":[{"column":"cvd_time","op":"<=","value":0.4375}]}`, "filter[0].column", "own outcome (cvd_time)"},
 	} {
 		_, err := compute.PlanStudyFor("survival", json.RawMessage(tc.params), schema, nil)
 		var pe *analysis.ParamError
