@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medchain/medchain/analysis"
 	"github.com/medchain/medchain/api"
 	"github.com/medchain/medchain/compute"
 	"github.com/medchain/medchain/jobparams"
@@ -116,6 +117,26 @@ func TestValidateJob(t *testing.T) {
 	e = apiErr(t, "POST", "/v1/jobs/validate", unbounded, http.StatusBadRequest, "invalid_field")
 	if e.Param != "params" || e.Reason != "bad_value" || !strings.Contains(e.Message, `frailty_score`) || !strings.Contains(e.Message, "plausible range") {
 		t.Errorf("an unplannable pooled study: %+v", e)
+	}
+	// A Cox model over several datasets runs on a public grid only: a grid
+	// of the requester's own is refused before anything is signed, and
+	// the answer lists the public grids.
+	for _, id := range []string{ds + "-5", ds + "-6"} {
+		do(t, "st-mary-admin", &ledger.RegisterDataset{ID: id, Version: 1, Title: "Validate " + id, RecordBand: "1k-10k",
+			Schema:      []ledger.Field{{Name: "age", Type: "integer"}, {Name: "cvd_time", Type: "number"}, {Name: "cvd_event", Type: "boolean"}},
+			ContentRoot: testRoot, Locator: "vault://st-mary/" + id})
+	}
+	cox := func(grid string) []byte {
+		b, _ := json.Marshal(api.ValidateRequest{Datasets: []string{ds + "-5", ds + "-6"}, Analysis: "survival",
+			Params: json.RawMessage(`{"time":"cvd_time","event":"cvd_event","features":["age"],"grid":` + grid + `}`)})
+		return b
+	}
+	e = apiErr(t, "POST", "/v1/jobs/validate", cox("[0.4375]"), http.StatusBadRequest, "invalid_field")
+	if e.Reason != "bad_value" || !strings.Contains(e.Param, "grid") || !strings.Contains(e.Message, analysis.PooledCoxGridList()) {
+		t.Errorf("a pooled Cox model on the requester's grid: %+v", e)
+	}
+	if status, b := call(t, "POST", "/v1/jobs/validate", cox("[5,10,15,20]")); status != http.StatusOK {
+		t.Errorf("a pooled Cox model on a public grid: %d %s", status, b)
 	}
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":["nope"],"analysis":"cohort_count","params":{}}`), http.StatusNotFound, "not_found")
 	apiErr(t, "POST", "/v1/jobs/validate", []byte(`{"datasets":[],"analysis":"cohort_count","params":{}}`), http.StatusBadRequest, "invalid_field")

@@ -374,8 +374,12 @@ func PooledRules(p *Regression) *Error {
 }
 
 // CheckSites applies the rules that depend on how many datasets a job
-// names (PooledRules for a regression over several), after Check.
+// names (PooledRules for a regression over several, CheckStudy's public
+// grid for a Cox model over several), after Check.
 func CheckSites(name string, raw json.RawMessage, datasets int) error {
+	if datasets >= 2 && name == "survival" {
+		return CheckStudy(name, raw)
+	}
 	if datasets < 2 || (name != "logistic_regression" && name != "linear_regression") {
 		return nil
 	}

@@ -37,3 +37,16 @@ func TestCheckStudy(t *testing.T) {
 		}
 	}
 }
+
+// The API's check of a job over several datasets applies the same rule;
+// over one dataset a survival grid is the requester's.
+func TestCheckSitesPublicGrid(t *testing.T) {
+	raw := json.RawMessage(`{"time":"cvd_time","event":"cvd_event","grid":[4,8,12],"features":["age"]}`)
+	if err := jobparams.CheckSites("survival", raw, 1); err != nil {
+		t.Errorf("one dataset: %v", err)
+	}
+	var e *jobparams.Error
+	if err := jobparams.CheckSites("survival", raw, 3); !errors.As(err, &e) || e.Param != "grid" {
+		t.Errorf("three datasets: %v, want a refusal of grid", err)
+	}
+}
