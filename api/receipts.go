@@ -192,6 +192,10 @@ func (s *Server) postRewards(r *http.Request) (any, error) {
 		}
 		e.Param = re.Field
 		return nil, e
+	case errors.Is(err, rewards.ErrReplayed):
+		e := apiError(ledger.CodeReplayed, "%v", err)
+		e.Param = "id"
+		return nil, e
 	case errors.Is(err, rewards.ErrNoTally):
 		return nil, notFound("%v", err)
 	case err != nil:

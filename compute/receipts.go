@@ -409,15 +409,21 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	}
 	a := &rewards.Answer{Org: req.Org, Wallet: wallet, Uses: []rewards.Use{}}
 	err = st.Update(func(t *rewards.Tally) error {
+		// A request is answered once (its id is remembered, sealed in the
+		// tally, until its time would no longer verify): a copy of it
+		// replayed within its window gets nothing, not even the balance.
+		if err := t.Admit(wallet, req, now()); err != nil {
+			return err
+		}
 		for _, e := range t.Used(pseudonyms) {
 			s, err := settled(e.Job, e.Dataset)
 			if err != nil {
 				return err
 			}
-			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, PerRow: e.PerRow, Settled: s})
+			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, Settled: s})
 		}
 		if req.Action == rewards.ActionVouchers {
-			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Unit: req.Unit, Pseudonyms: pseudonyms},
+			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Unit: req.Unit, Notes: int(req.Notes), Pseudonyms: pseudonyms},
 				req.Org, stat.ChainID, key.Sign, settled, rand.Reader)
 			if err != nil {
 				return err
