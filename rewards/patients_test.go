@@ -45,7 +45,7 @@ func (p party) addr() string { return ledger.Address(p.sig.Public().(ed25519.Pub
 // chain is a real ledger state machine on an in-memory store, one block per
 // call to run.
 type chain struct {
-	t      *testing.T
+	t      testing.TB
 	m      *ledger.Machine
 	db     *store.Mem
 	height int64
