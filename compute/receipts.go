@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -337,6 +338,23 @@ type RewardDesk struct {
 		Job(ctx context.Context, id uint64) (*ledger.Job, error)
 	}
 	Now func() time.Time // nil: time.Now
+}
+
+// Orgs are the organisations the desk answers for: those whose worker
+// key (<KeysDir>/<org>-worker) it holds.
+func (d *RewardDesk) Orgs() ([]string, error) {
+	names, err := keys.List(d.KeysDir)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, n := range names {
+		if org, ok := strings.CutSuffix(n, "-worker"); ok && vocab.IsID(org) {
+			out = append(out, org)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Rewards verifies a request and answers it from the organisation's tally:

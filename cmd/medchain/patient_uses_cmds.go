@@ -70,7 +70,8 @@ type orgWallet struct {
 // wallet of a secret.
 type patientFlags struct {
 	from, secret, org string
-	orgNodes          []string // ORG=ADDR: the node that answers for ORG
+	orgNodes          []string            // ORG=ADDR: the node that answers for ORG
+	served            map[string][]string // node → the institutions it answers for
 }
 
 func (f *patientFlags) add(cmd *cobra.Command, orgUse string) {
@@ -140,20 +141,41 @@ func registered(ctx context.Context, c *client.Client, ws []orgWallet) ([]orgWal
 }
 
 // nodeFor is the client for the node that answers for org: --org-node's,
-// else --node's.
-func (f *patientFlags) nodeFor(e *env, c *client.Client, org string) (*client.Client, error) {
+// else --node's. With --secret, a wallet's request goes only to a node
+// that says (GET /v1/rewards) it answers for the wallet's institution: a
+// node that saw the wallets of one patient at several institutions ask
+// together could link them. For such an org nodeFor returns no client and
+// says why.
+func (f *patientFlags) nodeFor(ctx context.Context, c *client.Client, org string) (*client.Client, string, error) {
+	n := c
 	for _, on := range f.orgNodes {
 		o, addr, ok := strings.Cut(on, "=")
 		if !ok || o == "" || addr == "" {
-			return nil, fail("--org-node %q: want ORG=ADDRESS", on)
+			return nil, "", fail("--org-node %q: want ORG=ADDRESS", on)
 		}
 		if o == org {
-			n := client.New(addr)
+			n = client.New(addr)
 			n.ChainID, n.Trusted = c.ChainID, c.Trusted
-			return n, nil
 		}
 	}
-	return c, nil
+	if f.secret == "" {
+		return n, "", nil // one key, one institution: the node the patient named
+	}
+	if f.served == nil {
+		f.served = map[string][]string{}
+	}
+	orgs, ok := f.served[n.BaseURL()]
+	if !ok {
+		var err error
+		if orgs, err = n.RewardOrgs(ctx); err != nil {
+			return nil, "", fmt.Errorf("%s: asking the node which institutions it answers for: %w", org, err)
+		}
+		f.served[n.BaseURL()] = orgs
+	}
+	if !slices.Contains(orgs, org) {
+		return nil, "not asked: the node does not answer for this institution (name its node with --org-node " + org + "=ADDR)", nil
+	}
+	return n, "", nil
 }
 
 // scanUses downloads every complete receipt set from job `from` on and
@@ -315,9 +337,13 @@ request to its own node (default --node).`,
 				}
 				out := &PatientRewards{At: []RewardAt{}}
 				for _, w := range ws {
-					n, err := pf.nodeFor(e, c, w.org)
+					n, why, err := pf.nodeFor(ctx, c, w.org)
 					if err != nil {
 						return nil, err
+					}
+					if n == nil {
+						out.At = append(out.At, RewardAt{Org: w.org, Wallet: w.key.Address(), Uses: []rewards.Use{}, Note: why})
+						continue
 					}
 					req, err := rewardRequest(ctx, n, w.key, w.org, rewards.ActionBalance, "", 0, 0)
 					if err != nil {
@@ -463,9 +489,13 @@ institution where the secret's wallet is a registered patient account (or only -
 			out := &Claimed{Claims: []ClaimedTx{}}
 			var failed error
 			for _, w := range ws {
-				n, err := pf.nodeFor(e, c, w.org)
+				n, why, err := pf.nodeFor(ctx, c, w.org)
 				if err != nil {
 					return err
+				}
+				if n == nil {
+					out.Notes = append(out.Notes, w.org+": "+why)
+					continue
 				}
 				// One request for every note, or (--fresh) one per note,
 				// each to its own new wallet.

@@ -265,7 +265,11 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	}
 
 	// Per-institution wallets: --secret scans, asks and claims with the
-	// wallet the secret gives at each institution.
+	// wallet the secret gives at each institution — asking only a node
+	// that says it answers for the institution (GET /v1/rewards).
+	if served, err := c.RewardOrgs(ctx); err != nil || !slices.Contains(served, org) {
+		t.Fatalf("GET /v1/rewards: %v %v", served, err)
+	}
 	code, stdout, stderr = cli("patient", "uses", "--secret", "alice", "--json")
 	if code != 0 {
 		t.Fatalf("uses --secret: %d %s", code, stderr)
