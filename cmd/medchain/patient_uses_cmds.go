@@ -450,7 +450,9 @@ wallet of its own (a key written to <home>/keys and registered here); --to pays 
 key of yours. Paid to your institution wallet, a claim shows you have records there.
 
 --from KEY --org ORG claims at one institution with one key; --secret NAME at every
-institution where the secret's wallet is a registered patient account (or only --org).`,
+institution where the secret's wallet is a registered patient account (or only --org).
+Claims at several institutions in one run land in the same blocks, which may suggest they are
+one patient's: claim with --org, one institution at a time, to avoid it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pf.secret == "" && pf.org == "" {
