@@ -336,6 +336,7 @@ type RewardDesk struct {
 		Status(ctx context.Context) (*api.NodeStatus, error)
 		Account(ctx context.Context, addr string) (*ledger.Account, error)
 		Job(ctx context.Context, id uint64) (*ledger.Job, error)
+		StateProof(ctx context.Context, key string) (*ledger.StateProof, error)
 	}
 	Now func() time.Time // nil: time.Now
 }
@@ -441,6 +442,15 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, Settled: s})
 		}
 		if req.Action == rewards.ActionVouchers {
+			// Notes issued before and not claimed on the ledger are
+			// offered again (before the new ones are recorded).
+			if err := t.Prune(wallet, func(n string) (bool, error) {
+				p, err := d.Ledger.StateProof(ctx, string(ledger.KeyNullifier(n)))
+				return err == nil && p.Value != nil, err
+			}); err != nil {
+				return err
+			}
+			a.Outstanding = t.Outstanding(wallet)
 			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Unit: req.Unit, Notes: int(req.Notes), Pseudonyms: pseudonyms},
 				req.Org, stat.ChainID, key.Sign, settled, rand.Reader)
 			if err != nil {

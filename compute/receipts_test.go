@@ -134,6 +134,19 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if i == 1 {
+			// The answer is lost: the next request gets the same notes
+			// back as outstanding (the ledger shows them unclaimed), and
+			// no new ones.
+			lost := a.Vouchers
+			if a, err = ask(k, rewards.ActionVouchers, k); err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Vouchers) != 0 || !slices.EqualFunc(a.Outstanding, lost, func(x, y ledger.Voucher) bool { return x.Nullifier == y.Nullifier }) {
+				t.Fatalf("after a lost answer: %+v; the lost notes were %+v", a, lost)
+			}
+			a.Vouchers, a.Outstanding = a.Outstanding, nil
+		}
 		if i == 0 {
 			// The same signed request sent again within its window is
 			// refused (replayed), and issues nothing.

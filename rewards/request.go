@@ -122,6 +122,11 @@ type Answer struct {
 	Balance  uint64           `json:"balance"`
 	Uses     []Use            `json:"uses"`
 	Vouchers []ledger.Voucher `json:"vouchers,omitempty"`
+	// Outstanding, for a vouchers request, are notes issued to earlier
+	// requests of the wallet that the ledger does not show claimed (an
+	// answer lost in transit, a claim not sent): each still pays the
+	// recipient it names.
+	Outstanding []ledger.Voucher `json:"outstanding,omitempty"`
 }
 
 // Use is one job site a patient's rows were used in. It carries no amount:

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/rewards"
 )
 
@@ -199,5 +201,34 @@ func TestAdmitRefusesReplays(t *testing.T) {
 	}
 	if err := tl.Admit("x", r, now.Add(rewards.MaxRequestAge+time.Second)); err != nil || len(tl.Seen) != 1 {
 		t.Fatalf("requests past their window are forgotten: %d remembered, %v", len(tl.Seen), err)
+	}
+}
+
+// Notes issued and not claimed are offered again until the ledger shows
+// them claimed.
+func TestOutstandingNotes(t *testing.T) {
+	cohort := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"}
+	var tl rewards.Tally
+	if err := tl.Accrue(0, "ds", 230, cohort); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	paid := func(uint64, string) (bool, error) { return true, nil }
+	vs, err := tl.Issue(rewards.IssueRequest{Wallet: "w", Recipient: strings.Repeat("a", 40), Pseudonyms: []string{"p1"}}, "hosp", "c", key, paid, crand{rand.New(rand.NewPCG(3, 4))})
+	if err != nil || len(vs) != 4 { // 230 over 10 rows: 23 = 16 + 4 + 2 + 1
+		t.Fatalf("%d notes for 23: %v", len(vs), err)
+	}
+	if got := tl.Outstanding("w"); len(got) != len(vs) || len(tl.Outstanding("v")) != 0 {
+		t.Fatalf("outstanding: %d of %d notes; another wallet's: %d", len(got), len(vs), len(tl.Outstanding("v")))
+	}
+	claimed := map[string]bool{vs[0].Nullifier: true}
+	if err := tl.Prune("w", func(n string) (bool, error) { return claimed[n], nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.Outstanding("w"); len(got) != len(vs)-1 || slices.ContainsFunc(got, func(v ledger.Voucher) bool { return claimed[v.Nullifier] }) {
+		t.Fatalf("after one claim: %d outstanding", len(got))
+	}
+	if err := tl.Prune("w", func(string) (bool, error) { return true, nil }); err != nil || len(tl.Issued) != 0 {
+		t.Fatalf("all claimed: %d issued entries left, %v", len(tl.Issued), err)
 	}
 }

@@ -61,8 +61,10 @@ func (e *Entry) Earned(p string) uint64 {
 	return e.Base
 }
 
-// Issued is the notes one request was answered with: the institution's
-// record of what it signed.
+// Issued is the notes one request was answered with that are not known to
+// be claimed: an answer lost in transit is not lost to the patient, whose
+// next vouchers request gets them again (Outstanding), until the ledger
+// shows them claimed (Prune).
 type Issued struct {
 	Wallet   string           `json:"wallet"`
 	Vouchers []ledger.Voucher `json:"vouchers"`
@@ -304,6 +306,42 @@ func (t *Tally) Issue(req IssueRequest, org, chainID string, key ed25519.Private
 		t.Issued = append(t.Issued, Issued{Wallet: req.Wallet, Vouchers: vs})
 	}
 	return vs, nil
+}
+
+// Outstanding are the notes issued to wallet's requests not yet pruned as
+// claimed, oldest first.
+func (t *Tally) Outstanding(wallet string) []ledger.Voucher {
+	var out []ledger.Voucher
+	for _, is := range t.Issued {
+		if is.Wallet == wallet {
+			out = append(out, is.Vouchers...)
+		}
+	}
+	return out
+}
+
+// Prune forgets wallet's issued notes that spent says are claimed (their
+// nullifier is spent on the ledger).
+func (t *Tally) Prune(wallet string, spent func(nullifier string) (bool, error)) error {
+	for i := range t.Issued {
+		is := &t.Issued[i]
+		if is.Wallet != wallet {
+			continue
+		}
+		var keep []ledger.Voucher
+		for _, v := range is.Vouchers {
+			ok, err := spent(v.Nullifier)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				keep = append(keep, v)
+			}
+		}
+		is.Vouchers = keep
+	}
+	t.Issued = slices.DeleteFunc(t.Issued, func(is Issued) bool { return len(is.Vouchers) == 0 })
+	return nil
 }
 
 // Seen is a request answered: its signer's wallet, its id, and the time

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -428,6 +430,50 @@ func ensurePatientAccount(ctx context.Context, c *client.Client, k *keys.Key) er
 	return nil
 }
 
+// noteKeyName is the key file of a --fresh note wallet of wallet w.
+func noteKeyName(w *keys.Key, addr string) string { return w.Name + ".note-" + addr[:12] }
+
+// findNoteKey is the key of the wallet a note pays, among those this
+// command may have paid: the asking wallet, --to's, a --fresh note wallet.
+func findNoteKey(e *env, recipient string, w, to *keys.Key) *keys.Key {
+	for _, k := range []*keys.Key{w, to} {
+		if k != nil && k.Address() == recipient {
+			return k
+		}
+	}
+	k, err := keys.Load(e.keysDir(), noteKeyName(w, recipient))
+	if err != nil || k.Address() != recipient {
+		return nil
+	}
+	return k
+}
+
+// claimNote submits one note's claim signed by k and records it in out. A
+// note offered again (outstanding) that the ledger finds claimed already
+// (its claim committed after the node looked) is not a failure.
+func claimNote(ctx context.Context, c *client.Client, k *keys.Key, org string, v ledger.Voucher, out *Claimed, outstanding bool) error {
+	if err := ensurePatientAccount(ctx, c, k); err != nil {
+		return err
+	}
+	r, err := c.SignAndSubmit(ctx, k, &ledger.ClaimReward{Voucher: v}, true)
+	if err != nil {
+		return err
+	}
+	ct := ClaimedTx{Org: org, Amount: v.Amount, Recipient: v.Recipient, Hash: r.Hash}
+	if r.Result != nil {
+		ct.Code, ct.Log = r.Result.Code, r.Result.Log
+	}
+	out.Claims = append(out.Claims, ct)
+	err = client.ResultError(r)
+	if err == nil {
+		out.Claimed += v.Amount
+	}
+	if outstanding && ct.Code == ledger.CodeNullifierSpent {
+		return nil
+	}
+	return err
+}
+
 func patientClaimCmd(e *env) *cobra.Command {
 	var pf patientFlags
 	var to string
@@ -511,7 +557,14 @@ one patient's: claim with --org, one institution at a time, to avoid it.`,
 					case toKey != nil:
 						rk = toKey
 					case fresh:
-						if rk, err = keys.Generate(fmt.Sprintf("%s.note-%d", w.key.Name, time.Now().UnixNano())); err != nil {
+						// The note's wallet is kept before it is asked for:
+						// its key is the only way to the tokens, and a note
+						// whose answer is lost comes back (outstanding).
+						if rk, err = keys.Generate("note"); err != nil {
+							return err
+						}
+						rk.Name = noteKeyName(w.key, rk.Address())
+						if err := rk.Save(e.keysDir()); err != nil {
 							return err
 						}
 						per = 1
@@ -528,35 +581,33 @@ one patient's: claim with --org, one institution at a time, to avoid it.`,
 					if err != nil {
 						return fmt.Errorf("%s: %w", w.org, err)
 					}
+					// Notes issued before and not claimed: claim each with
+					// the key of the wallet it pays, if this home has it.
+					for _, v := range a.Outstanding {
+						k := findNoteKey(e, v.Recipient, w.key, toKey)
+						if k == nil {
+							out.Notes = append(out.Notes, fmt.Sprintf("%s: a note of %d to %s, issued earlier: no key for that wallet here", w.org, v.Amount, v.Recipient))
+							continue
+						}
+						if err := claimNote(ctx, c, k, w.org, v, out, true); err != nil {
+							failed = err
+						}
+					}
 					if len(a.Vouchers) == 0 {
+						if fresh {
+							os.Remove(filepath.Join(e.keysDir(), rk.Name+".json")) // nothing was paid to it
+						}
 						break
 					}
 					if fresh {
-						// The note's wallet is kept before anything is
-						// claimed to it: its key is the only way to the tokens.
-						rk.Name = fmt.Sprintf("%s.note-%s", w.key.Name, rk.Address()[:12])
-						if err := rk.Save(e.keysDir()); err != nil {
-							return err
-						}
 						if err := ensurePatientAccount(ctx, c, rk); err != nil {
 							return err
 						}
 					}
 					for _, v := range a.Vouchers {
-						r, err := c.SignAndSubmit(ctx, rk, &ledger.ClaimReward{Voucher: v}, true)
-						if err != nil {
-							return err
-						}
-						ct := ClaimedTx{Org: w.org, Amount: v.Amount, Recipient: v.Recipient, Hash: r.Hash}
-						if r.Result != nil {
-							ct.Code, ct.Log = r.Result.Code, r.Result.Log
-						}
-						if err := client.ResultError(r); err != nil {
+						if err := claimNote(ctx, c, rk, w.org, v, out, false); err != nil {
 							failed = err
-						} else {
-							out.Claimed += v.Amount
 						}
-						out.Claims = append(out.Claims, ct)
 					}
 					taken += uint32(len(a.Vouchers))
 					if !fresh {

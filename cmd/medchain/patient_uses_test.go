@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
+	"github.com/medchain/medchain/rewards"
 	medseed "github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
@@ -306,6 +307,14 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		default:
 			t.Fatalf("rewards --secret asked %s, where alice has no registered wallet", at.Org)
 		}
+	}
+	// An earlier claim's answer was lost: its notes come back as
+	// outstanding and this claim collects them with the rest.
+	lostReq := &rewards.Request{ChainID: chain, Org: org, Action: rewards.ActionVouchers, Recipient: alice.Address(), Notes: 1,
+		ID: strings.Repeat("5a", 32), Time: time.Now().Unix()}
+	lostReq.Sign(alice.Sign)
+	if lost, err := c.Rewards(ctx, lostReq); err != nil || len(lost.Vouchers) != 1 {
+		t.Fatalf("the lost request: %+v %v", lost, err)
 	}
 	code, stdout, stderr = cli("patient", "claim", "--secret", "alice", "--json")
 	if code != 0 {
