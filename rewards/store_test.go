@@ -232,3 +232,34 @@ func TestOutstandingNotes(t *testing.T) {
 		t.Fatalf("all claimed: %d issued entries left, %v", len(tl.Issued), err)
 	}
 }
+
+// A tally written under the old rule (no Plus lists) is split exactly when
+// it is read, and what was paid stands.
+func TestStoreUpgradesAnOldTally(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "org.tally")
+	st, err := rewards.OpenStore(path, [32]byte{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(func(tl *rewards.Tally) error {
+		tl.Entries = []rewards.Entry{{Job: 1, Dataset: "ds", Share: 100, Cohort: []string{"a", "b", "c"}}}
+		tl.Paid = map[string]uint64{"a": 20}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	paid := func(uint64, string) (bool, error) { return true, nil }
+	if err := st.View(func(tl *rewards.Tally) error {
+		e := tl.Entries[0]
+		if e.Base != 33 || len(e.Plus) != 1 || e.Earned("a")+e.Earned("b")+e.Earned("c") != 100 || len(tl.Key) != 32 {
+			return fmt.Errorf("upgraded entry %+v", e)
+		}
+		b, err := tl.Balance([]string{"a"}, paid)
+		if err != nil || b != e.Earned("a")-20 {
+			return fmt.Errorf("a's balance %d (%v), earned %d, paid 20", b, err, e.Earned("a"))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

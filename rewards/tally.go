@@ -138,6 +138,24 @@ func (t *Tally) Accrue(job uint64, dataset string, share uint64, cohort []string
 	return nil
 }
 
+// upgrade splits again the entries of a tally written before the exact
+// split (they have no Plus list): the pools kept what the old rule did not
+// pay, so paying it now keeps them covered, and Paid stands.
+func (t *Tally) upgrade() error {
+	var old []Entry
+	for _, e := range t.Entries {
+		if e.Plus == nil {
+			old = append(old, e)
+		}
+	}
+	for _, e := range old {
+		if err := t.Accrue(e.Job, e.Dataset, e.Share, e.Cohort); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // remainderRows picks the r rows of cohort that earn one token more: the
 // first r in the order of HMAC-SHA256(key, domain, job, dataset, pseudonym).
 // Keyed, so that nobody without the tally (a patient, a researcher) can
