@@ -79,7 +79,7 @@ func BenchmarkClaimApply(b *testing.B) {
 	g := ledger.Genesis{Authorities: []string{admin.addr()}, JobTimeoutBlocks: 50,
 		Orgs: []ledger.GenesisOrg{{ID: "lab", Name: "Lab", Kind: ledger.OrgLab, Admins: []string{labAdmin.addr()}},
 			{ID: "hosp", Name: "hosp", Kind: ledger.OrgHospital, Admins: []string{admin.addr()}}},
-		Accounts: []ledger.GenesisAccount{acct(labAdmin, ledger.KindInstitution, "lab", 0), acct(rita, ledger.KindResearcher, "lab", 1 << 40),
+		Accounts: []ledger.GenesisAccount{acct(labAdmin, ledger.KindInstitution, "lab", 0), acct(rita, ledger.KindResearcher, "lab", 1<<40),
 			acct(admin, ledger.KindInstitution, "hosp", 0), acct(worker, ledger.KindWorker, "hosp", 0), acct(pat, ledger.KindPatient, "", 0)}}
 	db := store.NewMem()
 	m, err := ledger.New(db)

@@ -2,12 +2,12 @@ package rewards_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
