@@ -157,6 +157,33 @@ func receiptView(rd store.Reader, set *ledger.ReceiptSet) (*ReceiptView, error) 
 // tally (a node running that institution's worker).
 type RewardDesk interface {
 	Rewards(ctx context.Context, req *rewards.Request) (*rewards.Answer, error)
+	// RewardOrgs are the organisations whose requests the node answers.
+	RewardOrgs(ctx context.Context) ([]string, error)
+}
+
+// RewardOrgs is what GET /v1/rewards answers.
+type RewardOrgs struct {
+	Orgs []string `json:"orgs"`
+}
+
+// getRewards is GET /v1/rewards: the organisations whose reward requests
+// this node answers. A patient's client asks before it sends a request, so
+// that a wallet's request never goes to a node that cannot answer it: a
+// node that saw the wallets a patient holds at several institutions ask
+// together could link them.
+func (s *Server) getRewards(r *http.Request) (any, error) {
+	desk, ok := s.b.(RewardDesk)
+	if !ok {
+		return &RewardOrgs{Orgs: []string{}}, nil
+	}
+	orgs, err := desk.RewardOrgs(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if orgs == nil {
+		orgs = []string{}
+	}
+	return &RewardOrgs{Orgs: orgs}, nil
 }
 
 // postRewards is POST /v1/rewards: a patient's signed request for their
@@ -191,6 +218,10 @@ func (s *Server) postRewards(r *http.Request) (any, error) {
 			e.Code, e.Name = ledger.CodeInvalidField, ledger.CodeInvalidField.String()
 		}
 		e.Param = re.Field
+		return nil, e
+	case errors.Is(err, rewards.ErrReplayed):
+		e := apiError(ledger.CodeReplayed, "%v", err)
+		e.Param = "id"
 		return nil, e
 	case errors.Is(err, rewards.ErrNoTally):
 		return nil, notFound("%v", err)

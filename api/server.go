@@ -281,6 +281,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/audit/consistency", s.auditConsistency, scan},
 		{"GET", "/v1/receipts", s.listReceipts, scan},
 		{"GET", "/v1/receipts/{job}/{dataset}", s.getReceipts, scan},
+		{"GET", "/v1/rewards", s.getRewards, cheap},
 		{"POST", "/v1/rewards", s.postRewards, verify},
 	},
 		s.recordRoutes(),

@@ -56,3 +56,13 @@ func (c *Client) Rewards(ctx context.Context, req *rewards.Request) (*rewards.An
 	}
 	return &out, nil
 }
+
+// RewardOrgs is GET /v1/rewards: the organisations whose reward requests
+// the node answers.
+func (c *Client) RewardOrgs(ctx context.Context) ([]string, error) {
+	v, err := get[api.RewardOrgs](ctx, c, "/v1/rewards", nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.Orgs, nil
+}

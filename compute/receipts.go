@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -335,8 +336,26 @@ type RewardDesk struct {
 		Status(ctx context.Context) (*api.NodeStatus, error)
 		Account(ctx context.Context, addr string) (*ledger.Account, error)
 		Job(ctx context.Context, id uint64) (*ledger.Job, error)
+		StateProof(ctx context.Context, key string) (*ledger.StateProof, error)
 	}
 	Now func() time.Time // nil: time.Now
+}
+
+// Orgs are the organisations the desk answers for: those whose worker
+// key (<KeysDir>/<org>-worker) it holds.
+func (d *RewardDesk) Orgs() ([]string, error) {
+	names, err := keys.List(d.KeysDir)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, n := range names {
+		if org, ok := strings.CutSuffix(n, "-worker"); ok && vocab.IsID(org) {
+			out = append(out, org)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Rewards verifies a request and answers it from the organisation's tally:
@@ -409,15 +428,30 @@ func (d *RewardDesk) Rewards(ctx context.Context, req *rewards.Request) (*reward
 	}
 	a := &rewards.Answer{Org: req.Org, Wallet: wallet, Uses: []rewards.Use{}}
 	err = st.Update(func(t *rewards.Tally) error {
+		// A request is answered once (its id is remembered, sealed in the
+		// tally, until its time would no longer verify): a copy of it
+		// replayed within its window gets nothing, not even the balance.
+		if err := t.Admit(wallet, req, now()); err != nil {
+			return err
+		}
 		for _, e := range t.Used(pseudonyms) {
 			s, err := settled(e.Job, e.Dataset)
 			if err != nil {
 				return err
 			}
-			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, PerRow: e.PerRow, Settled: s})
+			a.Uses = append(a.Uses, rewards.Use{Job: e.Job, Dataset: e.Dataset, Settled: s})
 		}
 		if req.Action == rewards.ActionVouchers {
-			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID, Unit: req.Unit, Pseudonyms: pseudonyms},
+			// Notes issued before and not claimed on the ledger are
+			// offered again (before the new ones are recorded).
+			if err := t.Prune(wallet, func(n string) (bool, error) {
+				p, err := d.Ledger.StateProof(ctx, string(ledger.KeyNullifier(n)))
+				return err == nil && p.Value != nil, err
+			}); err != nil {
+				return err
+			}
+			a.Outstanding = t.Outstanding(wallet)
+			vs, err := t.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Unit: req.Unit, Notes: int(req.Notes), Pseudonyms: pseudonyms},
 				req.Org, stat.ChainID, key.Sign, settled, rand.Reader)
 			if err != nil {
 				return err

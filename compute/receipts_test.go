@@ -105,9 +105,10 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 
 	// Rewards, through the node's API.
 	pool := uint64(1000 * 3000 / 10000)
-	// Each of the 20 permits earns the pool over 32 (20 rounded up to a
-	// power of two, so earnings do not tell the cohort), in whole tokens.
-	each := pool * rewards.Micro / 32 / rewards.Micro
+	// The share is split exactly over the cohort: the 20 permits earn
+	// 300 / 20 = 15 each.
+	each := pool / 20
+	var last *rewards.Request
 	ask := func(k *keys.Key, action string, signer *keys.Key) (*rewards.Answer, error) {
 		id := make([]byte, 32)
 		rand.Read(id)
@@ -116,6 +117,7 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 			req.Recipient = k.Address()
 		}
 		req.Sign(signer.Sign)
+		last = req
 		return e.c.Rewards(ctx, req)
 	}
 	var claimed uint64
@@ -132,6 +134,27 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if i == 1 {
+			// The answer is lost: the next request gets the same notes
+			// back as outstanding (the ledger shows them unclaimed), and
+			// no new ones.
+			lost := a.Vouchers
+			if a, err = ask(k, rewards.ActionVouchers, k); err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Vouchers) != 0 || !slices.EqualFunc(a.Outstanding, lost, func(x, y ledger.Voucher) bool { return x.Nullifier == y.Nullifier }) {
+				t.Fatalf("after a lost answer: %+v; the lost notes were %+v", a, lost)
+			}
+			a.Vouchers, a.Outstanding = a.Outstanding, nil
+		}
+		if i == 0 {
+			// The same signed request sent again within its window is
+			// refused (replayed), and issues nothing.
+			var ce *client.Error
+			if _, err := e.c.Rewards(ctx, last); !errors.As(err, &ce) || ce.Status != 401 || ce.Code != uint32(ledger.CodeReplayed) || ce.Param != "id" {
+				t.Fatalf("a replayed vouchers request: %v", err)
+			}
+		}
 		if a.Balance != 0 || len(a.Vouchers) == 0 {
 			t.Fatalf("patient %d after vouchers: %+v", i, a)
 		}
@@ -146,7 +169,7 @@ func TestWorkerReceiptsAndRewards(t *testing.T) {
 			}
 		}
 	}
-	if b, _ := e.c.DatasetBudget(ctx, "ni-rx"); claimed != each*20 || b.PatientPool != pool-claimed {
+	if b, _ := e.c.DatasetBudget(ctx, "ni-rx"); claimed != pool || b.PatientPool != 0 {
 		t.Fatalf("claimed %d of a pool of %d; the pool holds %d", claimed, pool, b.PatientPool)
 	}
 	// A request naming one patient's key but signed by another's is refused;

@@ -271,7 +271,7 @@ func (g *txGen) drawKind(t *rapid.T, kind string) []byte {
 		issuer := rapid.SampledFrom([]string{"wanda", "walt", "alice", "carol", "rita"}).Draw(t, "issuer")
 		n := sha256.Sum256([]byte(rapid.SampledFrom([]string{"n1", "n2", "n3", "n4"}).Draw(t, "nullifier")))
 		v := Voucher{Org: rapid.SampledFrom([]string{"hosp-a", "lab-b"}).Draw(t, "org"),
-			Amount:    rapid.SampledFrom([]uint64{1, 10, 100, 7}).Draw(t, "amount"),
+			Amount:    rapid.SampledFrom([]uint64{1, 8, 128, 7}).Draw(t, "amount"),
 			Recipient: testAddr(rapid.SampledFrom([]string{signer, signer, signer, "pat"}).Draw(t, "recipient")),
 			Nullifier: hex.EncodeToString(n[:])}
 		SignVoucher(testKey(issuer), testChain, &v)

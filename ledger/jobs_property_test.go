@@ -135,7 +135,7 @@ func TestPropertyJobs(t *testing.T) {
 					}
 					who := rapid.SampledFrom([]string{"pat", "paula"}).Draw(rt, "claimant")
 					n := sha256.Sum256([]byte(rapid.SampledFrom([]string{"a", "b", "c", "d", "e", "f"}).Draw(rt, "nullifier")))
-					v := Voucher{Org: org, Amount: rapid.SampledFrom([]uint64{1, 1, 1, 10, 100}).Draw(rt, "amount"), Recipient: testAddr(who), Nullifier: hex.EncodeToString(n[:])}
+					v := Voucher{Org: org, Amount: rapid.SampledFrom([]uint64{1, 1, 1, 8, 64, 128}).Draw(rt, "amount"), Recipient: testAddr(who), Nullifier: hex.EncodeToString(n[:])}
 					SignVoucher(testKey(issuer), testChain, &v)
 					acts = append(acts, act{kind: "claim", ds: ds, who: who, amount: v.Amount})
 					txs = append(txs, sign(who, &ClaimReward{Voucher: v}))

@@ -27,13 +27,21 @@ import (
 //     records the nullifier.
 //
 // A claim names the organisation, an amount and a recipient, and nothing of
-// a job, a dataset or a cohort. Amounts are denominations (RewardDenominations)
-// so that an exact amount cannot be matched to one job's pool share divided
-// by its cohort: a patient's earnings are claimed as several vouchers of
-// fixed sizes, and what is below the smallest stays in their tally.
+// a job, a dataset or a cohort. Amounts are denominations (RewardDenominations,
+// the powers of two up to 2^20) so that an exact amount cannot be matched to
+// one job's pool share divided by its cohort: a patient's balance is paid as
+// notes, one per binary digit, each its own voucher with its own nullifier,
+// claimable separately, at any time, by the recipient the patient chose for
+// it. A claim says only "the recipient held a note of 2^k".
 
-// RewardDenominations are the amounts a voucher may carry.
-var RewardDenominations = []uint64{1, 10, 100, 1_000, 10_000, 100_000, 1_000_000}
+// RewardDenominations are the amounts a voucher may carry: 1, 2, 4, …, 2^20.
+var RewardDenominations = func() []uint64 {
+	d := make([]uint64, 21)
+	for i := range d {
+		d[i] = 1 << i
+	}
+	return d
+}()
 
 // TxClaimReward is the type of ClaimReward.
 const TxClaimReward TxType = "claim_reward"
@@ -94,8 +102,8 @@ func (c *txCtx) claimReward(m *ClaimReward) ([]Event, error) {
 	if err := validHash("msg.voucher.nullifier", v.Nullifier, true); err != nil {
 		return nil, err
 	}
-	if err := oneOf("msg.voucher.amount", v.Amount, RewardDenominations); err != nil {
-		return nil, err
+	if !slices.Contains(RewardDenominations, v.Amount) {
+		return nil, errf(CodeInvalidField, "msg.voucher.amount: %d is not a denomination (a power of two from 1 to %d)", v.Amount, RewardDenominations[len(RewardDenominations)-1])
 	}
 	if v.Recipient != c.addr {
 		return nil, errf(CodeUnauthorized, "msg.voucher.recipient: the voucher pays %s; only that account may claim it", v.Recipient)

@@ -30,6 +30,24 @@ type rewardDesk struct {
 // Rewards implements api.RewardDesk: the node answers patients of the
 // organisations whose worker keys it holds, from their sealed tallies.
 func (n *Node) Rewards(ctx context.Context, req *rewards.Request) (*rewards.Answer, error) {
+	if err := n.openRewardDesk(); err != nil {
+		return nil, err
+	}
+	return n.rewards.desk.Rewards(ctx, req)
+}
+
+// RewardOrgs implements api.RewardDesk: the organisations whose worker keys
+// the node holds, none if it has no vault.
+func (n *Node) RewardOrgs(ctx context.Context) ([]string, error) {
+	if err := n.openRewardDesk(); errors.Is(err, rewards.ErrNoTally) {
+		return []string{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return n.rewards.desk.Orgs()
+}
+
+func (n *Node) openRewardDesk() error {
 	n.rewards.once.Do(func() {
 		dir := filepath.Join(n.home, "vault")
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -43,8 +61,5 @@ func (n *Node) Rewards(ctx context.Context, req *rewards.Request) (*rewards.Answ
 		}
 		n.rewards.desk = &compute.RewardDesk{KeysDir: KeysDir(n.home), Vault: v, Ledger: client.New("http://" + n.APIAddr())}
 	})
-	if n.rewards.err != nil {
-		return nil, n.rewards.err
-	}
-	return n.rewards.desk.Rewards(ctx, req)
+	return n.rewards.err
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -43,7 +45,7 @@ func (p party) addr() string { return ledger.Address(p.sig.Public().(ed25519.Pub
 // chain is a real ledger state machine on an in-memory store, one block per
 // call to run.
 type chain struct {
-	t      *testing.T
+	t      testing.TB
 	m      *ledger.Machine
 	db     *store.Mem
 	height int64
@@ -107,11 +109,12 @@ type site struct {
 // randomised jobs. Each patient's scan of every receipt set on the ledger
 // finds exactly the jobs that used their rows; an outsider finds none;
 // every set of a site has the same size (its version's band top) whatever
-// the cohort. Then every included patient asks each institution for
-// vouchers and claims them: the claims add up to what the pools received
-// less the per-row rounding remainders, which are what the pools still
-// hold; a voucher claimed twice is refused; no claim's bytes name a job, a
-// dataset or a pseudonym.
+// the cohort. Then every included patient asks each institution for notes
+// and claims them (some one note at a time, each to a fresh wallet): the
+// claims add up to what the pools received, to the token, and the pools are
+// left empty; every note is a power of two; a replayed request and a note
+// claimed twice are refused; no claim's bytes name a job, a dataset or a
+// pseudonym.
 func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 2026))
 	patients := make([]party, 200)
@@ -322,66 +325,122 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 		return err == nil && j != nil && j.Status != ledger.JobAdmitted &&
 			slices.ContainsFunc(j.Sites, func(s ledger.JobSite) bool { return s.Dataset == dataset && s.Result != nil }), err
 	}
-	// What each row should collect, recomputed from the jobs: per job,
-	// floor(share × 10^6 / split) millionths, split the cohort's size
-	// rounded up to a power of two; per row, the whole tokens.
+	// The split, checked against the jobs: each release's share is split
+	// over its true cohort, every row floor(share/n) or one token more, and
+	// the rows' earnings add up to the share exactly.
 	wantClaim := map[int]uint64{} // patient → tokens over both sites
 	for _, s := range sites {
-		micro := map[string]uint64{}
 		for _, e := range s.tally.Entries {
+			n := uint64(len(e.Cohort))
+			var sum, plus uint64
 			for _, p := range e.Cohort {
-				micro[p] += e.Share * 1_000_000 / nextPow2(len(e.Cohort))
+				got := e.Earned(p)
+				if got != e.Share/n && got != e.Share/n+1 {
+					t.Fatalf("job %d %s: a row of a cohort of %d earned %d of a share of %d", e.Job, e.Dataset, n, got, e.Share)
+				}
+				sum += got
+				if got > e.Share/n {
+					plus++
+				}
+			}
+			if sum != e.Share || plus != e.Share%n {
+				t.Fatalf("job %d %s: rows earned %d (%d of them one more) of a share of %d over %d", e.Job, e.Dataset, sum, plus, e.Share, n)
 			}
 		}
 		for row, i := range s.rows {
-			wantClaim[i] += micro[s.pseudonym(row)] / 1_000_000
+			for _, e := range s.tally.Entries {
+				wantClaim[i] += e.Earned(s.pseudonym(row))
+			}
 		}
 	}
 	var claimed uint64
 	claimedBy := map[int]uint64{}
-	var claims [][]byte
+	var claims, registrations [][]byte
 	now := time.Unix(1_700_000_000, 0)
+	issued := 0
 	for i, p := range patients {
 		for _, s := range sites {
 			row := slices.Index(s.rows, i)
 			if row < 0 {
 				continue
 			}
-			req := rewards.Request{ChainID: chainID, Org: s.org, Action: rewards.ActionVouchers, Recipient: p.addr(),
-				ID: hex.EncodeToString(fmt.Appendf(nil, "%032d", i)), Time: now.Unix()}
-			req.Sign(p.sig)
-			wallet, err := req.Verify(chainID, s.org, now)
-			if err != nil || wallet != p.addr() {
-				t.Fatalf("request of patient %d: %v", i, err)
-			}
-			vs, err := s.tally.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID,
-				Pseudonyms: []string{s.pseudonym(row)}}, s.org, chainID, s.worker.sig, settled, crand{rng})
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, _ := s.tally.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Request: req.ID,
-				Pseudonyms: []string{s.pseudonym(row)}}, s.org, chainID, s.worker.sig, settled, crand{rng})
-			if !slices.EqualFunc(vs, again, func(a, b ledger.Voucher) bool { return a.Nullifier == b.Nullifier }) {
-				t.Fatal("a retried request got new vouchers")
-			}
-			if (len(vs) > 0) != slices.ContainsFunc(truth[i], func(job uint64) bool {
-				return slices.ContainsFunc(s.tally.Entries, func(e rewards.Entry) bool { return e.Job == job && e.Dataset == s.dataset })
-			}) {
-				t.Fatalf("patient %d at %s: %d vouchers", i, s.org, len(vs))
-			}
-			for _, v := range vs {
-				raw := c.sign(p, &ledger.ClaimReward{Voucher: v})
-				claims = append(claims, raw)
-				claimed += v.Amount
-				claimedBy[i] += v.Amount
-				// What a claim shows: no job, no dataset, no pseudonym.
-				for _, secret := range []string{`"job"`, "cardio", "renal", s.pseudonym(row)} {
-					if bytes.Contains(raw, []byte(secret)) {
-						t.Fatalf("a claim's bytes hold %q", secret)
+			// One patient in five takes one note per request, each to a
+			// fresh wallet of theirs: notes are claimable to any address.
+			oneByOne := i%5 == 0
+			for ask := 0; ; ask++ {
+				recipient := p
+				if oneByOne {
+					recipient = newParty(fmt.Sprintf("patient-%d/%s/note-%d", i, s.org, ask))
+				}
+				req := rewards.Request{ChainID: chainID, Org: s.org, Action: rewards.ActionVouchers, Recipient: recipient.addr(),
+					ID: hex.EncodeToString(fmt.Appendf(nil, "%016d%016d", i, ask)), Time: now.Unix()}
+				if oneByOne {
+					req.Notes = 1
+				}
+				req.Sign(p.sig)
+				wallet, err := req.Verify(chainID, s.org, now)
+				if err != nil || wallet != p.addr() {
+					t.Fatalf("request of patient %d: %v", i, err)
+				}
+				if err := s.tally.Admit(wallet, &req, now); err != nil {
+					t.Fatal(err)
+				}
+				// The same signed request again is refused, not answered.
+				if err := s.tally.Admit(wallet, &req, now.Add(rewards.MaxRequestAge)); !errors.Is(err, rewards.ErrReplayed) {
+					t.Fatalf("a replayed request: %v", err)
+				}
+				vs, err := s.tally.Issue(rewards.IssueRequest{Wallet: wallet, Recipient: req.Recipient, Notes: int(req.Notes),
+					Pseudonyms: []string{s.pseudonym(row)}}, s.org, chainID, s.worker.sig, settled, crand{rng})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ask == 0 && (len(vs) > 0) != (wantClaimAt(s, row) > 0) {
+					t.Fatalf("patient %d at %s: %d notes for %d earned", i, s.org, len(vs), wantClaimAt(s, row))
+				}
+				if len(vs) == 0 {
+					break
+				}
+				if oneByOne {
+					if len(vs) != 1 {
+						t.Fatalf("a request for one note got %d", len(vs))
 					}
+					registrations = append(registrations, c.sign(recipient, &ledger.RegisterAccount{PubKey: recipient.sig.Public().(ed25519.PublicKey),
+						EncKey: recipient.enc.PublicKey().Bytes(), Kind: ledger.KindPatient}))
+				}
+				issued += len(vs)
+				for _, v := range vs {
+					if !slices.Contains(ledger.RewardDenominations, v.Amount) || v.Amount&(v.Amount-1) != 0 {
+						t.Fatalf("a note of %d: not a power of two", v.Amount)
+					}
+					raw := c.sign(recipient, &ledger.ClaimReward{Voucher: v})
+					claims = append(claims, raw)
+					claimed += v.Amount
+					claimedBy[i] += v.Amount
+					// What a claim shows: no job, no dataset, no pseudonym,
+					// no cohort size — the claim message is the voucher and
+					// the voucher's fields are these and no others.
+					for _, secret := range []string{`"job"`, "cardio", "renal", s.pseudonym(row), `"cohort"`, `"dataset"`} {
+						if bytes.Contains(raw, []byte(secret)) {
+							t.Fatalf("a claim's bytes hold %q", secret)
+						}
+					}
+					var fields map[string]json.RawMessage
+					vb, _ := json.Marshal(v)
+					json.Unmarshal(vb, &fields)
+					if got := slices.Sorted(maps.Keys(fields)); !slices.Equal(got, []string{"amount", "issuer", "nullifier", "org", "recipient", "signature"}) {
+						t.Fatalf("a voucher carries %v", got)
+					}
+				}
+				if !oneByOne {
+					break
 				}
 			}
 		}
+	}
+	for len(registrations) > 0 { // the ledger takes 100 self-registrations a block
+		n := min(len(registrations), 100)
+		c.mustRun(registrations[:n]...)
+		registrations = registrations[n:]
 	}
 	for len(claims) > 0 {
 		n := min(len(claims), 500)
@@ -390,18 +449,15 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 	}
 	for i := range patients {
 		if claimedBy[i] != wantClaim[i] {
-			t.Fatalf("patient %d claimed %d; their rows earned %d whole tokens", i, claimedBy[i], wantClaim[i])
+			t.Fatalf("patient %d claimed %d; their rows earned %d", i, claimedBy[i], wantClaim[i])
 		}
 	}
-	// What stays in the pools is the rounding — each share split as over
-	// its cohort rounded up to a power of two, so that earnings do not give
-	// the cohort away, and each row's millionths paid in whole tokens —
-	// and exactly that: the claims equal what the rows earned (above).
-	remainder := poolIn - claimed
-	if claimed > poolIn || claimed == 0 {
-		t.Fatalf("claims %d of %d paid into the pools", claimed, poolIn)
+	// Every token the pools received was claimed, and nothing else: the
+	// claims add up to the pools' receipts to the token and the pools are
+	// empty.
+	if claimed != poolIn {
+		t.Fatalf("claims took %d; the pools received %d", claimed, poolIn)
 	}
-	t.Logf("pools received %d, claims took %d, %d left in the pools", poolIn, claimed, remainder)
 	var left uint64
 	for _, s := range sites {
 		p, err := ledger.GetOrgPool(db, s.org)
@@ -410,23 +466,25 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 		}
 		left += p
 	}
-	if left != remainder {
-		t.Fatalf("the pools hold %d after every claim; pools received %d and claims took %d", left, poolIn, claimed)
+	if left != 0 {
+		t.Fatalf("the pools hold %d after every claim; they received %d and claims took %d", left, poolIn, claimed)
 	}
 	var paid uint64
-	for _, p := range patients {
-		a, _ := ledger.GetAccount(db, p.addr())
-		paid += a.Balance
+	for _, k := range db.Keys([]byte("s/acct/")) {
+		a, err := ledger.GetAccount(db, string(k[len("s/acct/"):]))
+		if err == nil && a != nil && a.Kind == ledger.KindPatient {
+			paid += a.Balance
+		}
 	}
 	if paid != claimed {
-		t.Fatalf("patients hold %d, claims paid %d", paid, claimed)
+		t.Fatalf("patient wallets hold %d, claims paid %d", paid, claimed)
 	}
-	t.Logf("pools received %d; patients claimed %d; %d stays in the pools (rounding)", poolIn, claimed, remainder)
+	t.Logf("pools received %d; %d notes claimed %d; the pools hold %d", poolIn, issued, claimed, left)
 
-	// A voucher is good once.
+	// A note is good once.
 	var v ledger.Voucher
 	for _, is := range sites[0].tally.Issued {
-		if len(is.Vouchers) > 0 {
+		if len(is.Vouchers) > 0 && is.Vouchers[0].Recipient == is.Wallet {
 			v = is.Vouchers[0]
 			break
 		}
@@ -442,6 +500,15 @@ func TestReceiptsAndRewardsForTwoHundredPatients(t *testing.T) {
 	}
 }
 
+// wantClaimAt is what row earned at site s over all its jobs.
+func wantClaimAt(s *site, row int) uint64 {
+	var sum uint64
+	for _, e := range s.tally.Entries {
+		sum += e.Earned(s.pseudonym(row))
+	}
+	return sum
+}
+
 // crand reads random bytes from a seeded generator, so the test is
 // reproducible (the node draws padding and nullifiers from crypto/rand).
 type crand struct{ r *rand.Rand }
@@ -451,13 +518,4 @@ func (c crand) Read(p []byte) (int, error) {
 		p[i] = byte(c.r.Uint32())
 	}
 	return len(p), nil
-}
-
-// nextPow2 is n rounded up to a power of two, computed by doubling.
-func nextPow2(n int) uint64 {
-	p := uint64(1)
-	for p < uint64(n) {
-		p *= 2
-	}
-	return p
 }

@@ -24,8 +24,12 @@ type Request struct {
 	Recipient string `json:"recipient,omitempty"` // vouchers: the address they pay
 	// Unit is the smallest denomination the vouchers may be (0 or 1: any):
 	// the sum of a patient's claims shows their balance rounded down to it.
-	Unit      uint64 `json:"unit,omitempty"`
-	ID        string `json:"id"`      // 32 random bytes, hex: vouchers are issued once per id
+	Unit uint64 `json:"unit,omitempty"`
+	// Notes, for vouchers, is the most notes to issue, the largest first
+	// (0: all, up to MaxVouchers): a patient may take one note at a time,
+	// each to a different recipient, at different times.
+	Notes     uint32 `json:"notes,omitempty"`
+	ID        string `json:"id"`      // 32 random bytes, hex: a request is answered once (Tally.Admit)
 	Time      int64  `json:"time"`    // unix seconds, when signed
 	PubKey    []byte `json:"pub_key"` // the patient's ed25519 key
 	Signature []byte `json:"signature"`
@@ -40,7 +44,7 @@ const (
 // MaxRequestAge is how far a request's time may be from the node's clock.
 const MaxRequestAge = 5 * time.Minute
 
-const requestDomain = "medchain/rewards-request/v1"
+const requestDomain = "medchain/rewards-request/v2"
 
 // requestBytes is what a patient signs.
 func requestBytes(r *Request) []byte {
@@ -49,6 +53,7 @@ func requestBytes(r *Request) []byte {
 		b = append(append(b, s...), 0)
 	}
 	b = binary.BigEndian.AppendUint64(b, r.Unit)
+	b = binary.BigEndian.AppendUint32(b, r.Notes)
 	return binary.BigEndian.AppendUint64(b, uint64(r.Time))
 }
 
@@ -84,7 +89,9 @@ func (r *Request) Verify(chainID, org string, now time.Time) (string, error) {
 	case r.Action == ActionVouchers && !isAddress(r.Recipient):
 		return "", bad("recipient", "want an address (40 lower-case hex digits)")
 	case r.Unit > 1 && !slices.Contains(ledger.RewardDenominations, r.Unit):
-		return "", bad("unit", "want one of %v", ledger.RewardDenominations)
+		return "", bad("unit", "want a denomination: a power of two from 1 to %d", ledger.RewardDenominations[len(ledger.RewardDenominations)-1])
+	case r.Notes > MaxVouchers:
+		return "", bad("notes", "at most %d", MaxVouchers)
 	case len(r.ID) != 64 || !isHex(r.ID):
 		return "", bad("id", "want 64 hex digits (32 random bytes)")
 	case len(r.PubKey) != ed25519.PublicKeySize:
@@ -115,14 +122,19 @@ type Answer struct {
 	Balance  uint64           `json:"balance"`
 	Uses     []Use            `json:"uses"`
 	Vouchers []ledger.Voucher `json:"vouchers,omitempty"`
+	// Outstanding, for a vouchers request, are notes issued to earlier
+	// requests of the wallet that the ledger does not show claimed (an
+	// answer lost in transit, a claim not sent): each still pays the
+	// recipient it names.
+	Outstanding []ledger.Voucher `json:"outstanding,omitempty"`
 }
 
-// Use is one job site a patient's rows were used in, and what each row
-// earned there (millionths of a token).
+// Use is one job site a patient's rows were used in. It carries no amount:
+// what one use earned is about the share over the cohort, and the share is
+// public, so it would tell the cohort's size; the balance sums every use.
 type Use struct {
 	Job     uint64 `json:"job"`
 	Dataset string `json:"dataset"`
-	PerRow  uint64 `json:"per_row_micro"`
 	Settled bool   `json:"settled"`
 }
 

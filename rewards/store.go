@@ -93,6 +93,9 @@ func (s *Store) load() (*Tally, error) {
 	if err := json.Unmarshal(plain, &t); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, s.path)
 	}
+	if err := t.upgrade(); err != nil {
+		return nil, err
+	}
 	return &t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
+	"github.com/medchain/medchain/rewards"
 	medseed "github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
@@ -90,7 +92,33 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, k := range []*keys.Key{pat, out} {
+	// Alice keeps a patient secret: her wallet at the clinic is derived
+	// from it (and one at another institution, registered but linked to
+	// nothing there).
+	aliceSecret := bytes.Repeat([]byte{0xa1}, keys.PatientSecretSize)
+	if err := keys.SavePatientSecret(kd, "alice", aliceSecret, keys.DefaultPassphrase); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := keys.PatientWallet(aliceSecret, org, "alice."+org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgs, err := c.Orgs(ctx)
+	if err != nil || len(orgs) < 2 {
+		t.Fatalf("orgs: %v %v", orgs, err)
+	}
+	var elsewhere string
+	for _, o := range orgs {
+		if o.ID != org {
+			elsewhere = o.ID
+			break
+		}
+	}
+	aliceElsewhere, err := keys.PatientWallet(aliceSecret, elsewhere, "alice."+elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*keys.Key{pat, out, alice, aliceElsewhere} {
 		r, err := c.SignAndSubmit(ctx, k, &ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient}, true)
 		if err == nil {
 			err = client.ResultError(r)
@@ -112,6 +140,9 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := v.LinkPatient(org, pseudo.PatientPseudonym(people[0].ID), pat.Address(), nodeID, wr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.LinkPatient(org, pseudo.PatientPseudonym(people[1].ID), alice.Address(), nodeID, wr); err != nil {
 		t.Fatal(err)
 	}
 	rita, err := tn.Key("rita-researcher")
@@ -182,9 +213,9 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rewards: %d %s", code, stderr)
 	}
-	var bal struct{ Balance uint64 }
+	var bal PatientRewards
 	json.Unmarshal([]byte(stdout), &bal)
-	if bal.Balance == 0 {
+	if bal.Total == 0 || len(bal.At) != 1 || bal.At[0].Balance != bal.Total || len(bal.At[0].Uses) != 2 {
 		t.Fatalf("rewards: %s", stdout)
 	}
 	if code, _, stderr := cli("patient", "rewards", "--from", "pat"); code != 2 || !strings.Contains(stderr, "--org is required") {
@@ -194,21 +225,104 @@ func TestPatientUsesRewardsClaim(t *testing.T) {
 		t.Fatalf("an unlinked patient's rewards: %d %s", code, stderr)
 	}
 
-	// Below the default unit (10) there is nothing to claim yet.
-	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org); code != 0 || !strings.Contains(stdout, "nothing to claim") {
-		t.Fatalf("claim of %d at the default unit: %d %s", bal.Balance, code, stdout)
-	}
-	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--to", "purse", "--unit", "1", "--json")
+	// One note now (the largest), to another wallet; the rest later, each
+	// note to a new wallet of its own; then nothing is left.
+	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--to", "purse", "--notes", "1", "--json")
 	if code != 0 {
 		t.Fatalf("claim: %d %s %s", code, stdout, stderr)
 	}
 	var cl Claimed
 	json.Unmarshal([]byte(stdout), &cl)
 	a, err := c.Account(ctx, wallet.Address())
-	if err != nil || cl.Claimed != bal.Balance || a.Balance != bal.Balance || cl.Recipient != wallet.Address() {
-		t.Fatalf("claimed %+v; the new wallet holds %+v (%v); balance was %d", cl, a, err, bal.Balance)
+	if err != nil || len(cl.Claims) != 1 || cl.Claims[0].Recipient != wallet.Address() || a.Balance != cl.Claimed || cl.Claimed&(cl.Claimed-1) != 0 || cl.Claimed > bal.Total {
+		t.Fatalf("claimed %+v; the new wallet holds %+v (%v); balance was %d", cl, a, err, bal.Total)
 	}
-	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org, "--unit", "1"); code != 0 || !strings.Contains(stdout, "nothing to claim") {
+	first := cl.Claimed
+	code, stdout, stderr = cli("patient", "claim", "--from", "pat", "--org", org, "--fresh", "--json")
+	if code != 0 {
+		t.Fatalf("claim --fresh: %d %s %s", code, stdout, stderr)
+	}
+	cl = Claimed{}
+	json.Unmarshal([]byte(stdout), &cl)
+	seen := map[string]bool{wallet.Address(): true, pat.Address(): true}
+	for _, x := range cl.Claims {
+		if seen[x.Recipient] || x.Code != ledger.CodeOK {
+			t.Fatalf("claim --fresh paid %s twice or to a known wallet: %+v", x.Recipient, cl)
+		}
+		seen[x.Recipient] = true
+		k, err := keys.Load(kd, "pat.note-"+x.Recipient[:12])
+		if err != nil || k.Address() != x.Recipient {
+			t.Fatalf("the note wallet %s is not kept: %v", x.Recipient, err)
+		}
+		if a, err := c.Account(ctx, x.Recipient); err != nil || a.Balance != x.Amount {
+			t.Fatalf("note wallet %s holds %+v (%v), the note was %d", x.Recipient, a, err, x.Amount)
+		}
+	}
+	if first+cl.Claimed != bal.Total {
+		t.Fatalf("claims took %d + %d of a balance of %d", first, cl.Claimed, bal.Total)
+	}
+	if code, stdout, _ := cli("patient", "claim", "--from", "pat", "--org", org); code != 0 || !strings.Contains(stdout, "nothing to claim") {
 		t.Fatalf("second claim: %d %s", code, stdout)
+	}
+
+	// Per-institution wallets: --secret scans, asks and claims with the
+	// wallet the secret gives at each institution — asking only a node
+	// that says it answers for the institution (GET /v1/rewards).
+	if served, err := c.RewardOrgs(ctx); err != nil || !slices.Contains(served, org) {
+		t.Fatalf("GET /v1/rewards: %v %v", served, err)
+	}
+	code, stdout, stderr = cli("patient", "uses", "--secret", "alice", "--json")
+	if code != 0 {
+		t.Fatalf("uses --secret: %d %s", code, stderr)
+	}
+	var au Uses
+	json.Unmarshal([]byte(stdout), &au)
+	if len(au.Uses) != 2 || len(au.Wallets) != len(orgs) || !slices.Contains(au.Wallets, alice.Address()) {
+		t.Fatalf("uses --secret: %s", stdout)
+	}
+	for i, u := range au.Uses {
+		if u.Job != jobs[i] || u.Institution != org || u.Wallet != alice.Address() {
+			t.Fatalf("uses --secret: %+v", u)
+		}
+	}
+	code, stdout, stderr = cli("patient", "rewards", "--secret", "alice", "--json")
+	if code != 0 {
+		t.Fatalf("rewards --secret: %d %s", code, stderr)
+	}
+	var ar PatientRewards
+	json.Unmarshal([]byte(stdout), &ar)
+	if len(ar.At) != 2 || ar.Total == 0 {
+		t.Fatalf("rewards --secret (registered at %s and %s): %s", org, elsewhere, stdout)
+	}
+	for _, at := range ar.At {
+		switch at.Org {
+		case org:
+			if at.Wallet != alice.Address() || at.Balance != ar.Total || len(at.Uses) != 2 {
+				t.Fatalf("rewards --secret at %s: %+v", org, at)
+			}
+		case elsewhere:
+			if at.Wallet != aliceElsewhere.Address() || at.Balance != 0 || at.Note == "" {
+				t.Fatalf("rewards --secret at %s: %+v", elsewhere, at)
+			}
+		default:
+			t.Fatalf("rewards --secret asked %s, where alice has no registered wallet", at.Org)
+		}
+	}
+	// An earlier claim's answer was lost: its notes come back as
+	// outstanding and this claim collects them with the rest.
+	lostReq := &rewards.Request{ChainID: chain, Org: org, Action: rewards.ActionVouchers, Recipient: alice.Address(), Notes: 1,
+		ID: strings.Repeat("5a", 32), Time: time.Now().Unix()}
+	lostReq.Sign(alice.Sign)
+	if lost, err := c.Rewards(ctx, lostReq); err != nil || len(lost.Vouchers) != 1 {
+		t.Fatalf("the lost request: %+v %v", lost, err)
+	}
+	code, stdout, stderr = cli("patient", "claim", "--secret", "alice", "--json")
+	if code != 0 {
+		t.Fatalf("claim --secret: %d %s %s", code, stdout, stderr)
+	}
+	cl = Claimed{}
+	json.Unmarshal([]byte(stdout), &cl)
+	if a, err := c.Account(ctx, alice.Address()); err != nil || cl.Claimed != ar.Total || a.Balance != ar.Total || len(cl.Notes) != 1 {
+		t.Fatalf("claim --secret: %+v; alice's clinic wallet %+v (%v); balance was %d", cl, a, err, ar.Total)
 	}
 }
