@@ -57,14 +57,15 @@ func PooledCoxGridList() string {
 }
 
 // validateOutcomeFilter refuses a survival job whose filter names its own
-// time or event column: selecting a cohort by its outcome biases every
-// estimate (the follow-up of those kept is conditioned on what happened to
-// them), and a filter swept along the time column would date events
-// through any refusal the cohort meets.
+// time or event column: a filter swept along the time column would date
+// events through any refusal the cohort meets (the grid check of a pooled
+// study, the minimum events of a single site's model), and selecting a
+// cohort by its outcome biases the estimates unless the analysis is built
+// for it (a landmark analysis, which this is not).
 func (p *SurvivalParams) validateOutcomeFilter() error {
 	for i, c := range p.Filter {
 		if c.Column != "" && (c.Column == p.Time || c.Column == p.Event) {
-			return paramErr(fmt.Sprintf("filter[%d].column", i), "a survival cohort cannot be chosen by its own outcome (%s): that conditions on what happened to the patients and biases the estimates; filter on other columns", c.Column)
+			return paramErr(fmt.Sprintf("filter[%d].column", i), "a survival cohort cannot be chosen by its own outcome (%s): a filter swept along the follow-up would date events through the refusals it meets, and one that selects on the outcome biases the estimates (a landmark analysis is not available); filter on other columns", c.Column)
 		}
 	}
 	return nil

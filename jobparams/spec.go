@@ -216,7 +216,7 @@ var survivalDocs = map[string]string{
 	"group.levels":    "its groups, 2 to 50, written as the vault holds them (codes as text, booleans false/true); rows at other values are left out",
 	"group.reference": "unused for a group (accepted so that a factor declaration can be reused)",
 	"filter": "conditions every row of the cohort must meet (all of them), as for the other analyses, on any column but the time and event columns: " +
-		"a cohort chosen by its own outcome biases every estimate",
+		"a filter swept along the follow-up would date events through the refusals it meets, and selecting on the outcome biases the estimates",
 	"features": "a Cox model's terms, written as a regression's (columns, log(x), I(x^k), factors, a:b, a*b); none: curves only. " +
 		"A Cox model is released exactly, so only where the policy sets exact_regression",
 	"factors":             "the categorical predictors the features name, as for a regression",
