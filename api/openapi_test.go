@@ -137,6 +137,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"RecordRequest": recordshare.Request{}, "SignedRecordRequest": recordshare.Signed{},
 		"ShareUpload": recordshare.Share{}, "ShareOpen": api.ShareOpen{},
 		"Reading": device.Reading{}, "SignedReading": device.Signed{}, "ReadingOutcome": iomt.Outcome{},
+		"BlockEvent": api.BlockEvent{}, "JobEvent": api.JobEvent{},
 		"IngestBands": iomt.BandedStats{}, "ReasonBand": iomt.BandedReasonCount{}, "StreamMessage": iomt.StreamMessage{},
 	}
 	for name, v := range types {
