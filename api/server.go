@@ -301,6 +301,7 @@ func (s *Server) routes() []route {
 	},
 		s.recordRoutes(),
 		s.dealRoutes(),
+		s.institutionRoutes(),
 	)
 }
 
