@@ -120,10 +120,10 @@ function reportBlock(vv?: VersionVault) {
   if (r) {
     out.append(h("p", {}, `Ingest report: ${r.rows_read} rows read from ${r.files} ${r.format} file(s), ${r.rows_kept} kept, ${r.rows_quarantined} quarantined; reference date ${r.ref_date}; de-identification profile ${r.deid_profile}; ${r.originals_kept} originals kept for their patients; data key wrapped to ${r.workers.registered ? "the registered workers" : `${r.workers.keys} named worker key(s)`}.`));
     if (r.rules.length) {
-      out.append(h("div", { class: "scroll" }, h("table", { class: "rules" },
-        h("caption", {}, "De-identification rules applied"),
+      out.append(h("details", {}, h("summary", {}, `De-identification rules applied (${r.rules.length})`), h("div", { class: "scroll" }, h("table", { class: "rules" },
+        h("caption", { class: "note" }, "Rows each rule was applied to"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "field"), h("th", { scope: "col" }, "rule"), h("th", { scope: "col" }, "rows"))),
-        h("tbody", {}, ...r.rules.map((x) => h("tr", {}, td(x.field, "mono"), td(x.method), td(x.n)))))));
+        h("tbody", {}, ...r.rules.map((x) => h("tr", {}, td(x.field, "mono"), td(x.method), td(x.n))))))));
     }
   } else {
     out.append(h("p", { class: "note" }, `${vv.rows ?? 0} rows kept (no ingest report was kept with this version).`));
