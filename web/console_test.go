@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,7 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/normalize"
+	"github.com/medchain/medchain/reqsig"
 	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
@@ -58,7 +61,7 @@ func startInstitutionDemo(t *testing.T, ctx context.Context) (*apitest.Node, *va
 // synthetic CSV one of whose rows has a systolic pressure that is not a
 // number, with bad rows quarantined. The bad cell holds planted, a string
 // that must never reach the console.
-func ingestWithBadRow(t *testing.T, ctx context.Context, n *apitest.Node, v *vault.Vault, planted string) *ingest.Report {
+func ingestWithBadRow(t *testing.T, ctx context.Context, n *apitest.Node, v *vault.Vault, planted string) (*ingest.Report, []synth.Person) {
 	t.Helper()
 	people, err := synth.Generate(synth.Config{N: 60, Seed: 7, RefDate: seed.DemoRefDate})
 	if err != nil {
@@ -72,7 +75,9 @@ func ingestWithBadRow(t *testing.T, ctx context.Context, n *apitest.Node, v *vau
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := slices.IndexFunc(rows[0], func(h string) bool { return strings.Contains(strings.ToLower(h), "sbp") || strings.Contains(strings.ToLower(h), "systolic") })
+	col := slices.IndexFunc(rows[0], func(h string) bool {
+		return strings.Contains(strings.ToLower(h), "sbp") || strings.Contains(strings.ToLower(h), "systolic")
+	})
 	if col < 0 {
 		t.Fatalf("no systolic pressure column in %v", rows[0])
 	}
@@ -117,7 +122,7 @@ func ingestWithBadRow(t *testing.T, ctx context.Context, n *apitest.Node, v *vau
 	if rep.RowsQuarantined != 1 {
 		t.Fatalf("quarantined %d rows, want 1", rep.RowsQuarantined)
 	}
-	return rep
+	return rep, people
 }
 
 // submitAndWait has a researcher submit a job through the Go client and
@@ -181,7 +186,7 @@ func TestConsoleJourney(t *testing.T) {
 	defer cancel()
 	n, v := startInstitutionDemo(t, ctx0)
 	const planted = "Jane-Roe-SBP-123-45-6789"
-	rep := ingestWithBadRow(t, ctx0, n, v, planted)
+	rep, people := ingestWithBadRow(t, ctx0, n, v, planted)
 	good := submitAndWait(t, ctx0, n, `{"filter":[{"column":"age","op":">=","value":40}]}`)
 	refused := submitAndWait(t, ctx0, n, `{"filter":[{"column":"favourite_colour","op":"=","value":1}]}`)
 	if good.Status != ledger.JobCompleted {
@@ -285,7 +290,45 @@ func TestConsoleJourney(t *testing.T) {
 	if strings.Contains(all, planted) || strings.Contains(all, "favourite_colour\" =") {
 		t.Fatalf("the console shows a record's value:\n%s", all)
 	}
+	// Keyboard: the policy editor opens from the keyboard alone.
+	if err := run(ctx, chromedp.Focus(`button[data-edit="st-mary-cvd"]`, chromedp.ByQuery), chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(`#policy-form input[name="price"]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
 	screenshots(t, ctx, "console", "console", "network")
+
+	// What the vault view's bytes carry: positions, fields, reasons and
+	// counts — not the planted value, nor any identifier of the ingested
+	// patients.
+	req, err := http.NewRequest("GET", n.URL+"/v1/orgs/st-mary/vault", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stAdmin, err := n.Key("st-mary-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reqsig.SignHTTP(stAdmin.Sign, apitest.ChainID, req, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"reason": "not a number"`)) || !bytes.Contains(body, []byte(`"where": "row 4"`)) {
+		t.Fatalf("vault view: %d %s", resp.StatusCode, body)
+	}
+	idents := []string{planted}
+	for _, p := range people {
+		idents = append(idents, p.ID, p.MRN, p.SSN, p.Phone, p.Given+" "+p.Family, p.Street, p.DriversLicence, p.Passport)
+	}
+	for _, id := range idents {
+		if id != "" && (bytes.Contains(body, []byte(id)) || strings.Contains(all, id)) {
+			t.Errorf("an identifier or value (%q) reached the console's vault view or page", id)
+		}
+	}
 
 	// The ingest report was read on requests signed in this browser, and
 	// nothing secret left it; the planted value never came back either.
