@@ -213,3 +213,18 @@ func BenchmarkEventFrame(b *testing.B) {
 		api.FrameEvent("block", 123456, api.BlockEvent{Height: 123456, AppHash: make([]byte, 32), AuditSize: 99})
 	}
 }
+
+// BenchmarkEventStreamOpen is what a page pays to start following the
+// chain: open GET /v1/events on a real node and read its first block event.
+func BenchmarkEventStreamOpen(b *testing.B) {
+	for range b.N {
+		resp, err := http.Get(tn.URL + "/v1/events")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "data: ") {
+		}
+		resp.Body.Close()
+	}
+}
