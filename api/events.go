@@ -31,7 +31,9 @@ import (
 // EventPoll — reading a height is a lock and a few loads — and pushes to the
 // client; the client never polls. Each open stream holds a connection and a
 // goroutine, so at most Config.EventStreams are open at once: one more is
-// refused with 429 (the page then falls back to polling). Streams end when
+// refused with 429 (the page then falls back to polling). Opening a stream
+// is rate-limited per client like a scan, but an open stream holds none of
+// the scan class's concurrent slots. Streams end when
 // the client leaves or when the server's base context ends (the node
 // stopping: see node.Stop and http.Server.BaseContext).
 
@@ -94,6 +96,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		job, watchJob = id, true
+		j, err := lookup(s, func(rd store.ReadWriter) (*ledger.Job, error) { return ledger.GetJob(rd, id) })
+		if err == nil && j == nil {
+			err = notFound("no job %d", id)
+		}
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
 	}
 	if !s.streams.acquire() {
 		writeErr(w, rateLimited("%d event streams are open, the most this node serves; poll GET /v1/status instead", s.streams.max))

@@ -142,6 +142,7 @@ func TestEvents(t *testing.T) {
 	if e := apiErr(t, "GET", "/v1/events?job=x", nil, http.StatusBadRequest, "invalid_field"); e.Param != "job" {
 		t.Fatalf("bad job: %+v", e)
 	}
+	apiErr(t, "GET", "/v1/events?job=999999", nil, http.StatusNotFound, "not_found")
 }
 
 // TestEventsLimitAndShutdown: a server bounds its open streams (one more
@@ -149,7 +150,8 @@ func TestEvents(t *testing.T) {
 // server's base context ends, as when the node stops, so its graceful
 // shutdown does not wait for clients that never hang up.
 func TestEventsLimitAndShutdown(t *testing.T) {
-	s := api.NewServer(tn.Node, api.Config{EventStreams: 2})
+	// One scan at a time: open streams must not take that slot.
+	s := api.NewServer(tn.Node, api.Config{EventStreams: 2, Limits: api.Limits{Scan: api.Limit{Rate: 1000, Burst: 1000, Concurrent: 1}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +174,11 @@ func TestEventsLimitAndShutdown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a third stream: %d, want 429", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/v1/datasets"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a scan route while two streams are open: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	closeA()
 	waitStreams(t, s, 1)

@@ -77,6 +77,7 @@ func NewServer(b Backend, c Config) *Server {
 		verify: newLimiter("verify", c.Limits.Verify, now),
 		submit: newLimiter("submit", c.Limits.Submit, now),
 		scan:   newLimiter("scan", c.Limits.Scan, now),
+		stream: newLimiter("events", Limit{Rate: c.Limits.Scan.Rate, Burst: c.Limits.Scan.Burst}, now),
 	}
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + rt.path
@@ -260,7 +261,7 @@ func (s *Server) routes() []route {
 	return slices.Concat([]route{
 		{"GET", "/v1/openapi.json", s.openAPI, cheap},
 		{"GET", "/v1/status", s.status, cheap},
-		{"GET", "/v1/events", nil, scan},
+		{"GET", "/v1/events", nil, stream},
 		{"POST", "/v1/txs", s.submitTx, submit},
 		{"GET", "/v1/txs/{hash}", s.getTx, cheap},
 		{"GET", "/v1/accounts/{address}", s.getAccount, cheap},
