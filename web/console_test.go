@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
@@ -195,6 +196,20 @@ func TestConsoleJourney(t *testing.T) {
 	if refused.Status != ledger.JobFailed || refused.Sites[0].Refusal == nil || refused.Sites[0].Refusal.Code != "no_such_column" {
 		t.Fatalf("the refused job: %+v", refused)
 	}
+	// A registered bedside device, suspended.
+	admin0, err := n.Key("st-mary-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devPub, _, _ := ed25519.GenerateKey(nil)
+	for _, m := range []ledger.Msg{
+		&ledger.RegisterDevice{ID: "ward3-cuff", PubKey: devPub, Kind: "bp_cuff", Measurements: []ledger.Measurement{{System: "loinc", Code: "8480-6", Unit: "mm[Hg]"}}},
+		&ledger.SetDeviceStatus{ID: "ward3-cuff", Status: ledger.DeviceSuspended},
+	} {
+		if r, err := client.New(n.URL).SignAndSubmit(ctx0, admin0, m, true); err != nil || r.Result == nil || r.Result.Code != ledger.CodeOK {
+			t.Fatalf("%T: %+v %v", m, r, err)
+		}
+	}
 	s := good.Sites[0]
 	fee := s.Price * uint64(s.Split.InstitutionBps) / 10000
 
@@ -281,6 +296,9 @@ func TestConsoleJourney(t *testing.T) {
 		}
 	}
 	if _, err := waitText(ctx, "#console-workers", "result at height"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#console-devices", "ward3-cuff\tbp cuff\tloinc 8480-6 (mm[Hg])\tsuspended"); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
 	var all string
