@@ -52,7 +52,16 @@ async function poll(node: Node, id: number) {
     $("job-timeline").replaceChildren(...timeline(j, sv).map((x) => h("li", x.cls ? { class: x.cls } : {}, h("span", { class: "mono" }, `#${x.height} `), x.text)));
     if (j.status === "admitted") {
       // The node pushes the job's changes (live.ts); each one re-reads it.
-      if (!following) following = live(node, { job: id, onJob: () => poll(node, id) });
+      // A block past the deadline re-reads it once, to say anyone may now expire it.
+      const deadline = j.deadline_height;
+      let past = false;
+      const onBlock = (b: { height: number }) => {
+        if (!past && b.height > deadline) {
+          past = true;
+          poll(node, id);
+        }
+      };
+      if (!following) following = live(node, { job: id, onJob: () => poll(node, id), onBlock });
       return;
     }
     unfollow();
