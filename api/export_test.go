@@ -8,3 +8,6 @@ func Routes() []string {
 	}
 	return out
 }
+
+// FrameEvent frames one Server-Sent Event.
+var FrameEvent = sseEvent

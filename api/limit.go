@@ -100,6 +100,10 @@ const (
 	verify              // Limits.Verify
 	submit              // Limits.Submit
 	scan                // Limits.Scan
+	// stream is GET /v1/events: opening one is rate-limited as a scan, but
+	// an open stream holds no scan slot (it would hold it for hours); the
+	// streams have their own bound, Config.EventStreams.
+	stream
 )
 
 // CodeRateLimited is the code of a 429 answer: the request was refused for

@@ -137,6 +137,11 @@ func TestOpenAPISchemas(t *testing.T) {
 		"RecordRequest": recordshare.Request{}, "SignedRecordRequest": recordshare.Signed{},
 		"ShareUpload": recordshare.Share{}, "ShareOpen": api.ShareOpen{},
 		"Reading": device.Reading{}, "SignedReading": device.Signed{}, "ReadingOutcome": iomt.Outcome{},
+		"BlockEvent": api.BlockEvent{}, "JobEvent": api.JobEvent{},
+		"InstitutionVault": api.InstitutionVault{}, "VersionVault": api.VersionVault{}, "IngestSummary": api.IngestSummary{},
+		"ReasonCount": api.ReasonCount{}, "RuleApplied": api.RuleApplied{}, "WorkerWrapping": api.WorkerWrapping{},
+		"QuarantineView": api.QuarantineView{}, "QuarantineProblem": api.QuarantineProblem{},
+		"DeviceList": api.DeviceList{}, "Device": ledger.Device{}, "Measurement": ledger.Measurement{},
 		"IngestBands": iomt.BandedStats{}, "ReasonBand": iomt.BandedReasonCount{}, "StreamMessage": iomt.StreamMessage{},
 	}
 	for name, v := range types {

@@ -22,6 +22,8 @@ type Server struct {
 	obs   Observer
 	guard *reqsig.Guard // signed requests (the consent routes)
 	plan  StudyPlanner
+	// streams bounds the open GET /v1/events streams.
+	streams eventStreams
 }
 
 // Config adjusts a Server.
@@ -37,6 +39,9 @@ type Config struct {
 	// for POST /v1/jobs/validate to return (the node sets compute's
 	// planner; the API cannot import it).
 	PlanStudy StudyPlanner
+	// EventStreams bounds the GET /v1/events streams open at once (0:
+	// DefaultEventStreams).
+	EventStreams int
 }
 
 // StudyPlanner declares the study (the secure-aggregation spec) of a job
@@ -61,6 +66,10 @@ func NewServer(b Backend, c Config) *Server {
 		now = time.Now
 	}
 	s.guard = &reqsig.Guard{Now: now}
+	s.streams.max = int64(c.EventStreams)
+	if s.streams.max <= 0 {
+		s.streams.max = DefaultEventStreams
+	}
 	if b != nil {
 		s.guard.ChainID = b.ChainID()
 	}
@@ -68,10 +77,15 @@ func NewServer(b Backend, c Config) *Server {
 		verify: newLimiter("verify", c.Limits.Verify, now),
 		submit: newLimiter("submit", c.Limits.Submit, now),
 		scan:   newLimiter("scan", c.Limits.Scan, now),
+		stream: newLimiter("events", Limit{Rate: c.Limits.Scan.Rate, Burst: c.Limits.Scan.Burst}, now),
 	}
 	for _, rt := range s.routes() {
 		pattern := rt.method + " " + rt.path
 		var h http.Handler = handler(rt.fn)
+		if rt.fn == nil {
+			// A streamed answer, not one JSON value (GET /v1/events).
+			h = http.HandlerFunc(s.events)
+		}
 		if d := longAnswers[pattern]; d > 0 {
 			h = extendWrite(d, h)
 		}
@@ -236,8 +250,10 @@ func handler(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 
 type route struct {
 	method, path string
-	fn           func(r *http.Request) (any, error)
-	class        class // which limit applies (cheap: none)
+	// fn answers with one JSON value; nil for the one streamed route,
+	// GET /v1/events (events.go).
+	fn    func(r *http.Request) (any, error)
+	class class // which limit applies (cheap: none)
 }
 
 // routes is the API. openapi.json describes exactly these (a test checks).
@@ -245,6 +261,7 @@ func (s *Server) routes() []route {
 	return slices.Concat([]route{
 		{"GET", "/v1/openapi.json", s.openAPI, cheap},
 		{"GET", "/v1/status", s.status, cheap},
+		{"GET", "/v1/events", nil, stream},
 		{"POST", "/v1/txs", s.submitTx, submit},
 		{"GET", "/v1/txs/{hash}", s.getTx, cheap},
 		{"GET", "/v1/accounts/{address}", s.getAccount, cheap},
@@ -286,6 +303,7 @@ func (s *Server) routes() []route {
 	},
 		s.recordRoutes(),
 		s.dealRoutes(),
+		s.institutionRoutes(),
 	)
 }
 

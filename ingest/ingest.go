@@ -16,6 +16,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -384,6 +385,15 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 		}
 		w.SetQuarantine(q)
 	}
+	// The report is sealed with the version, for the institution's console
+	// (ReadReport): everything but what only the commit and the
+	// publication tell (Vault, Published, Elapsed).
+	rep.Deid = d.Report()
+	sealed, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	w.SetIngestReport(sealed)
 	sum, err := w.Commit()
 	if err != nil {
 		return nil, err
@@ -394,7 +404,6 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 			return nil, err
 		}
 	}
-	rep.Deid = d.Report()
 	pub, err := l.Publish(ctx, &ledger.RegisterDataset{
 		ID: o.Dataset, Version: version, Title: o.Title, Description: o.Description, Schema: schema,
 		RecordBand: sum.RecordBand, ContentRoot: sum.ContentRoot, Locator: sum.Locator, DeidProfile: profile,
@@ -409,6 +418,21 @@ func Run(ctx context.Context, v *vault.Vault, node *vault.Identity, secret []byt
 	rep.Published, published = *pub, true
 	rep.Elapsed = time.Since(start)
 	return rep, nil
+}
+
+// ReadReport reads the report of the ingest that wrote a version, as sealed
+// with it (Vault, Published and Elapsed are not kept); nil if the version
+// was written before reports were kept.
+func ReadReport(v *vault.Version) (*Report, error) {
+	b, err := v.IngestReport()
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("ingest report of %s version %d: %w", v.Manifest().Dataset, v.Manifest().Version, err)
+	}
+	return &r, nil
 }
 
 // sourceSchema describes the normaliser's fields: the research fields with

@@ -109,6 +109,18 @@ func TestReportsCarryNoSourceStrings(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"Field":"sbp"`)) {
 		t.Errorf("the quarantine report does not name the field: %s", b)
 	}
+	// The report sealed with the version (the console's ingest report)
+	// is the run's report, less what only the commit and publication tell.
+	sealed, err := ingest.ReadReport(r)
+	if err != nil || sealed == nil {
+		t.Fatalf("sealed ingest report: %v %v", sealed, err)
+	}
+	if sealed.RowsRead != rep.RowsRead || sealed.RowsKept != rep.RowsKept || sealed.RowsQuarantined != 2 ||
+		len(sealed.Deid) == 0 || fmt.Sprint(sealed.Quarantined) != fmt.Sprint(rep.Quarantined) {
+		t.Fatalf("sealed ingest report %+v, the run's %+v", sealed, rep)
+	}
+	b, _ = json.Marshal(sealed)
+	search("the sealed ingest report", b)
 	b, _ = json.Marshal(e.ledger.published)
 	search("the published register_dataset", b)
 	filepath.Walk(e.v.Root(), func(p string, info os.FileInfo, err error) error {

@@ -110,8 +110,8 @@ func TestIngestAndJobWithS3Blobs(t *testing.T) {
 		}
 		objects++
 	}
-	if want := rep.Vault.Chunks + 1; objects != want {
-		t.Fatalf("bucket holds %d objects, want %d chunks + 1 manifest", objects, want)
+	if want := rep.Vault.Chunks + 2; objects != want {
+		t.Fatalf("bucket holds %d objects, want %d chunks + 1 manifest + 1 sealed ingest report", objects, want-2)
 	}
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() && d.Name() == "blobs" {

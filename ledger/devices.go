@@ -118,6 +118,12 @@ func KeyLastAnchor(gateway string) []byte { return []byte("s/anchorlast/" + gate
 // GetDevice reads a device.
 func GetDevice(r store.Reader, id string) (*Device, error) { return getOne[Device](r, KeyDevice(id)) }
 
+// ListDevices lists registered devices in id order that keep accepts (nil:
+// all).
+func ListDevices(it Iterator, keep func(*Device) bool) ([]Device, error) {
+	return list(it, KeyDevice(""), keep)
+}
+
 // GetAnchor reads one anchor.
 func GetAnchor(r store.Reader, gateway string, seq uint64) (*Anchor, error) {
 	return getOne[Anchor](r, KeyAnchor(gateway, seq))

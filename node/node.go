@@ -60,6 +60,7 @@ type Node struct {
 	workDone  chan struct{}
 	devices   *devices             // device ingestion, if on
 	records   *recordserver.Server // patients' records and shares, if on
+	instVault *institutionVault    // the records account's vault, for the console
 	rewards   rewardDesk
 	blocks    blockSignal // closes a channel at each committed block
 }

@@ -60,6 +60,7 @@ func (n *Node) startRecords(o RecordOptions) error {
 	if err != nil {
 		return err
 	}
+	n.instVault = &institutionVault{v: v, org: acct.Org, node: nodeID}
 	n.records, err = recordserver.New(recordserver.Config{
 		Chain: n.ChainID(), Server: acct.Address, Org: acct.Org,
 		Ledger:      &recordLedger{n: n, key: k, c: client.New("http://" + n.APIAddr())},

@@ -57,6 +57,7 @@ const (
 	partRoot       = "content root"
 	partChunk      = "chunk"
 	partQuarantine = "quarantine report"
+	partReport     = "ingest report"
 )
 
 func (v versionID) err(part string, err error) error {

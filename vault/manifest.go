@@ -51,11 +51,16 @@ type Manifest struct {
 	ChunkRows   int    `json:"chunk_rows"`
 	DeidProfile string `json:"deid_profile,omitempty"`
 	// Columns are the pseudonym column, then the schema's fields in order.
-	Columns     []ColumnInfo `json:"columns"`
-	Quarantine  *BlobInfo    `json:"quarantine,omitempty"` // sealed report of rows set aside at ingest
-	ContentRoot string       `json:"content_root"`
-	MAC         []byte       `json:"mac"`
-	Keys        []WrappedKey `json:"keys"`
+	Columns    []ColumnInfo `json:"columns"`
+	Quarantine *BlobInfo    `json:"quarantine,omitempty"` // sealed report of rows set aside at ingest
+	// IngestReport is the sealed report of the ingest that wrote the
+	// version (counts, rules applied: package ingest's Report), for the
+	// institution's console; absent from versions written before it was
+	// kept.
+	IngestReport *BlobInfo    `json:"ingest_report,omitempty"`
+	ContentRoot  string       `json:"content_root"`
+	MAC          []byte       `json:"mac"`
+	Keys         []WrappedKey `json:"keys"`
 }
 
 // ColumnInfo lists one column's chunks.
@@ -142,6 +147,9 @@ func (m *Manifest) blobs() []blob.Addr {
 	}
 	if m.Quarantine != nil {
 		out = append(out, m.Quarantine.Addr)
+	}
+	if m.IngestReport != nil {
+		out = append(out, m.IngestReport.Addr)
 	}
 	return out
 }

@@ -165,6 +165,26 @@ func (r *Version) Quarantine() (*Quarantine, error) {
 	return &q, nil
 }
 
+// IngestReport reads the sealed report of the ingest that wrote the version
+// (the bytes given to Writer.SetIngestReport); nil if none was kept.
+func (r *Version) IngestReport() ([]byte, error) {
+	if r.m.IngestReport == nil {
+		return nil, nil
+	}
+	sealed, err := r.st.Get(r.m.IngestReport.Addr)
+	if err != nil {
+		return nil, r.id.err(partReport, blobErr(err))
+	}
+	plain, err := r.aead.Open(nil, nil, sealed, reportAD(r.id))
+	if err != nil {
+		return nil, r.id.err(partReport, fmt.Errorf("%w: %w", ErrCorrupt, errAuth))
+	}
+	if plain, err = unpad(plain); err != nil {
+		return nil, r.id.err(partReport, fmt.Errorf("%w: %v", ErrCorrupt, err))
+	}
+	return plain, nil
+}
+
 // VerifyReport is what Verify checked.
 type VerifyReport struct {
 	Chunks      int    `json:"chunks"`

@@ -27,6 +27,7 @@ import (
 const (
 	adChunk      = "medchain/vault/chunk/v1"
 	adQuarantine = "medchain/vault/quarantine/v1"
+	adReport     = "medchain/vault/ingest-report/v1"
 	adRows       = "medchain/vault/rows/v1"
 	macInfo      = "medchain/vault/manifest-mac/v1"
 )
@@ -64,6 +65,12 @@ func chunkAD(dst []byte, v versionID, col string, chunk int) []byte {
 
 func quarantineAD(v versionID) []byte {
 	b := appendLP(nil, adQuarantine)
+	b = appendLP(b, v.dataset)
+	return binary.BigEndian.AppendUint64(b, v.version)
+}
+
+func reportAD(v versionID) []byte {
+	b := appendLP(nil, adReport)
 	b = appendLP(b, v.dataset)
 	return binary.BigEndian.AppendUint64(b, v.version)
 }

@@ -623,6 +623,30 @@ func TestQuarantineIsSealed(t *testing.T) {
 	}
 }
 
+// The ingest report is sealed with the version like the quarantine report:
+// its exact counts are read back only with a key the data key is wrapped to,
+// and are not on disk in the clear.
+func TestIngestReportIsSealed(t *testing.T) {
+	f := newFixture(t)
+	lk, _ := f.v.Lock("ds")
+	defer lk.Unlock()
+	w, _ := lk.Create(vault.Meta{Version: 1, Schema: schema, Recipients: []vault.Recipient{f.node.Recipient()}})
+	w.Append(row(1))
+	report := []byte(`{"rows_read":"Seventeen_Rows_Read"}`)
+	w.SetIngestReport(report)
+	s, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.open(t, s, f.node).IngestReport()
+	if err != nil || !bytes.Equal(got, report) {
+		t.Fatalf("ingest report: %q, %v", got, err)
+	}
+	if grepTree(t, f.v.Root(), "Seventeen_Rows_Read") {
+		t.Fatal("the ingest report is stored in the clear")
+	}
+}
+
 // grepTree reports whether any file under root contains s.
 func grepTree(t *testing.T, root, s string) bool {
 	t.Helper()

@@ -64,6 +64,7 @@ type Writer struct {
 	aead       cipher.AEAD
 	cols       []*column.Chunk // [0] pseudonyms, then the schema's fields
 	quarantine *Quarantine
+	report     []byte
 	bytes      int64
 	plain, ad  []byte
 	padded     []byte
@@ -228,6 +229,11 @@ func (w *Writer) flush() error {
 // with the version at Commit.
 func (w *Writer) SetQuarantine(q *Quarantine) { w.quarantine = q }
 
+// SetIngestReport attaches the report of the ingest writing the version
+// (JSON, opaque to the vault); it is sealed with the version at Commit, like
+// the quarantine report, since its exact counts are the institution's alone.
+func (w *Writer) SetIngestReport(report []byte) { w.report = report }
+
 // Commit seals what is buffered, writes the manifest and moves the version
 // into place. On error nothing of the version remains.
 func (w *Writer) Commit() (*Summary, error) {
@@ -260,6 +266,14 @@ func (w *Writer) commit() (*Summary, error) {
 			return nil, w.id.err(partQuarantine, err)
 		}
 		w.m.Quarantine = &BlobInfo{Addr: addr, Size: len(sealed)}
+	}
+	if w.report != nil {
+		sealed := w.aead.Seal(nil, nil, pad(nil, w.report), reportAD(w.id))
+		addr, err := w.putBlob(sealed)
+		if err != nil {
+			return nil, w.id.err(partReport, err)
+		}
+		w.m.IngestReport = &BlobInfo{Addr: addr, Size: len(sealed)}
 	}
 	w.m.RecordBand = RecordBand(w.m.Rows)
 	w.m.SealedRows = sealRows(w.aead, w.id, w.m.Rows)

@@ -44,7 +44,18 @@ func TestDashboard(t *testing.T) {
 	defer cancel()
 	seedCatalogue(t, ctx, n)
 
-	dom := dumpDOM(t, browser, n.URL+"/")
+	// Not dumpDOM: the app keeps the node's event stream open (live
+	// updates), so the network never goes idle and --virtual-time-budget,
+	// which waits for idle, would never dump. Chromium under chromedp
+	// loads the page, which is read once its audit log has arrived.
+	bctx, _ := browserCtx(t, browser)
+	var dom string
+	if _, err := waitTextAfter(bctx, n.URL+"/", "#auditlog", "set_policy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(bctx, chromedp.OuterHTML("html", &dom, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{
 		"medchain-test",         // chain id in the status panel
 		"St Mary's Hospital",    // an organisation
@@ -63,6 +74,14 @@ func TestDashboard(t *testing.T) {
 	if t.Failed() {
 		t.Logf("DOM:\n%s", dom)
 	}
+}
+
+// waitTextAfter opens url and waits until sel's text contains want.
+func waitTextAfter(ctx context.Context, url, sel, want string) (string, error) {
+	if err := run(ctx, chromedp.Navigate(url)); err != nil {
+		return "", err
+	}
+	return waitText(ctx, sel, want)
 }
 
 func dumpDOM(t *testing.T, browser, url string) string {

@@ -390,7 +390,7 @@ The opening is recorded on the ledger (close_share) before the node releases the
 
 // addRecordsFlag adds --records to `node` and `up`.
 func addRecordsFlag(cmd *cobra.Command, records *string, what string) {
-	cmd.Flags().StringVar(records, "records", "", "institution key (in <home>/keys) the node serves patients' own records and their shares as ("+what+")")
+	cmd.Flags().StringVar(records, "records", "", "institution key (in <home>/keys) the node serves patients' own records and their shares as, and whose admins' console reads its ingest reports and quarantine ("+what+")")
 }
 
 func recordsOptions(account string) *node.RecordOptions {

@@ -27,6 +27,11 @@ export const routes = {
   auditInclusion: "GET /v1/audit/inclusion",
   header: "GET /v1/headers/{height}",
   stateProof: "GET /v1/state/proof",
+  events: "GET /v1/events",
+  datasetVersion: "GET /v1/datasets/{id}/versions/{version}",
+  workers: "GET /v1/workers",
+  devices: "GET /v1/devices",
+  orgVault: "GET /v1/orgs/{id}/vault",
 } as const;
 export type Route = keyof typeof routes;
 
@@ -110,7 +115,7 @@ export interface Job {
 /** @schema StudyView */
 export interface StudyView { job: number; status: string; study: Study; sums: { iteration: number; round: number; phase: string; height: number; participants: string[] }[]; posted: string[] }
 /** @schema Worker */
-export interface Worker { address: string; org: string; attestation: string; measurement: string; registered_height: number }
+export interface Worker { address: string; org: string; attestation: string; measurement: string; registered_height: number; attested_height?: number; evidence_not_after?: number }
 /** @schema AnalysisParam */
 export interface AnalysisParam { path: string; type: string; required: boolean; doc: string }
 /** @schema AnalysisExample */
@@ -125,6 +130,32 @@ export interface CheckedVersion { dataset: string; version: number }
 export interface Validation { valid: boolean; checked: CheckedVersion[]; price: number; study?: Record<string, unknown> }
 /** @schema ResultBlob */
 export interface ResultBlob { job: number; dataset: string; result_hash: string; locator: string; worker: string; ciphertext: string }
+
+/** @schema BlockEvent */
+export interface BlockEvent { height: number; app_hash: string; audit_size: number }
+/** @schema JobEvent */
+export interface JobEvent { id: number; status: string; height: number }
+/** @schema Measurement */
+export interface Measurement { system: string; code: string; unit: string }
+/** @schema Device */
+export interface Device { id: string; org: string; kind: string; measurements: Measurement[]; status: string; registered: number; changed: number }
+/** @schema ReasonCount */
+export interface ReasonCount { field?: string; reason: string; count: number }
+/** @schema RuleApplied */
+export interface RuleApplied { field: string; method: string; n: number }
+/** @schema IngestSummary */
+export interface IngestSummary {
+  format: string; files: number; ref_date: string; rows_read: number; rows_kept: number; rows_quarantined: number;
+  quarantined_by_reason: ReasonCount[]; deid_profile: string; rules: RuleApplied[]; originals_kept: number; workers: { registered: boolean; keys: number };
+}
+/** @schema QuarantineProblem */
+export interface QuarantineProblem { file?: string; where: string; field?: string; reason: string }
+/** @schema QuarantineView */
+export interface QuarantineView { rows: number; problems: QuarantineProblem[]; more?: number }
+/** @schema VersionVault */
+export interface VersionVault { dataset: string; version: number; held: boolean; rows?: number; report?: IngestSummary; quarantine?: QuarantineView; problem?: string }
+/** @schema InstitutionVault */
+export interface InstitutionVault { org: string; patient_links: string; versions: VersionVault[] }
 
 /** A node at base ("" = the page's own origin). */
 export class Node {
@@ -188,6 +219,22 @@ export class Node {
     const r = await fetch(u, { headers: { Accept: "application/json", Authorization: authorize(seed, chainID, "GET", u) } });
     return this.answer<{ consents: Consent[] }>(r, routes.consents).then((x) => x.consents ?? []);
   }
+  /** orgVault reads an institution's private console view (ingest reports,
+   * quarantine, patient links), on a request signed in the browser by one of
+   * its admins; only the institution's own node answers. */
+  async orgVault(org: string, seed: Uint8Array) {
+    const chainID = (await this.status()).chain_id;
+    const u = this.url("orgVault", { id: org });
+    const r = await fetch(u, { headers: { Accept: "application/json", Authorization: authorize(seed, chainID, "GET", u) } });
+    return this.answer<InstitutionVault>(r, routes.orgVault);
+  }
+  datasetVersion(id: string, version: number) { return this.get<DatasetVersion>("datasetVersion", { id, version }); }
+  /** jobsOn lists the jobs with a site on a dataset. */
+  jobsOn(dataset: string) { return this.get<{ jobs: Job[] }>("jobs", {}, { dataset }).then((r) => r.jobs ?? []); }
+  workers(org: string) { return this.get<{ workers: Worker[] }>("workers", {}, { org }).then((r) => r.workers ?? []); }
+  devices(org: string) { return this.get<{ devices: Device[] }>("devices", {}, { org }).then((r) => r.devices ?? []); }
+  /** eventsURL is the node's event stream (Server-Sent Events), with a job's changes if given. */
+  eventsURL(job?: number) { return this.url("events", {}, job === undefined ? {} : { job }); }
   worker(addr: string) { return this.get<Worker>("worker", { address: addr }); }
   jobs(requester: string) { return this.get<{ jobs: Job[] }>("jobs", {}, { requester }).then((r) => r.jobs ?? []); }
   job(id: number) { return this.get<Job>("job", { id }); }

@@ -11,6 +11,7 @@ import { renderSignIn, wireSignIn } from "./pages/signin";
 import { wireExplorer } from "./pages/explorer";
 import { renderConsole, wireConsole } from "./pages/console";
 import { onKeyChange } from "./session";
+import { live } from "./live";
 import { $ } from "./ui";
 
 const node = new Node();
@@ -60,6 +61,10 @@ wireExplorer(node);
 wireConsole(node);
 window.addEventListener("hashchange", show);
 show();
-setInterval(() => {
-  if ($("network").hidden === false) loadStatus(node);
-}, 3000);
+// New blocks are pushed by the node (live.ts: its event stream, or polling
+// where the stream cannot be had); the overview's status follows them.
+live(node, {
+  onBlock: () => {
+    if ($("network").hidden === false) loadStatus(node);
+  },
+});

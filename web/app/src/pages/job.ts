@@ -1,7 +1,7 @@
 // A job's page (#job/ID): its timeline from the ledger (admission, the
 // pooled study's rounds and summed iterations, dropped and flagged sites,
 // refusals with their safe reasons, each site's result, settlement), kept
-// live by polling until the job closes; then its results, downloaded,
+// live by the node's pushed events until the job closes; then its results, downloaded,
 // checked against the ledger and decrypted in this browser, as tables and
 // plots, downloadable as CSV and JSON.
 import type uPlot from "uplot";
@@ -11,10 +11,12 @@ import { coefficientsCSV, diagnosticsOf, download, openSite, regressionOf, type 
 import { signedIn } from "../session";
 import { proveJobResults } from "../stateproof";
 import { timeline } from "../timeline";
+import { live } from "../live";
 import { $, h } from "../ui";
 
 
 let timer: ReturnType<typeof setTimeout> | undefined;
+let following: (() => void) | undefined; // stops the job's live updates
 let shownJob = 0;
 let openedFor = "";
 let plots: uPlot[] = [];
@@ -49,9 +51,20 @@ async function poll(node: Node, id: number) {
     $("job-params").textContent = JSON.stringify(j.params);
     $("job-timeline").replaceChildren(...timeline(j, sv).map((x) => h("li", x.cls ? { class: x.cls } : {}, h("span", { class: "mono" }, `#${x.height} `), x.text)));
     if (j.status === "admitted") {
-      timer = setTimeout(() => poll(node, id), 1000);
+      // The node pushes the job's changes (live.ts); each one re-reads it.
+      // A block past the deadline re-reads it once, to say anyone may now expire it.
+      const deadline = j.deadline_height;
+      let past = false;
+      const onBlock = (b: { height: number }) => {
+        if (!past && b.height > deadline) {
+          past = true;
+          poll(node, id);
+        }
+      };
+      if (!following) following = live(node, { job: id, onJob: () => poll(node, id), onBlock });
       return;
     }
+    unfollow();
     if (j.status === "completed" && openedFor !== `${id}`) await showResults(node, j);
   } catch (e) {
     $("job-status").textContent = `could not load job ${id}: ${(e as Error).message}`;
@@ -59,8 +72,14 @@ async function poll(node: Node, id: number) {
   }
 }
 
+function unfollow() {
+  following?.();
+  following = undefined;
+}
+
 export function renderJob(node: Node, id: number) {
   if (timer) clearTimeout(timer);
+  unfollow();
   if (shownJob !== id) {
     for (const p of plots) p.destroy();
     plots = [];
@@ -75,6 +94,7 @@ export function renderJob(node: Node, id: number) {
 export function leaveJob() {
   shownJob = 0;
   if (timer) clearTimeout(timer);
+  unfollow();
 }
 
 function coefficientTable(reg: Regression) {
