@@ -49,6 +49,14 @@ type Tx struct {
 	Signature []byte
 	raw       []byte // payload bytes exactly as on the wire
 	Hash      [32]byte
+	addr      string // Address(Payload.Signer), derived once (Signer)
+}
+
+// newTx assembles a decoded transaction from its parts and its bytes. The
+// signer's address is derived here, once: a node asks for it at every
+// mempool check, in the proposal and several times in the block.
+func newTx(p Payload, msg Msg, sig, payload, data []byte) *Tx {
+	return &Tx{Payload: p, Msg: msg, Signature: sig, raw: payload, Hash: sha256.Sum256(data), addr: Address(p.Signer)}
 }
 
 // Address is the account address of a signing key: hex of the first 20
@@ -59,7 +67,12 @@ func Address(pub []byte) string {
 }
 
 // Signer returns the signer's address.
-func (t *Tx) Signer() string { return Address(t.Payload.Signer) }
+func (t *Tx) Signer() string {
+	if t.addr != "" {
+		return t.addr
+	}
+	return Address(t.Payload.Signer)
+}
 
 // signDomain separates medchain transaction signatures from any other use
 // of the same key.
@@ -168,7 +181,7 @@ func decodeStrict(data []byte) (*Tx, error) {
 	if err := canonicalize(data, &env, &p, msg); err != nil {
 		return nil, err
 	}
-	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
+	return newTx(p, msg, env.Signature, env.Payload, data), nil
 }
 
 // decodeFast is DecodeTx's path for what it accepts, a transaction in
@@ -196,7 +209,7 @@ func decodeFast(data []byte) *Tx {
 	if len(p.Signer) != ed25519.PublicKeySize || len(env.Signature) != ed25519.SignatureSize || canonicalize(data, &env, &p, msg) != nil {
 		return nil
 	}
-	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}
+	return newTx(p, msg, env.Signature, env.Payload, data)
 }
 
 // decodeDirect is the fast path for the transactions nodes see nearly
@@ -281,7 +294,7 @@ func decodeDirect(data []byte) *Tx {
 	if checkKeys(data, "envelope") != nil || canonicalize(data, &env, &p, msg) != nil {
 		return nil
 	}
-	return &Tx{Payload: p, Msg: msg, Signature: sig, raw: payload, Hash: sha256.Sum256(data)}
+	return newTx(p, msg, sig, payload, data)
 }
 
 // plainString reads a JSON string body up to its closing quote when it is
