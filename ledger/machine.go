@@ -424,7 +424,9 @@ func (m *Machine) Commit(w store.Writer) error {
 	if m.pending == nil {
 		return errors.New("ledger: Commit without EndBlock")
 	}
-	return m.block.WriteTo(w)
+	// One atomic batch: the order of its writes (one per key) cannot
+	// change what the store holds after it, so they are not sorted.
+	return m.block.WriteUnordered(w)
 }
 
 // Committed records that the batch given to Commit is durable.
@@ -433,7 +435,8 @@ func (m *Machine) Committed() {
 		m.last = *m.pending
 		m.pending = nil
 	}
-	m.block = store.NewOverlay(m.db)
+	// The next block is likely about as large as this one.
+	m.block = store.NewOverlaySize(m.db, m.block.Len())
 }
 
 // Abort drops the staged block (the consensus engine will replay it).
