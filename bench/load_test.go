@@ -9,6 +9,26 @@
 // throughput); BenchmarkLatency offers a steady rate well below saturation
 // and reports the median time from submission to commit against the block
 // interval; BenchmarkLoad4Validators runs four validators on loopback.
+//
+// Both applications get the same node configuration (node.CreateNetwork's)
+// and the same load shape: 20 streams submitted side by side, one
+// goroutine each. A medchain stream is one funded account's transfers,
+// signed in advance; each goes through the node API's path, the app's
+// Precheck (decoding and the one ed25519 verification) on the submitting
+// goroutine, then BroadcastTxSync. Twenty accounts rather than the five
+// demo ones keep every account inside the ledger's default rate limit of
+// 1,000 transactions per account per block, as many users' traffic would;
+// with five, no block could carry more than 5,000 transfers. A kvstore
+// stream is key=value transactions of about a transfer's size.
+//
+// The figures, and where the time goes, are in docs/ledger.md
+// (Performance notes). To see it yourself:
+//
+//	MEDCHAIN_BENCH_CPUPROFILE=cpu.prof go test ./bench -run '^$' -bench 'Load$/medchain' -benchtime 1x
+//	MEDCHAIN_BENCH_TRACE=trace.out go test ./bench -run '^$' -bench 'Load$/medchain' -benchtime 1x
+//
+// profile, or trace, only the measured stretch (a trace slows the run
+// several times; use it for where goroutines wait, not for rates).
 package bench
 
 import (
