@@ -240,8 +240,8 @@ func decodeDirect(data []byte) *Tx {
 	// One copy: the decoded transaction is cached and outlives data.
 	data = bytes.Clone(data)
 	payload := data[len(envHead) : sigAt-len(sigHead)]
-	sig := make([]byte, ed25519.SignatureSize)
-	if k, err := base64.StdEncoding.Decode(sig, data[sigAt:n-2]); err != nil || k != len(sig) {
+	sig := decodeBase64(data[sigAt:n-2], ed25519.SignatureSize)
+	if sig == nil {
 		return nil
 	}
 	var p Payload
@@ -264,8 +264,7 @@ func decodeDirect(data []byte) *Tx {
 		return nil
 	}
 	signer, rest = rest[:keyLen], rest[keyLen+1:]
-	p.Signer = make([]byte, ed25519.PublicKeySize)
-	if k, err := base64.StdEncoding.Decode(p.Signer, signer); err != nil || k != len(p.Signer) {
+	if p.Signer = decodeBase64(signer, ed25519.PublicKeySize); p.Signer == nil {
 		return nil
 	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"nonce":`)); !ok {
@@ -295,6 +294,18 @@ func decodeDirect(data []byte) *Tx {
 		return nil
 	}
 	return newTx(p, msg, sig, payload, data)
+}
+
+// decodeBase64 decodes standard base64 that must hold exactly size bytes,
+// or returns nil. The buffer is sized for whatever the text could hold
+// (unpadded text decodes to more than size), as Decode requires.
+func decodeBase64(text []byte, size int) []byte {
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(b, text)
+	if err != nil || n != size {
+		return nil
+	}
+	return b[:n:n]
 }
 
 // plainString reads a JSON string body up to its closing quote when it is
