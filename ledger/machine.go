@@ -28,10 +28,11 @@ type Machine struct {
 	log     *audit.Log
 	txIndex int
 	last    Commitment
-	pending *Commitment // sealed but not yet committed
-	txs     *TxCache    // optional; see TxCache
-	ctx     txCtx       // the context of the transaction being applied (apply)
-	limits  *Admission  // the block's rate-limit counts (admission.go); nil until its first transaction
+	pending *Commitment    // sealed but not yet committed
+	txs     *TxCache       // optional; see TxCache
+	ctx     txCtx          // the context of the transaction being applied (apply)
+	limits  *Admission     // the block's rate-limit counts (admission.go); nil until its first transaction
+	txs1    *store.Overlay // the overlay a transaction stages in (apply), reused
 }
 
 // BlockInfo is what a block tells the state machine about itself.
@@ -268,7 +269,13 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		}
 		return failed(err), nil, nil
 	}
-	txs := store.NewOverlay(m.block)
+	// The transaction's own overlay, reused from the last one: its writes
+	// were merged into the block (or dropped) before this one began.
+	if m.txs1 == nil {
+		m.txs1 = store.NewOverlay(m.block)
+	}
+	txs := m.txs1
+	txs.Reuse(m.block)
 	// The context lives in the machine: dispatch through the registry is an
 	// indirect call, which would move a fresh one to the heap every time.
 	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer(), cache: m.txs}
@@ -299,7 +306,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		// encoded before the handler ran, not the handler's copy of it (a
 		// handler that credited its signer and then failed would otherwise
 		// keep the credit).
-		txs = store.NewOverlay(m.block)
+		txs.Reuse(m.block)
 		if signer != nil {
 			if err := txs.Set(KeyAccount(signer.Address), bumped); err != nil {
 				return Result{}, nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("write the signer's account: %v", err)}

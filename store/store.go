@@ -175,6 +175,14 @@ func (o *Overlay) WriteUnordered(w Writer) error {
 	return nil
 }
 
+// Reuse drops every staged write and reads from base from now on, keeping
+// the map's room: a block stages each transaction in an overlay of its own,
+// and one overlay reused saves making a map per transaction.
+func (o *Overlay) Reuse(base Reader) {
+	clear(o.writes)
+	o.base = base
+}
+
 // Reset drops every staged write.
 func (o *Overlay) Reset() { o.writes = make(map[string][]byte) }
 
