@@ -9,6 +9,26 @@
 // throughput); BenchmarkLatency offers a steady rate well below saturation
 // and reports the median time from submission to commit against the block
 // interval; BenchmarkLoad4Validators runs four validators on loopback.
+//
+// Both applications get the same node configuration (node.CreateNetwork's)
+// and the same load shape: 20 streams submitted side by side, one
+// goroutine each. A medchain stream is one funded account's transfers,
+// signed in advance; each goes through the node API's path, the app's
+// Precheck (decoding and the one ed25519 verification) on the submitting
+// goroutine, then BroadcastTxSync. Twenty accounts rather than the five
+// demo ones keep every account inside the ledger's default rate limit of
+// 1,000 transactions per account per block, as many users' traffic would;
+// with five, no block could carry more than 5,000 transfers. A kvstore
+// stream is key=value transactions of about a transfer's size.
+//
+// The figures, and where the time goes, are in docs/ledger.md
+// (Performance notes). To see it yourself:
+//
+//	MEDCHAIN_BENCH_CPUPROFILE=cpu.prof go test ./bench -run '^$' -bench 'Load$/medchain' -benchtime 1x
+//	MEDCHAIN_BENCH_TRACE=trace.out go test ./bench -run '^$' -bench 'Load$/medchain' -benchtime 1x
+//
+// profile, or trace, only the measured stretch (a trace slows the run
+// several times; use it for where goroutines wait, not for rates).
 package bench
 
 import (
@@ -18,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"testing"
@@ -43,8 +64,57 @@ import (
 
 const blockTime = 500 * time.Millisecond
 
-// senders are demo accounts with balances.
-var senders = []string{"rita-researcher", "st-mary-admin", "northside-admin", "lakeview-admin", "acme-admin"}
+// streams is how many submitters offer transactions at once, each its own
+// sequence: for medchain, each a funded account of its own (loadSender).
+// Twenty keeps every account well inside the ledger's default rate limits
+// (1,000 transactions per account per block, four blocks' worth in the
+// mempool), as many users' traffic would, so the figures measure the
+// ledger and not its per-account limit: with the five demo accounts a
+// block could carry at most 5,000 transfers, where kvstore's carry 13,500.
+const streams = 20
+
+// loadSender names the i-th load account the harness adds to genesis.
+func loadSender(i int) string { return fmt.Sprintf("load-%02d", i) }
+
+// addSenders gives each home's genesis the load accounts (patients, which
+// belong to no organisation, each funded), with their keys in every
+// home's key directory, before the nodes start.
+func addSenders(b *testing.B, homes []string) {
+	var accts []ledger.GenesisAccount
+	for i := 0; i < streams; i++ {
+		k, err := keys.Generate(loadSender(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range homes {
+			if err := k.Save(node.KeysDir(h)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		accts = append(accts, ledger.GenesisAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient, Balance: 1_000_000})
+	}
+	for _, h := range homes {
+		c, err := node.LoadCometConfig(h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		doc, err := cmttypes.GenesisDocFromFile(c.GenesisFile())
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := ledger.ParseGenesis(doc.AppState)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g.Accounts = append(g.Accounts, accts...)
+		if doc.AppState, err = ledger.MarshalGenesis(g); err != nil {
+			b.Fatal(err)
+		}
+		if err := doc.SaveAs(c.GenesisFile()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 // net is a running network under test: where to submit, and how.
 type network struct {
@@ -125,6 +195,7 @@ func newHomes(b *testing.B, n int) []string {
 // CometBFT's per-connection concurrency.
 func startMedchain(b *testing.B, validators int) (*network, string) {
 	homes := newHomes(b, validators)
+	addSenders(b, homes)
 	net := &network{}
 	var rpcs []*local.Local
 	var apps []*app.App
@@ -172,16 +243,16 @@ func startKVStore(b *testing.B) *network {
 	return &network{rpc: startComet(b, home, proxy.NewLocalClientCreator(t), true), timings: []*timed{t}}
 }
 
-// transfers signs n transfers per sender, one stream per sender.
+// transfers signs n transfers per load account, one stream per account.
 func transfers(b *testing.B, home string, n int) [][][]byte {
 	dir := node.KeysDir(home)
 	to, err := keys.Load(dir, "patient-1")
 	if err != nil {
 		b.Fatal(err)
 	}
-	var streams [][][]byte
-	for _, s := range senders {
-		k, err := keys.Load(dir, s)
+	var out [][][]byte
+	for s := 0; s < streams; s++ {
+		k, err := keys.Load(dir, loadSender(s))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -191,23 +262,23 @@ func transfers(b *testing.B, home string, n int) [][][]byte {
 				b.Fatal(err)
 			}
 		}
-		streams = append(streams, txs)
+		out = append(out, txs)
 	}
-	b.ReportMetric(float64(len(streams[0][0])), "tx-bytes")
-	return streams
+	b.ReportMetric(float64(len(out[0][0])), "tx-bytes")
+	return out
 }
 
 // kvTxs makes kvstore transactions of about the size of a signed transfer.
 func kvTxs(n int) [][][]byte {
-	var streams [][][]byte
-	for s := range senders {
+	var out [][][]byte
+	for s := 0; s < streams; s++ {
 		txs := make([][]byte, n)
 		for i := range txs {
 			txs[i] = kvstore.NewTx(fmt.Sprintf("k%d-%d", s, i), fmt.Sprintf("%0300d", i))
 		}
-		streams = append(streams, txs)
+		out = append(out, txs)
 	}
-	return streams
+	return out
 }
 
 // drive submits the streams (one goroutine per stream, in order; paced to
@@ -237,6 +308,16 @@ func drive(b *testing.B, net *network, streams [][][]byte, rate float64) {
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if path := os.Getenv("MEDCHAIN_BENCH_TRACE"); path != "" {
+		// An execution trace of the measured stretch shows where the
+		// submitters wait (go tool trace -pprof=sync, =sched).
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		trace.Start(f)
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -324,12 +405,12 @@ func BenchmarkLoad(b *testing.B) {
 	b.Run("medchain", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			net, home := startMedchain(b, 1)
-			drive(b, net, transfers(b, home, 4000), 0)
+			drive(b, net, transfers(b, home, 20_000/streams), 0)
 		}
 	})
 	b.Run("kvstore", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			drive(b, startKVStore(b), kvTxs(4000), 0)
+			drive(b, startKVStore(b), kvTxs(20_000/streams), 0)
 		}
 	})
 }
@@ -341,12 +422,12 @@ func BenchmarkLatency(b *testing.B) {
 	b.Run("medchain", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			net, home := startMedchain(b, 1)
-			drive(b, net, transfers(b, home, 1600), 1000)
+			drive(b, net, transfers(b, home, 8_000/streams), 1000)
 		}
 	})
 	b.Run("kvstore", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			drive(b, startKVStore(b), kvTxs(1600), 1000)
+			drive(b, startKVStore(b), kvTxs(8_000/streams), 1000)
 		}
 	})
 }
@@ -356,7 +437,7 @@ func BenchmarkLatency(b *testing.B) {
 func BenchmarkLoad4Validators(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		net, home := startMedchain(b, 4)
-		drive(b, net, transfers(b, home, 2000), 0)
+		drive(b, net, transfers(b, home, 10_000/streams), 0)
 	}
 }
 

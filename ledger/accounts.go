@@ -2,9 +2,9 @@ package ledger
 
 import (
 	"crypto/ed25519"
-	"fmt"
 	"math/bits"
 	"slices"
+	"strconv"
 
 	cmted "github.com/cometbft/cometbft/crypto/ed25519"
 
@@ -217,7 +217,7 @@ func (c *txCtx) transfer(m *Transfer) ([]Event, error) {
 	if err := putState(c.s, KeyAccount(c.addr), c.signer); err != nil {
 		return nil, err
 	}
-	return ev("transfer", "from", c.addr, "to", m.To, "amount", fmt.Sprint(m.Amount)), putState(c.s, KeyAccount(m.To), to)
+	return ev("transfer", "from", c.addr, "to", m.To, "amount", strconv.FormatUint(m.Amount, 10)), putState(c.s, KeyAccount(m.To), to)
 }
 
 // KeyAccount is an account by address.

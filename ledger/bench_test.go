@@ -75,3 +75,17 @@ func BenchmarkDecodeAndVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeTx measures decoding alone (the canonical checks
+// included), without the signature: what the API's precheck pays besides
+// the one verification.
+func BenchmarkDecodeTx(b *testing.B) {
+	raw := mustSign("alice", 7, &Transfer{To: testAddr("bob"), Amount: 42})
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeTx(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -230,6 +230,11 @@ func FuzzDecodeTx(f *testing.F) {
 			if (fast != nil) != (serr == nil) || fast != nil && !reflect.DeepEqual(fast, strict) {
 				t.Fatalf("fast path %+v, strict decoder %+v, %v", fast, strict, serr)
 			}
+			// The direct path (no JSON decoder for the envelope and
+			// payload) accepts a subset of that, with the same result.
+			if direct := decodeDirect(data); direct != nil && (serr != nil || !reflect.DeepEqual(direct, strict)) {
+				t.Fatalf("direct path %+v, strict decoder %+v, %v", direct, strict, serr)
+			}
 		}
 		tx, err := DecodeTx(data)
 		if err != nil {

@@ -28,10 +28,11 @@ type Machine struct {
 	log     *audit.Log
 	txIndex int
 	last    Commitment
-	pending *Commitment // sealed but not yet committed
-	txs     *TxCache    // optional; see TxCache
-	ctx     txCtx       // the context of the transaction being applied (apply)
-	limits  *Admission  // the block's rate-limit counts (admission.go); nil until its first transaction
+	pending *Commitment    // sealed but not yet committed
+	txs     *TxCache       // optional; see TxCache
+	ctx     txCtx          // the context of the transaction being applied (apply)
+	limits  *Admission     // the block's rate-limit counts (admission.go); nil until its first transaction
+	txs1    *store.Overlay // the overlay a transaction stages in (apply), reused
 }
 
 // BlockInfo is what a block tells the state machine about itself.
@@ -268,7 +269,13 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		}
 		return failed(err), nil, nil
 	}
-	txs := store.NewOverlay(m.block)
+	// The transaction's own overlay, reused from the last one: its writes
+	// were merged into the block (or dropped) before this one began.
+	if m.txs1 == nil {
+		m.txs1 = store.NewOverlay(m.block)
+	}
+	txs := m.txs1
+	txs.Reuse(m.block)
 	// The context lives in the machine: dispatch through the registry is an
 	// indirect call, which would move a fresh one to the heap every time.
 	m.ctx = txCtx{chainID: m.chainID, s: txs, height: m.info.Height, now: m.info.Time, tx: tx, signer: signer, addr: tx.Signer(), cache: m.txs}
@@ -299,7 +306,7 @@ func (m *Machine) apply(raw []byte, entry *AuditEntry) (Result, []StateChange, e
 		// encoded before the handler ran, not the handler's copy of it (a
 		// handler that credited its signer and then failed would otherwise
 		// keep the credit).
-		txs = store.NewOverlay(m.block)
+		txs.Reuse(m.block)
 		if signer != nil {
 			if err := txs.Set(KeyAccount(signer.Address), bumped); err != nil {
 				return Result{}, nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("write the signer's account: %v", err)}
@@ -424,7 +431,9 @@ func (m *Machine) Commit(w store.Writer) error {
 	if m.pending == nil {
 		return errors.New("ledger: Commit without EndBlock")
 	}
-	return m.block.WriteTo(w)
+	// One atomic batch: the order of its writes (one per key) cannot
+	// change what the store holds after it, so they are not sorted.
+	return m.block.WriteUnordered(w)
 }
 
 // Committed records that the batch given to Commit is durable.
@@ -433,7 +442,8 @@ func (m *Machine) Committed() {
 		m.last = *m.pending
 		m.pending = nil
 	}
-	m.block = store.NewOverlay(m.db)
+	// The next block is likely about as large as this one.
+	m.block = store.NewOverlaySize(m.db, m.block.Len())
 }
 
 // Abort drops the staged block (the consensus engine will replay it).

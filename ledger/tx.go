@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	cmted "github.com/cometbft/cometbft/crypto/ed25519"
 )
@@ -47,6 +49,14 @@ type Tx struct {
 	Signature []byte
 	raw       []byte // payload bytes exactly as on the wire
 	Hash      [32]byte
+	addr      string // Address(Payload.Signer), derived once (Signer)
+}
+
+// newTx assembles a decoded transaction from its parts and its bytes. The
+// signer's address is derived here, once: a node asks for it at every
+// mempool check, in the proposal and several times in the block.
+func newTx(p Payload, msg Msg, sig, payload, data []byte) *Tx {
+	return &Tx{Payload: p, Msg: msg, Signature: sig, raw: payload, Hash: sha256.Sum256(data), addr: Address(p.Signer)}
 }
 
 // Address is the account address of a signing key: hex of the first 20
@@ -57,7 +67,12 @@ func Address(pub []byte) string {
 }
 
 // Signer returns the signer's address.
-func (t *Tx) Signer() string { return Address(t.Payload.Signer) }
+func (t *Tx) Signer() string {
+	if t.addr != "" {
+		return t.addr
+	}
+	return Address(t.Payload.Signer)
+}
 
 // signDomain separates medchain transaction signatures from any other use
 // of the same key.
@@ -120,6 +135,9 @@ func decodeCanonical(data []byte) (*Tx, error) {
 	if len(data) > MaxTxBytes {
 		return nil, errf(CodeOversize, "transaction is %d bytes, limit %d", len(data), MaxTxBytes)
 	}
+	if t := decodeDirect(data); t != nil {
+		return t, nil
+	}
 	if t := decodeFast(data); t != nil {
 		return t, nil
 	}
@@ -163,7 +181,7 @@ func decodeStrict(data []byte) (*Tx, error) {
 	if err := canonicalize(data, &env, &p, msg); err != nil {
 		return nil, err
 	}
-	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}, nil
+	return newTx(p, msg, env.Signature, env.Payload, data), nil
 }
 
 // decodeFast is DecodeTx's path for what it accepts, a transaction in
@@ -191,7 +209,119 @@ func decodeFast(data []byte) *Tx {
 	if len(p.Signer) != ed25519.PublicKeySize || len(env.Signature) != ed25519.SignatureSize || canonicalize(data, &env, &p, msg) != nil {
 		return nil
 	}
-	return &Tx{Payload: p, Msg: msg, Signature: env.Signature, raw: env.Payload, Hash: sha256.Sum256(data)}
+	return newTx(p, msg, env.Signature, env.Payload, data)
+}
+
+// decodeDirect is the fast path for the transactions nodes see nearly
+// always: canonical, with chain id and type in plain printable ASCII. It
+// reads the envelope and payload by position, without a JSON decoder —
+// the canonical layout fixes their keys, order and the lengths of the
+// signature and signer — decodes the message with json.Unmarshal, and then
+// applies exactly decodeFast's checks (the keys, the signer and signature
+// lengths, the re-encoding of every level compared with the bytes). So it
+// accepts only bytes decodeFast accepts, with the same result (the
+// re-encoding of what it read is the input, and that decodes to what it
+// read); for anything else it returns nil and the JSON paths decide.
+func decodeDirect(data []byte) *Tx {
+	const (
+		envHead = `{"payload":`
+		sigHead = `,"signature":"`
+		sigLen  = 88 // padded base64 of a 64-byte signature
+		keyLen  = 44 // padded base64 of a 32-byte key
+	)
+	n := len(data)
+	if n < len(envHead)+len(sigHead)+sigLen+2 || string(data[:len(envHead)]) != envHead || string(data[n-2:]) != `"}` {
+		return nil
+	}
+	sigAt := n - 2 - sigLen
+	if string(data[sigAt-len(sigHead):sigAt]) != sigHead {
+		return nil
+	}
+	// One copy: the decoded transaction is cached and outlives data.
+	data = bytes.Clone(data)
+	payload := data[len(envHead) : sigAt-len(sigHead)]
+	sig := decodeBase64(data[sigAt:n-2], ed25519.SignatureSize)
+	if sig == nil {
+		return nil
+	}
+	var p Payload
+	var ok bool
+	rest := payload
+	var chain, typ, signer []byte
+	if rest, ok = bytes.CutPrefix(rest, []byte(`{"chain_id":"`)); !ok {
+		return nil
+	}
+	if chain, rest, ok = plainString(rest); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"type":"`)); !ok {
+		return nil
+	}
+	if typ, rest, ok = plainString(rest); !ok {
+		return nil
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"signer":"`)); !ok || len(rest) < keyLen+1 || rest[keyLen] != '"' {
+		return nil
+	}
+	signer, rest = rest[:keyLen], rest[keyLen+1:]
+	if p.Signer = decodeBase64(signer, ed25519.PublicKeySize); p.Signer == nil {
+		return nil
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"nonce":`)); !ok {
+		return nil
+	}
+	digits := 0
+	for digits < len(rest) && rest[digits] >= '0' && rest[digits] <= '9' {
+		digits++
+	}
+	nonce, err := strconv.ParseUint(string(rest[:digits]), 10, 64)
+	if err != nil {
+		return nil
+	}
+	if rest, ok = bytes.CutPrefix(rest[digits:], []byte(`,"msg":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return nil
+	}
+	p.ChainID, p.Type, p.Nonce, p.Msg = string(chain), TxType(typ), nonce, rest[:len(rest)-1]
+	if !isJSONObject(p.Msg) {
+		return nil
+	}
+	msg := newMsg(p.Type)
+	if msg == nil || json.Unmarshal(p.Msg, msg) != nil {
+		return nil
+	}
+	env := envelope{Payload: payload, Signature: sig}
+	if checkKeys(data, "envelope") != nil || canonicalize(data, &env, &p, msg) != nil {
+		return nil
+	}
+	return newTx(p, msg, sig, payload, data)
+}
+
+// decodeBase64 decodes standard base64 that must hold exactly size bytes,
+// or returns nil. The buffer is sized for whatever the text could hold
+// (unpadded text decodes to more than size), as Decode requires.
+func decodeBase64(text []byte, size int) []byte {
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(b, text)
+	if err != nil || n != size {
+		return nil
+	}
+	return b[:n:n]
+}
+
+// plainString reads a JSON string body up to its closing quote when it is
+// printable ASCII that JSON writes without escapes, and returns it and what
+// follows the quote; ok is false for anything else (the JSON paths handle
+// those).
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	for i, c := range b {
+		switch {
+		case c == '"':
+			return b[:i], b[i+1:], true
+		case c < 0x20 || c > 0x7e || c == '\\' || c == '<' || c == '>' || c == '&':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }
 
 // Verify checks the chain id and the signature.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -182,5 +183,35 @@ func TestCacheAgreesWithDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// WriteUnordered leaves a store exactly as WriteTo does: each key is
+// written once, so the order of the writes cannot show.
+func TestOverlayWriteUnorderedIsWriteTo(t *testing.T) {
+	base := NewMem()
+	base.Set([]byte("gone"), []byte("x"))
+	base.Set([]byte("kept"), []byte("y"))
+	o := NewOverlay(base)
+	o.Set([]byte("b"), []byte("2"))
+	o.Set([]byte("a"), []byte("1"))
+	o.Set([]byte("empty"), nil)
+	o.Delete([]byte("gone"))
+	a, b := NewMem(), NewMem()
+	for _, m := range []*Mem{a, b} {
+		m.Set([]byte("gone"), []byte("x"))
+		m.Set([]byte("kept"), []byte("y"))
+	}
+	if err := o.WriteTo(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.WriteUnordered(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.m, b.m) {
+		t.Fatalf("WriteTo: %q\nWriteUnordered: %q", a.m, b.m)
+	}
+	if _, ok := b.m["gone"]; ok || len(b.m) != 4 {
+		t.Fatalf("WriteUnordered left %q", b.m)
 	}
 }
