@@ -4,6 +4,7 @@
 // web/apiclient_test.go fails when either drifts from the document.
 import { JSONNumber, parseExact } from "./json";
 import { authorize } from "./reqsig";
+import type { ServedHeader } from "./lightclient";
 
 /** The routes the app calls, as the OpenAPI document writes them. */
 export const routes = {
@@ -197,6 +198,10 @@ export class Node {
   auditEntry(index: number) { return this.get<{ entry: AuditEntry }>("auditEntry", { index }); }
   auditInclusion(index: string, height: number) { return this.get<AuditInclusion>("auditInclusion", {}, { index, height }); }
   header(height: number) { return this.get<{ signed_header?: { header?: { app_hash?: string } } }>("header", { height }); }
+  /** signedHeader is a block's header, its commit (the validators'
+   * signatures) and the validator set, as CometBFT writes them in JSON
+   * (checked in the browser by ./lightclient.ts). */
+  signedHeader(height: number) { return this.get<ServedHeader>("header", { height }); }
 
   /** validate checks a job's params against its datasets' schemas (nothing is signed or charged). */
   async validate(req: ValidateRequest): Promise<Validation> {

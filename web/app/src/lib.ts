@@ -6,3 +6,4 @@ export * from "./reqsig";
 export { forestPlot, rocPlot, calibrationPlot } from "./plots";
 export { timeline } from "./timeline";
 export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
+export { verifySignedHeader, headerHash, validatorSetHash, voteSignBytes } from "./lightclient";
