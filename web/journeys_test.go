@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -297,11 +298,40 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 		chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID))
 		t.Fatalf("%v (%s)\n%s", err, msg, checks)
 	}
+	var genuine string
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &genuine, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`✓ header \d+ is signed by more than two thirds of the trusted validators: block [0-9a-f]{16}… signed by 1/1 validators`).MatchString(genuine) {
+		t.Fatalf("the genuine proof's header check reads\n%s", genuine)
+	}
 	if err := chromedp.Run(ctx, chromedp.Click("#verify-forged", chromedp.ByID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := waitText(ctx, "#verify-msg", "verification FAILED (forged proof"); err != nil {
 		t.Fatal(err)
+	}
+	// The proof is genuine but the header's first validator signature has
+	// a flipped bit: the browser's own ed25519 check refuses it.
+	if err := chromedp.Run(ctx, chromedp.Click("#verify-forged-sig", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "verification FAILED (forged signature"); err != nil {
+		t.Fatal(err)
+	}
+	var checks string
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(checks, "does not verify over block") || !strings.Contains(checks, "✓ leaf and proof give the log's root") {
+		t.Fatalf("a forged signature on a genuine proof: the checks read\n%s", checks)
+	}
+	var anchor string
+	if err := chromedp.Run(ctx, chromedp.Text("#trust-anchor", &anchor, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(anchor, "Trusted here: chain "+apitest.ChainID+", validator set ") {
+		t.Fatalf("the pinned trust anchor reads %q", anchor)
 	}
 
 	screenshots(t, ctx, "journeys", "network", "signin", "patient", "explorer")

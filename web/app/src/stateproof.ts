@@ -1,15 +1,15 @@
 // Proving a ledger record in the browser: a state value's sparse Merkle
 // proof (package smt) is checked against the state root of a commitment,
 // the commitment's parts against its app hash (ledger.AppHash), and the app
-// hash against the header of the next height, which the validators signed
-// (the signatures themselves are trusted to the node here, as in the audit
-// explorer). The value is then read from its CBOR state encoding (docs/
+// hash against the header of the next height, whose validator signatures
+// are checked here against the pinned validator set (./lightclient.ts). The value is then read from its CBOR state encoding (docs/
 // ledger.md, "State encoding"). Used to check that a job's result hash is
 // the one on chain, not only the one the API says.
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Commitment, Node } from "./api";
 import { appHash } from "./audit";
 import { fromBase64, fromHex, hex } from "./canonical";
+import { verifyHeaderAt, type HeaderCheck } from "./lightclient";
 
 export interface SmtProof { depth: number; bitmap: string; siblings: string[]; leaf?: { path: string; value_hash: string } }
 export interface StateProof { key: string; value: string | null; proof: SmtProof; commitment: Commitment }
@@ -96,7 +96,7 @@ export function decodeCBOR(b: Uint8Array): unknown {
 export const jobKey = (id: number) => `s/job/${id.toString(16).padStart(16, "0")}`;
 
 /** ProvenJob is what the browser proved of a job record. */
-export interface ProvenJob { height: number; results: Map<string, string> }
+export interface ProvenJob { height: number; results: Map<string, string>; header: HeaderCheck }
 
 /** proveJobResults proves the job's record under the latest commitment and
  * reads each site's posted result hash from it (the JobSite and JobResult
@@ -112,19 +112,10 @@ export async function proveJobResults(node: Node, id: number): Promise<ProvenJob
   const ah = hex(appHash(fromHex(c.state_root), BigInt(c.audit_size), fromHex(c.audit_root)));
   if (ah !== c.app_hash) throw new Error(`the commitment's parts hash to ${ah}, not its app hash ${c.app_hash}`);
   // The commitment is the latest: the header that carries it (the next
-  // height's) may be a block away.
-  let signed = "";
-  for (let tries = 0; ; tries++) {
-    try {
-      const hdr = await node.header(c.height + 1);
-      signed = (hdr.signed_header?.header?.app_hash ?? "").toLowerCase();
-      break;
-    } catch (e) {
-      if (tries >= 10) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  if (signed !== c.app_hash) throw new Error(`header ${c.height + 1} carries app hash ${signed || "none"}, not ${c.app_hash}`);
+  // height's) may be a block away; verifyHeaderAt waits for it, and checks
+  // its validators' signatures against the pinned set.
+  const header = await verifyHeaderAt(node, c.height + 1);
+  if (header.appHash !== c.app_hash) throw new Error(`header ${c.height + 1} carries app hash ${header.appHash || "none"}, not ${c.app_hash}`);
   const job = decodeCBOR(value);
   if (!Array.isArray(job) || job[0] !== id || !Array.isArray(job[7])) throw new Error("the proven value is not this job's record");
   const results = new Map<string, string>();
@@ -133,5 +124,5 @@ export async function proveJobResults(node: Node, id: number): Promise<ProvenJob
     const r = site[16];
     if (Array.isArray(r) && r.length === 5 && typeof r[1] === "string") results.set(site[0], r[1]);
   }
-  return { height: c.height, results };
+  return { height: c.height, results, header };
 }

@@ -3,6 +3,7 @@
 import { Node, type AuditInclusion } from "../api";
 import { verifyInclusion } from "../audit";
 import { fromBase64 } from "../canonical";
+import { describeHeader, forgetAnchor, pinnedAnchor, verifyHeaderAt, type ServedHeader } from "../lightclient";
 import { $, h, say } from "../ui";
 
 /** tamper flips one bit of the first proof hash (or of the entry): the
@@ -18,7 +19,30 @@ function tamper(inc: AuditInclusion): AuditInclusion {
   return { ...inc, raw: btoa(String.fromCharCode(...raw)) };
 }
 
-async function check(node: Node, forged: boolean) {
+/** forgeSignature flips one bit of the first validator signature in the
+ * served header: the "try a forged signature" button. */
+function forgeSignature(sh: ServedHeader): ServedHeader {
+  const sigs = sh.signed_header.commit.signatures.map((s) => ({ ...s }));
+  const i = sigs.findIndex((s) => s.signature);
+  if (i >= 0) {
+    const b = fromBase64(sigs[i].signature!);
+    b[7] ^= 1;
+    sigs[i].signature = btoa(String.fromCharCode(...b));
+  }
+  return { ...sh, signed_header: { ...sh.signed_header, commit: { ...sh.signed_header.commit, signatures: sigs } } };
+}
+
+async function showAnchor(node: Node) {
+  const el = $("trust-anchor");
+  try {
+    const a = await pinnedAnchor(node);
+    el.textContent = `Trusted here: chain ${a.chain_id}, validator set ${a.validators_hash} (pinned from block ${a.from_height} on ${a.pinned_at}).`;
+  } catch (e) {
+    el.textContent = `No trust anchor pinned: ${(e as Error).message}`;
+  }
+}
+
+async function check(node: Node, forged: false | "proof" | "signature") {
   const out = $("verify-out");
   const msg = $("verify-msg");
   const idx = ($("verify-index") as HTMLInputElement).value.trim();
@@ -28,21 +52,23 @@ async function check(node: Node, forged: boolean) {
     const status = await node.status();
     const at = Math.max(1, status.height - 1);
     let inc = await node.auditInclusion(idx, at);
-    if (forged) inc = tamper(inc);
+    if (forged === "proof") inc = tamper(inc);
     const checks = verifyInclusion(inc);
     // The header for the next height carries this app hash (CometBFT signs a
-    // block's app hash in the next header).
+    // block's app hash in the next header), and the validators the browser
+    // trusts signed that header (../lightclient.ts).
     try {
-      const hdr = await node.header(inc.height + 1);
-      const got = (hdr.signed_header?.header?.app_hash ?? "").toLowerCase();
-      checks.push({ what: `header ${inc.height + 1} carries the app hash (its validator signatures are trusted to the node here)`, ok: got === inc.commitment.app_hash, detail: got || "no app hash in header" });
+      const hc = await verifyHeaderAt(node, inc.height + 1, forged === "signature" ? forgeSignature : undefined);
+      checks.push({ what: `header ${hc.height} is signed by more than two thirds of the trusted validators`, ok: true, detail: describeHeader(hc) });
+      checks.push({ what: `header ${hc.height} carries the app hash`, ok: hc.appHash === inc.commitment.app_hash, detail: hc.appHash || "no app hash in header" });
     } catch (e) {
-      checks.push({ what: `header ${inc.height + 1}`, ok: false, detail: `not available yet: ${(e as Error).message}` });
+      checks.push({ what: `header ${inc.height + 1} is signed by the trusted validators`, ok: false, detail: (e as Error).message });
     }
+    showAnchor(node);
     out.replaceChildren(...checks.map((c) => h("li", { class: c.ok ? "ok" : "bad" }, `${c.ok ? "✓" : "✗"} ${c.what}: `, h("code", {}, c.detail))));
     const ok = checks.every((c) => c.ok);
-    say(msg, ok ? `Entry ${idx} (${inc.entry.type}, height ${inc.entry.height}) is in the log the validators committed to.` :
-      `Entry ${idx}: verification FAILED${forged ? " (forged proof, as intended)" : ""}.`, ok);
+    say(msg, ok ? `Entry ${idx} (${inc.entry.type}, height ${inc.entry.height}) is in the log the validators committed to (their signatures checked here).` :
+      `Entry ${idx}: verification FAILED${forged ? ` (forged ${forged}, as intended)` : ""}.`, ok);
     msg.dataset.result = ok ? "verified" : "failed";
   } catch (e) {
     say(msg, (e as Error).message, false);
@@ -55,5 +81,10 @@ export function wireExplorer(node: Node) {
     e.preventDefault();
     check(node, false);
   });
-  $("verify-forged").addEventListener("click", () => check(node, true));
+  $("verify-forged").addEventListener("click", () => check(node, "proof"));
+  $("verify-forged-sig").addEventListener("click", () => check(node, "signature"));
+  $("trust-forget").addEventListener("click", () => {
+    forgetAnchor();
+    showAnchor(node);
+  });
 }
