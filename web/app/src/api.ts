@@ -28,6 +28,10 @@ export const routes = {
   auditInclusion: "GET /v1/audit/inclusion",
   header: "GET /v1/headers/{height}",
   stateProof: "GET /v1/state/proof",
+  models: "GET /v1/models",
+  model: "GET /v1/models/{id}",
+  predictions: "GET /v1/models/{id}/predictions",
+  verifyPrediction: "POST /v1/models/{id}/verify",
 } as const;
 export type Route = keyof typeof routes;
 
@@ -127,6 +131,20 @@ export interface Validation { valid: boolean; checked: CheckedVersion[]; price: 
 /** @schema ResultBlob */
 export interface ResultBlob { job: number; dataset: string; result_hash: string; locator: string; worker: string; ciphertext: string }
 
+/** @schema ModelFeature */
+export interface ModelFeature { name: string; system?: string; code?: string; unit?: string }
+/** @schema Model */
+export interface Model {
+  id: string; owner: string; org?: string; commitment: string; features: ModelFeature[]; scale: number;
+  bucket_edges: number[]; bucket_labels: string[]; job?: number; description?: string; registered_height: number; predictions: number;
+}
+/** @schema Prediction */
+export interface Prediction { model: string; seq: number; mode: string; x_hash: string; bucket: number; label: string; proof_hash: string; request?: string; recorder: string; height: number }
+/** @schema VerifyRequest */
+export interface VerifyRequest { x: number[]; bucket: number; request: string; proof: string }
+/** @schema VerifyResult */
+export interface VerifyResult { model: string; commitment: string; height: number; valid: boolean; bucket: number; label?: string; proof_hash: string; reason?: string }
+
 /** A node at base ("" = the page's own origin). */
 export class Node {
   constructor(private base = "") {}
@@ -202,6 +220,16 @@ export class Node {
    * signatures) and the validator set, as CometBFT writes them in JSON
    * (checked in the browser by ./lightclient.ts). */
   signedHeader(height: number) { return this.get<ServedHeader>("header", { height }); }
+
+  models() { return this.get<{ models: Model[] }>("models").then((r) => r.models ?? []); }
+  model(id: string) { return this.get<Model>("model", { id }); }
+  predictions(id: string) { return this.get<{ model: string; predictions: Prediction[] }>("predictions", { id }).then((r) => r.predictions ?? []); }
+  /** verifyPrediction asks the node to verify a prediction proof (zk.Verify
+   * against the model's commitment on the ledger); nothing is recorded. */
+  async verifyPrediction(id: string, req: VerifyRequest): Promise<VerifyResult> {
+    const r = await fetch(this.url("verifyPrediction", { id }), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+    return this.answer<VerifyResult>(r, routes.verifyPrediction);
+  }
 
   /** validate checks a job's params against its datasets' schemas (nothing is signed or charged). */
   async validate(req: ValidateRequest): Promise<Validation> {

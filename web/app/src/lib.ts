@@ -3,7 +3,7 @@ export * from "./canonical";
 export * from "./tx";
 export * from "./json";
 export * from "./reqsig";
-export { forestPlot, rocPlot, calibrationPlot } from "./plots";
+export { forestPlot, rocPlot, calibrationPlot, kmPlot, kmSteps } from "./plots";
 export { timeline } from "./timeline";
 export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
 export { verifySignedHeader, headerHash, validatorSetHash, voteSignBytes } from "./lightclient";
