@@ -1,7 +1,7 @@
 // Checking a block header's validator signatures in the browser: what
 // CometBFT's light client does for one commit (types.VerifyCommitLight-
 // AllSignatures plus SignedHeader.ValidateBasic), on the JSON the node
-// serves at GET /v1/headers/{height} (CometBFT's own JSON of a
+// serves on its header route (api.ts routes.header; CometBFT's own JSON of a
 // types.SignedHeader and types.ValidatorSet).
 //
 //   - the header's hash (a Merkle tree, crypto/merkle, of its fields each
@@ -37,7 +37,7 @@ export interface CommitJSON { height: Int64; round: number; block_id: BlockIDJSO
 export interface SignedHeaderJSON { header: HeaderJSON; commit: CommitJSON }
 export interface ValidatorJSON { address: string; pub_key: { type: string; value: string }; voting_power: Int64; proposer_priority?: Int64 }
 export interface ValidatorSetJSON { validators: ValidatorJSON[] }
-/** GET /v1/headers/{height}. */
+/** The header route's answer (api.ts routes.header). */
 export interface ServedHeader { height: number; signed_header: SignedHeaderJSON; validators: ValidatorSetJSON }
 
 const flagAbsent = 1, flagCommit = 2, flagNil = 3;

@@ -7,7 +7,7 @@
 // validators' signatures (../stateproof.ts, ../lightclient.ts); the proof
 // file's chain, model, commitment, request and inputs are compared here
 // with what was asked; the zero-knowledge proof itself is verified by the
-// node (POST /v1/models/{id}/verify, ledger.VerifyPrediction — zk.Verify is
+// node (api.ts routes.verifyPrediction, ledger.VerifyPrediction — zk.Verify is
 // not ported to the browser), and the page says so next to the verdict.
 // Proving needs the model's secret opening, which stays with its owner
 // (medchain model prove): the page writes the request for the owner.
