@@ -17,14 +17,15 @@ import (
 	"github.com/medchain/medchain/zkmodel"
 )
 
-// canvasInk counts the pixels of the first canvas under sel that are not
-// the background: a plot uPlot painted has thousands, a blank canvas none.
+// canvasInk counts the pixels of the first canvas under sel painted in the
+// first curve's colour (#1f60a0, plots.ts kmColours): the curve and its
+// interval, not the axes and grid, which a plot without data has too.
 const canvasInk = `(() => {
   const c = document.querySelector(%q);
   if (!c || !c.width || !c.height) return -1;
   const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200)) n++;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - 31) < 24 && Math.abs(d[i + 1] - 96) < 24 && Math.abs(d[i + 2] - 160) < 24) n++;
   return n;
 })()`
 
@@ -102,7 +103,7 @@ func TestSurvivalPlotAndModelPage(t *testing.T) {
 	}
 	// uPlot paints in a microtask and the series after it: wait for ink.
 	var ink int
-	if err := waitFor(ctx, 10*time.Second, strings.Replace(canvasInk, "%q", `"#km canvas"`, 1)+" > 500"); err != nil {
+	if err := waitFor(ctx, 10*time.Second, strings.Replace(canvasInk, "%q", `"#km canvas"`, 1)+" > 200"); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(ctx, chromedp.Evaluate(strings.Replace(canvasInk, "%q", `"#km canvas"`, 1), &ink)); err != nil {
@@ -115,7 +116,7 @@ func TestSurvivalPlotAndModelPage(t *testing.T) {
 	if rows < 2 {
 		t.Fatalf("the risk table has %d rows", rows)
 	}
-	t.Logf("Kaplan–Meier plot painted (%d inked pixels), risk table of %d rows", ink, rows)
+	t.Logf("Kaplan–Meier plot painted (%d pixels in the curve's colour), risk table of %d rows", ink, rows)
 
 	// A model committed on the ledger by its owner (the opening stays here).
 	scale := uint(16)

@@ -23,8 +23,10 @@ let plots: uPlot[] = [];
 const plotWidth = () => Math.min(760, Math.max(280, $("result-body").clientWidth || 300));
 window.addEventListener("resize", () => {
   for (const p of plots) {
-    const w = p.root.parentElement?.id === "forest" ? plotWidth() : Math.min(plotWidth(), 420);
-    if (Math.abs(p.width - w) > 4) p.setSize({ width: w, height: p.root.parentElement?.id === "forest" ? p.height : Math.min(w, 320) });
+    const id = p.root.parentElement?.id;
+    const w = id === "forest" || id === "km" ? plotWidth() : Math.min(plotWidth(), 420);
+    const height = id === "forest" ? p.height : id === "km" ? Math.min(Math.max(220, w * 0.6), 340) : Math.min(w, 320);
+    if (Math.abs(p.width - w) > 4) p.setSize({ width: w, height });
   }
 });
 
