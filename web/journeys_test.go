@@ -207,6 +207,7 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	ctx0, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	seedCatalogue(t, ctx0, n)
+	seeded := n.Height() // the log holds the catalogue's entries by now
 
 	keyFile, err := os.ReadFile(filepath.Join(node.KeysDir(n.Home), "patient-1.json"))
 	if err != nil {
@@ -325,6 +326,25 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	}
 	if !strings.Contains(checks, "does not verify over block") || !strings.Contains(checks, "✓ leaf and proof give the log's root") {
 		t.Fatalf("a forged signature on a genuine proof: the checks read\n%s", checks)
+	}
+	// The log grew without rewriting: consistency from the seeded log to
+	// the one after the browser's transactions, both commitments signed;
+	// then a forged consistency proof.
+	to := n.Height() - 1
+	if err := run(ctx, chromedp.SetValue("#consistency-from", fmt.Sprint(seeded), chromedp.ByID), chromedp.SetValue("#consistency-to", fmt.Sprint(to), chromedp.ByID),
+		chromedp.Click("#consistency-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := waitText(ctx, "#consistency-msg", fmt.Sprintf("The log at height %d extends the log at height %d", to, seeded)); err != nil {
+		var checks string
+		chromedp.Run(ctx, chromedp.Text("#consistency-out", &checks, chromedp.ByID))
+		t.Fatalf("%v (%s)\n%s", err, msg, checks)
+	}
+	if err := run(ctx, chromedp.Click("#consistency-forged", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#consistency-msg", "verification FAILED (forged proof"); err != nil {
+		t.Fatal(err)
 	}
 	var anchor string
 	if err := chromedp.Run(ctx, chromedp.Text("#trust-anchor", &anchor, chromedp.ByID)); err != nil {

@@ -26,6 +26,7 @@ export const routes = {
   result: "GET /v1/results/{job}/{dataset}",
   auditEntry: "GET /v1/audit/entries/{index}",
   auditInclusion: "GET /v1/audit/inclusion",
+  auditConsistency: "GET /v1/audit/consistency",
   header: "GET /v1/headers/{height}",
   stateProof: "GET /v1/state/proof",
   models: "GET /v1/models",
@@ -82,6 +83,8 @@ export interface AuditInclusion {
   index: number; leaf_hash: string; raw: string; entry: AuditEntry;
   height: number; size: number; proof: string[]; commitment: Commitment;
 }
+/** @schema AuditConsistency */
+export interface AuditConsistency { from: Commitment; to: Commitment; proof: string[] }
 /** @schema Attribute */
 export interface Attribute { key: string; value: string }
 /** @schema Event */
@@ -214,6 +217,7 @@ export class Node {
   analyses() { return this.get<{ analyses: AnalysisSpec[] }>("analyses").then((r) => r.analyses ?? []); }
   result(job: number, dataset: string) { return this.get<ResultBlob>("result", { job, dataset }); }
   auditEntry(index: number) { return this.get<{ entry: AuditEntry }>("auditEntry", { index }); }
+  auditConsistency(from: number, to: number) { return this.get<AuditConsistency>("auditConsistency", {}, { from, to }); }
   auditInclusion(index: string, height: number) { return this.get<AuditInclusion>("auditInclusion", {}, { index, height }); }
   header(height: number) { return this.get<{ signed_header?: { header?: { app_hash?: string } } }>("header", { height }); }
   /** signedHeader is a block's header, its commit (the validators'

@@ -54,7 +54,8 @@ export async function renderModels(node: Node, id?: string) {
 
 async function showModel(node: Node, id: string) {
   const m = await node.model(id);
-  if (current?.id !== m.id) {
+  const changed = current?.id !== m.id;
+  if (changed) {
     asked = undefined;
     $("predict-command").textContent = "";
     ($("proof-text") as HTMLTextAreaElement).value = "";
@@ -66,8 +67,9 @@ async function showModel(node: Node, id: string) {
   fill($("model-features"), m.features.map((f, i) => [td(i), h("td", { class: "mono" }, f.name), td(f.system && f.code ? `${f.system}:${f.code}` : ""), td(f.unit ?? "")]), 4);
   fill($("model-buckets"), m.bucket_labels.map((l, i) => [td(i), td(l), h("td", { class: "mono" }, bucketRange(m, i))]), 3);
   $("model-scale").textContent = `Inputs are quantised at 2^${m.scale} (round(x·2^${m.scale})); scores are at 2^${2 * m.scale}.`;
-  // The inputs asked for: one number per feature, in the model's units.
-  $("predict-inputs").replaceChildren(...m.features.map((f, i) => h("label", {}, `${f.name}${f.unit ? ` (${f.unit})` : ""} `,
+  // The inputs asked for: one number per feature, in the model's units
+  // (kept as typed when the same model is shown again).
+  if (changed) $("predict-inputs").replaceChildren(...m.features.map((f, i) => h("label", {}, `${f.name}${f.unit ? ` (${f.unit})` : ""} `,
     h("input", { id: `predict-x-${i}`, inputmode: "decimal", required: true, size: "8", "data-feature": f.name }))));
   const proven = $("model-proven");
   proven.textContent = "Proving the model's commitment against the ledger…";
