@@ -7,3 +7,4 @@ export { forestPlot, rocPlot, calibrationPlot, kmPlot, kmSteps } from "./plots";
 export { timeline } from "./timeline";
 export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
 export { verifySignedHeader, headerHash, validatorSetHash, voteSignBytes } from "./lightclient";
+export { verifyConsistency, rootFromInclusion } from "./audit";
