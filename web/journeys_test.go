@@ -353,6 +353,31 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	if !strings.Contains(anchor, "Trusted here: chain "+apitest.ChainID+", validator set ") {
 		t.Fatalf("the pinned trust anchor reads %q", anchor)
 	}
+	// The pin is what is trusted: a browser that pinned another validator
+	// set refuses this node's genuine headers, until the anchor is forgotten.
+	if err := run(ctx, chromedp.Evaluate(`(() => {
+		const k = "medchain/trust-anchor/" + location.origin, a = JSON.parse(localStorage.getItem(k));
+		a.validators_hash = "00".repeat(32);
+		localStorage.setItem(k, JSON.stringify(a));
+		return true;
+	})()`, nil), chromedp.Click("#verify-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "Entry 0: verification FAILED."); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(checks, "not the trusted set 0000") || !strings.Contains(checks, "forget the trust anchor") {
+		t.Fatalf("a header under another pinned set: the checks read\n%s", checks)
+	}
+	if err := run(ctx, chromedp.Click("#trust-forget", chromedp.ByID), chromedp.Click("#verify-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "is in the log the validators committed to"); err != nil {
+		t.Fatal(err)
+	}
 
 	screenshots(t, ctx, "journeys", "network", "signin", "patient", "explorer")
 
