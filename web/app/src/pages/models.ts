@@ -72,8 +72,12 @@ async function showModel(node: Node, id: string) {
   if (changed) $("predict-inputs").replaceChildren(...m.features.map((f, i) => h("label", {}, `${f.name}${f.unit ? ` (${f.unit})` : ""} `,
     h("input", { id: `predict-x-${i}`, inputmode: "decimal", required: true, size: "8", "data-feature": f.name }))));
   const proven = $("model-proven");
-  proven.textContent = "Proving the model's commitment against the ledger…";
-  proven.className = "";
+  // Shown again, the model keeps its last verdict until the new proof is in.
+  if (changed) {
+    proven.textContent = "Proving the model's commitment against the ledger…";
+    proven.className = "";
+    delete proven.dataset.commitment;
+  }
   try {
     const p = await proveModelCommitment(node, m.id);
     const same = p.commitment === m.commitment;
