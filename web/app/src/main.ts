@@ -9,6 +9,7 @@ import { Node } from "./api";
 import { refreshOverview, loadStatus } from "./pages/overview";
 import { renderPatient, wirePatient } from "./pages/patient";
 import { renderSignIn, wireSignIn } from "./pages/signin";
+import { wireExplorer } from "./pages/explorer";
 import { renderConsole, wireConsole } from "./pages/console";
 import { onKeyChange } from "./session";
 import { $ } from "./ui";
@@ -18,9 +19,6 @@ const pages = ["network", "signin", "patient", "console", "explorer", "studio", 
 const studio = () => import("./pages/studio");
 const job = () => import("./pages/job");
 const models = () => import("./pages/models");
-// The explorer (and its light client) loads on first use too.
-const explorer = () => import("./pages/explorer");
-let explorerWired = false;
 let modelsWired = false;
 let studioWired = false;
 let jobLoaded = false; // the job page stops polling when left
@@ -46,10 +44,6 @@ function show() {
   if (page === "patient") renderPatient(node);
   if (page === "console") renderConsole(node);
   if (page === "studio") renderStudioPage();
-  if (page === "explorer" && !explorerWired) {
-    explorerWired = true;
-    explorer().then((m) => m.wireExplorer(node));
-  }
   if (page === "models") models().then((m) => {
     if (!modelsWired) {
       modelsWired = true;
@@ -72,6 +66,7 @@ onKeyChange((k) => {
 
 wireSignIn();
 wirePatient(node);
+wireExplorer(node);
 wireConsole(node);
 window.addEventListener("hashchange", show);
 show();
