@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,7 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 	ctx0, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	seedCatalogue(t, ctx0, n)
+	seeded := n.Height() // the log holds the catalogue's entries by now
 
 	keyFile, err := os.ReadFile(filepath.Join(node.KeysDir(n.Home), "patient-1.json"))
 	if err != nil {
@@ -297,10 +299,83 @@ func TestPatientAndAuditorJourneys(t *testing.T) {
 		chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID))
 		t.Fatalf("%v (%s)\n%s", err, msg, checks)
 	}
+	var genuine string
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &genuine, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`✓ header \d+ is signed by more than two thirds of the trusted validators: block [0-9a-f]{16}… signed by 1/1 validators`).MatchString(genuine) {
+		t.Fatalf("the genuine proof's header check reads\n%s", genuine)
+	}
 	if err := chromedp.Run(ctx, chromedp.Click("#verify-forged", chromedp.ByID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := waitText(ctx, "#verify-msg", "verification FAILED (forged proof"); err != nil {
+		t.Fatal(err)
+	}
+	// The proof is genuine but the header's first validator signature has
+	// a flipped bit: the browser's own ed25519 check refuses it.
+	if err := chromedp.Run(ctx, chromedp.Click("#verify-forged-sig", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "verification FAILED (forged signature"); err != nil {
+		t.Fatal(err)
+	}
+	var checks string
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(checks, "does not verify over block") || !strings.Contains(checks, "✓ leaf and proof give the log's root") {
+		t.Fatalf("a forged signature on a genuine proof: the checks read\n%s", checks)
+	}
+	// The log grew without rewriting: consistency from the seeded log to
+	// the one after the browser's transactions, both commitments signed;
+	// then a forged consistency proof.
+	to := n.Height() - 1
+	if err := run(ctx, chromedp.SetValue("#consistency-from", fmt.Sprint(seeded), chromedp.ByID), chromedp.SetValue("#consistency-to", fmt.Sprint(to), chromedp.ByID),
+		chromedp.Click("#consistency-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := waitText(ctx, "#consistency-msg", fmt.Sprintf("The log at height %d extends the log at height %d", to, seeded)); err != nil {
+		var checks string
+		chromedp.Run(ctx, chromedp.Text("#consistency-out", &checks, chromedp.ByID))
+		t.Fatalf("%v (%s)\n%s", err, msg, checks)
+	}
+	if err := run(ctx, chromedp.Click("#consistency-forged", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#consistency-msg", "verification FAILED (forged proof"); err != nil {
+		t.Fatal(err)
+	}
+	var anchor string
+	if err := chromedp.Run(ctx, chromedp.Text("#trust-anchor", &anchor, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(anchor, "Trusted here: chain "+apitest.ChainID+", validator set ") {
+		t.Fatalf("the pinned trust anchor reads %q", anchor)
+	}
+	// The pin is what is trusted: a browser that pinned another validator
+	// set refuses this node's genuine headers, until the anchor is forgotten.
+	if err := run(ctx, chromedp.Evaluate(`(() => {
+		const k = "medchain/trust-anchor/" + location.origin, a = JSON.parse(localStorage.getItem(k));
+		a.validators_hash = "00".repeat(32);
+		localStorage.setItem(k, JSON.stringify(a));
+		return true;
+	})()`, nil), chromedp.Click("#verify-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "Entry 0: verification FAILED."); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Text("#verify-out", &checks, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(checks, "not the trusted set 0000") || !strings.Contains(checks, "forget the trust anchor") {
+		t.Fatalf("a header under another pinned set: the checks read\n%s", checks)
+	}
+	if err := run(ctx, chromedp.Click("#trust-forget", chromedp.ByID), chromedp.Click("#verify-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#verify-msg", "is in the log the validators committed to"); err != nil {
 		t.Fatal(err)
 	}
 

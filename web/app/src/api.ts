@@ -4,6 +4,7 @@
 // web/apiclient_test.go fails when either drifts from the document.
 import { JSONNumber, parseExact } from "./json";
 import { authorize } from "./reqsig";
+import type { ServedHeader } from "./lightclient";
 
 /** The routes the app calls, as the OpenAPI document writes them. */
 export const routes = {
@@ -25,6 +26,7 @@ export const routes = {
   result: "GET /v1/results/{job}/{dataset}",
   auditEntry: "GET /v1/audit/entries/{index}",
   auditInclusion: "GET /v1/audit/inclusion",
+  auditConsistency: "GET /v1/audit/consistency",
   header: "GET /v1/headers/{height}",
   stateProof: "GET /v1/state/proof",
   events: "GET /v1/events",
@@ -32,6 +34,10 @@ export const routes = {
   workers: "GET /v1/workers",
   devices: "GET /v1/devices",
   orgVault: "GET /v1/orgs/{id}/vault",
+  models: "GET /v1/models",
+  model: "GET /v1/models/{id}",
+  predictions: "GET /v1/models/{id}/predictions",
+  verifyPrediction: "POST /v1/models/{id}/verify",
 } as const;
 export type Route = keyof typeof routes;
 
@@ -82,6 +88,8 @@ export interface AuditInclusion {
   index: number; leaf_hash: string; raw: string; entry: AuditEntry;
   height: number; size: number; proof: string[]; commitment: Commitment;
 }
+/** @schema AuditConsistency */
+export interface AuditConsistency { from: Commitment; to: Commitment; proof: string[] }
 /** @schema Attribute */
 export interface Attribute { key: string; value: string }
 /** @schema Event */
@@ -156,6 +164,19 @@ export interface QuarantineView { rows: number; problems: QuarantineProblem[]; m
 export interface VersionVault { dataset: string; version: number; held: boolean; rows?: number; report?: IngestSummary; quarantine?: QuarantineView; problem?: string }
 /** @schema InstitutionVault */
 export interface InstitutionVault { org: string; patient_links: string; versions: VersionVault[] }
+/** @schema ModelFeature */
+export interface ModelFeature { name: string; system?: string; code?: string; unit?: string }
+/** @schema Model */
+export interface Model {
+  id: string; owner: string; org?: string; commitment: string; features: ModelFeature[]; scale: number;
+  bucket_edges: number[]; bucket_labels: string[]; job?: number; description?: string; registered_height: number; predictions: number;
+}
+/** @schema Prediction */
+export interface Prediction { model: string; seq: number; mode: string; x_hash: string; bucket: number; label: string; proof_hash: string; request?: string; recorder: string; height: number }
+/** @schema VerifyRequest */
+export interface VerifyRequest { x: number[]; bucket: number; request: string; proof: string }
+/** @schema VerifyResult */
+export interface VerifyResult { model: string; commitment: string; height: number; valid: boolean; bucket: number; label?: string; proof_hash: string; reason?: string }
 
 /** A node at base ("" = the page's own origin). */
 export class Node {
@@ -242,8 +263,23 @@ export class Node {
   analyses() { return this.get<{ analyses: AnalysisSpec[] }>("analyses").then((r) => r.analyses ?? []); }
   result(job: number, dataset: string) { return this.get<ResultBlob>("result", { job, dataset }); }
   auditEntry(index: number) { return this.get<{ entry: AuditEntry }>("auditEntry", { index }); }
+  auditConsistency(from: number, to: number) { return this.get<AuditConsistency>("auditConsistency", {}, { from, to }); }
   auditInclusion(index: string, height: number) { return this.get<AuditInclusion>("auditInclusion", {}, { index, height }); }
   header(height: number) { return this.get<{ signed_header?: { header?: { app_hash?: string } } }>("header", { height }); }
+  /** signedHeader is a block's header, its commit (the validators'
+   * signatures) and the validator set, as CometBFT writes them in JSON
+   * (checked in the browser by ./lightclient.ts). */
+  signedHeader(height: number) { return this.get<ServedHeader>("header", { height }); }
+
+  models() { return this.get<{ models: Model[] }>("models").then((r) => r.models ?? []); }
+  model(id: string) { return this.get<Model>("model", { id }); }
+  predictions(id: string) { return this.get<{ model: string; predictions: Prediction[] }>("predictions", { id }).then((r) => r.predictions ?? []); }
+  /** verifyPrediction asks the node to verify a prediction proof (zk.Verify
+   * against the model's commitment on the ledger); nothing is recorded. */
+  async verifyPrediction(id: string, req: VerifyRequest): Promise<VerifyResult> {
+    const r = await fetch(this.url("verifyPrediction", { id }), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
+    return this.answer<VerifyResult>(r, routes.verifyPrediction);
+  }
 
   /** validate checks a job's params against its datasets' schemas (nothing is signed or charged). */
   async validate(req: ValidateRequest): Promise<Validation> {

@@ -1,9 +1,10 @@
 // Checks an auditor runs in the browser, on bytes the node serves, without
 // trusting the node's own verdict: an audit entry's inclusion in the log
 // (RFC 9162 §2.1.3.2), and that the log's root and the state root hash to the
-// app hash (ledger.AppHash). The app hash is then compared with the header
-// the node serves for the next height; checking the validators' signatures
-// on that header is not done here (medchain audit verify does it).
+// app hash (ledger.AppHash); and that an earlier log is a prefix of a later
+// one (RFC 9162 §2.1.4.2). The app hash is then compared with the header the
+// node serves for the next height, whose validators' signatures
+// ./lightclient.ts checks (the pages do both).
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase64, fromHex, hex } from "./canonical";
 import type { AuditInclusion } from "./api";
@@ -87,4 +88,51 @@ export function verifyInclusion(inc: AuditInclusion): Check[] {
     return got;
   });
   return checks;
+}
+
+/** verifyConsistency checks an RFC 9162 §2.1.4.2 consistency proof: the log
+ * of size1 entries with root1 is a prefix of the log of size2 entries with
+ * root2 (audit.VerifyConsistency). It throws saying what failed. */
+export function verifyConsistency(size1: bigint, size2: bigint, proof: Uint8Array[], root1: Uint8Array, root2: Uint8Array): void {
+  const eq = (a: Uint8Array, b: Uint8Array) => hex(a) === hex(b);
+  if (proof.some((p) => p.length !== 32)) throw new Error("a proof hash is not 32 bytes");
+  if (size2 < size1) throw new Error(`size ${size2} is smaller than ${size1}`);
+  if (size1 === size2) {
+    if (proof.length) throw new Error("a proof between equal sizes must be empty");
+    if (!eq(root1, root2)) throw new Error("equal sizes with different roots");
+    return;
+  }
+  if (size1 === 0n) {
+    if (proof.length) throw new Error("a proof from the empty log must be empty");
+    if (!eq(root1, sha256(new Uint8Array(0)))) throw new Error("the empty log's root is not the empty-tree root");
+    return;
+  }
+  if (!proof.length) throw new Error("the proof is empty");
+  // A first size that is a power of two is a complete subtree: its root
+  // starts the path.
+  const path = (size1 & (size1 - 1n)) === 0n ? [root1, ...proof] : proof;
+  let fn = size1 - 1n, sn = size2 - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) throw new Error("the proof is longer than the tree is deep");
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) throw new Error("the proof is shorter than the tree is deep");
+  if (!eq(fr, root1)) throw new Error(`the proof gives the earlier root ${hex(fr)}, the commitment has ${hex(root1)}`);
+  if (!eq(sr, root2)) throw new Error(`the proof gives the later root ${hex(sr)}, the commitment has ${hex(root2)}`);
 }

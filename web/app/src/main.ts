@@ -1,5 +1,6 @@
 // medchain's web app. Pages are sections of index.html shown by the URL's
-// hash (#network, #signin, #patient, #console, #explorer, #studio, #job/ID).
+// hash (#network, #signin, #patient, #console, #explorer, #studio, #job/ID,
+// #models, #models/ID).
 // Everything read comes from the node's public /v1 API; everything signed is
 // signed here. The studio and job pages (plots, age decryption) load on
 // first use, so the first page stays small.
@@ -15,9 +16,11 @@ import { live } from "./live";
 import { $ } from "./ui";
 
 const node = new Node();
-const pages = ["network", "signin", "patient", "console", "explorer", "studio", "job"];
+const pages = ["network", "signin", "patient", "console", "explorer", "studio", "job", "models"];
 const studio = () => import("./pages/studio");
 const job = () => import("./pages/job");
+const models = () => import("./pages/models");
+let modelsWired = false;
 let studioWired = false;
 let jobLoaded = false; // the job page stops polling when left
 
@@ -42,6 +45,13 @@ function show() {
   if (page === "patient") renderPatient(node);
   if (page === "console") renderConsole(node);
   if (page === "studio") renderStudioPage();
+  if (page === "models") models().then((m) => {
+    if (!modelsWired) {
+      modelsWired = true;
+      m.wireModels(node);
+    }
+    return m.renderModels(node, arg);
+  });
   if (page === "job") {
     jobLoaded = true;
     job().then((m) => m.renderJob(node, Number(arg)));

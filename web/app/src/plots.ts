@@ -133,3 +133,54 @@ export function calibrationPlot(el: HTMLElement, bins: CalibrationBin[], width: 
       { label: "perfect", stroke: faint, dash: [4, 4], points: { show: false } }],
   }, [xs, sorted.map((b) => b.observed), xs], el);
 }
+
+/** KMPoint is a released Kaplan–Meier point (outputctl.CurvePoint): the
+ * interval ending at time, its risk set, events and censorings (null at the
+ * last point), and the survival with its 95% interval. */
+export interface KMPoint { time: number; n_risk: number; n_event: number; n_censor: number | null; surv: number; lower: number; upper: number }
+/** KMCurve is one group's released curve (outputctl.CurveRelease). */
+export interface KMCurve { group: string; points: KMPoint[]; withheld?: boolean; truncated?: boolean; merged?: number[] }
+
+const kmColours = ["#1f60a0", "#be501e", "#288c46", "#783c96"];
+
+/** kmSteps puts the curves on one time axis for uPlot: each curve's value at
+ * every released time is its survival at the last point at or before it (1
+ * before its first), and nothing after its last point (a truncated or
+ * shorter curve ends there: nothing is drawn beyond what was released). */
+export function kmSteps(curves: KMCurve[]): { xs: number[]; ys: (number | null)[][]; lo: (number | null)[][]; hi: (number | null)[][] } {
+  const drawn = curves.filter((c) => !c.withheld && c.points.length);
+  const xs = [...new Set([0, ...drawn.flatMap((c) => c.points.map((p) => p.time))])].sort((a, b) => a - b);
+  const at = (c: KMCurve, pick: (p: KMPoint) => number) => xs.map((x) => {
+    const last = c.points[c.points.length - 1];
+    if (x > last.time) return null;
+    let v = 1;
+    for (const p of c.points) if (p.time <= x) v = pick(p);
+    return v;
+  });
+  return { xs, ys: drawn.map((c) => at(c, (p) => p.surv)), lo: drawn.map((c) => at(c, (p) => p.lower)), hi: drawn.map((c) => at(c, (p) => p.upper)) };
+}
+
+/** kmPlot draws the released Kaplan–Meier curves as steps (uPlot's stepped
+ * paths), each with its 95% interval dashed, survival from 0 to 1. */
+export function kmPlot(el: HTMLElement, curves: KMCurve[], timeLabel: string, width: number): uPlot {
+  const drawn = curves.filter((c) => !c.withheld && c.points.length);
+  const { xs, ys, lo, hi } = kmSteps(curves);
+  const step = uPlot.paths.stepped!({ align: 1 });
+  const series: uPlot.Series[] = [{ label: timeLabel }];
+  const data: (number | null)[][] = [xs];
+  drawn.forEach((c, i) => {
+    const colour = kmColours[i % kmColours.length];
+    const name = c.group || "all";
+    series.push({ label: name, stroke: colour, width: 2, paths: step, points: { show: false } });
+    series.push({ label: `${name} 95% CI`, stroke: colour, width: 1, dash: [3, 3], paths: step, points: { show: false } });
+    series.push({ label: `${name} 95% CI`, stroke: colour, width: 1, dash: [3, 3], paths: step, points: { show: false } });
+    data.push(ys[i], lo[i], hi[i]);
+  });
+  return new uPlot({
+    width, height: Math.min(Math.max(220, width * 0.6), 340),
+    title: "Kaplan–Meier survival (released points)",
+    scales: { x: { time: false, range: [0, Math.max(...xs, 1)] }, y: { range: [0, 1] } },
+    axes: [{ label: timeLabel, labelSize: 20 }, { label: "survival", labelSize: 20 }],
+    series,
+  }, data as uPlot.AlignedData, el);
+}

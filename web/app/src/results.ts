@@ -8,6 +8,7 @@ import { bech32 } from "@scure/base";
 import { Decrypter } from "age-encryption";
 import type { Job, JobSite, Node } from "./api";
 import { fromBase64, hex } from "./canonical";
+import { describeHeader } from "./lightclient";
 import type { ProvenJob } from "./stateproof";
 
 /** Result is compute.Result, the plaintext of a site's result. */
@@ -64,6 +65,7 @@ export async function openSite(node: Node, job: Job, site: JobSite, x25519: Uint
     const onChain = proven.results.get(site.dataset);
     checks.push({ what: "the result hash is in the job record on chain (state proof → state root → app hash → header, checked here)",
       ok: onChain === posted.result_hash, detail: onChain === posted.result_hash ? `as of height ${proven.height}` : `the proven record holds ${onChain ?? "no result"}` });
+    checks.push({ what: `header ${proven.header.height} (which carries that state) is signed by the trusted validators`, ok: true, detail: describeHeader(proven.header) });
   }
   const blob = await node.result(job.id, site.dataset);
   const ct = fromBase64(blob.ciphertext);

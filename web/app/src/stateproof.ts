@@ -1,15 +1,15 @@
 // Proving a ledger record in the browser: a state value's sparse Merkle
 // proof (package smt) is checked against the state root of a commitment,
 // the commitment's parts against its app hash (ledger.AppHash), and the app
-// hash against the header of the next height, which the validators signed
-// (the signatures themselves are trusted to the node here, as in the audit
-// explorer). The value is then read from its CBOR state encoding (docs/
+// hash against the header of the next height, whose validator signatures
+// are checked here against the pinned validator set (./lightclient.ts). The value is then read from its CBOR state encoding (docs/
 // ledger.md, "State encoding"). Used to check that a job's result hash is
 // the one on chain, not only the one the API says.
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Commitment, Node } from "./api";
 import { appHash } from "./audit";
 import { fromBase64, fromHex, hex } from "./canonical";
+import { verifyHeaderAt, type HeaderCheck } from "./lightclient";
 
 export interface SmtProof { depth: number; bitmap: string; siblings: string[]; leaf?: { path: string; value_hash: string } }
 export interface StateProof { key: string; value: string | null; proof: SmtProof; commitment: Commitment }
@@ -92,18 +92,14 @@ export function decodeCBOR(b: Uint8Array): unknown {
   return v;
 }
 
-/** jobKey is ledger.KeyJob: s/job/ and the id as 16 hex digits. */
-export const jobKey = (id: number) => `s/job/${id.toString(16).padStart(16, "0")}`;
+/** ProvenValue is a state value proven down to the validators' signatures. */
+export interface ProvenValue { value: Uint8Array; height: number; header: HeaderCheck }
 
-/** ProvenJob is what the browser proved of a job record. */
-export interface ProvenJob { height: number; results: Map<string, string> }
-
-/** proveJobResults proves the job's record under the latest commitment and
- * reads each site's posted result hash from it (the JobSite and JobResult
- * arrays of ledger/jobs.go: a site's dataset is field 0 and its result field
- * 16; a result's hash is field 1). */
-export async function proveJobResults(node: Node, id: number): Promise<ProvenJob> {
-  const key = jobKey(id);
+/** proveState proves key's value under the latest commitment: its sparse
+ * Merkle proof against the state root, the commitment's parts against its
+ * app hash, and that app hash against the next header, whose validator
+ * signatures are checked against the pinned set. */
+export async function proveState(node: Node, key: string): Promise<ProvenValue> {
   const sp = await node.get<StateProof>("stateProof", {}, { key });
   if (sp.key !== key || !sp.value) throw new Error(`the node proves ${sp.key}, not ${key}`);
   const value = fromBase64(sp.value);
@@ -112,19 +108,34 @@ export async function proveJobResults(node: Node, id: number): Promise<ProvenJob
   const ah = hex(appHash(fromHex(c.state_root), BigInt(c.audit_size), fromHex(c.audit_root)));
   if (ah !== c.app_hash) throw new Error(`the commitment's parts hash to ${ah}, not its app hash ${c.app_hash}`);
   // The commitment is the latest: the header that carries it (the next
-  // height's) may be a block away.
-  let signed = "";
-  for (let tries = 0; ; tries++) {
-    try {
-      const hdr = await node.header(c.height + 1);
-      signed = (hdr.signed_header?.header?.app_hash ?? "").toLowerCase();
-      break;
-    } catch (e) {
-      if (tries >= 10) throw e;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  if (signed !== c.app_hash) throw new Error(`header ${c.height + 1} carries app hash ${signed || "none"}, not ${c.app_hash}`);
+  // height's) may be a block away; verifyHeaderAt waits for it, and checks
+  // its validators' signatures against the pinned set.
+  const header = await verifyHeaderAt(node, c.height + 1);
+  if (header.appHash !== c.app_hash) throw new Error(`header ${c.height + 1} carries app hash ${header.appHash || "none"}, not ${c.app_hash}`);
+  return { value, height: c.height, header };
+}
+
+/** proveModelCommitment proves a model's record (ledger.KeyModel) and reads
+ * its commitment (field 3 of ledger.Model's array). */
+export async function proveModelCommitment(node: Node, id: string): Promise<{ commitment: string; height: number; header: HeaderCheck }> {
+  const { value, height, header } = await proveState(node, `s/model/${id}`);
+  const m = decodeCBOR(value);
+  if (!Array.isArray(m) || m[0] !== id || typeof m[3] !== "string") throw new Error("the proven value is not this model's record");
+  return { commitment: m[3], height, header };
+}
+
+/** jobKey is ledger.KeyJob: s/job/ and the id as 16 hex digits. */
+export const jobKey = (id: number) => `s/job/${id.toString(16).padStart(16, "0")}`;
+
+/** ProvenJob is what the browser proved of a job record. */
+export interface ProvenJob { height: number; results: Map<string, string>; header: HeaderCheck }
+
+/** proveJobResults proves the job's record under the latest commitment and
+ * reads each site's posted result hash from it (the JobSite and JobResult
+ * arrays of ledger/jobs.go: a site's dataset is field 0 and its result field
+ * 16; a result's hash is field 1). */
+export async function proveJobResults(node: Node, id: number): Promise<ProvenJob> {
+  const { value, height, header } = await proveState(node, jobKey(id));
   const job = decodeCBOR(value);
   if (!Array.isArray(job) || job[0] !== id || !Array.isArray(job[7])) throw new Error("the proven value is not this job's record");
   const results = new Map<string, string>();
@@ -133,5 +144,5 @@ export async function proveJobResults(node: Node, id: number): Promise<ProvenJob
     const r = site[16];
     if (Array.isArray(r) && r.length === 5 && typeof r[1] === "string") results.set(site[0], r[1]);
   }
-  return { height: c.height, results };
+  return { height, results, header };
 }

@@ -6,7 +6,7 @@
 // plots, downloadable as CSV and JSON.
 import type uPlot from "uplot";
 import { Node, type Job, type StudyView } from "../api";
-import { calibrationPlot, forestPlot, forestRows, rocPlot } from "../plots";
+import { calibrationPlot, forestPlot, forestRows, kmPlot, rocPlot, type KMCurve } from "../plots";
 import { coefficientsCSV, diagnosticsOf, download, openSite, regressionOf, type Regression, type SiteResult } from "../results";
 import { signedIn } from "../session";
 import { proveJobResults } from "../stateproof";
@@ -25,8 +25,10 @@ let plots: uPlot[] = [];
 const plotWidth = () => Math.min(760, Math.max(280, $("result-body").clientWidth || 300));
 window.addEventListener("resize", () => {
   for (const p of plots) {
-    const w = p.root.parentElement?.id === "forest" ? plotWidth() : Math.min(plotWidth(), 420);
-    if (Math.abs(p.width - w) > 4) p.setSize({ width: w, height: p.root.parentElement?.id === "forest" ? p.height : Math.min(w, 320) });
+    const id = p.root.parentElement?.id;
+    const w = id === "forest" || id === "km" ? plotWidth() : Math.min(plotWidth(), 420);
+    const height = id === "forest" ? p.height : id === "km" ? Math.min(Math.max(220, w * 0.6), 340) : Math.min(w, 320);
+    if (Math.abs(p.width - w) > 4) p.setSize({ width: w, height });
   }
 });
 
@@ -141,6 +143,10 @@ async function showResults(node: Node, j: Job) {
   const dl = h("p", { class: "row" },
     h("button", { type: "button", class: "secondary", id: "download-json", onclick: () => download(`job-${j.id}-results.json`, "application/json", JSON.stringify(results, null, 2)) }, "Download JSON"));
   body.append(h("p", { class: "note" }, pooled ? `One model pooled across ${good.length} sites (every site released the same fit).` : `${good.length} site result(s); the first is drawn.`), dl);
+  if (first.release_kind === "survival" || first.release_kind === "pooled_survival") {
+    showSurvival(body, j, first.release, width);
+    return;
+  }
   const reg = regressionOf(first);
   if (!reg) {
     body.append(h("pre", { class: "mono" }, JSON.stringify(first.release, null, 1)));
@@ -176,5 +182,54 @@ async function showResults(node: Node, j: Job) {
     const el = h("figure", { id: "calibration" });
     body.append(h("h3", {}, "Calibration"), el);
     plots.push(calibrationPlot(el, diag.bins, Math.min(width, 420)));
+  }
+}
+
+/** SurvivalRelease is outputctl.SurvivalRelease as the page reads it. */
+interface SurvivalRelease {
+  grid: number[]; curves: KMCurve[]; noisy: boolean; log_rank_withheld?: boolean;
+  log_rank?: { groups: string[]; n: number[]; observed: number[]; expected: number[]; chisq: number; df: number; p: number };
+  cox?: { ties: string; n: number; events: number; coefficients: Regression["coefficients"]; concordance?: number };
+}
+
+/** showSurvival draws a survival release: the Kaplan–Meier curves as
+ * released (steps at the released points only, with their intervals), the
+ * risk table under them, the log-rank test, and a Cox model's hazard ratios
+ * as a forest plot and table. */
+function showSurvival(body: HTMLElement, j: Job, rel: SurvivalRelease, width: number) {
+  const params = (j.params ?? {}) as { time?: string; event?: string };
+  const timeLabel = params.time ? `time (${params.time})` : "time";
+  const curves = rel.curves ?? [];
+  const drawn = curves.filter((c) => !c.withheld && c.points?.length);
+  body.append(h("p", {}, `Survival of ${params.event ?? "the event"} over ${params.time ?? "follow-up"}${rel.noisy ? ", counts with differential-privacy noise" : ", exact"}.`));
+  for (const c of curves) {
+    const name = c.group || "all";
+    if (c.withheld || !c.points?.length) body.append(h("p", { class: "note" }, `${name}: withheld (fewer rows than the minimum cohort).`));
+    else if (c.truncated) body.append(h("p", { class: "note" }, `${name}: stops at ${c.points[c.points.length - 1].time} (the risk set fell below the minimum cohort).`));
+    if (c.merged?.length) body.append(h("p", { class: "note" }, `${name}: grid times ${c.merged.join(", ")} were folded into the next point (too few events to release them apart).`));
+  }
+  if (drawn.length) {
+    const words = drawn.map((c) => `${c.group || "all"}: ` + c.points.map((p) => `${p.time} → ${p.surv.toFixed(3)}`).join(", ")).join("; ");
+    const el = h("figure", { id: "km", role: "img", "aria-label": `Kaplan–Meier curves, survival at each released time: ${words}` });
+    body.append(h("h3", {}, "Kaplan–Meier curves"), el);
+    plots.push(kmPlot(el, curves, timeLabel, width));
+    el.dataset.curves = String(drawn.length);
+    const num = (v: number | null) => (v === null ? "—" : String(v));
+    body.append(h("h3", {}, "Risk table"), h("div", { class: "scroll" }, h("table", { id: "risk-table" },
+      h("thead", {}, h("tr", {}, ...["group", "time", "at risk", "events", "censored", "survival (95% CI)"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, ...drawn.flatMap((c) => c.points.map((p) => h("tr", {}, h("td", {}, c.group || "all"), h("td", {}, p.time), h("td", {}, p.n_risk), h("td", {}, p.n_event),
+        h("td", {}, num(p.n_censor)), h("td", {}, `${p.surv.toFixed(3)} (${p.lower.toFixed(3)} – ${p.upper.toFixed(3)})`))))))));
+  }
+  const lr = rel.log_rank;
+  if (lr) body.append(h("p", { id: "log-rank" }, `Log-rank test: χ² ${lr.chisq.toFixed(2)} on ${lr.df} df, p ${lr.p < 1e-4 ? lr.p.toExponential(2) : lr.p.toFixed(4)} (` +
+    lr.groups.map((g, i) => `${g}: ${lr.observed[i]} observed, ${lr.expected[i].toFixed(1)} expected`).join("; ") + ")."));
+  else if (rel.log_rank_withheld) body.append(h("p", { class: "note" }, "The log-rank test was withheld: the policy releases only noisy counts, or a group was below the minimum cohort."));
+  if (rel.cox?.coefficients?.length) {
+    const reg: Regression = { link: "cox", outcome: params.event ?? "event", stat_name: "z", ratio_name: "hazard_ratio", n: rel.cox.n, events: rel.cox.events, coefficients: rel.cox.coefficients };
+    const { rows, log, label } = forestRows(reg);
+    const forest = h("figure", { id: "forest", role: "img", "aria-label": `forest plot, ${label}: ` + rows.map((r) => `${r.name} ${r.est.toFixed(3)} (${r.lo.toFixed(3)} to ${r.hi.toFixed(3)})`).join("; ") });
+    body.append(h("h3", {}, `Cox model (${rel.cox.ties} ties, about ${rel.cox.n} patients, ${rel.cox.events} events)`), forest);
+    plots.push(forestPlot(forest, rows, log, label, width));
+    body.append(h("div", { class: "scroll" }, coefficientTable(reg)));
   }
 }
