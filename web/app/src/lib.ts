@@ -6,3 +6,6 @@ export * from "./reqsig";
 export { forestPlot, rocPlot, calibrationPlot } from "./plots";
 export { timeline } from "./timeline";
 export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
+export { walletAt } from "./wallets";
+export { patientKey, tagFor, contains } from "./receipts";
+export { signRewardRequest, signRecordRequest } from "./patientreq";
