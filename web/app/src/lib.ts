@@ -9,3 +9,4 @@ export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
 export { walletAt } from "./wallets";
 export { patientKey, tagFor, contains } from "./receipts";
 export { signRewardRequest, signRecordRequest } from "./patientreq";
+export { shareHash } from "./sharehash";

@@ -38,7 +38,7 @@ function show() {
   }
   if (page === "network") refreshOverview(node);
   if (page === "signin") renderSignIn();
-  if (page === "patient") renderPatient(node);
+  if (page === "patient") renderPatient(node, arg);
   if (page === "console") renderConsole(node);
   if (page === "studio") renderStudioPage();
   if (page === "job") {
@@ -49,7 +49,7 @@ function show() {
 
 onKeyChange((k) => {
   $("whoami").textContent = k ? `${k.name}${k.dev ? " (DEV ONLY)" : ""}` : "not signed in";
-  if (location.hash === "#patient") renderPatient(node);
+  if (location.hash.startsWith("#patient")) renderPatient(node, location.hash.split("/")[1]);
   if (location.hash === "#console") renderConsole(node);
   if (location.hash === "#studio") renderStudioPage();
 });

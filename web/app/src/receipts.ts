@@ -12,6 +12,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 const utf8 = new TextEncoder();
+const domain = "medchain/receipts/v1"; // + "/key", "/tag"
 export const tagSize = 16;
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -29,7 +30,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 export function patientKey(xpriv: Uint8Array, workerEnc: Uint8Array): Uint8Array {
   if (workerEnc.length !== 32) throw new Error(`worker encryption key: want 32 bytes, got ${workerEnc.length}`);
   const shared = x25519.getSharedSecret(xpriv, workerEnc); // throws on a small-order key, as Go's ecdh does
-  const info = concat(utf8.encode("medchain/receipts/v1/key"), workerEnc, x25519.getPublicKey(xpriv));
+  const info = concat(utf8.encode(domain + "/key"), workerEnc, x25519.getPublicKey(xpriv));
   return hkdf(sha256, shared, undefined, info, 32);
 }
 
@@ -37,7 +38,7 @@ export function patientKey(xpriv: Uint8Array, workerEnc: Uint8Array): Uint8Array
 export function tagFor(key: Uint8Array, chainID: string, job: number | bigint, dataset: string): Uint8Array {
   const be = new Uint8Array(8);
   new DataView(be.buffer).setBigUint64(0, BigInt(job));
-  const msg = concat(utf8.encode("medchain/receipts/v1/tag"), new Uint8Array([0]), utf8.encode(chainID), new Uint8Array([0]), be, utf8.encode(dataset));
+  const msg = concat(utf8.encode(domain + "/tag"), new Uint8Array([0]), utf8.encode(chainID), new Uint8Array([0]), be, utf8.encode(dataset));
   return hmac(sha256, key, msg).slice(0, tagSize);
 }
 

@@ -1,0 +1,126 @@
+// My record and its shares. The institution's node answers a record
+// request signed here with the patient's originals encrypted to the
+// wallet's key (age, X25519); the page decrypts them in memory and offers
+// them as files saved locally. A share encrypts that copy here to a
+// clinician's registered key, commits to it on the ledger (share_record,
+// signed here) and uploads only the ciphertext. The decrypted record is
+// never sent anywhere.
+import { Node, type Org, type RecordCopy, type ShareView } from "../api";
+import { base64, fromBase64, hex } from "../canonical";
+import type { UnlockedKey } from "../keystore";
+import { signRecordRequest } from "../patientreq";
+import { shareHash } from "../sharehash";
+import { send } from "../txflow";
+import { $, fill, failRow, h, say, short } from "../ui";
+import { catalogue, cell, registered } from "./patient";
+import { haveIdentity, myWallets, walletAtOrg } from "./patientwallets";
+
+/** The decrypted copy, in this page's memory only. */
+let copy: { plain: Uint8Array; org: string; server: string } | null = null;
+
+async function age() {
+  const [{ Decrypter, Encrypter }, { bech32 }] = await Promise.all([import("age-encryption"), import("@scure/base")]);
+  return {
+    decrypt: async (ct: Uint8Array, xpriv: Uint8Array) => {
+      const d = new Decrypter();
+      d.addIdentity(bech32.encode("age-secret-key-", bech32.toWords(xpriv), false).toUpperCase());
+      return d.decrypt(ct);
+    },
+    encrypt: async (plain: Uint8Array, xpub: Uint8Array) => {
+      const e = new Encrypter();
+      e.addRecipient(bech32.encode("age", bech32.toWords(xpub), false));
+      return e.encrypt(plain);
+    },
+  };
+}
+
+function showCopy() {
+  const box = $("my-record");
+  if (!copy) return box.replaceChildren();
+  let c: { org?: string; made?: number; originals?: { dataset: string; version: number; media_type: string; data: string }[] };
+  try {
+    c = JSON.parse(new TextDecoder().decode(copy.plain));
+  } catch {
+    return box.replaceChildren(h("p", { class: "bad" }, "The copy does not parse."));
+  }
+  const list = h("ul", {}, ...(c.originals ?? []).map((o) => {
+    const data = fromBase64(o.data);
+    const ext = o.media_type.includes("csv") ? "csv" : "json";
+    const url = URL.createObjectURL(new Blob([data as BlobPart], { type: o.media_type }));
+    return h("li", {}, `${o.dataset} version ${o.version} (${o.media_type}, ${data.length} bytes) `,
+      h("a", { href: url, download: `${o.dataset}-v${o.version}.${ext}` }, "save to this device"));
+  }));
+  box.replaceChildren(h("p", { class: "ok", id: "record-summary" }, `Your record from ${c.org}: ${(c.originals ?? []).length} original record${(c.originals ?? []).length === 1 ? "" : "s"}, opened in this browser.`), list);
+}
+
+export async function renderRecord(node: Node, orgs: Org[]) {
+  showCopy();
+  const tb = $("my-shares");
+  if (!haveIdentity()) return fill(tb, [], 5, "sign in to see your shares");
+  try {
+    const ws = await registered(node, myWallets(orgs.map((o) => o.id)));
+    const lists = await Promise.all(ws.map((w) => node.shares(w.key.address).then((ss) => ss.map((s) => ({ s, k: w.key })))));
+    fill(tb, lists.flat().map(({ s, k }) => shareRow(node, s, k)), 5, "You have shared nothing.");
+  } catch (e) {
+    failRow(tb, 5, e);
+  }
+}
+
+const stateWords: Record<string, string> = {
+  active: "waiting to be opened", opened: "opened", revoked: "revoked by you", locked: "locked (too many wrong passcodes)", expired: "expired unopened",
+};
+
+function shareRow(node: Node, s: ShareView, k: UnlockedKey) {
+  const act = cell("", "");
+  if (s.state === "active")
+    act.append(h("button", { type: "button", class: "secondary", "data-revoke-share": s.hash, onclick: async () => {
+      try {
+        const r = await send(node, k, "revoke_share", { hash: s.hash });
+        say($("record-msg"), `Share ${s.hash.slice(0, 8)}… revoked at height ${r.height}: it can no longer be opened.`, true);
+        renderRecord(node, (await catalogue(node)).orgs);
+      } catch (e) {
+        say($("record-msg"), `Not revoked: ${(e as Error).message}`, false);
+      }
+    } }, "Revoke"));
+  const when = s.closed_time ? ` on ${new Date(s.closed_time * 1000).toLocaleString()}` : "";
+  return [cell("share", short(s.hash)), cell("to", s.recipient === "link" ? "a link with a passcode" : short(s.recipient)),
+    cell("expires", new Date(s.expiry * 1000).toLocaleString()), cell("state", (stateWords[s.state] ?? s.state) + when, s.state === "opened" ? "ok" : ""), act];
+}
+
+export function wireRecord(node: Node) {
+  const msg = $("record-msg");
+  $("record-get").addEventListener("click", async () => {
+    if (!haveIdentity()) return say(msg, "Sign in first.", false);
+    try {
+      const [status, srv] = await Promise.all([node.status(), node.recordServer()]);
+      const k = walletAtOrg(srv.org)!;
+      say(msg, "Asking your hospital for your record (a request signed here)…", true);
+      const ans = await node.post<RecordCopy>("recordRequest", signRecordRequest(k.seed, "record", status.chain_id, srv.server));
+      const plain = await (await age()).decrypt(fromBase64(ans.ciphertext), k.x25519);
+      copy = { plain, org: srv.org, server: srv.server };
+      say(msg, "Your record was decrypted in this browser; nothing of it was sent anywhere.", true);
+      showCopy();
+    } catch (e) {
+      say(msg, `No record: ${(e as Error).message}`, false);
+    }
+  });
+  $("share-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!copy) return say(msg, "Get a copy of your record first: the share is made from it, here.", false);
+    const to = ($("share-to") as HTMLInputElement).value.trim();
+    const hours = Number(($("share-hours") as HTMLInputElement).value);
+    try {
+      const acct = await node.get<{ enc_key: string; kind: string }>("account", { address: to });
+      const k = walletAtOrg(copy.org)!;
+      const ciphertext = await (await age()).encrypt(copy.plain, fromBase64(acct.enc_key));
+      const share = { id: hex(crypto.getRandomValues(new Uint8Array(16))), recipient: to, expiry: Math.floor(Date.now() / 1000) + hours * 3600, ciphertext };
+      const hash = shareHash(copy.server, share);
+      const r = await send(node, k, "share_record", { hash, recipient: to, server: copy.server, expiry: share.expiry });
+      await node.post("shareUpload", { id: share.id, recipient: to, expiry: share.expiry, ciphertext: base64(ciphertext) });
+      say(msg, `Shared with ${short(to)} (share ${hash.slice(0, 8)}…, recorded at height ${r.height}); only their key opens it, once, until it expires.`, true);
+      renderRecord(node, (await catalogue(node)).orgs);
+    } catch (err) {
+      say(msg, `Not shared: ${(err as Error).message}`, false);
+    }
+  });
+}
