@@ -29,8 +29,9 @@ import (
 )
 
 // portalSite is a real node with its compute workers on and one opt-in
-// dataset at Northside whose worker is the node's: what the patient portal
-// journey runs on.
+// dataset at Northside whose worker is the node's, and which serves
+// Northside's patients their records: what the patient portal journey runs
+// on.
 type portalSite struct {
 	t      *testing.T
 	ctx    context.Context
@@ -46,7 +47,8 @@ const portalDataset = "ns-portal"
 
 func startPortalSite(t *testing.T, ctx context.Context) *portalSite {
 	t.Helper()
-	n, err := apitest.StartWith(node.Options{Workers: true, WorkerMeasurement: demoMeasurement})
+	n, err := apitest.StartWith(node.Options{Workers: true, WorkerMeasurement: demoMeasurement,
+		Records: &node.RecordOptions{Account: "northside-admin"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func startPortalSite(t *testing.T, ctx context.Context) *portalSite {
 		Policy: ledger.Policy{
 			Purposes: []string{"research"}, Requesters: ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
 			Analyses: ledger.Analyses{Builtins: []string{"cohort_count"}}, MinCohort: ledger.MinCohortFloor,
-			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 100,
+			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: 2000,
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 			Attestation: ledger.AttestSoftware, ConsentModel: ledger.ConsentOptIn,
 		}}); err != nil {
@@ -150,7 +152,7 @@ func (s *portalSite) countJob() uint64 {
 	s.t.Helper()
 	rita := s.key("rita-researcher")
 	rec := s.submit(rita, &ledger.SubmitJob{Datasets: []string{portalDataset}, Analysis: "cohort_count", Params: json.RawMessage(`{}`),
-		Purpose: "research", MaxPrice: 1000, ResultKey: rita.EncPub()})
+		Purpose: "research", MaxPrice: 5000, ResultKey: rita.EncPub()})
 	id, err := client.JobID(rec)
 	if err != nil {
 		s.t.Fatal(err)
@@ -320,15 +322,108 @@ func TestPatientPortalJourney(t *testing.T) {
 		}
 	}
 
-	for _, p := range []string{"rewards", "record", "deals"} {
-		if err := run(ctx, goTo("#patient/"+p), chromedp.WaitVisible("#patient-"+p, chromedp.ByID)); err != nil {
-			t.Fatal(pageText(ctx, err))
+	// Rewards: her hospital's tally pays her share of the first job; she
+	// collects it in tens, each voucher claimed with a transaction signed
+	// here.
+	card := `#my-rewards article[data-org="northside"] p`
+	if err := run(ctx, goTo("#patient/rewards"), chromedp.WaitVisible(card, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	balanceText, err := waitText(ctx, card, "You can collect ")
+	if err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	var owed int
+	if _, err := fmt.Sscanf(balanceText, "You can collect %d", &owed); err != nil || owed < 10 {
+		t.Fatalf("her rewards read %q: want a balance of at least 10 (one job of price 2000, 30%% to some 31 patients)", balanceText)
+	}
+	if err := run(ctx, chromedp.Click(`#my-rewards article[data-org="northside"] .row button:last-child`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#rewards-msg", "Collected "); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	acct, err := s.c.Account(ctx0, alice.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(owed / 10 * 10); acct.Balance != want {
+		t.Fatalf("after collecting, her wallet holds %d tokens, want %d (her balance %d in tens)", acct.Balance, want, owed)
+	}
+
+	// Her record: asked for with a request signed here, decrypted here,
+	// then shared with a clinician's account and revoked before it is
+	// opened.
+	rita := s.key("rita-researcher")
+	if err := run(ctx, goTo("#patient/record"), chromedp.WaitVisible("#record-get", chromedp.ByID), chromedp.Click("#record-get", chromedp.ByID)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#record-msg", "decrypted in this browser"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#record-summary", "1 original record"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if err := run(ctx, chromedp.SetValue("#share-to", rita.Address(), chromedp.ByID), chromedp.Click("#share-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#record-msg", "Shared with"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	shares, err := s.c.Shares(ctx0, alice.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shares.Shares) != 1 || shares.Shares[0].Recipient != rita.Address() || shares.Shares[0].State != ledger.ShareActive {
+		t.Fatalf("after the browser's share the ledger holds %+v", shares.Shares)
+	}
+	hash := shares.Shares[0].Hash
+	revokeShare := fmt.Sprintf(`button[data-revoke-share="%s"]`, hash)
+	if err := run(ctx, chromedp.WaitVisible(revokeShare, chromedp.ByQuery), chromedp.Click(revokeShare, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#record-msg", "revoked at height"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if sv, err := s.c.Share(ctx0, hash); err != nil || sv.Status != ledger.ShareRevoked {
+		t.Fatalf("share %s after the browser's revoke: %+v %v", hash, sv, err)
+	}
+
+	// Data deals: rita offers to buy a field; alice accepts in the browser.
+	deal := s.submit(rita, &ledger.PostDeal{Purpose: "research", Datasets: []string{portalDataset}, Fields: []string{"sbp"},
+		PricePerRecord: 50, Budget: 500, MaxRecords: 10, ExpiryBlocks: 10000, BuyerKey: rita.EncPub()})
+	dealID := ""
+	for _, e := range deal.Events {
+		for _, a := range e.Attrs {
+			if e.Type == "post_deal" && a.Key == "deal" {
+				dealID = a.Value
+			}
 		}
 	}
+	accept := fmt.Sprintf(`button[data-accept="%s"]`, dealID)
+	if err := run(ctx, goTo("#patient/deals"), chromedp.WaitVisible(accept, chromedp.ByQuery), chromedp.Click(accept, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, fmt.Errorf("deal %q (events %+v): %w", dealID, deal.Events, err)))
+	}
+	if _, err := waitText(ctx, "#deals-msg", "You accepted deal "+dealID); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	acc, err := s.c.PatientDeals(ctx0, alice.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acc) != 1 || fmt.Sprint(acc[0].Deal) != dealID || acc[0].Dataset != portalDataset {
+		t.Fatalf("after the browser's accept_deal the ledger holds %+v", acc)
+	}
+
 	screenshots(t, ctx, "patient", "patient/consents", "patient/uses", "patient/rewards", "patient/record", "patient/deals")
 
 	// Nothing secret left the browser.
 	secrets := map[string]string{"passphrase": pass}
+	// Her record is identifiable (it is hers): none of it went back out.
+	p := s.people[aliceRow]
+	for name, id := range map[string]string{"FHIR id": p.ID, "MRN": p.MRN, "family name": p.Family, "street": p.Street} {
+		secrets["her record's "+name] = id
+	}
 	for name, b := range map[string][]byte{"patient secret": secret, "wallet ed25519 seed": alice.Sign.Seed(), "wallet x25519 key": alice.Enc.Bytes()} {
 		secrets[name+" (base64)"] = base64.StdEncoding.EncodeToString(b)
 		secrets[name+" (base64url)"] = base64.RawURLEncoding.EncodeToString(b)

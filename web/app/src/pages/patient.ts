@@ -181,6 +181,7 @@ export function wirePatient(node: Node) {
     try {
       const s = await readSecretFile(($("patient-secret-text") as HTMLTextAreaElement).value, ($("patient-secret-pass") as HTMLInputElement).value);
       openSecret(s.name, s.secret);
+      $("whoami").textContent = `${s.name} (patient secret)`;
       ($("patient-secret-text") as HTMLTextAreaElement).value = "";
       ($("patient-secret-pass") as HTMLInputElement).value = "";
       ($("patient-secret-box") as HTMLDetailsElement).open = false;
