@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/keys"
+	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/receipts"
 	"github.com/medchain/medchain/recordshare"
 	"github.com/medchain/medchain/rewards"
@@ -36,8 +37,9 @@ func fixedBytes(label string, n int) []byte {
 // keys.PatientWallet's (keys/testdata/patient-wallets.json), its receipt
 // key and tag are receipts.PatientKey's and TagFor's (and the worker's
 // WorkerKey agrees), it finds its tag in a padded set holding it and not in
-// one without it, and the rewards and record requests it signs are the
-// ones the Go packages sign and verify.
+// one without it, the rewards and record requests it signs are the ones
+// the Go packages sign and verify, and its share hashes are
+// recordshare.Share.Hash's.
 func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 	browser := chromium(t)
 	walletJSON, err := os.ReadFile("../keys/testdata/patient-wallets.json")
@@ -110,7 +112,18 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 		"recipient": "1209bd56dd9ac661c822ed903d29c7b175f4386f", "unit": 10, "id": hex.EncodeToString(fixedBytes("id", 32)), "time": now}
 	record := map[string]any{"seed": hex.EncodeToString(seed), "kind": recordshare.KindRecord, "chain": "medchain-dev",
 		"server": "aa09bd56dd9ac661c822ed903d29c7b175f438bb", "share": "", "now": now, "nonce": hex.EncodeToString(fixedBytes("nonce", 16))}
-	vectors, err := json.Marshal(map[string]any{"wallets": wallets, "receipts": rv, "reward": reward, "record": record})
+	// Shares: one to an account, one behind a link (salt and verifier).
+	shares := []struct {
+		Server string `json:"server"`
+		recordshare.Share
+	}{
+		{"aa09bd56dd9ac661c822ed903d29c7b175f438bb", recordshare.Share{ID: hex.EncodeToString(fixedBytes("share-id", 16)),
+			Recipient: "1209bd56dd9ac661c822ed903d29c7b175f4386f", Expiry: now + 3600, Ciphertext: fixedBytes("ciphertext", 300)}},
+		{"aa09bd56dd9ac661c822ed903d29c7b175f438bb", recordshare.Share{ID: hex.EncodeToString(fixedBytes("link-id", 16)),
+			Recipient: ledger.ShareLink, Expiry: 1 << 40, Ciphertext: fixedBytes("link ciphertext", 5000),
+			Salt: fixedBytes("salt", 16), Verifier: fixedBytes("verifier", 32)}},
+	}
+	vectors, err := json.Marshal(map[string]any{"wallets": wallets, "receipts": rv, "reward": reward, "record": record, "shares": shares})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +143,7 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 		} `json:"receipts"`
 		Reward rewards.Request    `json:"reward"`
 		Record recordshare.Signed `json:"record"`
+		Shares []string           `json:"shares"`
 	}
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("%v in %s", err, text)
@@ -154,6 +168,15 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 		}
 		if !g.InWith || g.InWithout {
 			t.Errorf("receipt %d: the browser found its tag in the set holding it: %v, in the set without it: %v", i, g.InWith, g.InWithout)
+		}
+	}
+
+	if len(got.Shares) != len(shares) {
+		t.Fatalf("browser hashed %d shares, want %d", len(got.Shares), len(shares))
+	}
+	for i, sh := range shares {
+		if want := sh.Hash(sh.Server); got.Shares[i] != want {
+			t.Errorf("share %d (to %s): browser hash %s, recordshare.Share.Hash %s", i, sh.Recipient, got.Shares[i], want)
 		}
 	}
 

@@ -32,6 +32,7 @@ export const cell = (label: string, text: unknown, cls = "") =>
   h("td", { "data-label": label, ...(cls ? { class: cls } : {}) }, text === undefined || text === null ? "" : String(text));
 
 const topics = ["consents", "uses", "rewards", "record", "deals"];
+let lastTopic = "";
 
 function scopeText(c: Consent, datasets: DatasetView[], orgs: Org[]) {
   if (c.scope.kind === "all") return "all your records, everywhere";
@@ -70,6 +71,8 @@ function showWho(orgs: Org[]) {
 
 export async function renderPatient(node: Node, sub = "consents") {
   const topic = topics.includes(sub) ? sub : "consents";
+  if (lastTopic && topic !== lastTopic) say($("patient-msg"), "", true); // a message belongs to the page it was said on
+  lastTopic = topic;
   for (const t of topics) {
     $(`patient-${t}`).hidden = t !== topic;
     document.querySelector(`.subnav a[href="#patient/${t}"]`)?.setAttribute("aria-current", t === topic ? "page" : "false");
