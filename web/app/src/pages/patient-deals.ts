@@ -6,8 +6,8 @@ import { Node, type Acceptance, type DatasetView, type Deal, type Org } from "..
 import type { UnlockedKey } from "../keystore";
 import { send } from "../txflow";
 import { $, fill, failRow, h, say } from "../ui";
-import { catalogue, cell, purposeWords, registered } from "./patient";
-import { haveIdentity, myWallets, walletForDataset } from "./patientwallets";
+import { cell, purposeWords } from "./patient";
+import { catalogue, haveIdentity, myWallets, registered, walletForDataset } from "./patient-wallets";
 
 const answerWords: Record<string, string> = {
   pending: "accepted — waiting for your hospital to send it", delivered: "sent and paid", withdrawn: "withdrawn", declined: "declined by the hospital (no record of yours there)",

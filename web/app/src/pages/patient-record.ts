@@ -12,8 +12,8 @@ import { signRecordRequest } from "../patientreq";
 import { shareHash } from "../sharehash";
 import { send } from "../txflow";
 import { $, fill, failRow, h, say, short } from "../ui";
-import { catalogue, cell, registered } from "./patient";
-import { haveIdentity, myWallets, walletAtOrg } from "./patientwallets";
+import { cell } from "./patient";
+import { catalogue, haveIdentity, myWallets, registered, walletAtOrg } from "./patient-wallets";
 
 /** The decrypted copy, in this page's memory only. */
 let copy: { plain: Uint8Array; org: string; server: string } | null = null;

@@ -9,7 +9,7 @@ import type { UnlockedKey } from "../keystore";
 import { signRewardRequest } from "../patientreq";
 import { send } from "../txflow";
 import { $, h, say } from "../ui";
-import { haveIdentity, myWallets } from "./patientwallets";
+import { haveIdentity, myWallets } from "./patient-wallets";
 
 async function ask(node: Node, k: UnlockedKey, org: string, action: "balance" | "vouchers", unit = 0): Promise<RewardAnswer | null> {
   const chain = (await node.status()).chain_id;

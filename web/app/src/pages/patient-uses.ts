@@ -6,8 +6,8 @@ import { Node, type DatasetView, type Org, type ReceiptView } from "../api";
 import { fromBase64 } from "../canonical";
 import { Scanner } from "../receipts";
 import { $, fill, failRow, say, short } from "../ui";
-import { catalogue, cell, purposeWords } from "./patient";
-import { haveIdentity, walletForDataset } from "./patientwallets";
+import { cell, purposeWords } from "./patient";
+import { catalogue, haveIdentity, walletForDataset } from "./patient-wallets";
 
 const analysisWords: Record<string, string> = {
   cohort_count: "a count of patients",

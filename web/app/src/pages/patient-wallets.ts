@@ -6,7 +6,7 @@
 import type { UnlockedKey } from "../keystore";
 import { signedIn } from "../session";
 import { walletAt } from "../wallets";
-import type { DatasetView } from "../api";
+import type { DatasetView, Node, Org } from "../api";
 
 let secret: { name: string; secret: Uint8Array } | null = null;
 
@@ -38,3 +38,18 @@ export function myWallets(orgs: string[]): { org?: string; key: UnlockedKey }[] 
 }
 
 export const haveIdentity = () => secret !== null || signedIn() !== null;
+
+/** catalogue is what the patient pages name things with: the datasets,
+ * and the institutions that hold them (where a patient has a wallet). */
+export async function catalogue(node: Node) {
+  const [datasets, all] = await Promise.all([node.datasets().catch(() => [] as DatasetView[]), node.orgs().catch(() => [] as Org[])]);
+  const orgs = all.filter((o) => datasets.some((d) => d.org === o.id));
+  return { datasets, orgs };
+}
+
+/** registered keeps the wallets that have an account on the ledger (a
+ * wallet registers itself the first time it signs). */
+export async function registered(node: Node, ws: { org?: string; key: UnlockedKey }[]) {
+  const have = await Promise.all(ws.map((w) => node.account(w.key.address).catch(() => null)));
+  return ws.filter((_, i) => have[i] !== null);
+}

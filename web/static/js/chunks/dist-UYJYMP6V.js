@@ -1,1 +1,0 @@
-import{a,b,c,d,e,f,g,h,i}from"./chunk-QM45NPQP.js";import"./chunk-Q74WWOZV.js";import"./chunk-N2YLROP7.js";import"./chunk-VC46IEJQ.js";export{i as Decrypter,h as Encrypter,a as Stanza,f as armor,d as generateHybridIdentity,b as generateIdentity,c as generateX25519Identity,e as identityToRecipient,g as webauthn};
