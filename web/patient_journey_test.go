@@ -112,8 +112,8 @@ func (s *portalSite) submit(k *keys.Key, m ledger.Msg) *ledger.TxRecord {
 
 // enrol registers wallet k as a patient, links it to person p's row (the
 // institution's link table, shared with its worker) and has it permit
-// research at Northside.
-func (s *portalSite) enrol(k *keys.Key, p synth.Person) {
+// research (and any other purposes given) at Northside.
+func (s *portalSite) enrol(k *keys.Key, p synth.Person, more ...string) {
 	s.submit(k, &ledger.RegisterAccount{PubKey: k.PubKey(), EncKey: k.EncPub(), Kind: ledger.KindPatient})
 	nodeID, err := vault.NodeIdentity(s.key("northside-admin").Enc)
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *portalSite) enrol(k *keys.Key, p synth.Person) {
 		s.t.Fatal(err)
 	}
 	s.submit(k, &ledger.GiveConsent{Scope: ledger.Scope{Kind: ledger.ScopeInstitution, ID: "northside"}, Provision: ledger.Permit,
-		Purposes: []string{"research"}})
+		Purposes: append([]string{"research"}, more...)})
 }
 
 // enrolMany enrols fresh wallets for people[from:to], in parallel.
@@ -201,9 +201,9 @@ func (s *portalSite) receiptSet(id uint64) *struct {
 // against a real node whose own compute worker runs the jobs. Alice keeps
 // one patient secret (encrypted under a passphrase, as `medchain patient
 // keys init` writes it); her wallet at Northside is linked to her row and
-// permits research. A count job uses her records. In the browser she opens
-// her secret — the page derives the same Northside wallet as the Go code —
-// and revokes her consent there. Fifteen more patients join, and the same
+// permits research and public health. A count job uses her records. In the
+// browser she opens her secret — the page derives the same Northside wallet
+// as the Go code — narrows her consent to research, and revokes it. Fifteen more patients join, and the same
 // count runs again: released, with its receipts, and without her. On her
 // "uses of my data" page, which scans every receipt set in the browser,
 // the first job is listed and the second is not — and the Go receipts
@@ -238,7 +238,7 @@ func TestPatientPortalJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	const aliceRow = 40
-	s.enrol(alice, s.people[aliceRow])
+	s.enrol(alice, s.people[aliceRow], "public_health")
 	s.enrolMany(0, 30)
 	used := s.countJob()
 
@@ -258,7 +258,21 @@ func TestPatientPortalJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// She revokes her consent at Northside, signed with that wallet.
+	// She narrows her consent to research only, then revokes it, each
+	// signed with that wallet.
+	if err := run(ctx, chromedp.WaitVisible(`#my-consents details summary`, chromedp.ByQuery),
+		chromedp.Click(`#my-consents details summary`, chromedp.ByQuery),
+		chromedp.Click(`#my-consents details input[value="public_health"]`, chromedp.ByQuery),
+		chromedp.Click(`#my-consents details form button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#patient-msg", "Consent 0 narrowed at height"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if consents, err := s.c.Consents(ctx0, alice.Address(), alice); err != nil || len(consents) != 1 ||
+		strings.Join(consents[0].Purposes, ",") != "research" || consents[0].Revoked != 0 {
+		t.Fatalf("after the browser's narrow_consent the ledger holds %+v (%v), want consent 0 for research only", consents, err)
+	}
 	revoke := fmt.Sprintf(`button[data-revoke="0"][data-wallet="%s"]`, alice.Address())
 	if err := run(ctx, chromedp.WaitVisible(revoke, chromedp.ByQuery), chromedp.Click(revoke, chromedp.ByQuery)); err != nil {
 		t.Fatal(pageText(ctx, err))
