@@ -22,6 +22,8 @@ import (
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/node"
 	"github.com/medchain/medchain/receipts"
+	"github.com/medchain/medchain/recordclient"
+	"github.com/medchain/medchain/recordshare"
 	"github.com/medchain/medchain/seed"
 	"github.com/medchain/medchain/synth"
 	"github.com/medchain/medchain/vault"
@@ -403,6 +405,39 @@ func TestPatientPortalJourney(t *testing.T) {
 		t.Fatalf("share %s after the browser's revoke: %+v %v", hash, sv, err)
 	}
 
+	// A link share with a passcode: the clinician opens it with the link
+	// and the passcode (a wrong passcode is refused), and gets her record.
+	const passcode = "heron-blue-7"
+	if err := run(ctx, pick("#share-how", "link"), chromedp.WaitVisible("#share-passcode", chromedp.ByID),
+		chromedp.SetValue("#share-passcode", passcode, chromedp.ByID), chromedp.Click("#share-form button", chromedp.ByQuery)); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	if _, err := waitText(ctx, "#record-msg", "Link share"); err != nil {
+		t.Fatal(pageText(ctx, err))
+	}
+	var link string
+	if err := run(ctx, chromedp.Value("#share-link", &link, chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := recordshare.ParseLink(link)
+	if err != nil {
+		t.Fatalf("the page's link %q: %v", link, err)
+	}
+	if _, err := recordclient.OpenLink(ctx0, link, "heron-blue-8"); err == nil {
+		t.Fatal("the link share opened with a wrong passcode")
+	}
+	opened, err := recordclient.OpenLink(ctx0, link, passcode)
+	if err != nil {
+		t.Fatalf("the clinician opening the browser's link share: %v", err)
+	}
+	if len(opened.Copy.Originals) != 1 || opened.Copy.Originals[0].Dataset != portalDataset ||
+		!strings.Contains(string(opened.Copy.Originals[0].Data), s.people[aliceRow].ID) {
+		t.Fatalf("the clinician opened %+v, want alice's one original record", opened.Copy)
+	}
+	if sv, err := s.c.Share(ctx0, parsed.Share); err != nil || sv.Status != ledger.ShareOpened {
+		t.Fatalf("the link share after opening: %+v %v, want opened on the ledger", sv, err)
+	}
+
 	// Data deals: rita offers to buy a field; alice accepts in the browser.
 	deal := s.submit(rita, &ledger.PostDeal{Purpose: "research", Datasets: []string{portalDataset}, Fields: []string{"sbp"},
 		PricePerRecord: 50, Budget: 500, MaxRecords: 10, ExpiryBlocks: 10000, BuyerKey: rita.EncPub()})
@@ -432,7 +467,7 @@ func TestPatientPortalJourney(t *testing.T) {
 	screenshots(t, ctx, "patient", "patient/consents", "patient/uses", "patient/rewards", "patient/record", "patient/deals")
 
 	// Nothing secret left the browser.
-	secrets := map[string]string{"passphrase": pass}
+	secrets := map[string]string{"passphrase": pass, "link passcode": passcode, "link's one-time key": parsed.Key}
 	// Her record is identifiable (it is hers): none of it went back out.
 	p := s.people[aliceRow]
 	for name, id := range map[string]string{"FHIR id": p.ID, "MRN": p.MRN, "family name": p.Family, "street": p.Street} {

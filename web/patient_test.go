@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/medchain/medchain/keys"
 	"github.com/medchain/medchain/ledger"
 	"github.com/medchain/medchain/receipts"
@@ -39,7 +41,8 @@ func fixedBytes(label string, n int) []byte {
 // WorkerKey agrees), it finds its tag in a padded set holding it and not in
 // one without it, the rewards and record requests it signs are the ones
 // the Go packages sign and verify, and its share hashes are
-// recordshare.Share.Hash's.
+// recordshare.Share.Hash's, its passcode verifier is the one the node checks
+// and its link is one recordshare.ParseLink reads.
 func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 	browser := chromium(t)
 	walletJSON, err := os.ReadFile("../keys/testdata/patient-wallets.json")
@@ -123,7 +126,15 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 			Recipient: ledger.ShareLink, Expiry: 1 << 40, Ciphertext: fixedBytes("link ciphertext", 5000),
 			Salt: fixedBytes("salt", 16), Verifier: fixedBytes("verifier", 32)}},
 	}
-	vectors, err := json.Marshal(map[string]any{"wallets": wallets, "receipts": rv, "reward": reward, "record": record, "shares": shares})
+	passcode := map[string]any{"passcode": "heron-blue-7", "salt": fixedBytes("passcode salt", 16)}
+	oneTime, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := recordshare.Link{URL: "http://127.0.0.1:8080", Share: hex.EncodeToString(fixedBytes("share", 32)),
+		ID: hex.EncodeToString(fixedBytes("link-id", 16)), Key: oneTime.String(), Exp: now + 86400, Flag: "P"}
+	vectors, err := json.Marshal(map[string]any{"wallets": wallets, "receipts": rv, "reward": reward, "record": record, "shares": shares,
+		"passcode": passcode, "link": link})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +152,11 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 			InWith    bool   `json:"in_with"`
 			InWithout bool   `json:"in_without"`
 		} `json:"receipts"`
-		Reward rewards.Request    `json:"reward"`
-		Record recordshare.Signed `json:"record"`
-		Shares []string           `json:"shares"`
+		Reward   rewards.Request    `json:"reward"`
+		Record   recordshare.Signed `json:"record"`
+		Shares   []string           `json:"shares"`
+		Verifier []byte             `json:"verifier"`
+		Link     string             `json:"link"`
 	}
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("%v in %s", err, text)
@@ -178,6 +191,17 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 		if want := sh.Hash(sh.Server); got.Shares[i] != want {
 			t.Errorf("share %d (to %s): browser hash %s, recordshare.Share.Hash %s", i, sh.Recipient, got.Shares[i], want)
 		}
+	}
+
+	// A link share's passcode check is the one the node applies, and the
+	// link is one the clinician's client reads.
+	sh := recordshare.Share{Salt: fixedBytes("passcode salt", 16), Verifier: got.Verifier}
+	if !sh.PasscodeMatches("heron-blue-7") || sh.PasscodeMatches("heron-blue-8") {
+		t.Errorf("the browser's passcode verifier %x: the right passcode matches %v, a wrong one %v", got.Verifier,
+			sh.PasscodeMatches("heron-blue-7"), sh.PasscodeMatches("heron-blue-8"))
+	}
+	if l, err := recordshare.ParseLink(got.Link); err != nil || *l != link {
+		t.Errorf("the browser's link %q reads as %+v (%v), want %+v", got.Link, l, err, link)
 	}
 
 	// The rewards request: the Go package verifies it and signs the same.

@@ -10,3 +10,4 @@ export { walletAt } from "./wallets";
 export { patientKey, tagFor, contains } from "./receipts";
 export { signRewardRequest, signRecordRequest } from "./patientreq";
 export { shareHash } from "./sharehash";
+export { passcodeVerifier, linkText } from "./sharehash";

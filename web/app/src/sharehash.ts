@@ -30,3 +30,23 @@ export function shareHash(server: string, s: ShareParts): string {
   field(s.verifier ?? new Uint8Array());
   return hex(h.digest());
 }
+
+/** passcodeVerifier is recordshare's verifier: argon2id(passcode, salt),
+ * 2 passes over 19 MiB, one lane, 32 bytes — what the serving node keeps
+ * to check a link's passcode. */
+export async function passcodeVerifier(passcode: string, salt: Uint8Array): Promise<Uint8Array> {
+  const { argon2idAsync } = await import("@noble/hashes/argon2.js");
+  return argon2idAsync(utf8.encode(passcode), salt, { t: 2, m: 19 * 1024, p: 1, dkLen: 32 });
+}
+
+/** A share link (recordshare.Link): where the share is, its hash, its
+ * secret id, the one-time age key and the expiry. */
+export interface ShareLink { url: string; share: string; id: string; key: string; exp: number; flag: "P" }
+
+/** linkText is Link.String: the prefix and base64url of the link's JSON. */
+export function linkText(l: ShareLink): string {
+  const json = JSON.stringify({ url: l.url, share: l.share, id: l.id, key: l.key, exp: l.exp, flag: l.flag });
+  let bin = "";
+  for (const b of utf8.encode(json)) bin += String.fromCharCode(b);
+  return "medchain-share:/" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

@@ -1,15 +1,18 @@
 // My record and its shares. The institution's node answers a record
 // request signed here with the patient's originals encrypted to the
 // wallet's key (age, X25519); the page decrypts them in memory and offers
-// them as files saved locally. A share encrypts that copy here to a
-// clinician's registered key, commits to it on the ledger (share_record,
-// signed here) and uploads only the ciphertext. The decrypted record is
+// them as files saved locally. A share encrypts that copy here — to a
+// clinician's registered key, or to a one-time key that goes only into a
+// link, with a passcode whose argon2id check the node keeps — commits to it
+// on the ledger (share_record, signed here) and uploads only the
+// ciphertext. The decrypted record, the one-time key and the passcode are
 // never sent anywhere.
+import { x25519 } from "@noble/curves/ed25519.js";
 import { Node, type Org, type RecordCopy, type ShareView } from "../api";
 import { base64, fromBase64, hex } from "../canonical";
 import type { UnlockedKey } from "../keystore";
 import { signRecordRequest } from "../patientreq";
-import { shareHash } from "../sharehash";
+import { linkText, passcodeVerifier, shareHash } from "../sharehash";
 import { send } from "../txflow";
 import { $, fill, failRow, h, say, short } from "../ui";
 import { cell } from "./patient";
@@ -26,6 +29,7 @@ async function age() {
       d.addIdentity(bech32.encode("age-secret-key-", bech32.toWords(xpriv), false).toUpperCase());
       return d.decrypt(ct);
     },
+    identity: (xpriv: Uint8Array) => bech32.encode("age-secret-key-", bech32.toWords(xpriv), false).toUpperCase(),
     encrypt: async (plain: Uint8Array, xpub: Uint8Array) => {
       const e = new Encrypter();
       e.addRecipient(bech32.encode("age", bech32.toWords(xpub), false));
@@ -104,20 +108,49 @@ export function wireRecord(node: Node) {
       say(msg, `No record: ${(e as Error).message}`, false);
     }
   });
+  const how = $("share-how") as HTMLSelectElement;
+  how.addEventListener("change", () => {
+    ($("share-to").parentElement as HTMLElement).hidden = how.value !== "account";
+    ($("share-passcode").parentElement as HTMLElement).hidden = how.value !== "link";
+  });
   $("share-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!copy) return say(msg, "Get a copy of your record first: the share is made from it, here.", false);
-    const to = ($("share-to") as HTMLInputElement).value.trim();
     const hours = Number(($("share-hours") as HTMLInputElement).value);
+    const expiry = Math.floor(Date.now() / 1000) + hours * 3600;
+    const linkBox = $("share-link") as HTMLTextAreaElement;
+    linkBox.value = "";
+    (linkBox.parentElement as HTMLElement).hidden = true;
     try {
-      const acct = await node.get<{ enc_key: string; kind: string }>("account", { address: to });
+      const a = await age();
       const k = walletAtOrg(copy.org)!;
-      const ciphertext = await (await age()).encrypt(copy.plain, fromBase64(acct.enc_key));
-      const share = { id: hex(crypto.getRandomValues(new Uint8Array(16))), recipient: to, expiry: Math.floor(Date.now() / 1000) + hours * 3600, ciphertext };
+      const id = hex(crypto.getRandomValues(new Uint8Array(16)));
+      let share: { id: string; recipient: string; expiry: number; ciphertext: Uint8Array; salt?: Uint8Array; verifier?: Uint8Array };
+      let oneTime = "";
+      if (how.value === "link") {
+        const passcode = ($("share-passcode") as HTMLInputElement).value;
+        if (passcode.length < 6) return say(msg, "The passcode needs at least 6 characters.", false);
+        say(msg, "Encrypting to a one-time key and deriving the passcode check (a few seconds)…", true);
+        const xpriv = x25519.utils.randomSecretKey();
+        oneTime = a.identity(xpriv);
+        const salt = crypto.getRandomValues(new Uint8Array(16));
+        share = { id, recipient: "link", expiry, ciphertext: await a.encrypt(copy.plain, x25519.getPublicKey(xpriv)), salt, verifier: await passcodeVerifier(passcode, salt) };
+        ($("share-passcode") as HTMLInputElement).value = "";
+      } else {
+        const to = ($("share-to") as HTMLInputElement).value.trim();
+        if (!/^[0-9a-f]{40}$/.test(to)) return say(msg, "The clinician's account address is 40 hex digits.", false);
+        const acct = await node.get<{ enc_key: string; kind: string }>("account", { address: to });
+        share = { id, recipient: to, expiry, ciphertext: await a.encrypt(copy.plain, fromBase64(acct.enc_key)) };
+      }
       const hash = shareHash(copy.server, share);
-      const r = await send(node, k, "share_record", { hash, recipient: to, server: copy.server, expiry: share.expiry });
-      await node.post("shareUpload", { id: share.id, recipient: to, expiry: share.expiry, ciphertext: base64(ciphertext) });
-      say(msg, `Shared with ${short(to)} (share ${hash.slice(0, 8)}…, recorded at height ${r.height}); only their key opens it, once, until it expires.`, true);
+      const r = await send(node, k, "share_record", { hash, recipient: share.recipient, server: copy.server, expiry });
+      await node.post("shareUpload", { id, recipient: share.recipient, expiry, ciphertext: base64(share.ciphertext),
+        ...(share.salt ? { salt: base64(share.salt), verifier: base64(share.verifier!) } : {}) });
+      if (oneTime) {
+        linkBox.value = linkText({ url: location.origin, share: hash, id, key: oneTime, exp: expiry, flag: "P" });
+        (linkBox.parentElement as HTMLElement).hidden = false;
+        say(msg, `Link share ${hash.slice(0, 8)}… recorded at height ${r.height}. Give the link and the passcode by different ways; it opens once, until it expires.`, true);
+      } else say(msg, `Shared with ${short(share.recipient)} (share ${hash.slice(0, 8)}…, recorded at height ${r.height}); only their key opens it, once, until it expires.`, true);
       renderRecord(node, (await catalogue(node)).orgs);
     } catch (err) {
       say(msg, `Not shared: ${(err as Error).message}`, false);

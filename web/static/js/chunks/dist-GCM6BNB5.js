@@ -1,1 +1,0 @@
-import{a,b,c,d,e,f,g,h,i}from"./chunk-DT777VHG.js";import"./chunk-Q74WWOZV.js";import"./chunk-7GXAA3UN.js";import"./chunk-MB72B23W.js";import"./chunk-M3RVM55D.js";import"./chunk-VC46IEJQ.js";export{i as Decrypter,h as Encrypter,a as Stanza,f as armor,d as generateHybridIdentity,b as generateIdentity,c as generateX25519Identity,e as identityToRecipient,g as webauthn};
