@@ -57,7 +57,6 @@ export async function renderPatient(node: Node, sub = "consents") {
 
 async function renderConsents(node: Node, datasets: DatasetView[], orgs: Org[]) {
   const tb = $("my-consents");
-  const msg = $("patient-msg");
   const sel = $("consent-dataset") as HTMLSelectElement;
   const keep = sel.value;
   sel.replaceChildren(...datasets.map((d) => h("option", { value: d.id }, `${d.latest?.title ?? d.id} — ${orgs.find((o) => o.id === d.org)?.name ?? d.org}`)));
@@ -84,7 +83,6 @@ async function renderConsents(node: Node, datasets: DatasetView[], orgs: Org[]) 
   } catch (e) {
     failRow(tb, 6, e);
   }
-  void msg;
 }
 
 /** narrowForm keeps only some of a consent's purposes (narrow_consent:

@@ -3,6 +3,8 @@
 // does with --from. A patient who opens their patient secret uses a
 // separate wallet at each institution, derived here (wallets.ts); the
 // secret is held in this module's memory only and forgotten on reload.
+// Also here: the institutions a patient can have a wallet at (those that
+// hold a dataset), and which of the wallets are registered on the ledger.
 import type { UnlockedKey } from "../keystore";
 import { signedIn } from "../session";
 import { walletAt } from "../wallets";
