@@ -252,7 +252,9 @@ func TestPatientPortalJourney(t *testing.T) {
 		chromedp.Click("#patient-secret-form button", chromedp.ByQuery)); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
-	if _, err := waitText(ctx, "#patient-msg", `Your secret "alice" is open`); err != nil {
+	// scrypt at the keystore's work factor takes seconds, more on a loaded
+	// machine.
+	if err := waitFor(ctx, 2*time.Minute, `document.getElementById("patient-msg").textContent.includes('Your secret "alice" is open')`); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
 	// The browser derived the wallet the Go code did.

@@ -149,6 +149,7 @@ export function wirePatient(node: Node) {
     e.preventDefault();
     const msg = $("patient-msg");
     try {
+      say(msg, "Opening your secret (scrypt: a few seconds)…", true);
       const s = await readSecretFile(($("patient-secret-text") as HTMLTextAreaElement).value, ($("patient-secret-pass") as HTMLInputElement).value);
       openSecret(s.name, s.secret);
       $("whoami").textContent = `${s.name} (patient secret)`;
