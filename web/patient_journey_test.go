@@ -245,7 +245,8 @@ func TestPatientPortalJourney(t *testing.T) {
 	used := s.countJob()
 
 	ctx, requests := browserCtxFor(t, chrome, 5*time.Minute)
-	if err := run(ctx, chromedp.Navigate(s.n.URL+"/#patient"), chromedp.WaitVisible("#patient-secret-box summary", chromedp.ByQuery),
+	if err := run(ctx, chromedp.Navigate(s.n.URL+"/#patient"), chromedp.WaitReady("#patient:not([inert])", chromedp.ByQuery),
+		chromedp.WaitVisible("#patient-secret-box summary", chromedp.ByQuery),
 		chromedp.Click("#patient-secret-box summary", chromedp.ByQuery),
 		chromedp.SetValue("#patient-secret-text", string(secretFile), chromedp.ByID),
 		chromedp.SetValue("#patient-secret-pass", pass, chromedp.ByID),

@@ -164,4 +164,7 @@ export function wirePatient(node: Node) {
   });
   wireUses(node);
   wireRecord(node);
+  // The portal is loaded on first use: until its forms have their handlers
+  // the page is inert, so nothing is submitted the browser's own way.
+  $("patient").removeAttribute("inert");
 }
