@@ -33,10 +33,13 @@ async function allReceipts(node: Node): Promise<ReceiptView[]> {
   return out;
 }
 
+let scans = 0; // a scan started later wins: an earlier one that ends after it shows nothing
+
 export async function renderUses(node: Node, datasets: DatasetView[], orgs: Org[]) {
   const tb = $("my-uses");
   const msg = $("uses-msg");
   if (!haveIdentity()) return fill(tb, [], 6, "sign in to check the uses of your data");
+  const scan = ++scans;
   say(msg, "Checking every job's receipts in this browser…", true);
   try {
     const [status, sets] = await Promise.all([node.status(), allReceipts(node)]);
@@ -52,6 +55,7 @@ export async function renderUses(node: Node, datasets: DatasetView[], orgs: Org[
         return false; // a worker key nobody can agree with holds no receipt of anyone's
       }
     });
+    if (scan !== scans) return;
     const requesters = new Map<string, string>();
     for (const s of mine) {
       const a = s.requester ?? "";
@@ -59,6 +63,7 @@ export async function renderUses(node: Node, datasets: DatasetView[], orgs: Org[
       const acct = await node.account(a).catch(() => null);
       requesters.set(a, acct?.org ? `${orgs.find((o) => o.id === acct.org)?.name ?? acct.org} (${acct.kind})` : `${acct?.kind ?? "account"} ${short(a)}`);
     }
+    if (scan !== scans) return;
     fill(tb, mine.map((s) => {
       const d = datasets.find((x) => x.id === s.dataset);
       const row = [cell("job", s.job), cell("who asked", requesters.get(s.requester ?? "")), cell("why", purposeWords[s.purpose ?? ""] ?? s.purpose),
@@ -70,6 +75,7 @@ export async function renderUses(node: Node, datasets: DatasetView[], orgs: Org[
     }), 6, "No job has used your records.");
     say(msg, `Checked ${sets.length} receipt set${sets.length === 1 ? "" : "s"} of released results: ${mine.length} used your records.`, true);
   } catch (e) {
+    if (scan !== scans) return;
     failRow(tb, 6, e);
     say(msg, "", true);
   }
