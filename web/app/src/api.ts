@@ -38,6 +38,14 @@ export const routes = {
   model: "GET /v1/models/{id}",
   predictions: "GET /v1/models/{id}/predictions",
   verifyPrediction: "POST /v1/models/{id}/verify",
+  receipts: "GET /v1/receipts",
+  rewards: "POST /v1/rewards",
+  deals: "GET /v1/deals",
+  patientDeals: "GET /v1/patients/{address}/deals",
+  recordServer: "GET /v1/records/server",
+  recordRequest: "POST /v1/records/request",
+  shares: "GET /v1/patients/{address}/shares",
+  shareUpload: "POST /v1/shares",
 } as const;
 export type Route = keyof typeof routes;
 
@@ -177,6 +185,39 @@ export interface Prediction { model: string; seq: number; mode: string; x_hash: 
 export interface VerifyRequest { x: number[]; bucket: number; request: string; proof: string }
 /** @schema VerifyResult */
 export interface VerifyResult { model: string; commitment: string; height: number; valid: boolean; bucket: number; label?: string; proof_hash: string; reason?: string }
+/** @schema ReceiptView */
+export interface ReceiptView {
+  job?: number; dataset?: string; requester?: string; purpose?: string; analysis?: string; admitted_height?: number; admitted_time?: number;
+  released_height?: number; worker?: string; worker_enc_key?: string; size?: number; parts?: number; posted?: number; complete_height?: number; tags?: string;
+}
+/** @schema ReceiptList */
+export interface ReceiptList { receipts?: ReceiptView[]; next?: number; more?: boolean }
+/** @schema Voucher */
+export interface Voucher { org?: string; amount?: number; recipient?: string; nullifier?: string; issuer?: string; signature?: string }
+/** @schema RewardAnswer */
+export interface RewardAnswer { org?: string; wallet?: string; balance?: number; uses?: { job?: number; dataset?: string; per_row?: number; settled?: boolean }[]; vouchers?: Voucher[] }
+/** @schema Deal */
+export interface Deal {
+  id: number; buyer: string; purpose: string; datasets?: string[]; org?: string; fields: string[]; price_per_record: number; budget: number;
+  max_records: number; buyer_key: string; escrow: number; pending: number; delivered: number; paid_patients: number; paid_institutions: number;
+  paid_workers: number; refunded: number; status: string; posted_height: number; expires_height: number; closed_height?: number;
+}
+/** @schema Acceptance */
+export interface Acceptance {
+  deal: number; patient: string; dataset: string; version: number; org: string; payee: string; reward_split: RewardSplit;
+  attestation: string; status: string; accepted_height: number; changed_height: number; delivery?: Record<string, unknown>;
+}
+/** @schema RecordServerInfo */
+export interface RecordServerInfo { server: string; org: string }
+/** @schema RecordCopy */
+export interface RecordCopy { server: string; share?: string; ciphertext: string }
+/** @schema ShareView */
+export interface ShareView {
+  hash: string; owner: string; recipient: string; server: string; expiry: number; status: string;
+  created_height: number; created_time: number; closed_height?: number; closed_time?: number; state: string;
+}
+/** @schema ShareUpload */
+export interface ShareUpload { id: string; recipient: string; expiry: number; ciphertext: string; salt?: string; verifier?: string }
 
 /** A node at base ("" = the page's own origin). */
 export class Node {
@@ -279,6 +320,18 @@ export class Node {
   async verifyPrediction(id: string, req: VerifyRequest): Promise<VerifyResult> {
     const r = await fetch(this.url("verifyPrediction", { id }), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) });
     return this.answer<VerifyResult>(r, routes.verifyPrediction);
+  }
+
+  /** receipts reads one page of complete receipt sets from job `from` on. */
+  receipts(from = 0) { return this.get<ReceiptList>("receipts", {}, { from, limit: 200 }); }
+  deals(status = "open") { return this.get<{ deals: Deal[] }>("deals", {}, { status }).then((r) => r.deals ?? []); }
+  patientDeals(addr: string) { return this.get<{ acceptances: Acceptance[] }>("patientDeals", { address: addr }).then((r) => r.acceptances ?? []); }
+  recordServer() { return this.get<RecordServerInfo>("recordServer"); }
+  shares(addr: string) { return this.get<{ shares: ShareView[] }>("shares", { address: addr }).then((r) => r.shares ?? []); }
+  /** post sends a JSON body to a POST route and reads the answer. */
+  async post<T>(route: Route, body: unknown): Promise<T> {
+    const r = await fetch(this.url(route), { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+    return this.answer<T>(r, routes[route]);
   }
 
   /** validate checks a job's params against its datasets' schemas (nothing is signed or charged). */

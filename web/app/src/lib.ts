@@ -8,3 +8,8 @@ export { timeline } from "./timeline";
 export { verifyMembership, decodeCBOR, jobKey } from "./stateproof";
 export { verifySignedHeader, headerHash, validatorSetHash, voteSignBytes } from "./lightclient";
 export { verifyConsistency, rootFromInclusion } from "./audit";
+export { walletAt } from "./wallets";
+export { patientKey, tagFor, contains } from "./receipts";
+export { signRewardRequest, signRecordRequest } from "./patientreq";
+export { shareHash } from "./sharehash";
+export { passcodeVerifier, linkText } from "./sharehash";

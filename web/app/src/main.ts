@@ -2,12 +2,11 @@
 // hash (#network, #signin, #patient, #console, #explorer, #studio, #job/ID,
 // #models, #models/ID).
 // Everything read comes from the node's public /v1 API; everything signed is
-// signed here. The studio and job pages (plots, age decryption) load on
-// first use, so the first page stays small.
+// signed here. The studio, job and patient pages (plots, age decryption,
+// receipts) load on first use, so the first page stays small.
 import "uplot/dist/uPlot.min.css";
 import { Node } from "./api";
 import { refreshOverview, loadStatus } from "./pages/overview";
-import { renderPatient, wirePatient } from "./pages/patient";
 import { renderSignIn, wireSignIn } from "./pages/signin";
 import { wireExplorer } from "./pages/explorer";
 import { renderConsole, wireConsole } from "./pages/console";
@@ -21,7 +20,9 @@ const studio = () => import("./pages/studio");
 const job = () => import("./pages/job");
 const models = () => import("./pages/models");
 let modelsWired = false;
+const patient = () => import("./pages/patient-portal");
 let studioWired = false;
+let patientWired = false;
 let jobLoaded = false; // the job page stops polling when left
 
 async function renderStudioPage() {
@@ -33,6 +34,15 @@ async function renderStudioPage() {
   await s.renderStudio(node);
 }
 
+async function renderPatientPage(topic?: string) {
+  const p = await patient();
+  if (!patientWired) {
+    patientWired = true;
+    p.wirePatient(node);
+  }
+  await p.renderPatient(node, topic);
+}
+
 function show() {
   const [want, arg] = (location.hash.slice(1) || "network").split("/");
   const page = pages.includes(want) ? want : "network";
@@ -42,7 +52,7 @@ function show() {
   }
   if (page === "network") refreshOverview(node);
   if (page === "signin") renderSignIn();
-  if (page === "patient") renderPatient(node);
+  if (page === "patient") renderPatientPage(arg);
   if (page === "console") renderConsole(node);
   if (page === "studio") renderStudioPage();
   if (page === "models") models().then((m) => {
@@ -60,13 +70,12 @@ function show() {
 
 onKeyChange((k) => {
   $("whoami").textContent = k ? `${k.name}${k.dev ? " (DEV ONLY)" : ""}` : "not signed in";
-  if (location.hash === "#patient") renderPatient(node);
+  if (location.hash.startsWith("#patient")) renderPatientPage(location.hash.split("/")[1]);
   if (location.hash === "#console") renderConsole(node);
   if (location.hash === "#studio") renderStudioPage();
 });
 
 wireSignIn();
-wirePatient(node);
 wireExplorer(node);
 wireConsole(node);
 window.addEventListener("hashchange", show);

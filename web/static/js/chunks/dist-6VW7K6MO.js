@@ -1,1 +1,0 @@
-import{b as a,c as b,d as c,e as d,f as e,g as f,h as g,i as h,j as i}from"./chunk-QLJNMTH7.js";import"./chunk-7LKS3I5U.js";import"./chunk-ZWODTASL.js";export{i as Decrypter,h as Encrypter,a as Stanza,f as armor,d as generateHybridIdentity,b as generateIdentity,c as generateX25519Identity,e as identityToRecipient,g as webauthn};
