@@ -343,8 +343,8 @@ func TestPatientPortalJourney(t *testing.T) {
 	}
 
 	// Rewards: her hospital's tally pays her share of the first job; she
-	// collects it in tens, each voucher claimed with a transaction signed
-	// here.
+	// collects all of it, one power-of-two note per voucher, each claimed
+	// with a transaction signed here.
 	card := `#my-rewards article[data-org="northside"] p`
 	if err := run(ctx, goTo("#patient/rewards"), chromedp.WaitVisible(card, chromedp.ByQuery)); err != nil {
 		t.Fatal(pageText(ctx, err))
@@ -367,8 +367,8 @@ func TestPatientPortalJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := uint64(owed / 10 * 10); acct.Balance != want {
-		t.Fatalf("after collecting, her wallet holds %d tokens, want %d (her balance %d in tens)", acct.Balance, want, owed)
+	if want := uint64(owed); acct.Balance != want {
+		t.Fatalf("after collecting, her wallet holds %d tokens, want all of her balance, %d", acct.Balance, want)
 	}
 
 	// Her record: asked for with a request signed here, decrypted here,

@@ -112,7 +112,7 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 	seed := fixedBytes("patient-signing", 32)
 	now := time.Now().Unix()
 	reward := map[string]any{"seed": hex.EncodeToString(seed), "chain_id": "medchain-dev", "org": "st-mary", "action": "vouchers",
-		"recipient": "1209bd56dd9ac661c822ed903d29c7b175f4386f", "unit": 10, "id": hex.EncodeToString(fixedBytes("id", 32)), "time": now}
+		"recipient": "1209bd56dd9ac661c822ed903d29c7b175f4386f", "unit": 8, "notes": 3, "id": hex.EncodeToString(fixedBytes("id", 32)), "time": now}
 	record := map[string]any{"seed": hex.EncodeToString(seed), "kind": recordshare.KindRecord, "chain": "medchain-dev",
 		"server": "aa09bd56dd9ac661c822ed903d29c7b175f438bb", "share": "", "now": now, "nonce": hex.EncodeToString(fixedBytes("nonce", 16))}
 	// Shares: one to an account, one behind a link (salt and verifier).
@@ -211,7 +211,7 @@ func TestBrowserPatientCryptoLikeGo(t *testing.T) {
 	}
 	want := got.Reward
 	want.Sign(priv)
-	if !bytes.Equal(want.Signature, got.Reward.Signature) || want.Unit != 10 || want.Recipient == "" {
+	if !bytes.Equal(want.Signature, got.Reward.Signature) || want.Unit != 8 || want.Notes != 3 || want.Recipient == "" {
 		t.Errorf("rewards request: browser signed %s, Go %s", base64.StdEncoding.EncodeToString(got.Reward.Signature), base64.StdEncoding.EncodeToString(want.Signature))
 	}
 	// The record request: recordshare verifies it as a node would.

@@ -195,7 +195,7 @@ export interface ReceiptList { receipts?: ReceiptView[]; next?: number; more?: b
 /** @schema Voucher */
 export interface Voucher { org?: string; amount?: number; recipient?: string; nullifier?: string; issuer?: string; signature?: string }
 /** @schema RewardAnswer */
-export interface RewardAnswer { org?: string; wallet?: string; balance?: number; uses?: { job?: number; dataset?: string; per_row?: number; settled?: boolean }[]; vouchers?: Voucher[] }
+export interface RewardAnswer { org?: string; wallet?: string; balance?: number; uses?: { job?: number; dataset?: string; settled?: boolean }[]; vouchers?: Voucher[]; outstanding?: Voucher[] }
 /** @schema Deal */
 export interface Deal {
   id: number; buyer: string; purpose: string; datasets?: string[]; org?: string; fields: string[]; price_per_record: number; budget: number;

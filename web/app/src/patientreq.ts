@@ -9,30 +9,32 @@ import { address } from "./tx";
 const utf8 = new TextEncoder();
 
 export interface RewardRequest {
-  chain_id: string; org: string; action: "balance" | "vouchers"; recipient?: string; unit?: number;
+  chain_id: string; org: string; action: "balance" | "vouchers"; recipient?: string; unit?: number; notes?: number;
   id: string; time: number; pub_key: string; signature: string;
 }
 
 /** rewardRequestBytes is what rewards.Request signs: the domain and the
- * strings each ended by a zero byte, then the unit and the time (big-endian
- * 64-bit). */
+ * strings each ended by a zero byte, then the unit (big-endian 64-bit), the
+ * most notes wanted (32-bit) and the time (64-bit). */
 export function rewardRequestBytes(r: Omit<RewardRequest, "pub_key" | "signature">): Uint8Array {
   const parts: number[] = [];
-  for (const s of ["medchain/rewards-request/v1", r.chain_id, r.org, r.action, r.recipient ?? "", r.id]) parts.push(...utf8.encode(s), 0);
-  const tail = new Uint8Array(16);
+  for (const s of ["medchain/rewards-request/v2", r.chain_id, r.org, r.action, r.recipient ?? "", r.id]) parts.push(...utf8.encode(s), 0);
+  const tail = new Uint8Array(20);
   const v = new DataView(tail.buffer);
   v.setBigUint64(0, BigInt(r.unit ?? 0));
-  v.setBigUint64(8, BigInt(r.time));
+  v.setUint32(8, r.notes ?? 0);
+  v.setBigUint64(12, BigInt(r.time));
   return new Uint8Array([...parts, ...tail]);
 }
 
 /** signRewardRequest makes a request with a fresh id, signed now (or at time). */
 export function signRewardRequest(seed: Uint8Array, chainID: string, org: string, action: "balance" | "vouchers",
-  opts: { recipient?: string; unit?: number; id?: string; time?: number } = {}): RewardRequest {
+  opts: { recipient?: string; unit?: number; notes?: number; id?: string; time?: number } = {}): RewardRequest {
   const r = {
     chain_id: chainID, org, action, id: opts.id ?? hex(crypto.getRandomValues(new Uint8Array(32))),
     time: opts.time ?? Math.floor(Date.now() / 1000),
     ...(opts.recipient ? { recipient: opts.recipient } : {}), ...(opts.unit && opts.unit > 1 ? { unit: opts.unit } : {}),
+    ...(opts.notes ? { notes: opts.notes } : {}),
   };
   return { ...r, pub_key: base64(ed25519.getPublicKey(seed)), signature: base64(ed25519.sign(rewardRequestBytes(r), seed)) };
 }

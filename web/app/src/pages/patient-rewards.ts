@@ -11,10 +11,10 @@ import { send } from "../txflow";
 import { $, h, say } from "../ui";
 import { haveIdentity, myWallets } from "./patient-wallets";
 
-async function ask(node: Node, k: UnlockedKey, org: string, action: "balance" | "vouchers", unit = 0): Promise<RewardAnswer | null> {
+async function ask(node: Node, k: UnlockedKey, org: string, action: "balance" | "vouchers", notes = 0): Promise<RewardAnswer | null> {
   const chain = (await node.status()).chain_id;
   try {
-    return await node.post<RewardAnswer>("rewards", signRewardRequest(k.seed, chain, org, action, action === "vouchers" ? { recipient: k.address, unit } : {}));
+    return await node.post<RewardAnswer>("rewards", signRewardRequest(k.seed, chain, org, action, action === "vouchers" ? { recipient: k.address, notes } : {}));
   } catch (e) {
     if (e instanceof APIError && e.status === 404) return null; // this node keeps no tally for org
     throw e;
@@ -23,8 +23,11 @@ async function ask(node: Node, k: UnlockedKey, org: string, action: "balance" | 
 
 function orgPanel(node: Node, org: Org, k: UnlockedKey) {
   const out = h("p", { class: "note" }, "");
-  const unit = h("select", { "aria-label": `smallest voucher at ${org.name}` },
-    ...[["10", "in tens (hides the exact amount better)"], ["1", "to the last token"], ["100", "in hundreds"]].map(([v, t]) => h("option", { value: v }, t)));
+  // Rewards are paid in notes of powers of two, each claimed on its own:
+  // all at once to one wallet adds up to the exact balance on the ledger;
+  // one note at a time, at different times, says only "at least this".
+  const notes = h("select", { "aria-label": `how to collect at ${org.name}` },
+    ...[["0", "everything, to the last token"], ["1", "one note at a time (harder to add up)"]].map(([v, t]) => h("option", { value: v }, t)));
   const msg = $("rewards-msg");
   const check = async () => {
     try {
@@ -40,10 +43,12 @@ function orgPanel(node: Node, org: Org, k: UnlockedKey) {
   const collect = async () => {
     try {
       say(msg, `Asking ${org.name} for vouchers…`, true);
-      const a = await ask(node, k, org.id, "vouchers", Number(unit.value));
+      const a = await ask(node, k, org.id, "vouchers", Number(notes.value));
       if (!a) return say(msg, "This node does not keep this institution's reward tally.", false);
-      const vs: Voucher[] = a.vouchers ?? [];
-      if (!vs.length) return say(msg, `Nothing to collect at ${org.name} in that unit yet.`, true);
+      // Notes issued earlier and not yet claimed (an answer lost on the way)
+      // come back as outstanding; those paying this wallet are claimed too.
+      const vs: Voucher[] = [...(a.vouchers ?? []), ...(a.outstanding ?? []).filter((v) => v.recipient === k.address)];
+      if (!vs.length) return say(msg, `Nothing to collect at ${org.name} yet.`, true);
       let got = 0;
       for (const v of vs) {
         await send(node, k, "claim_reward", { voucher: v });
@@ -58,7 +63,7 @@ function orgPanel(node: Node, org: Org, k: UnlockedKey) {
   check();
   return h("article", { class: "card", "data-org": org.id }, h("h3", {}, org.name), out,
     h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: check }, "Check again"),
-      h("label", {}, "Pay me ", unit), h("button", { type: "button", onclick: collect }, "Collect")));
+      h("label", {}, "Collect ", notes), h("button", { type: "button", onclick: collect }, "Collect")));
 }
 
 export async function renderRewards(node: Node, orgs: Org[]) {
