@@ -206,11 +206,14 @@ func validStudy(m *SubmitJob) error {
 	if len(m.Datasets) > federated.MaxSites {
 		return errf(CodeInvalidField, "msg.study: at most %d sites, got %d", federated.MaxSites, len(m.Datasets))
 	}
-	if m.Analysis != "logistic_regression" && m.Analysis != "survival" {
-		return errf(CodeInvalidField, "msg.study: pooled studies fit logistic_regression or survival, not %q", m.Analysis)
+	if m.Analysis != "logistic_regression" && m.Analysis != "survival" && m.Analysis != "boosted_trees" {
+		return errf(CodeInvalidField, "msg.study: pooled studies fit logistic_regression, survival or boosted_trees, not %q", m.Analysis)
 	}
 	if err := s.Spec.Validate(); err != nil {
 		return errf(CodeInvalidField, "msg.%v", err)
+	}
+	if (m.Analysis == "boosted_trees") != (s.Spec.Link == federated.LinkTrees) {
+		return errf(CodeInvalidField, "msg.study.spec.link: %q does not fit analysis %q (boosted-trees studies have link trees)", s.Spec.Link, m.Analysis)
 	}
 	if (m.Analysis == "survival") != (s.Spec.Link == federated.LinkCox) {
 		return errf(CodeInvalidField, "msg.study.spec.link: %q does not fit analysis %q (survival studies are Cox models, link cox)", s.Spec.Link, m.Analysis)
