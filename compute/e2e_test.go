@@ -131,7 +131,7 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 		Policy: ledger.Policy{
 			Purposes:           []string{"research", "public_health"},
 			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival"}},
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival", "boosted_trees"}},
 			MinCohort:          ledger.MinCohortFloor,
 			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: cmp.Or(e.price, 100),
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
