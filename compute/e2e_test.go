@@ -423,7 +423,7 @@ func (e *env) study(m *ledger.SubmitJob) *ledger.SubmitJob {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if m.Study, err = compute.PlanStudyFor(m.Analysis, m.Params, ds.Latest.Schema, nil); err != nil {
+	if m.Study, err = compute.PlanJobStudy(m.Analysis, m.Params, ds.Latest.Schema, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	// Deadlines are in blocks, and blocks keep coming while the workers

@@ -69,3 +69,8 @@ func (s Spec) treesBounds(nMax uint64) []zk.Interval {
 	}
 	return out
 }
+
+// MaxSteps is the most step rounds a trees study can take: the counts,
+// then at most one round per node above the last level of every tree.
+// The ledger fails a study that goes on stepping beyond it.
+func (t *TreesSpec) MaxSteps() uint32 { return 1 + t.Trees*(1<<t.Depth-1) }

@@ -472,6 +472,9 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 		}
 		cs[i] = c
 	}
+	if ts := st.Spec.Trees; ts != nil && phase == federated.PhaseStep && st.Iteration >= ts.MaxSteps() {
+		return ev("study_failed", "job", fmt.Sprint(j.ID)), c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: a trees study of %d trees of depth %d takes at most %d steps", ts.Trees, ts.Depth, ts.MaxSteps()))
+	}
 	sum, err := federated.Aggregate(cs)
 	if err != nil {
 		return c.restart(j, "the masked sum did not open the commitments")
@@ -483,6 +486,13 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 	events := ev("study_sum", "job", fmt.Sprint(j.ID), "iteration", fmt.Sprint(st.Iteration), "phase", phase, "sites", fmt.Sprint(len(st.Participants)))
 	st.Iteration++
 	st.Deadline = c.height + int64(st.IterationBlocks)
+	if st.Spec.Trees != nil {
+		// A trees study takes a round per tree node (MaxSteps bounds
+		// them): its job's deadline moves with its iterations, so that a
+		// study that keeps progressing is not expired by the chain's job
+		// timeout, which is sized for a regression's few rounds.
+		j.Deadline = max(j.Deadline, st.Deadline)
+	}
 	if phase == federated.PhaseFinal {
 		st.Done = true
 		events = append(events, ev("study_done", "job", fmt.Sprint(j.ID))...)
