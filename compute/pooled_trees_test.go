@@ -213,6 +213,17 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 	if splits < 4 {
 		t.Fatalf("only %d splits in the central model: the comparison would say little", splits)
 	}
+	view, err := e.c.Study(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := all.Counts(); view.Sums[0].Sum[2] != c[0] || view.Sums[0].Sum[gbt.Stride+2] != c[1] {
+		own, _ := consentedSites(t, e, j, sites, p)
+		for k, s := range own {
+			t.Logf("%s: %v consented complete cases and events", sites[k].dataset, s.Counts())
+		}
+		t.Errorf("the study's first sum has %d rows and %d events, the pooled consented rows %d and %d", view.Sums[0].Sum[2], view.Sums[0].Sum[gbt.Stride+2], c[0], c[1])
+	}
 	for k, rel := range rels {
 		if !reflect.DeepEqual(rel.Model, *central) {
 			a, _ := json.Marshal(rel.Model)
@@ -225,10 +236,6 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 		if d := rel.N - int64(all.Rows()); d < -60 || d > 60 {
 			t.Errorf("%s: pooled n=%d, central %d", sites[k].dataset, rel.N, all.Rows())
 		}
-	}
-	view, err := e.c.Study(ctx, j.ID)
-	if err != nil {
-		t.Fatal(err)
 	}
 	t.Logf("trees study: %d consented rows, %d splits in 2 trees of depth 2, %d sums on the ledger; pooled AUC %.3f (binned, noisy)", all.Rows(), splits, len(view.Sums), rels[0].AUC)
 
