@@ -119,6 +119,7 @@ func consentedSites(t *testing.T, e *env, j *ledger.Job, sites []treesSite, p gb
 	cols := []string{"cvd_10y", "age", "sbp", "smoker"}
 	var own []*gbt.Site
 	var tables []*analysis.Table
+	var allKeep []bool
 	for _, s := range sites {
 		site := j.Sites[slicesIndex(j.Sites, s.dataset)]
 		ident, err := vault.NewIdentity(s.worker.Enc)
@@ -143,17 +144,22 @@ func consentedSites(t *testing.T, e *env, j *ledger.Job, sites []treesSite, p gb
 			}
 		}
 		tbl = concatTables(t, []*analysis.Table{tbl}, cols)
+		tables = append(tables, tbl)
+		allKeep = append(allKeep, keep...)
 		if tbl, err = tbl.Where(keep); err != nil {
 			t.Fatal(err)
 		}
-		tables = append(tables, tbl)
 		gs, err := gbt.NewSite(tbl, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		own = append(own, gs)
 	}
-	all, err := gbt.NewSite(concatTables(t, tables, cols), p)
+	pooled, err := concatTables(t, tables, cols).Where(allKeep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := gbt.NewSite(pooled, p)
 	if err != nil {
 		t.Fatal(err)
 	}
