@@ -27,7 +27,19 @@ type treesSite struct {
 	denied       map[string]bool
 }
 
-// treesParams are the params a boosted-trees job of these tests names,
+// mkTreesSite publishes a site's synthetic dataset; its first denied
+// patients refuse research.
+func mkTreesSite(e *env, org, admin, ds string, rows int, seed int64, denied int) treesSite {
+	wk, people, _ := e.site(org, admin, ds, rows, seed, ledger.ConsentOptOut)
+	st := treesSite{org: org, dataset: ds, worker: wk, denied: map[string]bool{}}
+	for k := range denied {
+		e.patient(org, people[k], deny(ledger.ScopeAll, "", "research"))
+		st.denied[e.pseudo.PatientPseudonym(people[k].ID)] = true
+	}
+	return st
+}
+
+// treesJobParams are the params a boosted-trees job of these tests names,
 // and the model params the workers derive from them (each feature's
 // public plausible range in 8 bins: a study's rounds, and their proofs,
 // are a quarter of 32 bins').
@@ -173,11 +185,6 @@ func consentedSites(t *testing.T, e *env, j *ledger.Job, sites []treesSite, p gb
 // model gbt grows centrally on the pooled consented rows — the same
 // splits (feature, bin, threshold) and bit-for-bit the same leaf values.
 // The pooled AUC comes from the sites' summed noisy risk bins.
-//
-// A second study, with a small hospital whose own rows would make a small
-// group under a cut the pooled counts allow, does not take that cut: its
-// model is what the node rounds give with every site's veto
-// (gbt.TrainNodes), and differs from the central fit.
 func TestPooledTreesEqualCentral(t *testing.T) {
 	n, err := apitest.Start()
 	if err != nil {
@@ -188,13 +195,7 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 	defer cancel()
 	e := newEnv(t, ctx, n)
 	mk := func(org, admin, ds string, rows int, seed int64, denied int) treesSite {
-		wk, people, _ := e.site(org, admin, ds, rows, seed, ledger.ConsentOptOut)
-		st := treesSite{org: org, dataset: ds, worker: wk, denied: map[string]bool{}}
-		for k := range denied {
-			e.patient(org, people[k], deny(ledger.ScopeAll, "", "research"))
-			st.denied[e.pseudo.PatientPseudonym(people[k].ID)] = true
-		}
-		return st
+		return mkTreesSite(e, org, admin, ds, rows, seed, denied)
 	}
 	sites := []treesSite{
 		mk("st-mary", "st-mary-admin", "so-trees", 700, 71, 2),
@@ -245,11 +246,28 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 	}
 	t.Logf("trees study: %d consented rows, %d splits in 2 trees of depth 2, %d sums on the ledger; pooled AUC %.3f (binned, noisy)", all.Rows(), splits, len(view.Sums), rels[0].AUC)
 
-	// The second study: a small hospital.
-	small := []treesSite{
-		mk("eastgate", "eastgate-admin", "eg-trees", 900, 74, 0),
-		mk("hillcrest", "hillcrest-admin", "hc-trees", 160, 75, 0),
+}
+
+// A study with a small hospital whose own rows would make a small group
+// under cuts the pooled counts allow does not take those cuts: its model
+// is what the node rounds give with every site's veto (gbt.TrainNodes),
+// and differs from the central fit on the pooled rows, which has leaves
+// holding 1 to 10 of the small hospital's rows; no released leaf holds
+// such a group of any site.
+func TestPooledTreesSmallSiteCutRefused(t *testing.T) {
+	n, err := apitest.Start()
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	e := newEnv(t, ctx, n)
+	small := []treesSite{
+		mkTreesSite(e, "st-mary", "st-mary-admin", "so-big", 900, 74, 0),
+		mkTreesSite(e, "northside", "northside-admin", "ni-small", 160, 75, 0),
+	}
+	raw, p := treesJobParams(t, 2, 2)
 	j2, rels2 := runTreesStudy(t, ctx, e, n, small, raw)
 	own, all2 := consentedSites(t, e, j2, small, p)
 	central2, err := gbt.Train([]*gbt.Site{all2}, p, 11, gbt.Plain)
