@@ -231,6 +231,24 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 		}
 		t.Errorf("the study's first sum has %d rows and %d events, the pooled consented rows %d and %d", view.Sums[0].Sum[2], view.Sums[0].Sum[gbt.Stride+2], c[0], c[1])
 	}
+	// What the ledger opened: the counts, node histograms (each over every
+	// site, of a node of at least the minimum rows) and the final noisy
+	// sums — nothing per site.
+	for i, s := range view.Sums {
+		if len(s.Participants) != len(sites) {
+			t.Errorf("sum %d is over %d sites", i, len(s.Participants))
+		}
+		if i == 0 || s.Phase != "step" {
+			continue
+		}
+		var rows int64
+		for b := range p.Bins {
+			rows += s.Sum[b*gbt.Stride+2]
+		}
+		if rows < 11 {
+			t.Errorf("sum %d opened the histogram of a node of %d rows", i, rows)
+		}
+	}
 	for k, rel := range rels {
 		if !reflect.DeepEqual(rel.Model, *central) {
 			a, _ := json.Marshal(rel.Model)
