@@ -266,12 +266,13 @@ func TestPooledTreesEqualCentral(t *testing.T) {
 
 }
 
-// A study with a small hospital whose own rows would make a small group
-// under cuts the pooled counts allow does not take those cuts: its model
-// is what the node rounds give with every site's veto (gbt.TrainNodes),
-// and differs from the central fit on the pooled rows, which has leaves
-// holding 1 to 10 of the small hospital's rows; no released leaf holds
-// such a group of any site.
+// A study with a small hospital whose own rows would make small groups
+// under cuts the pooled counts allow does not take those cuts. The small
+// hospital's policy asks for a minimum cohort of 40 (the study's minimum
+// is then 40 too): its model is what the node rounds give with every
+// site's veto (gbt.TrainNodes), and differs from the central fit on the
+// pooled rows, which has leaves holding 1 to 39 of the small hospital's
+// rows; no released leaf holds such a group of any site.
 func TestPooledTreesSmallSiteCutRefused(t *testing.T) {
 	n, err := apitest.Start()
 	if err != nil {
@@ -281,18 +282,18 @@ func TestPooledTreesSmallSiteCutRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	e := newEnv(t, ctx, n)
-	small := []treesSite{
-		mkTreesSite(e, "st-mary", "st-mary-admin", "so-big", 900, 74, 0),
-		mkTreesSite(e, "northside", "northside-admin", "ni-small", 160, 75, 0),
-	}
+	big := mkTreesSite(e, "st-mary", "st-mary-admin", "so-big", 900, 74, 0)
+	e.minCohort = 40
+	small := []treesSite{big, mkTreesSite(e, "northside", "northside-admin", "ni-small", 160, 75, 0)}
+	minOwn := []int64{11, 40}
 	raw, p := treesJobParams(t, 2, 2)
 	j2, rels2 := runTreesStudy(t, ctx, e, n, small, raw)
 	own, all2 := consentedSites(t, e, j2, small, p)
-	central2, err := gbt.Train([]*gbt.Site{all2}, p, 11, gbt.Plain)
+	central2, err := gbt.Train([]*gbt.Site{all2}, p, 40, gbt.Plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vetoed, err := gbt.TrainNodes(own, []int64{11, 11}, p, 11, gbt.Plain)
+	vetoed, err := gbt.TrainNodes(own, minOwn, p, 40, gbt.Plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestPooledTreesSmallSiteCutRefused(t *testing.T) {
 	smallLeaves := 0
 	for tr, cs := range counts {
 		for k, c := range cs {
-			if central2.Trees[tr].Nodes[k].Leaf && c > 0 && c < 11 {
+			if central2.Trees[tr].Nodes[k].Leaf && c > 0 && c < minOwn[1] {
 				smallLeaves++
 			}
 		}
@@ -323,12 +324,12 @@ func TestPooledTreesSmallSiteCutRefused(t *testing.T) {
 			}
 			for tr, cs := range lc {
 				for nd, c := range cs {
-					if rel.Model.Trees[tr].Nodes[nd].Leaf && c > 0 && c < 11 {
+					if rel.Model.Trees[tr].Nodes[nd].Leaf && c > 0 && c < minOwn[i] {
 						t.Errorf("released leaf %d of tree %d holds %d rows of %s", nd, tr, c, small[i].dataset)
 					}
 				}
 			}
 		}
 	}
-	t.Logf("small-site study: the central fit has %d leaves with 1–10 of the small hospital's rows; the study took none of those cuts", smallLeaves)
+	t.Logf("small-site study: the central fit has %d leaves with 1–39 of the small hospital's rows; the study took none of those cuts", smallLeaves)
 }

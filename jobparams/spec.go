@@ -128,6 +128,8 @@ var specs = []*Spec{
 		Examples: []Example{
 			{"10-year CVD from age, blood pressure, BMI and smoking: 100 trees of depth 4, bins over the plausible ranges",
 				`{"outcome":"cvd_10y","features":["age","sbp","bmi","smoker"]}`},
+			{"over several hospitals, one model (a study): 50 trees of depth 3 in 16 bins, which halves every round's histogram",
+				`{"outcome":"cvd_10y","features":["age","sbp","smoker"],"trees":50,"depth":3,"bins":16}`},
 		},
 	},
 	{
