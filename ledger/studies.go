@@ -554,6 +554,13 @@ func (c *txCtx) exclude(j *Job, datasets []string, kind, reason string, evidence
 		}
 	}
 	rest := slices.DeleteFunc(slices.Clone(st.Participants), func(d string) bool { return slices.Contains(datasets, d) })
+	if st.Spec.Trees != nil && st.Iteration > 0 {
+		// A trees study does not go on without a site once a sum is in:
+		// a parent node's sum over every site less its children's sums
+		// over the rest would be the departed site's own histogram.
+		events = append(events, ev("study_failed", "job", fmt.Sprint(j.ID))...)
+		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: a trees study cannot continue without a site after its first sum (%d site(s) %s)", len(datasets), kind))
+	}
 	if orgs := studyOrgs(j, rest); orgs < st.MinSites {
 		events = append(events, ev("study_failed", "job", fmt.Sprint(j.ID))...)
 		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: %d institutions remain, the study needs %d", orgs, st.MinSites))
