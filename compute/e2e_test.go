@@ -69,6 +69,8 @@ type env struct {
 	secret  []byte
 	pseudo  *deid.Deidentifier
 	price   uint64 // the sites' policy price; 0 = 100
+	// minCohort is the next sites' policy minimum cohort; 0 = the floor.
+	minCohort uint64
 }
 
 // newEnv opens the test node's vault with its secret and the Safe Harbor
@@ -131,8 +133,8 @@ func (e *env) site(org, admin, dataset string, n int, seed int64, model string) 
 		Policy: ledger.Policy{
 			Purposes:           []string{"research", "public_health"},
 			Requesters:         ledger.Requesters{Kinds: []ledger.AccountKind{ledger.KindResearcher}},
-			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival"}},
-			MinCohort:          ledger.MinCohortFloor,
+			Analyses:           ledger.Analyses{Builtins: []string{"cohort_count", "logistic_regression", "survival", "boosted_trees"}},
+			MinCohort:          cmp.Or(e.minCohort, ledger.MinCohortFloor),
 			EpsilonPerJobMilli: 500, EpsilonTotalMilli: 50000, Price: cmp.Or(e.price, 100),
 			Split:       ledger.RewardSplit{InstitutionBps: 6000, PatientPoolBps: 3000, WorkerBps: 1000},
 			Attestation: ledger.AttestSoftware, ConsentModel: model,
@@ -423,7 +425,7 @@ func (e *env) study(m *ledger.SubmitJob) *ledger.SubmitJob {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if m.Study, err = compute.PlanStudyFor(m.Analysis, m.Params, ds.Latest.Schema, nil); err != nil {
+	if m.Study, err = compute.PlanJobStudy(m.Analysis, m.Params, ds.Latest.Schema, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	// Deadlines are in blocks, and blocks keep coming while the workers

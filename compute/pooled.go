@@ -299,6 +299,9 @@ func (w *Worker) computePooled(ctx context.Context, j *ledger.Job, site ledger.J
 	if j.Analysis == "survival" {
 		return w.computePooledCox(ctx, j, site, t, rel, v, sr)
 	}
+	if j.Analysis == "boosted_trees" {
+		return w.computePooledTrees(ctx, j, site, t, rel, v, sr)
+	}
 	var p regressionParams
 	if err := decodeParams(j.Params, &p); err != nil {
 		return "", nil, err

@@ -120,7 +120,7 @@ const DiagnosticBins = 10
 // NeedsStudy says whether a job is fitted as one pooled model across its
 // datasets: a logistic regression over two or more of them (exact, or
 // private with "private" params), or a survival job with a Cox model's
-// features (PlanStudyFor plans either).
+// features, or boosted trees (PlanJobStudy plans each).
 func NeedsStudy(m *ledger.SubmitJob) bool {
 	if len(m.Datasets) < 2 {
 		return false
@@ -131,5 +131,5 @@ func NeedsStudy(m *ledger.SubmitJob) bool {
 		}
 		return json.Unmarshal(m.Params, &p) == nil && len(p.Features) > 0
 	}
-	return m.Analysis == "logistic_regression"
+	return m.Analysis == "logistic_regression" || m.Analysis == "boosted_trees"
 }

@@ -23,11 +23,20 @@ func treesParams(raw json.RawMessage, schema []vocab.Field) (json.RawMessage, er
 	if err := decodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	if p.Bounds != nil || p.Bins != 0 {
-		return nil, &analysis.ParamError{Param: "bounds", Reason: "the bins are the worker's: each feature's public plausible range in 32 bins; leave bounds and bins out"}
+	if p.Bounds != nil {
+		return nil, &analysis.ParamError{Param: "bounds", Reason: "the bins are the worker's: each feature's public plausible range in 32 (or 16 or 8) equal bins; leave bounds out"}
+	}
+	// 16 or 8 bins are every second or fourth edge of the 32-bin lattice:
+	// coarser, never elsewhere (a study's node histograms shrink with them,
+	// and its rounds' proofs with them).
+	switch p.Bins {
+	case 0:
+		p.Bins = gbt.DefaultBins
+	case 8, 16, gbt.DefaultBins:
+	default:
+		return nil, &analysis.ParamError{Param: "bins", Reason: "8, 16 or 32 equal bins of each feature's public plausible range"}
 	}
 	plausible := normalize.DefaultConfig().Plausible
-	p.Bins = gbt.DefaultBins
 	for i, f := range p.Features {
 		var typ string
 		for _, fl := range schema {

@@ -66,6 +66,16 @@ type Worker struct {
 	Modules Modules
 	// Sandbox runs them; nil = one engine shared by the process's workers.
 	Sandbox *sandbox.Engine
+	// PooledTrees lets the worker take part in boosted-trees studies over
+	// several datasets. Off by default: a round opens each node's pooled
+	// gradient, Hessian and count histograms bin by bin, and a public bin
+	// that holds one row across the sites (an extreme age, say) opens that
+	// row's gradient, which with the public model so far gives its outcome.
+	// Until the bins are released under a per-bin rule (a pooled count
+	// opened first, or each site's small bins withheld), workers refuse
+	// trees studies before reading any data, free; the protocol's tests
+	// turn it on. A boosted-trees job on one dataset is unaffected.
+	PooledTrees bool
 }
 
 // Outcome is what the worker did with one site of a job.
@@ -332,6 +342,9 @@ func (w *Worker) compute(ctx context.Context, reg *ledger.Worker, j *ledger.Job,
 		if params, err = treesParams(j.Params, dv.Schema); err != nil {
 			return nil, nil, refuse("invalid_params", err)
 		}
+	}
+	if j.Analysis == "boosted_trees" && pooled(j) && !w.PooledTrees {
+		return nil, nil, refuse("invalid_params", errors.New("analysis: boosted-trees studies over several datasets are switched off at this site: a round would open single rows' gradients in sparse bins; run boosted_trees on each dataset alone"))
 	}
 	if pooled(j) {
 		// A pooled Cox model's grid is one of the public grids: refused

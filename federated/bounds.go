@@ -70,6 +70,10 @@ type Spec struct {
 	// (analysis.CoxGridSums), Columns counts the design's columns (there
 	// is no intercept) and MaxAbs bounds each.
 	Cox *CoxSpec `json:"cox,omitempty"`
+	// Trees makes the study a boosted-trees model (Link "trees"): a step
+	// is then one tree node's histogram (trees.go), Columns counts the
+	// features and MaxAbs bounds each (unused by the bounds).
+	Trees *TreesSpec `json:"trees,omitempty"`
 }
 
 // LinkCox is the Link of a Cox study.
@@ -197,8 +201,19 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("study.max_abs[%d]: %d, want 1 to 2^40", j, m)
 		}
 	}
-	if s.Link != "logit" && s.Link != "cloglog" && s.Link != LinkCox {
-		return fmt.Errorf("study.link: %q, want logit, cloglog or cox", s.Link)
+	if s.Link != "logit" && s.Link != "cloglog" && s.Link != LinkCox && s.Link != LinkTrees {
+		return fmt.Errorf("study.link: %q, want logit, cloglog, cox or trees", s.Link)
+	}
+	if (s.Link == LinkTrees) != (s.Trees != nil) {
+		return fmt.Errorf("study.trees: given with link %q (a trees study has link trees and a trees spec)", s.Link)
+	}
+	if s.Trees != nil {
+		if err := s.Trees.validate(int(s.Columns)); err != nil {
+			return err
+		}
+		if s.Private != nil || s.Cox != nil {
+			return fmt.Errorf("study: a trees study has no private fit and no Cox spec")
+		}
 	}
 	if (s.Link == LinkCox) != (s.Cox != nil) {
 		return fmt.Errorf("study.cox: given with link %q (a Cox study has link cox and a cox spec)", s.Link)
@@ -271,6 +286,9 @@ func (s Spec) Len(phase string) int {
 	if s.Cox != nil {
 		return CoxStepLen(int(s.Columns), len(s.Cox.Grid))
 	}
+	if s.Trees != nil {
+		return TreesStepLen(int(s.Columns), int(s.Trees.Bins))
+	}
 	return StepLen(int(s.Columns))
 }
 
@@ -338,6 +356,9 @@ func (s Spec) Bounds(phase string, nMin, nMax, epsMilli uint64) ([]zk.Interval, 
 	}
 	if s.Cox != nil {
 		return s.coxBounds(nMax), nil
+	}
+	if s.Trees != nil {
+		return s.treesBounds(nMax), nil
 	}
 	p := int(s.Columns)
 	out := make([]zk.Interval, 0, StepLen(p))

@@ -237,8 +237,8 @@ func Train(sites []*Site, p Params, minLeaf int64, agg Aggregate) (*Model, error
 					g, h, c = sums[3*k], sums[3*k+1], sums[3*k+2]
 				} else {
 					node := sums[k*len(p.Features)*p.Bins*3 : (k+1)*len(p.Features)*p.Bins*3]
-					g, h, c = totals(node, p.Bins)
-					best = bestSplit(node, len(p.Features), p.Bins, g, h, c, p.Lambda, minLeaf)
+					g, h, c = totals(node, p.Bins, 3)
+					best = bestSplit(node, len(p.Features), p.Bins, 3, g, h, c, p.Lambda, minLeaf)
 				}
 				if !best.ok {
 					tree.Nodes[n] = Node{Leaf: true, Value: -p.LearningRate * toReal(g) / (toReal(h) + p.Lambda)}
@@ -262,12 +262,13 @@ func Train(sites []*Site, p Params, minLeaf int64, agg Aggregate) (*Model, error
 // toReal is a fixed-point sum as a number.
 func toReal(v int64) float64 { return float64(v) / (1 << FracBits) }
 
-// totals are a node's sums (any one feature's bins cover every row).
-func totals(node []int64, bins int) (g, h, c int64) {
+// totals are a node's sums (any one feature's bins cover every row);
+// stride is the values per bin (3, or Stride with a veto).
+func totals(node []int64, bins, stride int) (g, h, c int64) {
 	for b := range bins {
-		g += node[3*b]
-		h += node[3*b+1]
-		c += node[3*b+2]
+		g += node[stride*b]
+		h += node[stride*b+1]
+		c += node[stride*b+2]
 	}
 	return g, h, c
 }
@@ -281,22 +282,26 @@ type split struct {
 // bestSplit is the split of largest gain ½[G_L²/(H_L+λ) + G_R²/(H_R+λ) −
 // G²/(H+λ)] that leaves at least minLeaf rows on each side; the first in
 // feature then bin order wins a tie, so every site and a central run pick
-// the same one.
-func bestSplit(node []int64, features, bins int, g, h, c int64, lambda float64, minLeaf int64) split {
+// the same one. With stride Stride, a cut some site vetoed (the bin's
+// fourth value is above 0) is not taken.
+func bestSplit(node []int64, features, bins, stride int, g, h, c int64, lambda float64, minLeaf int64) split {
 	var best split
 	parent := toReal(g) * toReal(g) / (toReal(h) + lambda)
 	for j := range features {
-		hist := node[j*bins*3 : (j+1)*bins*3]
+		hist := node[j*bins*stride : (j+1)*bins*stride]
 		var gl, hl, cl int64
 		for b := 0; b < bins-1; b++ {
-			gl += hist[3*b]
-			hl += hist[3*b+1]
-			cl += hist[3*b+2]
+			gl += hist[stride*b]
+			hl += hist[stride*b+1]
+			cl += hist[stride*b+2]
 			if cl < minLeaf {
 				continue
 			}
 			if c-cl < minLeaf {
 				break
+			}
+			if stride == Stride && hist[stride*b+3] > 0 {
+				continue
 			}
 			gr, hr := g-gl, h-hl
 			gain := 0.5 * (toReal(gl)*toReal(gl)/(toReal(hl)+lambda) + toReal(gr)*toReal(gr)/(toReal(hr)+lambda) - parent)

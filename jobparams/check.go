@@ -97,8 +97,11 @@ func Decode(name string, raw json.RawMessage, schema []vocab.Field) (any, error)
 		for i, f := range p.Features {
 			c.column(fmt.Sprintf("features[%d]", i), f)
 		}
-		if c.err == nil && (p.Bounds != nil || p.Bins != 0) {
-			c.fail(&analysis.ParamError{Param: "bounds", Reason: "the bins are the worker's: each feature's public plausible range in 32 bins; leave bounds and bins out"})
+		if c.err == nil && p.Bounds != nil {
+			c.fail(&analysis.ParamError{Param: "bounds", Reason: "the bins are the worker's: each feature's public plausible range in 32 (or 16 or 8) equal bins; leave bounds out"})
+		}
+		if c.err == nil && p.Bins != 0 && p.Bins != 8 && p.Bins != 16 && p.Bins != 32 {
+			c.fail(&analysis.ParamError{Param: "bins", Reason: "8, 16 or 32 equal bins of each feature's public plausible range"})
 		}
 		if c.err == nil {
 			// The worker sets the bins (each feature's public range): the

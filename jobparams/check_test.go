@@ -68,6 +68,10 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 		{"cohort_count", `{"filter":[{"column":"agee","op":">=","value":40}]}`, jobparams.NoSuchColumn, "filter[0].column", "",
 			`no column "agee" in the dataset; its columns are "age", "sex", "sbp"`},
 		{"cohort_count", `[1]`, jobparams.Malformed, "", "", "want a JSON object, got a list"},
+		// Bins off the public 32-bin lattice would let a requester place
+		// edges; 16 and 8 are every second and fourth edge of it.
+		{"boosted_trees", `{"outcome":"cvd_10y","features":["age"],"bins":12}`, jobparams.BadValue, "bins", "", "8, 16 or 32 equal bins"},
+		{"boosted_trees", `{"outcome":"cvd_10y","features":["age"],"bounds":[{"lower":40,"upper":41}]}`, jobparams.BadValue, "bounds", "", "leave bounds out"},
 		{"cohort_count", `{"filter":`, jobparams.Malformed, "", "", "not valid JSON"},
 		{"logistic_regression", `{"features":["age"]}`, jobparams.MissingParameter, "outcome", "", "outcome is required (a string)"},
 		{"logistic_regression", `{"outcome":"cvd_10y","features":"age"}`, jobparams.WrongType, "features", "",

@@ -122,12 +122,14 @@ var specs = []*Spec{
 	},
 	{
 		Name: "boosted_trees",
-		Summary: "gradient-boosted decision trees for a 0/1 outcome on measurements and booleans, each cut by the worker into 32 bins over its public plausible range; " +
-			"every leaf holds at least the minimum cohort; over several datasets each site trains and releases its own model (one federated model through the ledger is not available yet)",
+		Summary: "gradient-boosted decision trees for a 0/1 outcome on measurements and booleans, each cut by the worker into 32 (or 16 or 8) equal bins over its public plausible range; " +
+			"every leaf holds at least the minimum cohort; over several datasets one model is grown on their pooled consented rows through the ledger (a study: one masked node histogram per round), with pooled AUC and calibration",
 		typ: reflect.TypeFor[gbt.Params](),
 		Examples: []Example{
 			{"10-year CVD from age, blood pressure, BMI and smoking: 100 trees of depth 4, bins over the plausible ranges",
 				`{"outcome":"cvd_10y","features":["age","sbp","bmi","smoker"]}`},
+			{"over several hospitals, one model (a study; switched off at workers until its bins are released under a per-bin rule, docs/studies.md): 50 trees of depth 3 in 16 bins, which halves every round's histogram",
+				`{"outcome":"cvd_10y","features":["age","sbp","smoker"],"trees":50,"depth":3,"bins":16}`},
 		},
 	},
 	{
@@ -193,7 +195,7 @@ var regressionDocs = map[string]string{
 	"depth":                        "each tree's depth, 1 to 6 (default 4)",
 	"learning_rate":                "the shrinkage of each tree's leaf values, in (0, 1] (default 0.1)",
 	"lambda":                       "the L2 penalty on leaf values, 0 to 1e6 (default 1)",
-	"bins":                         "boosted_trees: set by the worker (32 per feature); leave it out",
+	"bins":                         "boosted_trees: 32 (default), 16 or 8 equal bins of each feature's public plausible range (coarser bins shrink a study's rounds)",
 	"variables":                    "the columns to summarise, each with optional clamping bounds",
 	"variables[].column":           "a number, integer, year or boolean column",
 	"variables[].bounds":           "clamping interval for the differentially private release; a worker refuses a variable without one when the policy has an epsilon (every policy has one)",

@@ -206,11 +206,14 @@ func validStudy(m *SubmitJob) error {
 	if len(m.Datasets) > federated.MaxSites {
 		return errf(CodeInvalidField, "msg.study: at most %d sites, got %d", federated.MaxSites, len(m.Datasets))
 	}
-	if m.Analysis != "logistic_regression" && m.Analysis != "survival" {
-		return errf(CodeInvalidField, "msg.study: pooled studies fit logistic_regression or survival, not %q", m.Analysis)
+	if m.Analysis != "logistic_regression" && m.Analysis != "survival" && m.Analysis != "boosted_trees" {
+		return errf(CodeInvalidField, "msg.study: pooled studies fit logistic_regression, survival or boosted_trees, not %q", m.Analysis)
 	}
 	if err := s.Spec.Validate(); err != nil {
 		return errf(CodeInvalidField, "msg.%v", err)
+	}
+	if (m.Analysis == "boosted_trees") != (s.Spec.Link == federated.LinkTrees) {
+		return errf(CodeInvalidField, "msg.study.spec.link: %q does not fit analysis %q (boosted-trees studies have link trees)", s.Spec.Link, m.Analysis)
 	}
 	if (m.Analysis == "survival") != (s.Spec.Link == federated.LinkCox) {
 		return errf(CodeInvalidField, "msg.study.spec.link: %q does not fit analysis %q (survival studies are Cox models, link cox)", s.Spec.Link, m.Analysis)
@@ -469,6 +472,9 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 		}
 		cs[i] = c
 	}
+	if ts := st.Spec.Trees; ts != nil && phase == federated.PhaseStep && st.Iteration >= ts.MaxSteps() {
+		return ev("study_failed", "job", fmt.Sprint(j.ID)), c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: a trees study of %d trees of depth %d takes at most %d steps", ts.Trees, ts.Depth, ts.MaxSteps()))
+	}
 	sum, err := federated.Aggregate(cs)
 	if err != nil {
 		return c.restart(j, "the masked sum did not open the commitments")
@@ -480,6 +486,13 @@ func (c *txCtx) maybeSum(j *Job) ([]Event, error) {
 	events := ev("study_sum", "job", fmt.Sprint(j.ID), "iteration", fmt.Sprint(st.Iteration), "phase", phase, "sites", fmt.Sprint(len(st.Participants)))
 	st.Iteration++
 	st.Deadline = c.height + int64(st.IterationBlocks)
+	if st.Spec.Trees != nil {
+		// A trees study takes a round per tree node (MaxSteps bounds
+		// them): its job's deadline moves with its iterations, so that a
+		// study that keeps progressing is not expired by the chain's job
+		// timeout, which is sized for a regression's few rounds.
+		j.Deadline = max(j.Deadline, st.Deadline)
+	}
 	if phase == federated.PhaseFinal {
 		st.Done = true
 		events = append(events, ev("study_done", "job", fmt.Sprint(j.ID))...)
@@ -541,6 +554,13 @@ func (c *txCtx) exclude(j *Job, datasets []string, kind, reason string, evidence
 		}
 	}
 	rest := slices.DeleteFunc(slices.Clone(st.Participants), func(d string) bool { return slices.Contains(datasets, d) })
+	if st.Spec.Trees != nil && st.Iteration > 0 {
+		// A trees study does not go on without a site once a sum is in:
+		// a parent node's sum over every site less its children's sums
+		// over the rest would be the departed site's own histogram.
+		events = append(events, ev("study_failed", "job", fmt.Sprint(j.ID))...)
+		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: a trees study cannot continue without a site after its first sum (%d site(s) %s)", len(datasets), kind))
+	}
 	if orgs := studyOrgs(j, rest); orgs < st.MinSites {
 		events = append(events, ev("study_failed", "job", fmt.Sprint(j.ID))...)
 		return events, c.closeUnsettled(j, JobFailed, fmt.Sprintf("study: %d institutions remain, the study needs %d", orgs, st.MinSites))

@@ -64,7 +64,7 @@ func newStudyWorld(t *testing.T) *studyWorld {
 	)
 	for _, ds := range []struct{ id, admin string }{{"cardio", "alice"}, {"renal", "dora"}, {"sleep", "carol"}} {
 		pol := jobPolicy(50, RewardSplit{6000, 3000, 1000}, 100, 10_000)
-		pol.Analyses.Builtins = []string{"logistic_regression"}
+		pol.Analyses.Builtins = []string{"logistic_regression", "boosted_trees"}
 		pol.ExactRegression = true
 		w.block(
 			w.sign(ds.admin, &RegisterDataset{ID: ds.id, Version: 1, Title: ds.id, Schema: []Field{{Name: "age", Type: "integer"}},
@@ -369,5 +369,63 @@ func TestStudyPhaseConflictRestarts(t *testing.T) {
 	}
 	if s, _ := getOne[StudySum](w.m.block, KeyStudySum(id, 0)); s != nil {
 		t.Fatal("a sum was taken over conflicting phases")
+	}
+}
+
+// A boosted-trees study: it fails rather than go on without a site once a
+// sum is in (a parent node's sum over every site less its children's over
+// the rest would be the departed site's histogram), and it fails when its
+// sites post more steps than its trees can have nodes.
+func TestTreesStudyEndsOnDropoutAndStepLimit(t *testing.T) {
+	spec := federated.Spec{Columns: 1, MaxAbs: []uint64{120 << 10}, Link: federated.LinkTrees,
+		Trees: &federated.TreesSpec{Bins: 8, Depth: 1, Trees: 1}}
+	submit := func(w *studyWorld) uint64 {
+		r := w.block(w.sign("rita", &SubmitJob{Datasets: []string{"cardio", "renal", "sleep"}, Analysis: "boosted_trees", Params: []byte(`{}`),
+			Purpose: "research", MaxPrice: 1000, ResultKey: testEncKey("rita"), Study: &StudyRequest{Spec: spec, IterationBlocks: MinIterationBlocks}}))
+		w.ok(r)
+		for _, e := range r[0].Events {
+			for _, a := range e.Attrs {
+				if a.Key == "job" {
+					id, _ := strconv.ParseUint(a.Value, 10, 64)
+					return id
+				}
+			}
+		}
+		t.Fatal("no job id in the events")
+		return 0
+	}
+	rng := mrand.New(mrand.NewPCG(11, 12))
+	bounds, err := spec.Bounds(federated.PhaseStep, MinCohortFloor, 10_000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(w *studyWorld, id uint64, sites ...string) {
+		for _, s := range sites {
+			w.ok(w.block(w.contribute(w.job(id), s, federated.PhaseStep, honest(rng, bounds), nil)))
+		}
+	}
+
+	w := newStudyWorld(t)
+	id := submit(w)
+	step(w, id, "cardio", "renal", "sleep") // the counts
+	step(w, id, "cardio", "renal")
+	for w.h <= w.job(id).Study.Deadline {
+		w.block()
+	}
+	w.ok(w.block(w.sign("pat", &AdvanceStudy{Job: id})))
+	if j := w.job(id); j.Status != JobFailed || !strings.Contains(j.Reason, "cannot continue without a site") {
+		t.Fatalf("after a dropout: %s %q", j.Status, j.Reason)
+	}
+
+	w = newStudyWorld(t)
+	id = submit(w)
+	step(w, id, "cardio", "renal", "sleep") // the counts
+	step(w, id, "cardio", "renal", "sleep") // the root: the last node of a depth-1 tree
+	if j := w.job(id); j.Status != JobAdmitted || j.Study.Iteration != 2 || j.Deadline < j.Study.Deadline {
+		t.Fatalf("after two sums: %s, iteration %d, job deadline %d, iteration deadline %d", j.Status, j.Study.Iteration, j.Deadline, j.Study.Deadline)
+	}
+	step(w, id, "cardio", "renal", "sleep") // one step too many
+	if j := w.job(id); j.Status != JobFailed || !strings.Contains(j.Reason, "at most 2 steps") {
+		t.Fatalf("after a third step: %s %q", j.Status, j.Reason)
 	}
 }

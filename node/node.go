@@ -426,5 +426,5 @@ func planStudy(m *ledger.SubmitJob, schema []ledger.Field) (*ledger.StudyRequest
 	if !compute.NeedsStudy(m) {
 		return nil, nil
 	}
-	return compute.PlanStudyFor(m.Analysis, m.Params, schema, nil)
+	return compute.PlanJobStudy(m.Analysis, m.Params, schema, nil)
 }

@@ -145,11 +145,22 @@ func (r *Releaser) PooledHistogram(d *analysis.Design, beta []float64, link anal
 	if r.Noise == nil || shareMilli == 0 {
 		return nil, fmt.Errorf("outputctl: the diagnostics need an epsilon and a noise source")
 	}
-	k := int(spec.Bins)
-	ev, ne, mu, err := d.Histogram(beta, link, k)
+	ev, ne, mu, err := d.Histogram(beta, link, int(spec.Bins))
 	if err != nil {
 		return nil, err
 	}
+	return r.PooledRiskHistogram(ev, ne, mu, shareMilli)
+}
+
+// PooledRiskHistogram is a site's noisy risk-bin histogram from its exact
+// one (events, non-events and sums of predicted risk per bin, k bins
+// each): what PooledHistogram posts for a regression, and a trees study
+// for its model's predictions.
+func (r *Releaser) PooledRiskHistogram(ev, ne []int64, mu []float64, shareMilli uint64) ([]int64, error) {
+	if r.Noise == nil || shareMilli == 0 {
+		return nil, fmt.Errorf("outputctl: the diagnostics need an epsilon and a noise source")
+	}
+	k := len(ev)
 	mc := int64(federated.NoiseMargin(1, shareMilli))
 	out := make([]int64, 0, 3*k)
 	for _, v := range append(ev, ne...) {

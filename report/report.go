@@ -220,7 +220,7 @@ func (s section) blocks(opts Options, used map[string]bool) ([]block, error) {
 		body, err = descriptionBlocks(f.Release)
 	case "regression", "private_regression", "pooled_regression", "pooled_private_regression":
 		body, err = regressionBlocks(f.Release, opts, used)
-	case "boosted_trees":
+	case "boosted_trees", "pooled_boosted_trees":
 		body, err = treesBlocks(f.Release)
 	case "survival", "pooled_survival":
 		body, err = survivalBlocks(f.Release, opts, used)

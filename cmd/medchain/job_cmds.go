@@ -499,7 +499,7 @@ func planStudy(ctx context.Context, e *env, m *ledger.SubmitJob, minSites, itera
 	if ds.Latest != nil {
 		schema = ds.Latest.Schema
 	}
-	req, err := compute.PlanStudyFor(m.Analysis, m.Params, schema, nil)
+	req, err := compute.PlanJobStudy(m.Analysis, m.Params, schema, nil)
 	if err != nil {
 		return fail("--params: %v", err)
 	}

@@ -64,7 +64,7 @@ Derived terms (log(age), age:sexmale) are computed from the raw values. Nothing 
 				if dataset != "" && r.Dataset != dataset {
 					continue
 				}
-				if !r.ReleaseKind.IsRegression() && r.ReleaseKind != compute.KindTrees {
+				if !r.ReleaseKind.IsRegression() && r.ReleaseKind != compute.KindTrees && r.ReleaseKind != compute.KindPooledTrees {
 					continue
 				}
 				if pick != nil && !bytes.Equal(pick.Release, r.Release) {
@@ -79,7 +79,7 @@ Derived terms (log(age), age:sexmale) are computed from the raw values. Nothing 
 			}
 			var p float64
 			var what string
-			if pick.ReleaseKind == compute.KindTrees {
+			if pick.ReleaseKind == compute.KindTrees || pick.ReleaseKind == compute.KindPooledTrees {
 				var rel outputctl.TreesRelease
 				if err := json.Unmarshal(pick.Release, &rel); err != nil {
 					return fail("%s: tree model: %v", resultFile, err)
