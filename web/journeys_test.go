@@ -79,9 +79,30 @@ func browserCtxFor(t *testing.T, path string, within time.Duration) (context.Con
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(profile))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, within)
+	// The browser is started here, and started again (up to three times)
+	// when it exits before it is up: on a machine busy with other test
+	// binaries Chromium now and then dies at start-up ("chrome failed to
+	// start"), which says nothing about the app.
+	var ctx context.Context
+	var cancelA, cancelB, cancelC context.CancelFunc
+	for try := 1; ; try++ {
+		var actx context.Context
+		actx, cancelA = chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelB = chromedp.NewContext(actx)
+		ctx, cancelC = context.WithTimeout(ctx, within)
+		err := chromedp.Run(ctx)
+		if err == nil {
+			break
+		}
+		cancelC()
+		cancelB()
+		cancelA()
+		if try == 3 || !strings.Contains(err.Error(), "failed to start") {
+			t.Fatalf("starting Chromium (try %d): %v", try, err)
+		}
+		t.Logf("Chromium did not start (try %d), starting it again: %.200s", try, err)
+		time.Sleep(time.Second)
+	}
 	t.Cleanup(func() {
 		cancelC()
 		cancelB()
