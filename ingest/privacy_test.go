@@ -517,7 +517,16 @@ func crawlAPI(t *testing.T, rn *realNode, search func(string, []byte)) {
 	// every local key, so whatever a key holder is shown is searched too.
 	var signers []*keys.Key
 	fetch := func(path string, as *keys.Key) []byte {
-		req, err := http.NewRequest("GET", base+path, nil)
+		// The event stream (GET /v1/events) never ends by itself: what it
+		// sends in its first two seconds (the opening block and job
+		// events) is read and searched like any answer.
+		rctx := ctx
+		if strings.HasPrefix(path, "/v1/events") {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+		}
+		req, err := http.NewRequestWithContext(rctx, "GET", base+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
