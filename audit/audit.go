@@ -26,7 +26,8 @@
 // bit of size). Open reads only this record, so resuming a log of any size is
 // one read. Append writes the entry, its leaf hash, every node that it
 // completes, and the new meta record; nothing is ever rewritten except the
-// meta record, and nothing is deleted. Roots of earlier sizes and all proofs
+// meta record, and nothing is deleted. An Appender (a block's appends) writes
+// the same records but the meta record once, at its Flush. Roots of earlier sizes and all proofs
 // are assembled from the stored complete nodes with O(log n) reads; leaves are
 // never scanned.
 //
