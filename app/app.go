@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -45,6 +46,12 @@ type App struct {
 	// the consensus connection.
 	obs    BlockObserver
 	staged *Block
+
+	// batch holds the writes of the block FinalizeBlock executed, for
+	// Commit to make durable. It is filled in FinalizeBlock, which CometBFT
+	// runs without its mempool lock, so Commit, which holds it (and so
+	// stalls CheckTx), only writes. It belongs to the consensus connection.
+	batch store.Batch
 
 	ready chan struct{} // closed when the start-up work is done (Ready)
 
@@ -293,6 +300,10 @@ func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalReques
 // FinalizeBlock executes the block and stages its writes. An error here is
 // a store failure (the node's fault): CometBFT stops rather than diverge.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+	if a.batch != nil { // a block executed again (a new round) replaces the last
+		a.batch.Discard()
+		a.batch = nil
+	}
 	if err := a.m.BeginBlock(ledger.BlockInfo{Height: req.Height, Time: req.Time.Unix()}); err != nil {
 		return nil, err
 	}
@@ -318,6 +329,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		a.m.Abort()
 		return nil, err
 	}
+	b := a.db.NewBatch()
+	if err := a.m.Commit(b); err != nil {
+		b.Discard()
+		a.m.Abort()
+		return nil, err
+	}
+	a.batch = b
 	if a.obs != nil {
 		a.staged = out
 	}
@@ -339,15 +357,16 @@ func execResult(r ledger.Result) *abci.ExecTxResult {
 	return out
 }
 
-// Commit makes the block's writes durable in one synced batch.
+// Commit makes the block's writes, batched by FinalizeBlock, durable in
+// one synced write.
 func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.db.NewBatch()
-	if err := a.m.Commit(b); err != nil {
-		b.Discard()
-		return nil, err
+	b := a.batch
+	if b == nil {
+		return nil, errors.New("commit: no block executed since the last commit")
 	}
+	a.batch = nil
 	if err := b.WriteSync(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

@@ -26,7 +26,8 @@
 // bit of size). Open reads only this record, so resuming a log of any size is
 // one read. Append writes the entry, its leaf hash, every node that it
 // completes, and the new meta record; nothing is ever rewritten except the
-// meta record, and nothing is deleted. Roots of earlier sizes and all proofs
+// meta record, and nothing is deleted. An Appender (a block's appends) writes
+// the same records but the meta record once, at its Flush. Roots of earlier sizes and all proofs
 // are assembled from the stored complete nodes with O(log n) reads; leaves are
 // never scanned.
 //
@@ -177,6 +178,97 @@ func (l *Log) Append(entry []byte) (uint64, error) {
 	}
 	l.rng = next
 	return index, nil
+}
+
+// Appender adds a run of entries to a Log (the ledger's: a block's) with
+// the stored result of as many Appends, but writes the meta record once, at
+// Flush, rather than after every entry, and checks for a stale Log once, when
+// it is made. Each Append still writes its entry, leaf hash and completed
+// nodes at once, since the index it returns is final.
+//
+// Until Flush the store holds entries beyond the size its meta record gives:
+// a Log opened on it then sees the old size (and would overwrite them), so
+// Flush before anything else reads or appends to the log. If an Append or
+// Flush fails the Appender keeps failing; discard the writes and re-open, as
+// after a failed Append.
+type Appender struct {
+	l   *Log
+	rng *compact.Range // compact range [0, size) including unflushed entries
+	err error
+}
+
+// NewAppender starts a run of appends to l. It reads the meta record once to
+// check that l is not stale.
+func (l *Log) NewAppender() (*Appender, error) {
+	if err := l.checkNotStale(); err != nil {
+		return nil, fmt.Errorf("audit: new appender at size %d: %w", l.Size(), err)
+	}
+	rng, err := factory.NewRange(0, l.rng.End(), append([][]byte(nil), l.rng.Hashes()...))
+	if err != nil {
+		return nil, fmt.Errorf("audit: new appender at size %d: %w: %w", l.Size(), ErrCorrupt, err)
+	}
+	return &Appender{l: l, rng: rng}, nil
+}
+
+// Size returns the number of entries in the log including those appended
+// through a and not yet flushed.
+func (a *Appender) Size() uint64 { return a.rng.End() }
+
+// Append adds entry as the next leaf and returns its index. The store takes
+// ownership of entry: the caller must not modify it afterwards.
+func (a *Appender) Append(entry []byte) (uint64, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	index := a.rng.End()
+	if index == math.MaxUint64 {
+		return 0, fmt.Errorf("audit: append: log is full (%d entries)", index)
+	}
+	l := a.l
+	if a.err = l.rw.Set(l.entryKey(index), entry); a.err != nil {
+		a.err = fmt.Errorf("audit: append entry %d: write entry: %w", index, a.err)
+		return 0, a.err
+	}
+	if err := a.rng.Append(hasher.HashLeaf(entry), func(id compact.NodeID, hash []byte) {
+		if a.err == nil {
+			if err := l.rw.Set(l.nodeKey(id), bytes.Clone(hash)); err != nil {
+				a.err = fmt.Errorf("audit: append entry %d: write node %d/%d: %w", index, id.Level, id.Index, err)
+			}
+		}
+	}); err != nil && a.err == nil {
+		a.err = fmt.Errorf("audit: append entry %d: %w", index, err)
+	}
+	if a.err != nil {
+		return 0, a.err
+	}
+	return index, nil
+}
+
+// Flush writes the meta record for every entry appended through a and
+// advances the Log to them. The Appender may go on appending after it.
+func (a *Appender) Flush() error {
+	if a.err != nil {
+		return a.err
+	}
+	l := a.l
+	if err := l.checkNotStale(); err != nil {
+		a.err = fmt.Errorf("audit: flush at size %d: %w", a.rng.End(), err)
+		return a.err
+	}
+	if a.rng.End() == l.rng.End() {
+		return nil // nothing appended since the last flush
+	}
+	if err := l.rw.Set(l.metaKey(), encodeMeta(a.rng.End(), a.rng.Hashes())); err != nil {
+		a.err = fmt.Errorf("audit: flush at size %d: write meta: %w", a.rng.End(), err)
+		return a.err
+	}
+	next, err := factory.NewRange(0, a.rng.End(), append([][]byte(nil), a.rng.Hashes()...))
+	if err != nil {
+		a.err = fmt.Errorf("audit: flush at size %d: %w", a.rng.End(), err)
+		return a.err
+	}
+	l.rng = next
+	return nil
 }
 
 // Root returns the root hash of the log at its current size; for an empty log

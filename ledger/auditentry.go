@@ -2,6 +2,11 @@ package ledger
 
 import "strconv"
 
+// auditEntrySizeHint is room for a transfer's audit entry (about 500 bytes:
+// two changed accounts with their value hashes), so that one allocation
+// usually holds it.
+const auditEntrySizeHint = 640
+
 // appendAuditEntry appends json.Marshal(e): an audit entry is written for
 // every transaction, and its JSON form is what the audit log hashes and
 // serves, so this writer must produce exactly those bytes (held to

@@ -25,7 +25,7 @@ type Machine struct {
 	db      store.Reader
 	block   *store.Overlay // writes staged since the last Commit
 	info    BlockInfo
-	log     *audit.Log
+	log     *audit.Appender // the block's audit appends; its meta record is written at EndBlock
 	txIndex int
 	last    Commitment
 	pending *Commitment    // sealed but not yet committed
@@ -149,7 +149,14 @@ func (m *Machine) BeginBlock(info BlockInfo) error {
 	if err != nil {
 		return fmt.Errorf("ledger: open audit log: %w", err)
 	}
-	m.info, m.log, m.txIndex, m.limits = info, log, 0, nil
+	// One appender for the block: each entry's leaf and nodes are written
+	// as it is applied, the log's meta record (its size and frontier) once
+	// at EndBlock. The stored log is the same as with an Append per entry.
+	app, err := log.NewAppender()
+	if err != nil {
+		return fmt.Errorf("ledger: open audit log: %w", err)
+	}
+	m.info, m.log, m.txIndex, m.limits = info, app, 0, nil
 	return nil
 }
 
@@ -224,7 +231,8 @@ func (m *Machine) DeliverTx(raw []byte) (Result, error) {
 		return Result{}, err // store failure: the node's fault
 	}
 	entry.Code, entry.Log, entry.Changes = res.Code, res.Log, changes
-	ai, err := m.log.Append(appendAuditEntry(nil, &entry))
+	// The appender keeps the entry's bytes (no copy): a fresh buffer each.
+	ai, err := m.log.Append(appendAuditEntry(make([]byte, 0, auditEntrySizeHint), &entry))
 	if err != nil {
 		return Result{}, fmt.Errorf("ledger: append audit entry: %w", err)
 	}
@@ -399,6 +407,13 @@ func (m *Machine) EndBlock() (Commitment, error) {
 }
 
 func (m *Machine) seal(height int64) (Commitment, error) {
+	if m.log != nil {
+		err := m.log.Flush()
+		m.log = nil
+		if err != nil {
+			return Commitment{}, fmt.Errorf("ledger: write the audit log's size: %w", err)
+		}
+	}
 	tree := smt.New(m.block, NodePrefix)
 	root, err := tree.Update(m.last.StateRoot, m.block.ChangesWithPrefix(StatePrefix))
 	if err != nil {
@@ -448,6 +463,6 @@ func (m *Machine) Committed() {
 
 // Abort drops the staged block (the consensus engine will replay it).
 func (m *Machine) Abort() {
-	m.pending = nil
+	m.pending, m.log = nil, nil
 	m.block = store.NewOverlay(m.db)
 }

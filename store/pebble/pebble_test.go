@@ -94,3 +94,34 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBlockBatch writes a block-sized batch (20,000 keys, about 5 MB,
+// like a block of transfers' writes) and makes it durable: "sized" starts
+// each batch at the last one's size, as NewBatch does, "grown" from empty.
+func BenchmarkBlockBatch(b *testing.B) {
+	for _, sized := range []bool{true, false} {
+		name := map[bool]string{true: "sized", false: "grown"}[sized]
+		b.Run(name, func(b *testing.B) {
+			s, err := Open("bench", b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			value := bytes.Repeat([]byte{'v'}, 240)
+			for i := 0; b.Loop(); i++ {
+				if !sized {
+					s.lastBatch.Store(0)
+				}
+				batch := s.NewBatch()
+				for k := range 20000 {
+					if err := batch.Set(fmt.Appendf(nil, "k/%d/%d", i, k), value); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := batch.WriteSync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
