@@ -193,6 +193,12 @@ func (w *Worker) computePooledCox(ctx context.Context, j *ledger.Job, site ledge
 	if err := rel.CheckGridCounts(counts[0], cs.grid); err != nil {
 		return "", nil, err
 	}
+	// A round's sums are per interval, over its events and its risk set,
+	// of each column and each pair's product: the small-group rule holds
+	// interval by interval too (after the overlap record, like the counts).
+	if err := rel.CheckGridSupport(s, s.X, cs.grid); err != nil {
+		return "", nil, err
+	}
 	own := &analysis.CoxFit{N: int64(s.N()), Events: int64(s.Events())}
 	for k, name := range s.Features {
 		own.Coefficients = append(own.Coefficients, analysis.Coefficient{Name: name, Levels: s.Levels[k]})

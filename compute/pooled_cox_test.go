@@ -56,7 +56,11 @@ func TestPooledCoxEqualsGridCentral(t *testing.T) {
 		sites = append(sites, st)
 	}
 	grid := []float64{5, 10, 15, 20} // one of analysis.PooledCoxGrids
-	params := analysis.SurvivalParams{Time: "cvd_time", Event: "cvd_event", Grid: grid, Features: []string{"age", "sbp", "smoker"}}
+	// Measurements only: a 0/1 column such as smoker must be 1 (and 0) on
+	// none or at least the minimum cell of each interval's events and
+	// leavers at each site (outputctl.CheckGridSupport), which sites of a
+	// few hundred rows do not meet on this grid.
+	params := analysis.SurvivalParams{Time: "cvd_time", Event: "cvd_event", Grid: grid, Features: []string{"age", "sbp"}}
 	raw, _ := json.Marshal(params)
 	rita := e.key("rita-researcher")
 	m := e.study(&ledger.SubmitJob{Datasets: []string{"so-surv", "ni-surv", "lv-surv"}, Analysis: "survival",
@@ -127,7 +131,7 @@ func TestPooledCoxEqualsGridCentral(t *testing.T) {
 			}
 		}
 	}
-	tbl := concatTables(t, tables, []string{"cvd_time", "cvd_event", "age", "sbp", "smoker"})
+	tbl := concatTables(t, tables, []string{"cvd_time", "cvd_event", "age", "sbp"})
 	if tbl, err = tbl.Where(keep); err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ var specs = []*Spec{
 		Name: "survival",
 		Summary: "time to an event with censoring: Kaplan–Meier curves released at the requester's time grid (optionally by group, with a log-rank test) " +
 			"and, with features, a Cox proportional-hazards model (hazard ratios, CIs, p-values, concordance); over several datasets with features, one pooled Cox model " +
-			"fitted through the ledger on one of the public grids " + analysis.PooledCoxGridList() + " (docs/analyses.md)",
+			"fitted through the ledger on one of the public grids " + analysis.PooledCoxGridList() + ", its sums held to the small-group rule in every interval, so 0/1 features need enough rows at each site (docs/analyses.md)",
 		typ: reflect.TypeFor[analysis.SurvivalParams](),
 		Examples: []Example{
 			{"survival free of CVD over 15 years of follow-up, at yearly points", `{"time":"cvd_time","event":"cvd_event","grid":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}`},

@@ -2,6 +2,7 @@ package outputctl
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/medchain/medchain/analysis"
 )
@@ -309,6 +310,87 @@ func (r *Releaser) CheckGridCounts(c analysis.GridCounts, grid []float64) error 
 	}
 	if !ok(c.Beyond) {
 		return fmt.Errorf("%w: fewer than %d rows are followed beyond the grid's last point at this site: use a longer or shorter public grid", ErrSmallGroup, minCell)
+	}
+	return nil
+}
+
+// CheckGridSupport is the small-group rule of a pooled Cox study's sums,
+// interval by interval. A round publishes, for each grid interval, sums
+// over the interval's events and over its risk set of every design column
+// and of every pair's product (the information matrix), and the risk
+// sets of consecutive intervals differ by the rows that leave in between
+// (events and censorings). So in each interval's events, in each
+// interval's leavers and in the rows followed beyond the grid, every
+// column and every pair's product must be non-zero on none or at least
+// MinCell rows, and zero on none or at least MinCell: otherwise one
+// patient's value could be read off a round's sums (the one woman among
+// an interval's events gives Σ age·female = her age). CheckGridCounts
+// holds the sets' sizes to the same rule, so each pooled sum is over
+// none or at least MinCell rows of each site. x holds the design columns
+// as the sums see them (before centring); names name them in the refusal.
+func (r *Releaser) CheckGridSupport(s *analysis.SurvivalData, x [][]float64, grid []float64) error {
+	minCell := r.Policy.minCell()
+	p := len(x)
+	// Sets: 2k = the events of interval k, 2k+1 = its leavers, 2·len(grid)
+	// = the rows beyond the grid. nz[set][a*p+b] counts the rows of the
+	// set where columns a ≤ b are both non-zero (a = b: column a alone).
+	sets := 2*len(grid) + 1
+	size := make([]int64, sets)
+	nz := make([][]int64, sets)
+	for i := range nz {
+		nz[i] = make([]int64, p*p)
+	}
+	on := make([]bool, p)
+	for i, t := range s.Time {
+		var in []int
+		switch k := sort.SearchFloat64s(grid, t); {
+		case k == len(grid):
+			in = []int{2 * len(grid)}
+		case s.Event[i]:
+			in = []int{2 * k, 2*k + 1}
+		default:
+			in = []int{2*k + 1}
+		}
+		for a := range p {
+			on[a] = x[a][i] != 0
+		}
+		for _, set := range in {
+			size[set]++
+			c := nz[set]
+			for a := range p {
+				if !on[a] {
+					continue
+				}
+				for b := a; b < p; b++ {
+					if on[b] {
+						c[a*p+b]++
+					}
+				}
+			}
+		}
+	}
+	small := func(v int64) bool { return v > 0 && v < minCell }
+	for set := range sets {
+		where := "beyond the grid's last point"
+		if set < 2*len(grid) {
+			what := "events"
+			if set%2 == 1 {
+				what = "rows leaving follow-up (events and censorings)"
+			}
+			where = fmt.Sprintf("among the %s of the grid interval ending at %g", what, grid[set/2])
+		}
+		for a := range p {
+			for b := a; b < p; b++ {
+				n := nz[set][a*p+b]
+				if small(n) || small(size[set]-n) {
+					term := fmt.Sprintf("%q", s.Features[a])
+					if b != a {
+						term = fmt.Sprintf("the product of %q and %q", s.Features[a], s.Features[b])
+					}
+					return fmt.Errorf("%w: %s is non-zero, or zero, on fewer than %d rows %s at this site: use a coarser grid or fewer, broader features", ErrSmallGroup, term, minCell, where)
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -275,3 +275,63 @@ func TestCheckGridCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckGridSupport: a pooled Cox round publishes each grid interval's
+// sums over its events and its leavers of every column and pair product,
+// so one woman among an interval's eleven events would give her age
+// (Σ age·female); the rule refuses that, and a woman fewer than eleven
+// short of all of them, and passes when every interval's cells are 0 or
+// at least the minimum cell.
+func TestCheckGridSupport(t *testing.T) {
+	r := &outputctl.Releaser{Policy: outputctl.Policy{MinCohort: 50}} // min cell 11
+	grid := []float64{2, 4}
+	// rows: 22 events in (0,2], 11 censored in (2,4], 30 followed beyond.
+	build := func(women func(i int) bool) (*analysis.SurvivalData, [][]float64) {
+		s := &analysis.SurvivalData{Features: []string{"age", "female"}}
+		age, female := []float64{}, []float64{}
+		add := func(t float64, ev bool) {
+			i := len(s.Time)
+			s.Time, s.Event = append(s.Time, t), append(s.Event, ev)
+			age = append(age, 40+float64(i%30))
+			f := 0.0
+			if women(i) {
+				f = 1
+			}
+			female = append(female, f)
+		}
+		for range 22 {
+			add(1.5, true)
+		}
+		for range 11 {
+			add(3, false)
+		}
+		for range 30 {
+			add(9, false)
+		}
+		return s, [][]float64{age, female}
+	}
+	// Eleven women among the first interval's events, eleven among the
+	// beyond rows: every cell is 0 or at least 11.
+	s, x := build(func(i int) bool { return i < 11 || i >= 33+19 })
+	if err := r.CheckGridSupport(s, x, grid); err != nil {
+		t.Fatalf("cells of 0 or at least 11: %v", err)
+	}
+	for name, women := range map[string]func(int) bool{
+		"one woman among the events":          func(i int) bool { return i == 5 },
+		"all but one of the events are women": func(i int) bool { return i < 21 },
+		"one woman among the censored":        func(i int) bool { return i == 25 || (i < 11) },
+	} {
+		s, x := build(women)
+		err := r.CheckGridSupport(s, x, grid)
+		if !errors.Is(err, outputctl.ErrSmallGroup) {
+			t.Errorf("%s: %v, want ErrSmallGroup", name, err)
+			continue
+		}
+		// The refusal names columns and the public grid, never counts or values.
+		for _, num := range regexp.MustCompile(`\d+`).FindAllString(err.Error(), -1) {
+			if num != "11" && num != "2" && num != "4" {
+				t.Errorf("%s: the refusal %q carries the number %s", name, err, num)
+			}
+		}
+	}
+}

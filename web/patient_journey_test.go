@@ -357,7 +357,10 @@ func TestPatientPortalJourney(t *testing.T) {
 	if _, err := fmt.Sscanf(balanceText, "You can collect %d", &owed); err != nil || owed < 10 {
 		t.Fatalf("her rewards read %q: want a balance of at least 10 (one job of price 2000, 30%% to some 31 patients)", balanceText)
 	}
-	if err := run(ctx, chromedp.Click(`#my-rewards article[data-org="northside"] .row button:last-child`, chromedp.ByQuery)); err != nil {
+	// One note at a time is the page's default (notes sent together add
+	// up to the exact balance on the ledger); she chooses everything.
+	if err := run(ctx, chromedp.SetValue(`#my-rewards article[data-org="northside"] select`, "0", chromedp.ByQuery),
+		chromedp.Click(`#my-rewards article[data-org="northside"] .row button:last-child`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := waitText(ctx, "#rewards-msg", "Collected "); err != nil {

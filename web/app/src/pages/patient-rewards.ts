@@ -27,7 +27,7 @@ function orgPanel(node: Node, org: Org, k: UnlockedKey) {
   // all at once to one wallet adds up to the exact balance on the ledger;
   // one note at a time, at different times, says only "at least this".
   const notes = h("select", { "aria-label": `how to collect at ${org.name}` },
-    ...[["0", "everything, to the last token"], ["1", "one note at a time (harder to add up)"]].map(([v, t]) => h("option", { value: v }, t)));
+    ...[["1", "one note at a time (harder to add up)"], ["0", "everything, to the last token"]].map(([v, t]) => h("option", { value: v }, t)));
   const msg = $("rewards-msg");
   const check = async () => {
     try {

@@ -56,8 +56,11 @@ export async function renderUses(node: Node, datasets: DatasetView[], orgs: Org[
       }
     });
     if (scan !== scans) return;
+    // Every set's requester is looked up, not only those of the jobs that
+    // used her: which accounts the page asks about must not tell the node
+    // which jobs matched.
     const requesters = new Map<string, string>();
-    for (const s of mine) {
+    for (const s of sets) {
       const a = s.requester ?? "";
       if (requesters.has(a)) continue;
       const acct = await node.account(a).catch(() => null);
