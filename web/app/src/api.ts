@@ -40,6 +40,7 @@ export const routes = {
   verifyPrediction: "POST /v1/models/{id}/verify",
   receipts: "GET /v1/receipts",
   rewards: "POST /v1/rewards",
+  rewardOrgs: "GET /v1/rewards",
   deals: "GET /v1/deals",
   patientDeals: "GET /v1/patients/{address}/deals",
   recordServer: "GET /v1/records/server",
@@ -194,6 +195,8 @@ export interface ReceiptView {
 export interface ReceiptList { receipts?: ReceiptView[]; next?: number; more?: boolean }
 /** @schema Voucher */
 export interface Voucher { org?: string; amount?: number; recipient?: string; nullifier?: string; issuer?: string; signature?: string }
+/** @schema RewardOrgs */
+export interface RewardOrgs { orgs: string[] }
 /** @schema RewardAnswer */
 export interface RewardAnswer { org?: string; wallet?: string; balance?: number; uses?: { job?: number; dataset?: string; settled?: boolean }[]; vouchers?: Voucher[]; outstanding?: Voucher[] }
 /** @schema Deal */
@@ -270,6 +273,8 @@ export class Node {
   status() { return this.get<Status>("status"); }
   orgs() { return this.get<{ orgs: Org[] }>("orgs").then((r) => r.orgs ?? []); }
   datasets() { return this.get<{ datasets: DatasetView[] }>("datasets").then((r) => r.datasets ?? []); }
+  /** rewardOrgs: the institutions whose reward tallies this node keeps. */
+  rewardOrgs() { return this.get<RewardOrgs>("rewardOrgs").then((r) => r.orgs ?? []); }
   dataset(id: string) { return this.get<DatasetView>("dataset", { id }); }
   policy(id: string) { return this.get<Policy>("policy", { id }); }
   budget(id: string) { return this.get<DatasetBudget>("budget", { id }); }

@@ -8,7 +8,7 @@ import type { UnlockedKey } from "../keystore";
 import { send } from "../txflow";
 import { $, fill, failRow, h, say, short } from "../ui";
 import { readSecretFile } from "../wallets";
-import { catalogue, haveIdentity, myWallets, openSecret, registered, secretName, walletAtOrg, walletForDataset } from "./patient-wallets";
+import { catalogue, focusOrg, haveIdentity, myWallets, openSecret, registered, secretName, setFocus, walletAtOrg, walletForDataset } from "./patient-wallets";
 import { renderUses, wireUses } from "./patient-uses";
 import { renderRewards } from "./patient-rewards";
 import { renderRecord, wireRecord } from "./patient-record";
@@ -25,14 +25,21 @@ function scopeText(c: Consent, datasets: DatasetView[], orgs: Org[]) {
   return d?.latest?.title ? `${d.latest.title} (${c.scope.id})` : `dataset ${c.scope.id}`;
 }
 
-function showWho(orgs: Org[]) {
+function showWho(node: Node, orgs: Org[]) {
   const who = $("patient-who");
   const ws = myWallets(orgs.map((o) => o.id));
   if (!haveIdentity()) who.textContent = "Sign in first (Sign in tab), or open your patient secret below.";
-  else if (secretName())
+  else if (secretName()) {
+    // Every wallet's address is derived here, in the page; only the chosen
+    // institution's wallet is named to the node or signs anything.
+    const pick = h("select", { id: "patient-focus", "aria-label": "the institution you are looking at",
+      onchange: () => { setFocus(pick.value); renderPatient(node, lastTopic); } },
+      ...orgs.map((o) => h("option", { value: o.id }, o.name))) as HTMLSelectElement;
+    pick.value = focusOrg() ?? "";
     who.replaceChildren(`Your secret "${secretName()}" is open. Your wallets: `,
-      ...ws.flatMap((w, i) => [i ? ", " : "", `${orgs.find((o) => o.id === w.org)?.name ?? w.org} `, h("code", { "data-wallet": w.org! }, short(w.key.address))]));
-  else {
+      ...orgs.flatMap((o, i) => [i ? ", " : "", `${o.name} `, h("code", { "data-wallet": o.id }, short(walletAtOrg(o.id)!.address))]),
+      h("br"), h("label", {}, "Looking at ", pick, " — one institution at a time, so this node never learns that your wallets belong together; to look at another institution privately, use its own node."));
+  } else {
     const k = ws[0].key;
     who.replaceChildren(`Signed in as ${k.name} — one wallet for every institution `, h("code", {}, k.address), k.dev ? h("span", { class: "dev" }, " (DEV ONLY key)") : "");
   }
@@ -47,7 +54,13 @@ export async function renderPatient(node: Node, sub = "consents") {
     document.querySelector(`.subnav a[href="#patient/${t}"]`)?.setAttribute("aria-current", t === topic ? "page" : "false");
   }
   const { datasets, orgs } = await catalogue(node);
-  showWho(orgs);
+  if (secretName() && !orgs.some((o) => o.id === focusOrg())) {
+    // First look: the institution this node keeps rewards for, if any.
+    const served = await node.rewardOrgs().catch(() => [] as string[]);
+    const first = orgs.find((o) => served.includes(o.id)) ?? orgs[0];
+    if (first) setFocus(first.id);
+  }
+  showWho(node, orgs);
   if (topic === "consents") return renderConsents(node, datasets, orgs);
   if (topic === "uses") return renderUses(node, datasets, orgs);
   if (topic === "rewards") return renderRewards(node, orgs);
@@ -131,12 +144,12 @@ export function wirePatient(node: Node) {
     let id: string;
     if (scope.value === "institution") {
       id = ($("consent-org") as HTMLSelectElement).value;
-      k = walletAtOrg(id);
+      k = secretName() && id !== focusOrg() ? null : walletAtOrg(id);
     } else {
       id = ($("consent-dataset") as HTMLSelectElement).value;
       k = walletForDataset(id, datasets);
     }
-    if (!k) return say(msg, "No wallet for that institution.", false);
+    if (!k) return say(msg, "That is another institution's: choose it under \"Looking at\" first (the page signs for one institution at a time).", false);
     try {
       const r = await send(node, k, "give_consent", { scope: { kind: scope.value, id }, provision, purposes });
       say(msg, `Recorded at height ${r.height} (transaction ${r.hash.slice(0, 12)}…).`, true);

@@ -11,6 +11,17 @@ import { walletAt } from "../wallets";
 import type { DatasetView, Node, Org } from "../api";
 
 let secret: { name: string; secret: Uint8Array } | null = null;
+// With a secret open, the pages act for one institution at a time: every
+// request that names or is signed by a wallet goes for that institution's
+// wallet only. Asking one node about all of them at once would tell it
+// that they are one patient's (the CLI likewise sends a wallet's requests
+// only to a node of its institution).
+let focus: string | null = null;
+
+export const focusOrg = () => focus;
+export function setFocus(org: string) {
+  focus = org;
+}
 
 export function openSecret(name: string, s: Uint8Array) {
   secret = { name, secret: s };
@@ -27,14 +38,14 @@ export function walletAtOrg(org: string): UnlockedKey | null {
 /** walletForDataset is the wallet of the institution that holds dataset. */
 export function walletForDataset(dataset: string, datasets: DatasetView[]): UnlockedKey | null {
   const org = datasets.find((d) => d.id === dataset)?.org;
-  if (secret) return org ? walletAtOrg(org) : null;
+  if (secret) return org && org === focus ? walletAtOrg(org) : null;
   return signedIn();
 }
 
 /** myWallets lists the patient's wallets, with the institution each is
  * for (none: one key for every institution). */
 export function myWallets(orgs: string[]): { org?: string; key: UnlockedKey }[] {
-  if (secret) return orgs.map((org) => ({ org, key: walletAtOrg(org)! }));
+  if (secret) return orgs.filter((org) => org === focus).map((org) => ({ org, key: walletAtOrg(org)! }));
   const k = signedIn();
   return k ? [{ key: k }] : [];
 }
