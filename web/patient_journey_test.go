@@ -278,8 +278,12 @@ func TestPatientPortalJourney(t *testing.T) {
 		strings.Join(consents[0].Purposes, ",") != "research" || consents[0].Revoked != 0 {
 		t.Fatalf("after the browser's narrow_consent the ledger holds %+v (%v), want consent 0 for research only", consents, err)
 	}
+	// The page redraws her consents after the narrowing; the click waits
+	// for the redrawn table (one purpose left: no "Narrow" form), or it can
+	// land on a button being replaced (seen once in a CI run).
 	revoke := fmt.Sprintf(`button[data-revoke="0"][data-wallet="%s"]`, alice.Address())
-	if err := run(ctx, chromedp.WaitVisible(revoke, chromedp.ByQuery), chromedp.Click(revoke, chromedp.ByQuery)); err != nil {
+	if err := run(ctx, chromedp.WaitNotPresent(`#my-consents details`, chromedp.ByQuery),
+		chromedp.WaitVisible(revoke, chromedp.ByQuery), chromedp.Click(revoke, chromedp.ByQuery)); err != nil {
 		t.Fatal(pageText(ctx, err))
 	}
 	if _, err := waitText(ctx, "#patient-msg", "Consent 0 revoked at height"); err != nil {
