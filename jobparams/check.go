@@ -383,6 +383,12 @@ func CheckSites(name string, raw json.RawMessage, datasets int) error {
 	if datasets >= 2 && name == "survival" {
 		return CheckStudy(name, raw)
 	}
+	// Boosted-trees studies are built but every worker refuses them
+	// (compute.Worker.PooledTrees, docs/studies.md): said here, before
+	// anything is signed, rather than by each site after admission.
+	if datasets >= 2 && name == "boosted_trees" {
+		return errorf(BadValue, "datasets", "", "boosted-trees studies over several datasets are switched off at workers until their histograms are released under a per-bin rule: run boosted_trees on each dataset alone")
+	}
 	if datasets < 2 || (name != "logistic_regression" && name != "linear_regression") {
 		return nil
 	}

@@ -50,3 +50,17 @@ func TestCheckSitesPublicGrid(t *testing.T) {
 		t.Errorf("three datasets: %v, want a refusal of grid", err)
 	}
 }
+
+// TestCheckSitesTreesStudy: a boosted-trees job over several datasets is
+// refused before signing, as every worker would refuse it; on one dataset
+// it stands.
+func TestCheckSitesTreesStudy(t *testing.T) {
+	raw := json.RawMessage(`{"outcome":"cvd_10y","features":["age","sbp"]}`)
+	if err := jobparams.CheckSites("boosted_trees", raw, 1); err != nil {
+		t.Errorf("one dataset: %v", err)
+	}
+	var e *jobparams.Error
+	if err := jobparams.CheckSites("boosted_trees", raw, 2); !errors.As(err, &e) || e.Param != "datasets" || !strings.Contains(e.Message, "switched off") {
+		t.Errorf("two datasets: %v, want a refusal naming datasets", err)
+	}
+}
